@@ -1,0 +1,74 @@
+# Two commands matter: `make run` (everything, embedded defaults, demo data) and `make test` (what CI runs).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Python 3.12 (see .python-version): the pyenv shim, then pyenv's own folder, then the system one.
+PY_WANTED := $(shell cat .python-version | cut -d. -f1,2)
+PYTHON ?= $(shell for p in python$(PY_WANTED) $$HOME/.pyenv/versions/$(PY_WANTED)*/bin/python$(PY_WANTED) /usr/bin/python$(PY_WANTED); do \
+	  $$p -c 'import sys; sys.exit(sys.version_info[:2] != tuple(map(int, "$(PY_WANTED)".split("."))))' >/dev/null 2>&1 && { echo $$p; break; }; done)
+VENV := .venv
+BIN := $(VENV)/bin
+PRISM := .prism/node_modules/.bin/prism
+CHROMIUM := /usr/bin/chromium
+PORT ?= 8000
+export NO_PROXY := 127.0.0.1,localhost
+export no_proxy := 127.0.0.1,localhost
+
+.PHONY: help run test check lint pytest schemathesis services tools bench clean python
+
+help:
+	@echo "make run   - install, migrate, load demo data, start web + worker + beat on http://127.0.0.1:$(PORT)"
+	@echo "make test  - install everything, check services, lint, migrations, schema, and run the test suite"
+
+python:
+	@if [ -z "$(PYTHON)" ]; then \
+	  echo "error: Python $(PY_WANTED) is required (.python-version). Install it, e.g. 'pyenv install $(PY_WANTED)'," >&2; \
+	  echo "       or run 'make PYTHON=/path/to/python$(PY_WANTED) ...'." >&2; exit 1; fi
+
+$(VENV)/.installed: requirements.txt .python-version | python
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+run: venv
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py collectstatic --noinput -v0
+	PORT=$(PORT) PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho start web worker beat
+
+# Tools the tests drive: Debian's chromium (Playwright uses it, never downloads a browser) and Prism (Twilio mock).
+$(CHROMIUM):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+
+$(PRISM):
+	npm install --silent --no-audit --no-fund --prefix .prism @stoplight/prism-cli@5.14.2
+
+tools: $(CHROMIUM) $(PRISM)
+
+services:
+	bash .ci/services
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check reporting/deadlines.py reporting/grading.py
+
+check: venv services
+	$(BIN)/ruff check .
+	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
+	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null
+	DJANGO_SETTINGS_MODULE=config.settings.production SECRET_KEY=$$(printf 'x%.0s' {1..60})-ci-only-key \
+	  ALLOWED_HOSTS=tracker.example.org $(BIN)/python manage.py check --deploy --fail-level WARNING
+
+pytest: venv services tools
+	$(BIN)/pytest
+
+test: check pytest
+
+bench: venv services
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .prism var staticfiles

@@ -1,0 +1,146 @@
+"""Chasing and delivery: escalation policies, notifications (one row per send), the sweep's heartbeat."""
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from reporting.models import Contact, Incident, Obligation
+
+
+class Anchor(models.TextChoices):
+    VERBAL_DUE = "verbal_due", _("口头报截止")
+    WRITTEN_DUE = "written_due", _("书面报截止")
+
+
+class Audience(models.TextChoices):
+    """Who a step goes to; resolved against the duty roster at the moment of sending."""
+
+    DUTY_OFFICER = "duty_officer", _("值班员")
+    SHIFT_LEADER = "shift_leader", _("值班长")
+    LEADER_ON_SHIFT = "leader_on_shift", _("带班领导")
+    UNIT_HEAD = "unit_head", _("单位负责人")
+    DUTY_ROOM = "duty_room", _("区总值班室值班人员")
+
+
+class NotificationChannel(models.TextChoices):
+    SMS = "sms", _("短信")
+    EMAIL = "email", _("邮件")
+    VOICE = "voice", _("语音")
+
+
+class NotificationStatus(models.TextChoices):
+    PENDING = "pending", _("待发送")
+    SENT = "sent", _("已发送")
+    DELIVERED = "delivered", _("已送达")
+    UNDELIVERED = "undelivered", _("未送达")
+    FAILED = "failed", _("失败")
+    ACKNOWLEDGED = "acknowledged", _("已确认")
+
+
+class EscalationPolicy(models.Model):
+    """An ordered ladder of steps. The active one is frozen onto each obligation when it is created."""
+
+    name = models.CharField(_("名称"), max_length=100, unique=True)
+    active = models.BooleanField(_("当前使用"), default=False)
+    repeat_every_minutes = models.PositiveIntegerField(_("超时重复间隔(分钟)"), default=15)
+    repeat_max = models.PositiveIntegerField(_("最多重复次数"), default=4)
+
+    class Meta:
+        verbose_name = _("催报规则")
+        verbose_name_plural = _("催报规则")
+        constraints = [
+            # One policy is in force at a time.
+            models.UniqueConstraint(fields=["active"], condition=Q(active=True), name="one_active_escalation_policy"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class EscalationStep(models.Model):
+    policy = models.ForeignKey(EscalationPolicy, on_delete=models.CASCADE, related_name="steps")
+    order = models.PositiveIntegerField(_("顺序"))
+    key = models.SlugField(_("步骤"), max_length=40)
+    anchor = models.CharField(_("基准"), max_length=20, choices=Anchor.choices)
+    offset_minutes = models.IntegerField(_("偏移(分钟, 负数为提前)"))
+    audience = models.JSONField(_("对象"), default=list)
+    channels = models.JSONField(_("渠道"), default=list)
+    board_alarm = models.BooleanField(_("大屏告警"), default=False)
+    # Overdue steps repeat while the deadline stays overdue (SPEC: every 15 min, at most 4 times).
+    repeats = models.BooleanField(_("超时重复"), default=False)
+
+    class Meta:
+        ordering = ["policy", "order"]
+        verbose_name = _("催报步骤")
+        verbose_name_plural = _("催报步骤")
+        constraints = [
+            models.UniqueConstraint(fields=["policy", "key"], name="escalation_step_key_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.policy} #{self.order} {self.key}"
+
+
+class Notification(models.Model):
+    """One message to one recipient on one channel. Saved before the provider is called."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="notifications")
+    obligation = models.ForeignKey(
+        Obligation, on_delete=models.PROTECT, null=True, blank=True, related_name="notifications"
+    )
+    step = models.CharField(_("步骤"), max_length=40)
+    repeat = models.PositiveIntegerField(_("重复次数"), default=0)
+    channel = models.CharField(_("渠道"), max_length=10, choices=NotificationChannel.choices)
+    recipient = models.ForeignKey(
+        Contact, on_delete=models.PROTECT, null=True, blank=True, related_name="notifications"
+    )
+    to = models.CharField(_("发送至"), max_length=254)
+    subject = models.CharField(max_length=200, blank=True)
+    body = models.TextField(blank=True)
+    status = models.CharField(
+        _("状态"), max_length=20, choices=NotificationStatus.choices, default=NotificationStatus.PENDING
+    )
+    provider_id = models.CharField(max_length=64, blank=True, db_index=True)
+    scheduled_for = models.DateTimeField(_("计划时间"))
+    # Fencing token: the id of the task that may send it; a stale task finds another token and does nothing.
+    claimed_by = models.CharField(max_length=64, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    fallback_of = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="fallbacks")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("通知")
+        verbose_name_plural = _("通知")
+        constraints = [
+            # Exactly once (SPEC): one notification per (obligation or incident, step, repeat, recipient, channel).
+            # NULLS NOT DISTINCT so incident-level events (no obligation) are covered too.
+            models.UniqueConstraint(
+                fields=["incident", "obligation", "step", "repeat", "recipient", "channel"],
+                name="notification_exactly_once",
+                nulls_distinct=False,
+            ),
+        ]
+        indexes = [
+            # The dispatcher's re-drive: pending rows whose send task may have been lost.
+            models.Index(fields=["scheduled_for"], name="notification_pending_idx", condition=Q(status="pending")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.step}#{self.repeat} {self.channel} -> {self.to}"
+
+
+class SweepHeartbeat(models.Model):
+    """The sweep's last run; /healthz reports its age and the board turns red after 2 minutes."""
+
+    name = models.CharField(max_length=40, unique=True)
+    beat_at = models.DateTimeField()
+    claimed = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.beat_at:%H:%M:%S}"

@@ -1,0 +1,1 @@
+"""Connects the chasing machinery to the domain's hooks (reporting never imports notifications)."""

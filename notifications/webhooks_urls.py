@@ -1,0 +1,3 @@
+"""Twilio webhooks (signature required): filled in by the delivery work."""
+
+urlpatterns: list = []

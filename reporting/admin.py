@@ -1,0 +1,134 @@
+"""Django admin for the domain; filed reports and audit events are read-only."""
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+
+from reporting import models as m
+
+
+@admin.register(m.Unit)
+class UnitAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "kind", "vertical", "active")
+    list_filter = ("kind", "vertical", "active")
+    search_fields = ("code", "name", "name_en")
+
+
+@admin.register(m.Contact)
+class ContactAdmin(admin.ModelAdmin):
+    list_display = ("name", "unit", "role", "phone", "email", "is_default", "active")
+    list_filter = ("role", "is_default", "active")
+    search_fields = ("name", "phone", "email", "unit__code")
+    list_select_related = ("unit",)
+
+
+@admin.register(m.Shift)
+class ShiftAdmin(admin.ModelAdmin):
+    list_display = ("unit", "contact", "role", "starts_at", "ends_at")
+    list_filter = ("role",)
+    search_fields = ("unit__code", "contact__name")
+    list_select_related = ("unit", "contact")
+    date_hierarchy = "starts_at"
+
+
+@admin.register(m.User)
+class TrackerUserAdmin(UserAdmin):
+    list_display = ("username", "role", "unit", "is_active", "is_superuser")
+    list_filter = ("role", "is_active", "is_superuser")
+    fieldsets = (*UserAdmin.fieldsets, ("角色 / Role", {"fields": ("role", "unit", "contact")}))
+    add_fieldsets = (*UserAdmin.add_fieldsets, ("角色 / Role", {"fields": ("role", "unit", "contact")}))
+
+
+@admin.register(m.ReportingPolicy)
+class ReportingPolicyAdmin(admin.ModelAdmin):
+    list_display = ("grade", "verbal_minutes", "written_minutes", "relay_minutes")
+
+
+class ObligationInline(admin.TabularInline):
+    model = m.Obligation
+    extra = 0
+    can_delete = False
+    fields = ("unit", "kind", "first_known_at", "verbal_due_at", "written_due_at", "verbal_state", "written_state")
+    readonly_fields = fields
+    show_change_link = True
+
+
+@admin.register(m.Incident)
+class IncidentAdmin(admin.ModelAdmin):
+    list_display = ("number", "title", "domain", "grade", "occurred_at", "exercise")
+    list_filter = ("domain", "grade", "exercise", "sensitive")
+    search_fields = ("number", "title", "location")
+    date_hierarchy = "occurred_at"
+    readonly_fields = ("number", "grade_computed", "created_by", "created_at", "updated_at")
+    inlines = [ObligationInline]
+
+
+@admin.register(m.Obligation)
+class ObligationAdmin(admin.ModelAdmin):
+    list_display = ("incident", "unit", "kind", "first_known_at", "verbal_state", "written_state", "next_action_at")
+    list_filter = ("kind", "verbal_state", "written_state")
+    search_fields = ("incident__number", "unit__code")
+    list_select_related = ("incident", "unit")
+    readonly_fields = (
+        "verbal_due_at",
+        "written_due_at",
+        "verbal_minutes",
+        "written_minutes",
+        "verbal_filed_at",
+        "written_filed_at",
+        "verbal_report",
+        "written_report",
+        "escalation_plan",
+        "created_at",
+    )
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Append-only records: visible, never changed or deleted here."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(m.Report)
+class ReportAdmin(ReadOnlyAdmin):
+    list_display = ("incident", "unit", "kind", "sequence", "filed_at", "on_time", "delay_seconds")
+    list_filter = ("kind", "on_time")
+    search_fields = ("incident__number", "unit__code")
+    list_select_related = ("incident", "unit")
+
+
+@admin.register(m.RefusedReport)
+class RefusedReportAdmin(ReadOnlyAdmin):
+    list_display = ("obligation", "kind", "attempted_at", "missing_elements")
+
+
+@admin.register(m.Signal)
+class SignalAdmin(admin.ModelAdmin):
+    list_display = ("source", "external_id", "delivered_to", "delivered_at", "incident")
+    list_filter = ("source",)
+    search_fields = ("external_id", "summary")
+
+
+@admin.register(m.Finding)
+class FindingAdmin(admin.ModelAdmin):
+    list_display = ("kind", "unit", "incident", "suspected", "review", "found_at")
+    list_filter = ("kind", "review", "suspected", "exercise")
+    readonly_fields = ("kind", "key", "unit", "incident", "obligation", "report", "signal", "detail", "found_at")
+
+
+@admin.register(m.AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ("id", "at", "kind", "actor", "incident", "object_type", "object_id")
+    list_filter = ("kind",)
+    search_fields = ("kind", "actor", "object_id")
+
+
+@admin.register(m.DeadlineBreach)
+class DeadlineBreachAdmin(ReadOnlyAdmin):
+    list_display = ("obligation", "deadline", "due_at", "recorded_at")

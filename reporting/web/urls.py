@@ -1,0 +1,3 @@
+"""Web pages (board, filing form, auditor page)."""
+
+urlpatterns: list = []
