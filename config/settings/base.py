@@ -170,6 +170,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": SWEEP_INTERVAL_SECONDS,
         "options": {"expires": max(SWEEP_INTERVAL_SECONDS * 2, 10)},
     },
+    # Audit findings: the idempotent recompute (漏报 after 24 h, signals never reported on, ...).
+    "recompute-findings": {
+        "task": "reporting.tasks.recompute_findings",
+        "schedule": float(os.environ.get("FINDINGS_INTERVAL_SECONDS", "300")),
+        "options": {"expires": 600},
+    },
 }
 
 # SMS and email

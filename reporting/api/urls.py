@@ -1,5 +1,11 @@
+"""/api/v1/: the operational endpoints (views.py) and the audit endpoints (audit.py) on one router."""
+
 from rest_framework.routers import DefaultRouter
 
-router = DefaultRouter()
+from reporting.api import audit, views
 
-urlpatterns = router.urls
+router = DefaultRouter()
+views.register(router)
+audit.register(router)
+
+urlpatterns = [*views.extra_urls, *audit.extra_urls, *router.urls]

@@ -1,0 +1,1 @@
+"""Celery tasks of the domain: thin; read the clock once, call one service."""
