@@ -12,6 +12,19 @@ def sweep() -> int:
     return sweep_run(now=timezone.now())
 
 
-@shared_task(name="notifications.tasks.send_notification", bind=True, ignore_result=True)
+# acks_late: notification_send is idempotent (the row's status and fencing token guard it), so a worker killed
+# mid-send re-delivers the task instead of losing it.
+@shared_task(
+    name="notifications.tasks.send_notification",
+    bind=True,
+    ignore_result=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(delivery.TransientError,),
+    retry_backoff=2,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=6,
+)
 def send_notification(self, notification_id: int) -> str:
     return delivery.notification_send(notification_id=notification_id, token=self.request.id or "", now=timezone.now())

@@ -6,6 +6,8 @@ import pytest
 
 from reporting.models import Contact, ContactRole, Role, Unit, UnitKind, User
 
+pytest_plugins = ["tests.fixtures.workers", "tests.fixtures.delivery"]
+
 #: A fixed moment: 2026-11-28 09:00 Asia/Shanghai.
 NOW = datetime(2026, 11, 28, 1, 0, tzinfo=UTC)
 
