@@ -37,7 +37,7 @@ run: venv
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py collectstatic --noinput -v0
-	PORT=$(PORT) PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho start web worker beat
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho start --port $(PORT) web worker beat
 
 # Tools the tests drive: Debian's chromium (Playwright uses it, never downloads a browser) and Prism (Twilio mock).
 $(CHROMIUM):
