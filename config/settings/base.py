@@ -191,18 +191,22 @@ if TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN and "SMS_BACKEND" not in os.environ:
     SMS_BACKEND = "notifications.sms.backends.twilio.SmsBackend"
 
 # Email: Django 6.1's MAILERS, built from the EMAIL_* environment variables.
-_email_backend = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
-_email_options: dict[str, object] = {}
-if _email_backend.endswith("smtp.EmailBackend"):
-    _email_options = {
-        "host": os.environ.get("EMAIL_HOST", "localhost"),
-        "port": int(os.environ.get("EMAIL_PORT", "25")),
-        "username": os.environ.get("EMAIL_HOST_USER", ""),
-        "password": os.environ.get("EMAIL_HOST_PASSWORD", ""),
-        "use_tls": env_bool("EMAIL_USE_TLS", False),
-        "timeout": 10,
-    }
-MAILERS = {"default": {"BACKEND": _email_backend, "OPTIONS": _email_options}}
+def mailers_from_env(default_backend: str) -> dict[str, dict[str, object]]:
+    backend = os.environ.get("EMAIL_BACKEND", default_backend)
+    options: dict[str, object] = {}
+    if backend.endswith("smtp.EmailBackend"):
+        options = {
+            "host": os.environ.get("EMAIL_HOST", "localhost"),
+            "port": int(os.environ.get("EMAIL_PORT", "25")),
+            "username": os.environ.get("EMAIL_HOST_USER", ""),
+            "password": os.environ.get("EMAIL_HOST_PASSWORD", ""),
+            "use_tls": env_bool("EMAIL_USE_TLS", False),
+            "timeout": 10,
+        }
+    return {"default": {"BACKEND": backend, "OPTIONS": options}}
+
+
+MAILERS = mailers_from_env("django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "duty-tracker@localhost")
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 
@@ -219,3 +223,8 @@ LOGGING = {
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # The embedded SQLite mode cannot hold NULLS NOT DISTINCT; PostgreSQL (production, tests) does.
     SILENCED_SYSTEM_CHECKS = ["models.W047"]
+
+# web UI
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/login/"
