@@ -190,6 +190,7 @@ TWILIO_API_BASE_URL = os.environ.get("TWILIO_API_BASE_URL", "")
 if TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN and "SMS_BACKEND" not in os.environ:
     SMS_BACKEND = "notifications.sms.backends.twilio.SmsBackend"
 
+
 # Email: Django 6.1's MAILERS, built from the EMAIL_* environment variables.
 def mailers_from_env(default_backend: str) -> dict[str, dict[str, object]]:
     backend = os.environ.get("EMAIL_BACKEND", default_backend)

@@ -5,12 +5,14 @@ import os
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import env_bool
+from .base import env_bool, mailers_from_env
 
 if not os.environ.get("SECRET_KEY") or len(os.environ["SECRET_KEY"]) < 50:
     raise ImproperlyConfigured("SECRET_KEY must be set (50+ random characters) in production")
 SECRET_KEY = os.environ["SECRET_KEY"]
 DEBUG = env_bool("DEBUG", False)
+# Real email in production unless EMAIL_BACKEND says otherwise.
+MAILERS = mailers_from_env("django.core.mail.backends.smtp.EmailBackend")
 
 # Behind a TLS-terminating proxy. SECURE_SSL_REDIRECT=0 for a deployment reached only on loopback.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
