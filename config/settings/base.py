@@ -229,3 +229,23 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
+
+# --- API (issue 4): every operation documents its error responses (reporting/api/schema.py).
+REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "reporting.api.schema.ApiAutoSchema"
+# One OpenAPI enum per choice set, named after its TextChoices (spectacular --fail-on-warn in CI).
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    "UnitKindEnum": "reporting.models.choices.UnitKind",
+    "DomainEnum": "reporting.models.choices.Domain",
+    "RoleEnum": "reporting.models.choices.Role",
+    "ContactRoleEnum": "reporting.models.choices.ContactRole",
+    "GradeEnum": "reporting.models.choices.Grade",
+    "ChannelEnum": "reporting.models.choices.Channel",
+    "SignalSourceEnum": "reporting.models.choices.SignalSource",
+    "ObligationKindEnum": "reporting.models.choices.ObligationKind",
+    "DeadlineStateEnum": "reporting.models.choices.DeadlineState",
+    "ReportKindEnum": "reporting.models.choices.ReportKind",
+    "FindingKindEnum": "reporting.models.choices.FindingKind",
+    "ReviewStateEnum": "reporting.models.choices.ReviewState",
+    "NotificationChannelEnum": "notifications.models.NotificationChannel",
+    "NotificationStatusEnum": "notifications.models.NotificationStatus",
+}

@@ -1,0 +1,69 @@
+"""Serializer fields shared by the API: aware datetimes in, UTC ``Z`` out; E.164 phones; bounded integers."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC
+
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils.dateparse import parse_datetime
+from rest_framework import serializers
+
+#: PostgreSQL integer / bigint bounds: larger values would be a database error (a 500), so they are a 400 here.
+MAX_INT = 2_147_483_647
+MAX_BIGINT = 9_223_372_036_854_775_807
+
+E164 = RegexValidator(
+    regex=re.compile(r"^\+[1-9]\d{6,14}\Z"),
+    message="手机号码须为 E.164 格式, 如 +8617000000001 (phone must be E.164, e.g. +8617000000001)",
+)
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """ISO 8601 with a UTC offset in (SPEC rule 6: a naive time is refused); UTC with ``Z`` out.
+
+    DRF would silently make a naive time aware in the server's zone and would render aware times in the
+    current zone (Asia/Shanghai) with a literal ``Z``: both are wrong for this contract.
+    """
+
+    default_error_messages = {
+        "naive": "时间必须带时区偏移, 如 2026-11-28T09:15:00+08:00 (a time needs a UTC offset)",
+    }
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("default_timezone", UTC)
+        super().__init__(*args, **kwargs)
+
+    def to_internal_value(self, value):
+        if isinstance(value, str):
+            try:
+                parsed = parse_datetime(value.strip())
+            except ValueError:
+                parsed = None
+            if parsed is not None and (parsed.tzinfo is None or parsed.utcoffset() is None):
+                self.fail("naive")
+        return super().to_internal_value(value)
+
+
+def count_field(**kwargs) -> serializers.IntegerField:
+    """A casualty count: 0 or more, within the database's integer range."""
+    return serializers.IntegerField(min_value=0, max_value=MAX_INT, **kwargs)
+
+
+def money_field(**kwargs) -> serializers.IntegerField:
+    return serializers.IntegerField(min_value=0, max_value=MAX_BIGINT, **kwargs)
+
+
+def text_field(max_length: int, **kwargs) -> serializers.CharField:
+    """Text with a bound; empty or whitespace-only strings are refused unless ``allow_blank`` is passed."""
+    return serializers.CharField(max_length=max_length, **kwargs)
+
+
+class ModelSerializer(serializers.ModelSerializer):
+    """Every model datetime is an aware, UTC-rendered field."""
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DateTimeField: AwareDateTimeField,
+    }

@@ -1,0 +1,151 @@
+"""Organisation serializers: units, contacts, shifts, users (API.md "Organisation and users").
+
+These resources are plain records with no rules beyond field validation, so one serializer describes both the
+input and the output of each. Incidents, reports and signals have separate input and output serializers
+(``serializers_incidents``).
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from rest_framework import serializers
+from rest_framework.authtoken.models import Token
+from rest_framework.validators import UniqueValidator
+
+from reporting.api.fields import E164, AwareDateTimeField, ModelSerializer
+from reporting.models import Contact, ContactRole, Domain, Role, Shift, Unit, UnitKind, User
+
+UNIT_CODE_ERRORS = {
+    "does_not_exist": "单位不存在: {value} (unknown unit)",
+    "invalid": "单位代码无效 (invalid unit code)",
+}
+
+
+def unit_code_field(**kwargs) -> serializers.SlugRelatedField:
+    """A unit referred to by its ``code`` (API.md: units are referred to by code)."""
+    kwargs.setdefault("queryset", Unit.objects.all())
+    return serializers.SlugRelatedField(slug_field="code", error_messages=UNIT_CODE_ERRORS, **kwargs)
+
+
+def domain_list_field(**kwargs) -> serializers.ListField:
+    return serializers.ListField(child=serializers.ChoiceField(choices=Domain.choices), max_length=10, **kwargs)
+
+
+class UnitSerializer(ModelSerializer):
+    code = serializers.SlugField(
+        max_length=40, validators=[UniqueValidator(Unit.objects.all(), message="单位代码已存在 (code already used)")]
+    )
+    name = serializers.CharField(max_length=100)
+    name_en = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    kind = serializers.ChoiceField(choices=UnitKind.choices)
+    domains = domain_list_field(required=False)
+
+    class Meta:
+        model = Unit
+        fields = ["code", "name", "name_en", "kind", "vertical", "domains", "active"]
+
+
+class ContactSerializer(ModelSerializer):
+    unit = unit_code_field()
+    name = serializers.CharField(max_length=50)
+    phone = serializers.CharField(max_length=16, required=False, validators=[E164])
+    email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
+    role = serializers.ChoiceField(choices=ContactRole.choices)
+    portfolio = domain_list_field(required=False)
+
+    class Meta:
+        model = Contact
+        fields = [
+            "id",
+            "unit",
+            "name",
+            "phone",
+            "email",
+            "role",
+            "portfolio",
+            "is_default",
+            "notify_on_grade",
+            "active",
+        ]
+
+
+class ShiftSerializer(ModelSerializer):
+    unit = unit_code_field()
+    contact = serializers.PrimaryKeyRelatedField(queryset=Contact.objects.all())
+    role = serializers.ChoiceField(choices=ContactRole.choices)
+    starts_at = AwareDateTimeField()
+    ends_at = AwareDateTimeField()
+
+    class Meta:
+        model = Shift
+        fields = ["id", "unit", "contact", "role", "starts_at", "ends_at"]
+
+    def validate(self, attrs):
+        if attrs["ends_at"] <= attrs["starts_at"]:
+            raise serializers.ValidationError(
+                {"ends_at": ["结束时间必须晚于开始时间 (ends_at must be after starts_at)"]}
+            )
+        if attrs["contact"].unit_id != attrs["unit"].pk:
+            raise serializers.ValidationError({"contact": ["该人员不属于此单位 (the contact belongs to another unit)"]})
+        return attrs
+
+
+class UserSerializer(ModelSerializer):
+    username = serializers.CharField(
+        max_length=150,
+        validators=[
+            UnicodeUsernameValidator(),
+            UniqueValidator(User.objects.all(), message="用户名已存在 (username already used)"),
+        ],
+    )
+    role = serializers.ChoiceField(choices=Role.choices)
+    unit = unit_code_field(required=False, allow_null=True)
+    contact = serializers.PrimaryKeyRelatedField(queryset=Contact.objects.all(), required=False, allow_null=True)
+    active = serializers.BooleanField(source="is_active", required=False)
+    password = serializers.CharField(
+        write_only=True, required=False, min_length=8, max_length=128, style={"input_type": "password"}
+    )
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "role", "unit", "contact", "active", "password"]
+
+    def validate(self, attrs):
+        instance = self.instance
+        role = attrs.get("role", instance.role if instance else None)
+        unit = attrs["unit"] if "unit" in attrs else (instance.unit if instance else None)
+        if role == Role.UNIT_STAFF and unit is None:
+            raise serializers.ValidationError({"unit": ["报送单位人员必须指定单位 (unit is required for unit_staff)"]})
+        if role != Role.UNIT_STAFF and unit is not None:
+            raise serializers.ValidationError(
+                {"unit": ["该角色不属于某一单位, 单位须为空 (unit must be empty for this role)"]}
+            )
+        return attrs
+
+    def create(self, validated_data):
+        password = validated_data.pop("password", None)
+        user = User(**validated_data)
+        user.set_password(password) if password else user.set_unusable_password()
+        user.save()
+        return user
+
+    def update(self, instance, validated_data):
+        password = validated_data.pop("password", None)
+        for field, value in validated_data.items():
+            setattr(instance, field, value)
+        if password:
+            instance.set_password(password)
+        instance.save()
+        return instance
+
+
+class UserWithTokenSerializer(UserSerializer):
+    """The 201 of ``POST /users/`` and ``POST /users/{id}/token/``: the token is shown only then."""
+
+    token = serializers.SerializerMethodField()
+
+    class Meta(UserSerializer.Meta):
+        fields = [*UserSerializer.Meta.fields, "token"]
+
+    def get_token(self, user) -> str:
+        return Token.objects.get(user=user).key

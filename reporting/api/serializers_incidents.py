@@ -1,0 +1,265 @@
+"""Incidents, obligations, reports, signals and notifications: input serializers validate, output serializers
+describe. Rules (deadlines, grading, required elements) live in ``reporting.services``; these only parse."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from reporting.api.fields import E164, AwareDateTimeField, ModelSerializer, count_field, money_field, text_field
+from reporting.api.serializers import unit_code_field
+from reporting.models import (
+    AuditEvent,
+    Channel,
+    Domain,
+    Grade,
+    Incident,
+    Obligation,
+    Report,
+    ReportKind,
+    Signal,
+    SignalSource,
+)
+
+# --- output --------------------------------------------------------------------------------------------------
+
+
+class ObligationSerializer(ModelSerializer):
+    unit = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    overdue = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Obligation
+        fields = [
+            "id",
+            "incident",
+            "unit",
+            "kind",
+            "first_known_at",
+            "first_known_channel",
+            "declared_first_known_at",
+            "verbal_due_at",
+            "written_due_at",
+            "verbal_filed_at",
+            "written_filed_at",
+            "verbal_state",
+            "written_state",
+            "overdue",
+            "not_required_reason",
+            "not_required_at",
+            "city_reported_at",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_overdue(self, obligation) -> bool:
+        """A clock still pending after its due time, at the moment the view read the clock."""
+        now = self.context["now"]
+        return (obligation.verbal_state == "pending" and now > obligation.verbal_due_at) or (
+            obligation.written_state == "pending" and now > obligation.written_due_at
+        )
+
+
+class IncidentSerializer(ModelSerializer):
+    obligations = ObligationSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Incident
+        fields = [
+            "id",
+            "number",
+            "title",
+            "domain",
+            "occurred_at",
+            "location",
+            "summary",
+            "deaths",
+            "injuries",
+            "missing",
+            "direct_loss_yuan",
+            "grade",
+            "grade_computed",
+            "exercise",
+            "sensitive",
+            "created_at",
+            "updated_at",
+            "obligations",
+        ]
+        read_only_fields = fields
+
+
+class ReportSerializer(ModelSerializer):
+    unit = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    filed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    draft = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Report
+        fields = [
+            "id",
+            "incident",
+            "unit",
+            "obligation",
+            "kind",
+            "sequence",
+            "draft",
+            "call_received_at",
+            "filed_at",
+            "counted_at",
+            "due_at",
+            "on_time",
+            "delay_seconds",
+            "occurred_at",
+            "location",
+            "account",
+            "deaths",
+            "injuries",
+            "missing",
+            "direct_loss_yuan",
+            "measures",
+            "contact_name",
+            "contact_phone",
+            "references",
+            "filed_by",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_draft(self, report) -> bool:
+        return report.filed_at is None
+
+
+class SignalSerializer(ModelSerializer):
+    delivered_to = serializers.SlugRelatedField(slug_field="code", read_only=True)
+
+    class Meta:
+        model = Signal
+        fields = [
+            "id",
+            "source",
+            "external_id",
+            "received_at",
+            "delivered_to",
+            "delivered_at",
+            "domain",
+            "summary",
+            "location",
+            "deaths",
+            "injuries",
+            "incident",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class TimelineEventSerializer(ModelSerializer):
+    detail = serializers.JSONField(read_only=True)
+
+    class Meta:
+        model = AuditEvent
+        fields = ["id", "at", "kind", "actor", "detail"]
+        read_only_fields = fields
+
+
+# --- input ---------------------------------------------------------------------------------------------------
+
+
+class IncidentUnitInput(serializers.Serializer):
+    unit = unit_code_field()
+    first_known_at = AwareDateTimeField()
+    channel = serializers.ChoiceField(choices=Channel.choices, default=Channel.SELF)
+
+
+class IncidentCreateInput(serializers.Serializer):
+    title = text_field(200)
+    domain = serializers.ChoiceField(choices=Domain.choices)
+    occurred_at = AwareDateTimeField()
+    location = text_field(300)
+    summary = text_field(5000, required=False, allow_blank=True, default="")
+    deaths = count_field(default=0)
+    injuries = count_field(default=0)
+    missing = count_field(default=0)
+    direct_loss_yuan = money_field(default=0)
+    grade = serializers.ChoiceField(choices=Grade.choices, allow_null=True, default=None)
+    exercise = serializers.BooleanField(default=False)
+    sensitive = serializers.BooleanField(default=False)
+    units = IncidentUnitInput(many=True, allow_empty=False, max_length=100)
+
+
+class IncidentUpdateInput(serializers.Serializer):
+    """PATCH: figures, grade, title, summary (API.md); every change is logged by the service."""
+
+    title = text_field(200, required=False)
+    summary = text_field(5000, required=False, allow_blank=True)
+    deaths = count_field(required=False)
+    injuries = count_field(required=False)
+    missing = count_field(required=False)
+    direct_loss_yuan = money_field(required=False)
+    grade = serializers.ChoiceField(choices=Grade.choices, required=False, allow_null=True)
+
+
+class NotRequiredInput(serializers.Serializer):
+    reason = text_field(2000)
+
+
+class CityReportInput(serializers.Serializer):
+    reported_at = AwareDateTimeField()
+
+
+class FirstKnownInput(serializers.Serializer):
+    first_known_at = AwareDateTimeField()
+    reason = text_field(2000)
+
+
+class ReportCreateInput(serializers.Serializer):
+    incident = serializers.PrimaryKeyRelatedField(queryset=Incident.objects.none())
+    unit = unit_code_field()
+    kind = serializers.ChoiceField(choices=ReportKind.choices)
+    call_received_at = AwareDateTimeField(required=False, allow_null=True, default=None)
+    occurred_at = AwareDateTimeField(required=False, allow_null=True)
+    location = text_field(300, required=False, allow_null=True)
+    account = text_field(5000, required=False, allow_null=True)
+    deaths = count_field(required=False, allow_null=True)
+    injuries = count_field(required=False, allow_null=True)
+    missing = count_field(required=False, allow_null=True)
+    direct_loss_yuan = money_field(required=False, allow_null=True)
+    measures = text_field(5000, required=False, allow_null=True)
+    contact_name = text_field(50, required=False, allow_null=True)
+    contact_phone = serializers.CharField(max_length=16, required=False, allow_null=True, validators=[E164])
+    references = serializers.PrimaryKeyRelatedField(
+        queryset=Report.objects.none(), required=False, allow_null=True, default=None
+    )
+    draft = serializers.BooleanField(default=False)
+
+    def __init__(self, *args, incidents=None, reports=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if incidents is not None:
+            self.fields["incident"].queryset = incidents
+        if reports is not None:
+            self.fields["references"].queryset = reports
+
+
+class SignalInput(serializers.Serializer):
+    source = serializers.ChoiceField(choices=SignalSource.choices)
+    external_id = text_field(100)
+    received_at = AwareDateTimeField()
+    delivered_to = unit_code_field(required=False, allow_null=True, default=None)
+    delivered_at = AwareDateTimeField(required=False, allow_null=True, default=None)
+    domain = serializers.ChoiceField(choices=Domain.choices, required=False, allow_blank=True, default="")
+    summary = text_field(5000, required=False, allow_blank=True, default="")
+    location = text_field(300, required=False, allow_blank=True, default="")
+    deaths = count_field(default=0)
+    injuries = count_field(default=0)
+    incident = serializers.PrimaryKeyRelatedField(
+        queryset=Incident.objects.all(), required=False, allow_null=True, default=None
+    )
+
+    def validate(self, attrs):
+        if attrs.get("delivered_at") is not None and attrs.get("delivered_to") is None:
+            raise serializers.ValidationError(
+                {"delivered_to": ["填写了派送时间时必须指定派送单位 (delivered_at needs delivered_to)"]}
+            )
+        return attrs
+
+
+class SignalLinkInput(serializers.Serializer):
+    incident = serializers.PrimaryKeyRelatedField(queryset=Incident.objects.all())

@@ -1,0 +1,58 @@
+"""Reads, scoped to who is asking (SPEC "Integrity and access").
+
+Unit staff see their own unit's data only: anything else is simply absent from their querysets, so the API
+answers 404 for it, never 403. The duty room, district leaders, auditors and admins see everything they may
+read at all; whether a role may read a kind of object at all is the API's permission layer, not this module.
+"""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from reporting.models import AuditEvent, Contact, Incident, Obligation, Report, Role, Shift, Signal, Unit
+
+
+def _confined(user) -> bool:
+    return getattr(user, "effective_role", None) == Role.UNIT_STAFF
+
+
+def unit_list() -> QuerySet[Unit]:
+    return Unit.objects.order_by("id")
+
+
+def contact_list(*, user) -> QuerySet[Contact]:
+    qs = Contact.objects.select_related("unit").order_by("id")
+    return qs.filter(unit=user.unit) if _confined(user) else qs
+
+
+def shift_list(*, user) -> QuerySet[Shift]:
+    qs = Shift.objects.select_related("unit").order_by("starts_at", "id")
+    return qs.filter(unit=user.unit) if _confined(user) else qs
+
+
+def incident_list(*, user) -> QuerySet[Incident]:
+    """Incidents the user may see: for unit staff, those their unit is responsible for."""
+    qs = Incident.objects.order_by("-id").prefetch_related("obligations__unit")
+    if _confined(user):
+        qs = qs.filter(pk__in=Obligation.objects.filter(unit=user.unit).values("incident_id"))
+    return qs
+
+
+def obligation_list(*, user) -> QuerySet[Obligation]:
+    qs = Obligation.objects.select_related("unit", "incident").order_by("id")
+    return qs.filter(unit=user.unit) if _confined(user) else qs
+
+
+def report_list(*, user) -> QuerySet[Report]:
+    qs = Report.objects.select_related("unit", "filed_by").order_by("id")
+    return qs.filter(unit=user.unit) if _confined(user) else qs
+
+
+def signal_list(*, user) -> QuerySet[Signal]:
+    qs = Signal.objects.select_related("delivered_to").order_by("id")
+    return qs.filter(delivered_to=user.unit) if _confined(user) else qs
+
+
+def incident_timeline(*, incident: Incident) -> QuerySet[AuditEvent]:
+    """Every audit event of an incident, oldest first (served by auditevent_incident_idx)."""
+    return AuditEvent.objects.filter(incident=incident).order_by("id")
