@@ -35,6 +35,8 @@ class NotificationStatus(models.TextChoices):
     UNDELIVERED = "undelivered", _("未送达")
     FAILED = "failed", _("失败")
     ACKNOWLEDGED = "acknowledged", _("已确认")
+    # The deadline was discharged before this row was handed to a provider (SPEC: filing stops every pending step).
+    CANCELLED = "cancelled", _("已取消")
 
 
 class EscalationPolicy(models.Model):
@@ -66,8 +68,10 @@ class EscalationStep(models.Model):
     audience = models.JSONField(_("对象"), default=list)
     channels = models.JSONField(_("渠道"), default=list)
     board_alarm = models.BooleanField(_("大屏告警"), default=False)
-    # Overdue steps repeat while the deadline stays overdue (SPEC: every 15 min, at most 4 times).
+    # Overdue steps repeat while the deadline stays overdue (SPEC: every 15 min, at most 4 times), by SMS only;
+    # the interval and count are the policy's.
     repeats = models.BooleanField(_("超时重复"), default=False)
+    repeat_channels = models.JSONField(_("重复渠道"), default=list, blank=True)
 
     class Meta:
         ordering = ["policy", "order"]
@@ -106,6 +110,8 @@ class Notification(models.Model):
     claimed_by = models.CharField(max_length=64, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    # When the sweep last re-enqueued a pending row whose send task may have been lost (at most once a minute).
+    redriven_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     acknowledged_at = models.DateTimeField(null=True, blank=True)

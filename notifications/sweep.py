@@ -2,21 +2,40 @@
 
 The database is the source of truth: ``next_action_at`` (partial index ``obligation_next_action_idx``) says
 when each obligation must next be looked at. Claims use ``SELECT … FOR UPDATE SKIP LOCKED`` so two sweeps
-running at once split the work instead of doing it twice.
+running at once split the work instead of doing it twice. For each claimed obligation, in one transaction:
+
+1. each deadline that has passed with nothing filed is recorded once (``DeadlineBreach`` + audit event);
+2. the due steps of its frozen escalation plan (``notifications.escalation``) are resolved against the duty roster
+   at that moment and written as one ``Notification`` row per (obligation, step, repeat, recipient, channel) with
+   ``INSERT … ON CONFLICT DO NOTHING`` under ``notification_exactly_once``;
+3. ``next_action_at`` moves to the plan's next moment (None when nothing is left);
+4. on commit, one send task per row actually inserted.
+
+Sending is exactly once because the row exists before any provider call and the send task claims the row
+(``notifications.delivery``); a lost task is re-driven here from the pending rows, never re-created.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
+from django.db.models import Q
 
-from notifications.models import SweepHeartbeat
-from reporting import deadlines
-from reporting.models import Obligation
-from reporting.services import _clock, obligation_record_breaches
+from notifications import escalation, roster
+from notifications.models import Notification, NotificationChannel, NotificationStatus, SweepHeartbeat
+from reporting.models import Contact, Obligation
+from reporting.services import obligation_record_breaches
+
+logger = logging.getLogger(__name__)
 
 BATCH = 500
+#: A pending row older than this with no live claim is assumed to have lost its send task.
+REDRIVE_AFTER = timedelta(seconds=30)
+#: How long a send claim (``claimed_at``) is trusted before the row may be re-driven.
+CLAIM_LEASE = timedelta(seconds=60)
+REDRIVE_BATCH = 1000
 
 
 def _claim(now: datetime):
@@ -27,35 +46,178 @@ def _claim(now: datetime):
 
 
 def sweep_run(*, now: datetime) -> int:
-    """One tick: act on every due obligation, in batches; returns how many were claimed."""
+    """One tick: act on every due obligation, in batches; re-drive lost sends; heartbeat. Returns how many
+    obligations were claimed."""
     claimed = 0
     while True:
         with transaction.atomic():
             batch = list(_claim(now))
+            new_ids: list[int] = []
             for obligation in batch:
-                obligation_record_breaches(obligation=obligation, now=now)
-                obligation.next_action_at = _next_action(obligation, now=now)
-                obligation.save(update_fields=["next_action_at"])
+                new_ids += obligation_chase(obligation=obligation, now=now)
+            enqueue_on_commit(new_ids)
         claimed += len(batch)
         if len(batch) < BATCH:
             break
+    notifications_redrive(now=now)
     heartbeat_record(now=now, claimed=claimed)
     return claimed
 
 
-def _next_action(obligation: Obligation, *, now: datetime) -> datetime | None:
-    """The next pending due time not yet passed. A deadline passes one instant after its due time (inclusive),
-    so a sweep landing exactly on it looks again a second later."""
-    clock = _clock(obligation)
-    upcoming = [
-        due
-        for state, due in ((clock.verbal_state, clock.verbal_due_at), (clock.written_state, clock.written_due_at))
-        if state == deadlines.PENDING and due >= now
+def clock_of(obligation: Obligation) -> escalation.Clock:
+    return escalation.Clock(
+        verbal_due_at=obligation.verbal_due_at,
+        written_due_at=obligation.written_due_at,
+        verbal_state=obligation.verbal_state,
+        written_state=obligation.written_state,
+    )
+
+
+def fired_steps(obligation: Obligation) -> set[tuple[str, int]]:
+    return set(Notification.objects.filter(obligation=obligation).values_list("step", "repeat").distinct())
+
+
+def obligation_chase(*, obligation: Obligation, now: datetime) -> list[int]:
+    """Act on one claimed (row-locked) obligation at ``now``; returns the ids of the notification rows created."""
+    obligation_record_breaches(obligation=obligation, now=now)
+    plan = obligation.escalation_plan or []
+    clock = clock_of(obligation)
+    created: list[int] = []
+    for moment in escalation.due_steps(plan, clock, now=now, fired=fired_steps(obligation)):
+        contacts = roster.audience_resolve(
+            unit=obligation.unit,
+            audience=moment.audience,
+            at=now,
+            incident=obligation.incident,
+            obligation=obligation,
+            step=moment.key,
+            repeat=moment.repeat,
+        )
+        if moment.is_repeat:
+            contacts = _without_acknowledged(contacts, obligation=obligation, plan=plan, deadline=moment.deadline)
+        created += notifications_insert(
+            incident_id=obligation.incident_id,
+            obligation_id=obligation.pk,
+            step=moment.key,
+            repeat=moment.repeat,
+            contacts=contacts,
+            channels=moment.channels,
+            scheduled_for=moment.at,
+            now=now,
+        )
+    obligation.next_action_at = escalation.next_action_at(plan, clock, now=now)
+    Obligation.objects.filter(pk=obligation.pk).update(next_action_at=obligation.next_action_at)
+    return created
+
+
+def _without_acknowledged(contacts: list[Contact], *, obligation: Obligation, plan: list[dict], deadline: str):
+    """SPEC: a recipient who acknowledged gets no more repeats for that deadline (escalation still goes on)."""
+    keys = [s["key"] for s in plan if escalation.DEADLINE_OF_ANCHOR[s["anchor"]] == deadline]
+    acked = set(
+        Notification.objects.filter(
+            obligation=obligation, step__in=keys, status=NotificationStatus.ACKNOWLEDGED
+        ).values_list("recipient_id", flat=True)
+    )
+    return [c for c in contacts if c.pk not in acked]
+
+
+def address_of(contact: Contact, channel: str) -> str:
+    """Where a channel reaches a contact: the phone for SMS and voice, the email address for email."""
+    return (contact.email if channel == NotificationChannel.EMAIL else contact.phone) or ""
+
+
+def notifications_insert(
+    *,
+    incident_id: int,
+    obligation_id: int | None,
+    step: str,
+    repeat: int,
+    contacts: list[Contact],
+    channels,
+    scheduled_for: datetime,
+    now: datetime,
+) -> list[int]:
+    """Write one pending row per (contact, channel) with an address; a row that already exists is left alone
+    (``ON CONFLICT DO NOTHING`` under ``notification_exactly_once``). Returns the ids actually inserted."""
+    rows = [
+        Notification(
+            incident_id=incident_id,
+            obligation_id=obligation_id,
+            step=step,
+            repeat=repeat,
+            channel=channel,
+            recipient=contact,
+            to=address_of(contact, channel),
+            scheduled_for=scheduled_for,
+            created_at=now,
+        )
+        for contact in contacts
+        for channel in channels
+        if address_of(contact, channel)
     ]
-    if not upcoming:
-        return None
-    nxt = min(upcoming)
-    return nxt if nxt > now else now + timedelta(seconds=1)
+    return _insert_ignoring_conflicts(rows)
+
+
+def _insert_ignoring_conflicts(rows: list[Notification]) -> list[int]:
+    """Django's ``bulk_create(ignore_conflicts=True)`` cannot say which rows went in; this can (RETURNING)."""
+    if not rows:
+        return []
+    meta = Notification._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    qn = connection.ops.quote_name
+    columns = ", ".join(qn(f.column) for f in fields)
+    one = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    params: list = []
+    for row in rows:
+        params += [f.get_db_prep_save(f.pre_save(row, True), connection) for f in fields]
+    # Identifiers come from the model's own metadata; every value is a bound parameter.
+    sql = f"INSERT INTO {qn(meta.db_table)} ({columns}) VALUES {', '.join([one] * len(rows))} "  # noqa: S608
+    sql += f"ON CONFLICT DO NOTHING RETURNING {qn(meta.pk.column)}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [r[0] for r in cursor.fetchall()]
+
+
+def enqueue_on_commit(ids: list[int]) -> None:
+    """Hand each new row to a send task once the rows are committed (a task never sees an uncommitted row)."""
+    if not ids:
+        return
+
+    def send() -> None:
+        from notifications.tasks import send_notification
+
+        for pk in ids:
+            try:
+                send_notification.delay(pk)
+            except Exception:  # the broker is down: the rows stay pending and the sweep re-drives them
+                logger.exception("could not enqueue notification %s; the sweep will re-drive it", pk)
+                return
+
+    transaction.on_commit(send)
+
+
+def notifications_redrive(*, now: datetime) -> int:
+    """Re-enqueue pending rows whose send task may be lost (a worker killed, the broker flushed): pending for
+    longer than ``REDRIVE_AFTER``, not claimed within the lease, not re-driven within the lease. The send task's
+    claim makes a duplicate task harmless. Returns how many rows were re-driven."""
+    stale = now - REDRIVE_AFTER
+    lease = now - CLAIM_LEASE
+    with transaction.atomic():
+        qs = (
+            Notification.objects.filter(
+                status=NotificationStatus.PENDING, scheduled_for__lte=stale, created_at__lte=stale
+            )
+            .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=lease))
+            .filter(Q(redriven_at__isnull=True) | Q(redriven_at__lt=lease))
+            .order_by("scheduled_for")
+        )
+        if connection.vendor == "postgresql":
+            qs = qs.select_for_update(skip_locked=True)
+        ids = list(qs.values_list("pk", flat=True)[:REDRIVE_BATCH])
+        if ids:
+            Notification.objects.filter(pk__in=ids).update(redriven_at=now)
+            enqueue_on_commit(ids)
+    return len(ids)
 
 
 def heartbeat_record(*, now: datetime, claimed: int = 0) -> None:

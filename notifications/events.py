@@ -1,0 +1,55 @@
+"""Event rules (SPEC "Escalation"): on creation and whenever figures change.
+
+- deaths >= 1 → the district leader(s) whose portfolio covers the incident's domain (to the scene);
+- grade IV or above → the district leaders on the notification list (``Contact.notify_on_grade``).
+
+Each rule fires once per incident and threshold: incident-level rows (obligation NULL) with step ``event_deaths`` /
+``event_grade_IV``; a rule that already has a row for the incident never fires again, also when figures rise later.
+(Grade II and above also opens a relay obligation, done by ``reporting.services``; it is chased like any other.)
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from notifications import roster
+from notifications.models import Notification, NotificationChannel
+from notifications.sweep import enqueue_on_commit, notifications_insert
+from reporting import grading
+from reporting.models import Incident
+
+EVENT_DEATHS = "event_deaths"
+EVENT_GRADE_IV = "event_grade_IV"
+CHANNELS = (NotificationChannel.SMS, NotificationChannel.EMAIL)
+
+
+def _fired(incident: Incident, step: str) -> bool:
+    return Notification.objects.filter(incident=incident, obligation__isnull=True, step=step).exists()
+
+
+def incident_event_rules(*, incident: Incident, now: datetime) -> list[int]:
+    """Fire the rules the incident now meets and that have not fired for it; returns the rows created.
+
+    Runs inside the transaction that changed the incident; sending is enqueued on commit.
+    """
+    created: list[int] = []
+    rules = []
+    if incident.deaths >= 1:
+        rules.append((EVENT_DEATHS, roster.district_leaders(domain=incident.domain)))
+    if incident.grade and incident.grade != "below" and grading.at_least(incident.grade, "IV"):
+        rules.append((EVENT_GRADE_IV, roster.district_leaders(notify_on_grade=True)))
+    for step, contacts in rules:
+        if _fired(incident, step):
+            continue
+        created += notifications_insert(
+            incident_id=incident.pk,
+            obligation_id=None,
+            step=step,
+            repeat=0,
+            contacts=contacts,
+            channels=CHANNELS,
+            scheduled_for=now,
+            now=now,
+        )
+    enqueue_on_commit(created)
+    return created

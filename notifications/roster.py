@@ -1,0 +1,123 @@
+"""Who is on duty (值班) for a unit at a moment, resolved from the duty roster when a notification is made.
+
+SPEC: leader on shift (带班领导), shift leader (值班长) and duty officer (值班员) come from the unit's shifts covering
+the moment. No shift covering it, or fewer than two people on post (双人在岗 not kept), falls back to the unit's
+default contacts and records a roster-gap finding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from reporting import findings_services
+from reporting.models import Contact, ContactRole, Shift, Unit, UnitKind
+
+ROSTER_ROLES = {ContactRole.DUTY_OFFICER, ContactRole.SHIFT_LEADER, ContactRole.LEADER_ON_SHIFT}
+#: Two people on post at every moment (SPEC, 双人在岗).
+MIN_ON_POST = 2
+
+
+@dataclass
+class OnDuty:
+    unit: Unit
+    at: datetime
+    by_role: dict[str, list[Contact]] = field(default_factory=dict)
+    on_post: list[Contact] = field(default_factory=list)
+
+    @property
+    def gap(self) -> bool:
+        return len(self.on_post) < MIN_ON_POST
+
+
+def on_duty(*, unit: Unit, at: datetime) -> OnDuty:
+    """The unit's shifts covering ``at`` (``starts_at <= at < ends_at``), grouped by shift role."""
+    shifts = (
+        Shift.objects.filter(unit=unit, starts_at__lte=at, ends_at__gt=at, contact__active=True)
+        .select_related("contact")
+        .order_by("contact_id", "id")
+    )
+    result = OnDuty(unit=unit, at=at)
+    seen: set[int] = set()
+    for shift in shifts:
+        result.by_role.setdefault(shift.role, [])
+        if shift.contact not in result.by_role[shift.role]:
+            result.by_role[shift.role].append(shift.contact)
+        if shift.contact_id not in seen:
+            seen.add(shift.contact_id)
+            result.on_post.append(shift.contact)
+    return result
+
+
+def default_contacts(unit: Unit) -> list[Contact]:
+    return list(Contact.objects.filter(unit=unit, is_default=True, active=True).order_by("id"))
+
+
+def duty_room_units() -> list[Unit]:
+    return list(Unit.objects.filter(kind=UnitKind.DUTY_ROOM, active=True).order_by("id"))
+
+
+def _record_gap(*, duty: OnDuty, incident, obligation, step: str, repeat: int) -> None:
+    findings_services.finding_roster_gap_record(
+        unit=duty.unit,
+        at=duty.at,
+        incident=incident,
+        obligation=obligation,
+        detail={
+            "step": step,
+            "repeat": repeat,
+            "on_post": [c.pk for c in duty.on_post],
+            "required": MIN_ON_POST,
+        },
+    )
+
+
+def audience_resolve(
+    *,
+    unit: Unit,
+    audience: Iterable[str],
+    at: datetime,
+    incident=None,
+    obligation=None,
+    step: str = "",
+    repeat: int = 0,
+) -> list[Contact]:
+    """The contacts a step's audience means for ``unit`` at ``at``, each once, ordered by id.
+
+    Roster roles come from the unit's shifts; ``duty_room`` is everyone on post in the district duty room;
+    ``unit_head`` is the unit's head. A roster gap adds the unit's (or duty room's) default contacts and is recorded.
+    """
+    audience = list(audience)
+    contacts: dict[int, Contact] = {}
+
+    def add(items: Iterable[Contact]) -> None:
+        for contact in items:
+            contacts.setdefault(contact.pk, contact)
+
+    roles = [a for a in audience if a in ROSTER_ROLES]
+    if roles:
+        duty = on_duty(unit=unit, at=at)
+        for role in roles:
+            add(duty.by_role.get(role, []))
+        if duty.gap:
+            add(default_contacts(unit))
+            _record_gap(duty=duty, incident=incident, obligation=obligation, step=step, repeat=repeat)
+    if ContactRole.UNIT_HEAD in audience:
+        add(Contact.objects.filter(unit=unit, role=ContactRole.UNIT_HEAD, active=True).order_by("id"))
+    if "duty_room" in audience:
+        for room in duty_room_units():
+            duty = on_duty(unit=room, at=at)
+            add(duty.on_post)
+            if duty.gap:
+                add(default_contacts(room))
+                _record_gap(duty=duty, incident=incident, obligation=obligation, step=step, repeat=repeat)
+    return [contacts[pk] for pk in sorted(contacts)]
+
+
+def district_leaders(*, domain: str | None = None, notify_on_grade: bool = False) -> list[Contact]:
+    """District leaders (区领导): those whose portfolio covers ``domain``, or those on the grade notification list."""
+    leaders = Contact.objects.filter(role=ContactRole.DISTRICT_LEADER, active=True).order_by("id")
+    if notify_on_grade:
+        return list(leaders.filter(notify_on_grade=True))
+    return [c for c in leaders if domain in (c.portfolio or [])]
