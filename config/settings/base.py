@@ -249,3 +249,11 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     "NotificationChannelEnum": "notifications.models.NotificationChannel",
     "NotificationStatusEnum": "notifications.models.NotificationStatus",
 }
+
+# web UI (language, board)
+# The pages are Chinese first whatever the browser says; English only through the switcher (reporting/web/middleware).
+MIDDLEWARE = [
+    "reporting.web.middleware.LocaleMiddleware" if m == "django.middleware.locale.LocaleMiddleware" else m
+    for m in MIDDLEWARE
+]
+BOARD_POLL_SECONDS = float(os.environ.get("BOARD_POLL_SECONDS", "5"))
