@@ -1,3 +1,26 @@
-"""Web pages (board, filing form, auditor page)."""
+"""Web pages (board, filing form, auditor page), included at "" by config/urls.py."""
 
-urlpatterns: list = []
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from reporting.web import audit, board, filing, pages
+
+app_name = "web"
+
+urlpatterns = [
+    path("", pages.home, name="home"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(template_name="web/login.html", redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(next_page="web:login"), name="logout"),
+    path("board/", board.board, name="board"),
+    path("board/data.json", board.board_data, name="board-data"),
+    path("obligations/", pages.obligations, name="obligations"),
+    path("obligations/<int:obligation_id>/file/", filing.file_obligation, name="file"),
+    path("f/<str:token>", filing.file_by_token, name="file-link"),
+    path("reports/<int:report_id>/", filing.report_detail, name="report"),
+    path("incidents/<int:incident_id>/", pages.incident_detail, name="incident"),
+    path("audit/", audit.audit, name="audit"),
+]

@@ -1,0 +1,176 @@
+"""The duty room's live board (区政府总值班室大屏): every open clock, overdue rows, alarms and the sweeper watchdog.
+
+The page renders once; ``/board/data.json`` is polled every few seconds and carries the rows (as data and as the
+server-rendered table body) and the heartbeat, so the wall screen updates without a full reload.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponseRedirect, JsonResponse
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from notifications.models import SweepHeartbeat
+from reporting.models import DeadlineState, Grade, Obligation, Role
+from reporting.web.access import BOARD_ROLES, role_of
+from reporting.web.display import local_short
+
+#: SPEC "Watchdog": the board turns red when the sweeper has not run for 2 minutes.
+HEARTBEAT_STALE_SECONDS = 120
+#: SPEC escalation ladder: the "escalate" step (board alarm) is 5 minutes after each deadline.
+DEFAULT_ALARM_STEPS = (("verbal_due", 5), ("written_due", 5))
+
+
+def poll_ms() -> int:
+    """How often the board polls, in milliseconds (``BOARD_POLL_SECONDS``, default 5 s)."""
+    return int(float(getattr(settings, "BOARD_POLL_SECONDS", 5)) * 1000)
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    age_seconds: float | None
+    stale: bool
+
+
+def heartbeat_state(beat_at: datetime | None, *, now: datetime) -> Heartbeat:
+    """The sweeper is stale when it never ran or its last beat is older than 2 minutes."""
+    if beat_at is None:
+        return Heartbeat(age_seconds=None, stale=True)
+    age = (now - beat_at).total_seconds()
+    return Heartbeat(age_seconds=round(age, 1), stale=age > HEARTBEAT_STALE_SECONDS)
+
+
+def alarm_steps(plan) -> list[tuple[str, int]]:
+    """(anchor, offset minutes) of the board-alarm steps in an obligation's frozen escalation plan.
+
+    The plan is frozen at creation by the chasing work; when it names no board-alarm step (or is empty), the SPEC's
+    default ladder applies: verbal due + 5 min and written due + 5 min.
+    """
+    steps = []
+    for step in plan or []:
+        if isinstance(step, dict) and step.get("board_alarm") and step.get("anchor") in ("verbal_due", "written_due"):
+            try:
+                steps.append((step["anchor"], int(step.get("offset_minutes", 0))))
+            except (TypeError, ValueError):
+                continue
+    return steps or list(DEFAULT_ALARM_STEPS)
+
+
+def board_row(obligation: Obligation, *, now: datetime) -> dict:
+    """One board row as plain values: due times in Asia/Shanghai, minutes left or overdue, overdue and alarm flags."""
+    pending = {
+        "verbal_due": obligation.verbal_due_at if obligation.verbal_state == DeadlineState.PENDING else None,
+        "written_due": obligation.written_due_at if obligation.written_state == DeadlineState.PENDING else None,
+    }
+    passed = [due for due in pending.values() if due is not None and now > due]
+    upcoming = [due for due in pending.values() if due is not None and now <= due]
+    alarm = any(
+        pending[anchor] is not None and now > pending[anchor] + timedelta(minutes=offset)
+        for anchor, offset in alarm_steps(obligation.escalation_plan)
+    )
+    overdue_minutes = math.floor((now - min(passed)).total_seconds() / 60) if passed else None
+    minutes_left = math.ceil((min(upcoming) - now).total_seconds() / 60) if upcoming and not passed else None
+    incident = obligation.incident
+    return {
+        "id": obligation.pk,
+        "incident_id": incident.pk,
+        "incident_number": incident.number,
+        "title": incident.title,
+        "exercise": incident.exercise,
+        "grade": incident.grade,
+        "grade_label": str(Grade(incident.grade).label) if incident.grade in Grade.values else incident.grade,
+        "unit": obligation.unit.name,
+        "unit_code": obligation.unit.code,
+        "kind": obligation.kind,
+        "first_known_at": local_short(obligation.first_known_at),
+        "verbal_due_at": local_short(obligation.verbal_due_at),
+        "written_due_at": local_short(obligation.written_due_at),
+        "verbal_state": obligation.verbal_state,
+        "verbal_state_label": str(DeadlineState(obligation.verbal_state).label),
+        "written_state": obligation.written_state,
+        "written_state_label": str(DeadlineState(obligation.written_state).label),
+        "overdue": bool(passed),
+        "overdue_minutes": overdue_minutes,
+        "minutes_left": minutes_left,
+        "alarm": alarm,
+    }
+
+
+def board_rows(*, now: datetime) -> list[dict]:
+    """Open obligations, most urgent first: alarms, then overdue (longest first), then by next due time."""
+    obligations = Obligation.objects.open().select_related("incident", "unit")
+    rows = [board_row(o, now=now) for o in obligations]
+    rows.sort(
+        key=lambda r: (
+            not r["alarm"],
+            not r["overdue"],
+            -(r["overdue_minutes"] or 0),
+            r["minutes_left"] if r["minutes_left"] is not None else 10**9,
+            r["id"],
+        )
+    )
+    return rows
+
+
+def _sweep_heartbeat(now: datetime) -> Heartbeat:
+    beat = SweepHeartbeat.objects.filter(name="sweep").values_list("beat_at", flat=True).first()
+    return heartbeat_state(beat, now=now)
+
+
+def _context(request, now: datetime) -> dict:
+    rows = board_rows(now=now)
+    may_file = role_of(request.user) in (Role.DUTY_ROOM, Role.ADMIN)
+    for row in rows:
+        row["file_url"] = reverse("web:file", args=[row["id"]]) if may_file else ""
+        row["incident_url"] = reverse("web:incident", args=[row["incident_id"]])
+    return {
+        "rows": rows,
+        "heartbeat": _sweep_heartbeat(now),
+        "now_local": local_short(now, seconds=True),
+        "overdue_count": sum(1 for r in rows if r["overdue"]),
+        "alarm_count": sum(1 for r in rows if r["alarm"]),
+        "read_only": not may_file,
+    }
+
+
+@require_GET
+@login_required
+def board(request):
+    if role_of(request.user) not in BOARD_ROLES:
+        return HttpResponseRedirect(reverse("web:home"))
+    context = _context(request, timezone.now())
+    context["poll_ms"] = poll_ms()
+    return render(request, "web/board.html", context)
+
+
+@never_cache
+@require_GET
+def board_data(request):
+    """The board's poll: session-authenticated JSON (401 anonymous, 403 for roles without the board)."""
+    if not request.user.is_authenticated:
+        return JsonResponse({"detail": "未登录 (authentication required)"}, status=401)
+    if role_of(request.user) not in BOARD_ROLES:
+        return JsonResponse({"detail": "无权查看大屏 (not allowed)"}, status=403)
+    context = _context(request, timezone.now())
+    html = render_to_string("web/_board_rows.html", context, request=request)
+    heartbeat = context["heartbeat"]
+    return JsonResponse(
+        {
+            "now": context["now_local"],
+            "heartbeat": {"age_seconds": heartbeat.age_seconds, "stale": heartbeat.stale},
+            "overdue_count": context["overdue_count"],
+            "alarm_count": context["alarm_count"],
+            "rows": context["rows"],
+            "html": html,
+        }
+    )

@@ -1,0 +1,59 @@
+"""Formatting for the pages: times are stored in UTC and always shown in Asia/Shanghai (SPEC rule 6)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from django.utils.translation import gettext_lazy as _
+
+#: The district's wall clock, whatever the server's TIME_ZONE says.
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+
+#: Audit event kinds as the timeline shows them; an unknown kind is shown as stored.
+EVENT_LABELS = {
+    "incident_created": _("事件创建"),
+    "incident_changed": _("事件信息变更"),
+    "obligation_created": _("责任单位开始计时"),
+    "obligation_not_required": _("标记无需报送"),
+    "first_known_corrected": _("更正首次知悉时间"),
+    "first_known_evidence": _("知悉证据使计时提前"),
+    "city_report_recorded": _("登记向市级报告时间"),
+    "deadline_passed": _("超过报送时限"),
+    "report_filed": _("报告已报送"),
+    "report_refused": _("报告缺少要素被退回"),
+    "report_draft_saved": _("保存草稿"),
+    "signal_received": _("收到信息线索"),
+    "signal_linked": _("线索关联事件"),
+    "notification_sent": _("通知已发送"),
+    "notification_delivered": _("通知已送达"),
+    "notification_acknowledged": _("通知已确认收到"),
+    "notification_failed": _("通知发送失败"),
+    "finding_reviewed": _("督查发现已审核"),
+}
+
+
+def local(value: datetime | None) -> datetime | None:
+    return value.astimezone(LOCAL_TZ) if value is not None else None
+
+
+def local_short(value: datetime | None, *, seconds: bool = False) -> str:
+    """``2026-11-28 09:30`` in Asia/Shanghai (with seconds on request); empty for None."""
+    if value is None:
+        return ""
+    return value.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+def local_input(value: datetime | None) -> str:
+    """The value of an ``<input type="datetime-local">``: Asia/Shanghai wall time to the minute."""
+    if value is None:
+        return ""
+    return value.astimezone(LOCAL_TZ).strftime("%Y-%m-%dT%H:%M")
+
+
+def delay_text(seconds: int | None) -> str:
+    """A delay as ``minutes:seconds``, e.g. ``12:05``; the success page shows it next to the unit '分钟'."""
+    if not seconds:
+        return "0"
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}:{secs:02d}"

@@ -1,0 +1,145 @@
+"""Filing a report from the web (the form each SMS links to): ``/obligations/<id>/file/`` and ``/f/<token>``.
+
+Filing goes through ``reporting.services.report_create`` with the server's clock (SPEC rule 2: ``filed_at`` is
+server time). A refused report (missing elements, a bad time) shows each message next to its field and keeps
+everything the user typed.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from reporting import elements, services
+from reporting.errors import DomainError, MissingElementsError
+from reporting.links import obligation_from_token
+from reporting.models import DeadlineState, Obligation, Report, ReportKind, Role
+from reporting.web.access import obligation_for_filing, report_visible, role_of
+from reporting.web.board import board_row
+from reporting.web.display import local_input, local_short
+from reporting.web.forms import ReportForm
+
+
+def kinds_for(obligation: Obligation) -> list[str]:
+    """The report kinds that make sense now, the most useful first: a written report while it is pending (it also
+    discharges the verbal one, SPEC rule 3), the verbal one while pending, then follow-up and final reports."""
+    kinds = []
+    if obligation.written_state == DeadlineState.PENDING:
+        kinds.append(ReportKind.WRITTEN)
+    if obligation.verbal_state == DeadlineState.PENDING:
+        kinds.append(ReportKind.VERBAL)
+    if not (obligation.verbal_state == DeadlineState.PENDING and obligation.written_state == DeadlineState.PENDING):
+        kinds += [ReportKind.FOLLOW_UP, ReportKind.FINAL]
+    return [str(k) for k in kinds]
+
+
+def _initial(obligation: Obligation, user, kinds: list[str]) -> tuple[dict, Report | None]:
+    """Start from the user's latest draft for this obligation, else from what the incident already says."""
+    draft = (
+        Report.objects.drafts().filter(obligation=obligation, created_by=user).order_by("-created_at", "-id").first()
+    )
+    if draft is not None:
+        initial = {f: getattr(draft, f) for f in services.REPORT_FIELDS}
+        initial["occurred_at"] = local_input(draft.occurred_at)
+        initial["kind"] = draft.kind if draft.kind in kinds else kinds[0]
+        return initial, draft
+    initial = {
+        "kind": kinds[0],
+        "occurred_at": local_input(obligation.incident.occurred_at),
+        "location": obligation.incident.location,
+    }
+    contact = getattr(user, "contact", None)
+    if role_of(user) == Role.UNIT_STAFF and contact is not None:
+        initial["contact_name"] = contact.name
+        initial["contact_phone"] = contact.phone
+    return initial, None
+
+
+def _add_domain_errors(form: ReportForm, exc: DomainError) -> None:
+    for field, msgs in exc.errors.items():
+        for msg in msgs if isinstance(msgs, list | tuple) else [msgs]:
+            form.add_error(field if field in form.fields else None, str(msg))
+
+
+def _filing(request, obligation: Obligation):
+    kinds = kinds_for(obligation)
+    may_log_call = role_of(request.user) in (Role.DUTY_ROOM, Role.ADMIN)
+    status = 200
+    draft_saved = None
+    if request.method == "POST":
+        form = ReportForm(request.POST, kinds=kinds, may_log_call=may_log_call)
+        as_draft = request.POST.get("action") == "draft"
+        if form.is_valid():
+            try:
+                report = services.report_create(
+                    obligation=obligation,
+                    kind=form.cleaned_data["kind"],
+                    actor=request.user,
+                    now=timezone.now(),
+                    draft=as_draft,
+                    **form.report_values(),
+                )
+            except (MissingElementsError, DomainError) as exc:
+                _add_domain_errors(form, exc)
+                status = exc.status_code
+            else:
+                if not as_draft:
+                    return redirect("web:report", report.pk)
+                draft_saved = report
+                messages.success(request, _("草稿已保存 (只有报送才计时)"))
+        else:
+            status = 400
+    else:
+        initial, draft_saved = _initial(obligation, request.user, kinds)
+        form = ReportForm(initial=initial, kinds=kinds, may_log_call=may_log_call)
+    context = {
+        "obligation": obligation,
+        "incident": obligation.incident,
+        "row": board_row(obligation, now=timezone.now()),
+        "form": form,
+        "draft": draft_saved,
+        "draft_saved_at": local_short(draft_saved.created_at) if draft_saved else None,
+        "required_by_kind": {kind: list(fields) for kind, fields in elements.REQUIRED.items()},
+        "may_log_call": may_log_call,
+    }
+    return render(request, "web/file.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def file_obligation(request, obligation_id: int):
+    return _filing(request, obligation_for_filing(request.user, obligation_id))
+
+
+@require_http_methods(["GET", "POST"])
+def file_by_token(request, token: str):
+    """The SMS link: a forged or expired token is a clear 404 page; then login, then the unit check (404)."""
+    obligation_id = obligation_from_token(token)
+    if obligation_id is None:
+        return render(request, "web/link_invalid.html", status=404)
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path(), reverse("web:login"))
+    return _filing(request, obligation_for_filing(request.user, obligation_id))
+
+
+@login_required
+def report_detail(request, report_id: int):
+    """The success page after filing: on time or late, and by how much (frozen at filing, SPEC rule 4)."""
+    report = report_visible(request.user, report_id)
+    obligation = Obligation.objects.select_related("incident", "unit").get(pk=report.obligation_id)
+    context = {
+        "report": report,
+        "incident": report.incident,
+        "obligation": obligation,
+        "delay_minutes": (report.delay_seconds or 0) // 60,
+        "delay_rest_seconds": (report.delay_seconds or 0) % 60,
+        "counted_at": local_short(report.counted_at, seconds=True),
+        "due_at": local_short(report.due_at, seconds=True),
+    }
+    return render(request, "web/report.html", context)
