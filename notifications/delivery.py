@@ -1,17 +1,382 @@
-"""Sending one notification through its channel (SMS via SMS_BACKEND, email via Django's mailers)."""
+"""Sending one notification through its channel (SMS via SMS_BACKEND, email via Django's mailers), status
+callbacks, acknowledgements and the fallback.
+
+Exactly once — the contract of ``notification_send``
+----------------------------------------------------
+1. **Claim.** One conditional ``UPDATE`` sets ``claimed_by=<task id>`` (the fencing token) and ``claimed_at`` on a row
+   that is ``pending``, has no ``provider_id`` and is either unclaimed or claimed longer than
+   ``CLAIM_STALE_SECONDS`` ago. It must change exactly one row; otherwise another worker owns the row (or it was
+   sent) and this call does nothing. The same statement saves the composed body and subject, so the text is durable
+   **before** the provider is called, and it autocommits, so the claim survives a crash.
+2. **Send**, then record ``status=sent``, ``provider_id``, ``sent_at`` (fenced on the token) and an audit event.
+3. **Transient error** (timeouts, connection errors, HTTP 5xx/429, SMTP 4xx): the claim is released and
+   ``TransientError`` is raised; the task retries with backoff and the next attempt claims again.
+4. **Permanent error** (invalid number 21211/21614, other 4xx, SMTP 5xx): ``status=failed``, the error is recorded
+   and the fallback runs (email to the same person, SMS to the next contact).
+
+The crash window (trade-off). A worker that dies between the provider accepting the message and step 2 leaves a row
+that is ``pending``, claimed, with no ``provider_id``. Nobody may touch it while the claim is live, so a re-delivered
+task (``acks_late``), a retry or a second worker does nothing. After ``CLAIM_STALE_SECONDS`` (well above the
+10-second provider timeout plus the rate-limit wait, so a live worker is never overtaken) the claim counts as
+dead and the row may be sent again, *only* if no ``provider_id`` was recorded. So: never lost, and sent twice only
+if a worker dies inside the few milliseconds between the provider's answer and our UPDATE — the safe side for a
+deadline alarm (at-least-once with dedupe), where the alternative (marking sent before the call) silently loses
+an alert. Every other path (retries, two workers, two sweeps, re-driven tasks) sends at most once.
+
+Discharge. If the deadline a step belongs to is no longer pending when the row is about to be claimed (the report
+was filed, or marked not required), the row is closed without sending: ``status=cancelled`` (terminal) with
+``error="discharged: …"``, in the same conditional UPDATE discipline as a claim. No row is deleted. A step already
+handed to the provider is not recalled. (The chasing side cancels unclaimed rows as soon as a report is filed; this
+check covers a row whose task was already running.)
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+import smtplib
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+
+from notifications import messages, ratelimit
+from notifications.models import Notification, NotificationChannel, NotificationStatus
+from notifications.sms import SmsError, get_backend
+from reporting.auditlog import event_append
+from reporting.models import Contact, DeadlineState, Shift
+
+log = logging.getLogger(__name__)
+
+#: A claim older than this belongs to a dead worker: the provider call times out after 10 s and the rate-limit wait
+#: happens before the claim. Equal to the sweep's re-drive lease (``notifications.sweep.CLAIM_LEASE``).
+CLAIM_STALE_SECONDS = float(getattr(settings, "NOTIFICATION_CLAIM_STALE_SECONDS", 60))
+
+S = NotificationStatus
+#: Statuses only move forward. undelivered/failed are terminal for delivery; an acknowledgement ends everything.
+RANK = {S.PENDING: 0, S.SENT: 1, S.DELIVERED: 2, S.UNDELIVERED: 3, S.FAILED: 3, S.ACKNOWLEDGED: 4, S.CANCELLED: 5}
+#: Twilio's MessageStatus values mapped onto ours (queued/accepted/sending: the provider has it, i.e. sent).
+TWILIO_STATUS = {
+    "accepted": S.SENT,
+    "scheduled": S.SENT,
+    "queued": S.SENT,
+    "sending": S.SENT,
+    "sent": S.SENT,
+    "delivered": S.DELIVERED,
+    "read": S.DELIVERED,
+    "undelivered": S.UNDELIVERED,
+    "failed": S.FAILED,
+    "canceled": S.FAILED,
+}
+ACK_REPLIES = {"1", "收到", "ok"}
 
 
 class TransientError(Exception):
     """A provider error worth retrying (timeouts, 5xx, 429); the send task retries with backoff."""
 
 
+def _stale_before(now: datetime) -> datetime:
+    return now - timedelta(seconds=CLAIM_STALE_SECONDS)
+
+
+def _claimable(now: datetime) -> Q:
+    """Rows a new token may claim: pending, never handed to the provider, unclaimed or claimed by a dead worker."""
+    return Q(status=S.PENDING, provider_id="") & (
+        Q(claimed_by="") | Q(claimed_at__isnull=True) | Q(claimed_at__lt=_stale_before(now))
+    )
+
+
+def notifications_to_redrive(*, now: datetime):
+    """Selector for a dispatcher's re-drive: pending rows due by ``now`` that no live worker holds."""
+    return Notification.objects.filter(scheduled_for__lte=now).filter(_claimable(now))
+
+
+def _enqueue(notification_id: int) -> None:
+    from notifications.tasks import send_notification  # tasks imports this module
+
+    transaction.on_commit(lambda: send_notification.delay(notification_id))
+
+
+def _audit(notification: Notification, *, kind: str, now: datetime, actor: str = "system", **detail) -> None:
+    event_append(
+        at=now,
+        kind=kind,
+        actor=actor,
+        incident=notification.incident,
+        obj=notification,
+        detail={
+            "step": notification.step,
+            "repeat": notification.repeat,
+            "channel": notification.channel,
+            "to": notification.to,
+            "obligation": notification.obligation_id,
+            **detail,
+        },
+    )
+
+
+def step_discharged(notification: Notification) -> str:
+    """Why the deadline this step belongs to no longer needs chasing ("" while it is still pending)."""
+    obligation = notification.obligation
+    if obligation is None:
+        return ""  # incident-level event rules are never discharged by a filing
+    deadline, _ = messages.step_deadline(step=notification.step, plan=obligation.escalation_plan, kind=obligation.kind)
+    state = obligation.written_state if deadline == messages.WRITTEN else obligation.verbal_state
+    if state == DeadlineState.PENDING:
+        return ""
+    return f"{messages.DEADLINE_LABELS[deadline]}: {DeadlineState(state).label}"
+
+
 def notification_send(*, notification_id: int, token: str, now: datetime) -> str:
     """Send one pending notification exactly once; ``token`` is the calling task's id (fencing token).
 
-    Returns the notification's status after the attempt. Raises TransientError to ask for a retry.
+    Returns the notification's status after the attempt ("missing" for an unknown id). Raises TransientError to
+    ask for a retry. See the module docstring for the claim, the crash window and discharge.
     """
-    raise NotImplementedError
+    if not token:
+        raise ValueError("a fencing token is required")
+    n = (
+        Notification.objects.select_related("incident", "obligation", "obligation__unit", "recipient")
+        .filter(pk=notification_id)
+        .first()
+    )
+    if n is None:
+        return "missing"
+    if not Notification.objects.filter(pk=n.pk).filter(_claimable(now)).exists():
+        return n.status  # sent, closed, or held by a live worker: nothing to do
+
+    reason = step_discharged(n)
+    if reason:
+        with transaction.atomic():
+            closed = (
+                Notification.objects.filter(pk=n.pk)
+                .filter(_claimable(now))
+                .update(status=S.CANCELLED, error=f"discharged: {reason}")
+            )
+            if closed:
+                _audit(n, kind="notification_cancelled", now=now, reason=reason)
+        return S.CANCELLED
+
+    facts = messages.facts_for(n)
+    is_sms = n.channel == NotificationChannel.SMS
+    body = n.body or (messages.sms_text(facts, now=now) if is_sms else messages.email_body(facts, now=now))
+    subject = n.subject or ("" if is_sms else messages.email_subject(facts, now=now))
+    if is_sms:
+        # Before the claim: a slot wasted by a lost claim costs nothing, and claimed_at stays close to the send.
+        ratelimit.acquire()
+    claimed = (
+        Notification.objects.filter(pk=n.pk)
+        .filter(_claimable(now))
+        .update(claimed_by=token, claimed_at=now, attempts=F("attempts") + 1, body=body, subject=subject[:200])
+    )
+    if claimed != 1:
+        return Notification.objects.values_list("status", flat=True).get(pk=n.pk)
+    n.body, n.subject = body, subject[:200]
+
+    try:
+        provider_id = _deliver(n)
+    except SmsError as exc:
+        return _failed_attempt(n, token=token, now=now, error=str(exc), permanent=exc.permanent)
+    except _EmailError as exc:
+        return _failed_attempt(n, token=token, now=now, error=str(exc), permanent=exc.permanent)
+
+    with transaction.atomic():
+        recorded = Notification.objects.filter(pk=n.pk, claimed_by=token, status=S.PENDING).update(
+            status=S.SENT, provider_id=provider_id, sent_at=now, error=""
+        )
+        if recorded != 1:
+            # Our claim went stale while we were sending; keep the provider id so nobody sends it again.
+            log.warning("notification %s sent after its claim was lost", n.pk)
+            Notification.objects.filter(pk=n.pk, provider_id="").update(provider_id=provider_id)
+        _audit(n, kind="notification_sent", now=now, provider_id=provider_id)
+    return S.SENT
+
+
+class _EmailError(Exception):
+    def __init__(self, message: str, *, permanent: bool) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+def _deliver(n: Notification) -> str:
+    """Hand the message to the channel; the provider's id (empty for email)."""
+    if n.channel == NotificationChannel.SMS:
+        return get_backend().send(to=n.to, body=n.body).provider_id
+    if n.channel == NotificationChannel.EMAIL:
+        message = EmailMessage(n.subject, n.body, settings.DEFAULT_FROM_EMAIL, [n.to])
+        try:
+            message.send(using="default")
+        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as exc:
+            raise _EmailError(f"smtp: {exc}", permanent=True) from exc
+        except smtplib.SMTPResponseException as exc:
+            raise _EmailError(f"smtp {exc.smtp_code}: {exc.smtp_error!r}", permanent=exc.smtp_code >= 500) from exc
+        except (TimeoutError, smtplib.SMTPException, OSError) as exc:
+            raise _EmailError(f"smtp: {type(exc).__name__}: {exc}", permanent=False) from exc
+        return ""
+    raise SmsError(f"channel {n.channel} is not supported", permanent=True, code="channel")
+
+
+def _failed_attempt(n: Notification, *, token: str, now: datetime, error: str, permanent: bool) -> str:
+    if not permanent:
+        # Release the claim so the retry (same task id) or a re-drive may claim again.
+        Notification.objects.filter(pk=n.pk, claimed_by=token, status=S.PENDING).update(
+            claimed_by="", claimed_at=None, error=error[:2000]
+        )
+        raise TransientError(error)
+    with transaction.atomic():
+        failed = Notification.objects.filter(pk=n.pk, claimed_by=token, status=S.PENDING).update(
+            status=S.FAILED, error=error[:2000]
+        )
+        if failed:
+            _audit(n, kind="notification_failed", now=now, error=error[:500])
+            notification_fallback(notification=n, now=now)
+    return S.FAILED
+
+
+def _next_contact(n: Notification, *, now: datetime) -> Contact | None:
+    """The next person for the same step: on post now, else a default contact, not yet sent this step by SMS."""
+    unit_id = n.recipient.unit_id if n.recipient_id else (n.obligation.unit_id if n.obligation_id else None)
+    if unit_id is None:
+        return None
+    done = Notification.objects.filter(
+        incident_id=n.incident_id,
+        obligation_id=n.obligation_id,
+        step=n.step,
+        repeat=n.repeat,
+        channel=NotificationChannel.SMS,
+        recipient__isnull=False,
+    ).values("recipient_id")
+    on_post = (
+        Shift.objects.filter(unit_id=unit_id, starts_at__lte=now, ends_at__gt=now, contact__active=True)
+        .exclude(contact__phone="")
+        .exclude(contact_id__in=done)
+        .order_by("starts_at", "id")
+        .select_related("contact")
+        .first()
+    )
+    if on_post is not None:
+        return on_post.contact
+    return (
+        Contact.objects.filter(unit_id=unit_id, is_default=True, active=True)
+        .exclude(phone="")
+        .exclude(pk__in=done)
+        .order_by("id")
+        .first()
+    )
+
+
+def notification_fallback(*, notification: Notification, now: datetime) -> list[Notification]:
+    """An SMS that failed or went undelivered: an email to the same person (if they have one) and an SMS to the
+    next contact, as new rows with ``fallback_of``, each sent on commit. A row the unique constraint already holds
+    (the step's own email to that person) is not created again. Must run inside the transaction that marked the
+    notification failed/undelivered, which only one caller can do."""
+    n = notification
+    if n.channel != NotificationChannel.SMS:
+        return []
+    wanted: list[tuple[str, Contact, str]] = []
+    if n.recipient_id and n.recipient.email:
+        wanted.append((NotificationChannel.EMAIL, n.recipient, n.recipient.email))
+    nxt = _next_contact(n, now=now)
+    if nxt is not None:
+        wanted.append((NotificationChannel.SMS, nxt, nxt.phone))
+    created = []
+    for channel, contact, to in wanted:
+        try:
+            with transaction.atomic():
+                row = Notification.objects.create(
+                    incident_id=n.incident_id,
+                    obligation_id=n.obligation_id,
+                    step=n.step,
+                    repeat=n.repeat,
+                    channel=channel,
+                    recipient=contact,
+                    to=to,
+                    scheduled_for=now,
+                    created_at=now,
+                    fallback_of=n,
+                )
+        except IntegrityError:
+            continue  # that person already has this step on that channel: never twice
+        _enqueue(row.pk)
+        created.append(row)
+    return created
+
+
+def notification_record_status(*, provider_id: str, provider_status: str, error_code: str = "", now: datetime) -> str:
+    """A provider status callback. Moves the status only forward (a late ``sent`` never overwrites ``delivered``),
+    so repeats and out-of-order callbacks are harmless; ``undelivered``/``failed`` start the fallback once.
+    Returns what happened: "updated", "ignored" or "unknown"."""
+    target = TWILIO_STATUS.get(provider_status.lower())
+    if target is None or not provider_id:
+        return "ignored"
+    lower = [status for status, rank in RANK.items() if rank < RANK[target]]
+    changes: dict = {"status": target}
+    if target == S.DELIVERED:
+        changes["delivered_at"] = now
+    if target in (S.UNDELIVERED, S.FAILED):
+        changes["error"] = f"twilio {provider_status}" + (f" {error_code}" if error_code else "")
+    with transaction.atomic():
+        n = (
+            Notification.objects.select_for_update(of=("self",))
+            .select_related("incident", "obligation", "recipient")
+            .filter(provider_id=provider_id)
+            .first()
+        )
+        if n is None:
+            return "unknown"
+        if n.status not in lower:
+            return "ignored"
+        Notification.objects.filter(pk=n.pk).update(**changes)
+        n.status = target
+        if target == S.DELIVERED:
+            _audit(n, kind="notification_delivered", now=now, actor="twilio", provider_id=provider_id)
+        elif target in (S.UNDELIVERED, S.FAILED):
+            _audit(n, kind="notification_failed", now=now, actor="twilio", error=changes["error"])
+            notification_fallback(notification=n, now=now)
+    return "updated"
+
+
+def is_ack_reply(text: str) -> bool:
+    """``1``, ``收到`` or ``OK`` (case-insensitive, trimmed, full-width forms too)."""
+    import unicodedata
+
+    return unicodedata.normalize("NFKC", text or "").strip().casefold() in ACK_REPLIES
+
+
+def phone_variants(phone: str) -> set[str]:
+    """The forms a number may be stored in: +8617000000001, 8617000000001, 17000000001."""
+    phone = phone.strip()
+    variants = {phone}
+    digits = phone.lstrip("+")
+    variants |= {digits, "+" + digits}
+    if digits.startswith("86") and len(digits) == 13:
+        variants.add(digits[2:])
+    return variants
+
+
+def notifications_acknowledge(*, phone: str, now: datetime) -> list[Notification]:
+    """A reply from ``phone`` acknowledges the most recent SMS sent to it: every sent or delivered SMS to that phone
+    for the same incident and obligation. Repeats to that person then stop (the ladder checks
+    ``acknowledged_at``); escalation to the duty room does not."""
+    sent = Notification.objects.filter(
+        channel=NotificationChannel.SMS, to__in=phone_variants(phone), status__in=[S.SENT, S.DELIVERED]
+    )
+    latest = sent.exclude(sent_at__isnull=True).order_by("-sent_at", "-id").first()
+    if latest is None:
+        return []
+    acked = []
+    with transaction.atomic():
+        rows = list(
+            sent.filter(incident_id=latest.incident_id, obligation_id=latest.obligation_id)
+            .select_for_update(of=("self",))
+            .select_related("incident")
+        )
+        for row in rows:
+            if Notification.objects.filter(pk=row.pk, status__in=[S.SENT, S.DELIVERED]).update(
+                status=S.ACKNOWLEDGED, acknowledged_at=now
+            ):
+                row.status, row.acknowledged_at = S.ACKNOWLEDGED, now
+                _audit(row, kind="notification_acknowledged", now=now, actor=phone)
+                acked.append(row)
+    return acked

@@ -1,3 +1,11 @@
-"""Twilio webhooks (signature required): filled in by the delivery work."""
+"""Twilio webhooks (signature required), included at /webhooks/."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from notifications import webhooks
+
+app_name = "webhooks"
+urlpatterns = [
+    path("twilio/status/", webhooks.twilio_status, name="twilio-status"),
+    path("twilio/inbound/", webhooks.twilio_inbound, name="twilio-inbound"),
+]

@@ -13,6 +13,8 @@ if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-SMS_BACKEND = "notifications.sms.backends.locmem.SmsBackend"
-MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+# Integration tests start workers that talk to real peers (Prism, SMTP): they opt in with these variables.
+SMS_BACKEND = os.environ.get("TEST_SMS_BACKEND", "notifications.sms.backends.locmem.SmsBackend")
+if os.environ.get("TEST_EMAIL_FROM_ENV") != "1":
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
 DATABASES["default"]["CONN_MAX_AGE"] = 0

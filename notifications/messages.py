@@ -1,0 +1,203 @@
+"""What a notification says: the SMS text (one 70-character UCS-2 segment where the facts allow) and the email.
+
+Pure functions over plain values (``Facts``); ``facts_for()`` reads them off a notification row. The SMS starts with
+the incident number and the unit (【演练】 first for exercises), says which deadline and how many minutes overdue
+(or how many remain, for reminders) and ends with the short signed link to the filing form. When the text is too
+long, it is shortened step by step (wording, then the unit name); if even the shortest form cannot fit, the full
+readable text is sent in two segments rather than dropping a fact.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from reporting.models import Grade, ObligationKind
+
+#: One UCS-2 SMS segment (any Chinese character switches the whole message to UCS-2).
+SEGMENT_CHARS = 70
+EXERCISE_PREFIX = "【演练】"
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+
+VERBAL, WRITTEN, RELAY = "verbal", "written", "relay"
+DEADLINE_LABELS = {VERBAL: "口头报", WRITTEN: "书面报", RELAY: "转报区委办区府办"}
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Everything a text needs, as plain values."""
+
+    incident_number: str
+    incident_title: str
+    unit_name: str
+    exercise: bool
+    step: str
+    deadline: str = ""  # verbal | written | relay; empty for incident-level event rules
+    reminder: bool = False
+    due_at: datetime | None = None
+    link: str = ""
+    deaths: int = 0
+    injuries: int = 0
+    grade: str = ""
+    location: str = ""
+
+
+def short_unit(name: str) -> str:
+    """A unit name of at most 4 characters: 区公安分局 → 公安分局, 区政府总值班室 → 总值班室."""
+    if "总值班室" in name:
+        return "总值班室"
+    short = name.replace("人民政府", "").replace("办公室", "办").replace("委员会", "委")
+    if short.startswith("区") and len(short) > 3:
+        short = short[1:]
+    return short[:4]
+
+
+def minutes_overdue(due_at: datetime, now: datetime) -> int:
+    """Whole minutes past the due time (0 in the first minute)."""
+    return max(0, math.floor((now - due_at).total_seconds() / 60))
+
+
+def minutes_left(due_at: datetime, now: datetime) -> int:
+    """Minutes until the due time, rounded up (a reminder at due − 10 min says 10)."""
+    return max(1, math.ceil((due_at - now).total_seconds() / 60))
+
+
+def _phrase(facts: Facts, now: datetime, *, compact: bool) -> str:
+    label = DEADLINE_LABELS.get(facts.deadline, "报送")
+    if facts.due_at is None:
+        return f"{label}已超时"
+    if facts.reminder and now < facts.due_at:
+        left = minutes_left(facts.due_at, now)
+        return f"{label}剩{left}分" if compact else f"{label}还剩{left}分钟"
+    late = minutes_overdue(facts.due_at, now)
+    if late == 0:
+        return f"{label}已到时限"
+    return f"{label}超{late}分" if compact else f"{label}已超时{late}分钟"
+
+
+def _prefix(facts: Facts) -> str:
+    return EXERCISE_PREFIX if facts.exercise else ""
+
+
+def _event_text(facts: Facts) -> str:
+    """Incident-level event rules (deaths ≥ 1, grade thresholds): no filing link, the title is what gets cut."""
+    if facts.step.startswith("event_deaths"):
+        tail = f"：死亡{facts.deaths}人，请分管区领导赶赴现场"
+    elif facts.step.startswith("event_grade"):
+        label = Grade(facts.grade).label if facts.grade in Grade.values else facts.grade
+        tail = f"：{label}({facts.grade})事件，死亡{facts.deaths}人受伤{facts.injuries}人"
+    else:
+        tail = "：请关注事件进展"
+    head = f"{_prefix(facts)}{facts.incident_number} "
+    room = SEGMENT_CHARS - len(head) - len(tail)
+    title = facts.incident_title
+    if len(title) > room:
+        title = title[: max(room - 1, 4)] + "…"
+    return f"{head}{title}{tail}"
+
+
+def sms_text(facts: Facts, *, now: datetime) -> str:
+    """The SMS body at ``now`` (the moment of composing, just before sending)."""
+    if not facts.deadline:
+        return _event_text(facts)
+    pfx, num, link = _prefix(facts), facts.incident_number, facts.link
+    verb = "请立即转报" if facts.deadline == RELAY else ("请按时报送" if facts.reminder else "请立即报送")
+    full, compact = _phrase(facts, now, compact=False), _phrase(facts, now, compact=True)
+    unit, short = facts.unit_name, short_unit(facts.unit_name)
+    candidates = [
+        f"{pfx}{num} {unit}：{full}，{verb} {link}",
+        f"{pfx}{num} {unit}：{full} {link}",
+        f"{pfx}{num}{unit}{full} {link}",
+        f"{pfx}{num}{short}{full} {link}",
+        f"{pfx}{num}{short}{compact} {link}",
+    ]
+    for text in candidates:
+        if len(text) <= SEGMENT_CHARS:
+            return text
+    return candidates[0]
+
+
+def _local(value: datetime | None) -> str:
+    return value.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M") if value else "—"
+
+
+def email_subject(facts: Facts, *, now: datetime) -> str:
+    if not facts.deadline:
+        kind = "死亡事件" if facts.step.startswith("event_deaths") else "事件通报"
+        return f"{_prefix(facts)}[{kind}] {facts.incident_number} {facts.incident_title}"
+    return f"{_prefix(facts)}[催报] {facts.incident_number} {facts.unit_name} {_phrase(facts, now, compact=False)}"
+
+
+def email_body(facts: Facts, *, now: datetime) -> str:
+    lines = []
+    if facts.exercise:
+        lines.append(f"{EXERCISE_PREFIX}本事件为演练，不计入督查统计。")
+    lines += [
+        f"事件编号: {facts.incident_number}",
+        f"事件标题: {facts.incident_title}",
+        f"地点: {facts.location or '—'}",
+        f"伤亡: 死亡{facts.deaths}人，受伤{facts.injuries}人",
+    ]
+    if facts.deadline:
+        lines += [
+            f"报送单位: {facts.unit_name}",
+            f"时限: {DEADLINE_LABELS.get(facts.deadline, '报送')}，截止 {_local(facts.due_at)} (北京时间)",
+            f"状态: {_phrase(facts, now, compact=False)}",
+            "",
+            "请立即登录报送:" if not facts.reminder else "请按时登录报送:",
+            facts.link,
+            "",
+            "回复短信 1、收到 或 OK 可确认已收到催报。",
+        ]
+    elif facts.step.startswith("event_deaths"):
+        lines += ["", "按规定，死亡1人及以上的事件，分管该领域的区领导须赶赴现场。"]
+    else:
+        grade = Grade(facts.grade).label if facts.grade in Grade.values else facts.grade
+        lines += ["", f"事件等级: {grade} ({facts.grade})"]
+    return "\n".join(lines) + "\n"
+
+
+def step_deadline(*, step: str, plan: list, kind: str) -> tuple[str, bool]:
+    """(deadline, is_reminder) of a step: from the obligation's frozen plan when it names the step, else from the
+    step key (``verbal_reminder``, ``written_overdue``, …). Relay obligations have one deadline, the relay."""
+    entry = next((s for s in plan or [] if isinstance(s, dict) and s.get("key") == step), None)
+    anchor = (entry or {}).get("anchor") or ""
+    offset = (entry or {}).get("offset_minutes")
+    reminder = offset < 0 if isinstance(offset, int) else ("remind" in step)
+    if kind == ObligationKind.RELAY:
+        return RELAY, reminder
+    if anchor.startswith(WRITTEN) or (not anchor and WRITTEN in step):
+        return WRITTEN, reminder
+    return VERBAL, reminder
+
+
+def facts_for(notification, *, link_for=None) -> Facts:
+    """The facts of one notification row (with its incident, obligation and unit)."""
+    from reporting.links import filing_link
+
+    incident = notification.incident
+    base = {
+        "incident_number": incident.number,
+        "incident_title": incident.title,
+        "exercise": incident.exercise,
+        "step": notification.step,
+        "deaths": incident.deaths,
+        "injuries": incident.injuries,
+        "grade": incident.grade,
+        "location": incident.location,
+    }
+    obligation = notification.obligation
+    if obligation is None:
+        return Facts(unit_name="", **base)
+    deadline, reminder = step_deadline(step=notification.step, plan=obligation.escalation_plan, kind=obligation.kind)
+    due_at = obligation.written_due_at if deadline == WRITTEN else obligation.verbal_due_at
+    return Facts(
+        unit_name=obligation.unit.name,
+        deadline=deadline,
+        reminder=reminder,
+        due_at=due_at,
+        link=(link_for or filing_link)(obligation.pk),
+        **base,
+    )

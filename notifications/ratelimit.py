@@ -1,0 +1,71 @@
+"""The SMS send rate (``SMS_RATE_PER_SECOND``), shared by every worker process.
+
+A GCRA reservation in the broker's Redis: each send reserves the next free slot, ``1/rate`` seconds after the
+previous one, in one atomic Lua call that reads Redis's own clock (so worker clocks never matter), then sleeps
+until its slot. With a non-Redis broker (the embedded filesystem transport) each process limits itself.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from django.conf import settings
+
+KEY = "tracker:sms:rate"
+
+# KEYS[1]: the key; ARGV[1]: microseconds between sends. Returns the microseconds to wait for the reserved slot.
+_RESERVE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[1])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+local ttl = math.floor((tat + interval - now) / 1000) + 1000
+redis.call('SET', KEYS[1], string.format('%.0f', tat + interval), 'PX', ttl)
+return tat - now
+"""
+
+_local_lock = threading.Lock()
+_local_next = 0.0
+_clients: dict[str, object] = {}
+
+
+def _redis_url() -> str | None:
+    url = settings.CELERY_BROKER_URL
+    return url if url.startswith(("redis://", "rediss://", "unix://")) else None
+
+
+def _client(url: str):
+    if url not in _clients:
+        import redis
+
+        client = redis.Redis.from_url(url)
+        _clients[url] = (client, client.register_script(_RESERVE))
+    return _clients[url]
+
+
+def reserve(*, rate: float | None = None, key: str = KEY) -> float:
+    """Reserve one send slot; returns the seconds to wait before sending (0 when the rate allows it now)."""
+    rate = settings.SMS_RATE_PER_SECOND if rate is None else rate
+    if rate <= 0:
+        return 0.0
+    interval_us = int(1_000_000 / rate)
+    url = _redis_url()
+    if url:
+        _, script = _client(url)
+        return max(0, int(script(keys=[key], args=[interval_us]))) / 1_000_000
+    global _local_next
+    with _local_lock:
+        now = time.monotonic()
+        slot = max(_local_next, now)
+        _local_next = slot + interval_us / 1_000_000
+        return slot - now
+
+
+def acquire(*, rate: float | None = None, key: str = KEY) -> float:
+    """Block until this process may send one SMS; returns the seconds waited."""
+    wait = reserve(rate=rate, key=key)
+    if wait > 0:
+        time.sleep(wait)
+    return wait

@@ -1,0 +1,53 @@
+"""Appends one JSON line per SMS to ``<SMS_FILE_PATH>/sms.jsonl``.
+
+Safe across processes: each line is written with a single ``os.write`` on an ``O_APPEND`` descriptor under an
+exclusive ``flock``, so lines from several workers never interleave. Integration tests count sends with it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+from django.conf import settings
+
+from notifications.sms import SmsResult
+from notifications.sms.backends.base import BaseSmsBackend
+
+FILE_NAME = "sms.jsonl"
+
+
+def read_messages(path: str | os.PathLike | None = None) -> list[dict]:
+    """Every message recorded under ``path`` (default ``SMS_FILE_PATH``), oldest first."""
+    file = Path(path or settings.SMS_FILE_PATH) / FILE_NAME
+    if not file.exists():
+        return []
+    return [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+class SmsBackend(BaseSmsBackend):
+    def __init__(self, *, file_path: str | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.dir = Path(file_path or settings.SMS_FILE_PATH)
+
+    def send(self, *, to: str, body: str) -> SmsResult:
+        sid = self.local_id()
+        record = {
+            "sid": sid,
+            "to": to,
+            "body": body,
+            "at": datetime.now(UTC).isoformat(timespec="microseconds"),
+            "pid": os.getpid(),
+        }
+        line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+        self.dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.dir / FILE_NAME, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            os.write(fd, line)
+        finally:
+            os.close(fd)
+        return SmsResult(provider_id=sid)

@@ -1,0 +1,67 @@
+"""Twilio webhooks: message status callbacks and inbound replies. Both require a valid ``X-Twilio-Signature``.
+
+The signature is computed over the public URL (``PUBLIC_BASE_URL`` + path), not the one Django sees, so it holds
+behind a TLS-terminating proxy. With no ``TWILIO_AUTH_TOKEN`` configured nothing can be verified: 403.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
+
+from notifications import delivery
+
+
+def signature_valid(request) -> bool:
+    token = settings.TWILIO_AUTH_TOKEN
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not token or not signature:
+        return False
+    url = settings.PUBLIC_BASE_URL + request.get_full_path()
+    return RequestValidator(token).validate(url, request.POST, signature)
+
+
+def _forbidden() -> HttpResponse:
+    return HttpResponseForbidden("签名无效 (invalid X-Twilio-Signature)", content_type="text/plain; charset=utf-8")
+
+
+@csrf_exempt
+@require_POST
+def twilio_status(request):
+    """MessageSid, MessageStatus, ErrorCode → the notification's status moves forward; 204 in every valid case
+    (an unknown sid is not an error Twilio could fix by retrying)."""
+    if not signature_valid(request):
+        return _forbidden()
+    sid, status = request.POST.get("MessageSid", "").strip(), request.POST.get("MessageStatus", "").strip()
+    if not sid or not status:
+        return HttpResponseBadRequest("缺少 MessageSid 或 MessageStatus", content_type="text/plain; charset=utf-8")
+    delivery.notification_record_status(
+        provider_id=sid, provider_status=status, error_code=request.POST.get("ErrorCode", ""), now=timezone.now()
+    )
+    return HttpResponse(status=204)
+
+
+@csrf_exempt
+@require_POST
+def twilio_inbound(request):
+    """From, Body: ``1``/``收到``/``OK`` acknowledges the most recent SMS sent to that phone. Answers TwiML."""
+    if not signature_valid(request):
+        return _forbidden()
+    phone, text = request.POST.get("From", "").strip(), request.POST.get("Body", "")
+    if not phone:
+        return HttpResponseBadRequest("缺少 From", content_type="text/plain; charset=utf-8")
+    reply = MessagingResponse()
+    if delivery.is_ack_reply(text):
+        acked = delivery.notifications_acknowledge(phone=phone, now=timezone.now())
+        if acked:
+            reply.message(f"已确认收到催报({acked[0].incident.number})，请尽快报送。")
+        else:
+            reply.message("未找到需要确认的催报短信。")
+    else:
+        reply.message("回复 1、收到 或 OK 确认催报短信；报送请使用短信中的链接。")
+    return HttpResponse(str(reply), content_type="text/xml; charset=utf-8")
