@@ -45,10 +45,14 @@ class Facts:
 
 
 def short_unit(name: str) -> str:
-    """A unit name of at most 4 characters: 区公安分局 → 公安分局, 区政府总值班室 → 总值班室."""
+    """A unit name of at most 4 characters: 区公安分局 → 公安分局, 区政府总值班室 → 总值班室,
+    上海市松江区方松街道办事处 → 方松街道."""
     if "总值班室" in name:
         return "总值班室"
-    short = name.replace("人民政府", "").replace("办公室", "办").replace("委员会", "委")
+    short = name
+    for long, replacement in (("上海市", ""), ("松江区", ""), ("人民政府", ""), ("办事处", ""), ("办公室", "办")):
+        short = short.replace(long, replacement)
+    short = short.replace("委员会", "委")
     if short.startswith("区") and len(short) > 3:
         short = short[1:]
     return short[:4]
@@ -66,6 +70,8 @@ def minutes_left(due_at: datetime, now: datetime) -> int:
 
 def _phrase(facts: Facts, now: datetime, *, compact: bool) -> str:
     label = DEADLINE_LABELS.get(facts.deadline, "报送")
+    if compact and facts.deadline == RELAY:
+        label = "转报两办"  # 两办: 区委办 and 区府办, as the duty room says it
     if facts.due_at is None:
         return f"{label}已超时"
     if facts.reminder and now < facts.due_at:

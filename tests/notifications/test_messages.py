@@ -1,0 +1,166 @@
+"""SMS and email texts: exact wording, one 70-character UCS-2 segment where the facts allow, 【演练】 first."""
+
+from datetime import timedelta
+
+import pytest
+
+from notifications.messages import (
+    SEGMENT_CHARS,
+    Facts,
+    email_body,
+    email_subject,
+    facts_for,
+    short_unit,
+    sms_text,
+    step_deadline,
+)
+from notifications.models import Notification
+from reporting import links
+from tests.conftest import NOW
+
+DUE = NOW + timedelta(minutes=30)
+LINK = "https://sj.example.cn/f/1z.1xXLpN.bNYDw9p8"
+
+
+def facts(**over) -> Facts:
+    base = dict(
+        incident_number="SJ-2026-000123",
+        incident_title="泗泾镇某厂房火灾",
+        unit_name="泗泾镇",
+        exercise=False,
+        step="verbal_overdue",
+        deadline="verbal",
+        due_at=DUE,
+        link=LINK,
+    )
+    base.update(over)
+    return Facts(**base)
+
+
+@pytest.mark.parametrize(
+    ("over", "now", "expected"),
+    [
+        ({}, DUE + timedelta(minutes=12, seconds=30), f"SJ-2026-000123泗泾镇口头报已超时12分钟 {LINK}"),
+        (
+            {"step": "written_overdue", "deadline": "written"},
+            DUE + timedelta(minutes=45),
+            f"SJ-2026-000123泗泾镇书面报已超时45分钟 {LINK}",
+        ),
+        (
+            {"step": "verbal_reminder", "reminder": True},
+            DUE - timedelta(minutes=10),
+            f"SJ-2026-000123泗泾镇口头报还剩10分钟 {LINK}",
+        ),
+        ({}, DUE + timedelta(seconds=20), f"SJ-2026-000123 泗泾镇：口头报已到时限 {LINK}"),
+        (
+            {"exercise": True},
+            DUE + timedelta(minutes=5),
+            f"【演练】SJ-2026-000123泗泾镇口头报超5分 {LINK}",
+        ),
+    ],
+)
+def test_sms_text_is_exact_and_fits_one_segment(over, now, expected):
+    text = sms_text(facts(**over), now=now)
+    assert text == expected
+    assert len(text) <= SEGMENT_CHARS
+
+
+def test_long_unit_name_is_shortened_before_anything_else():
+    text = sms_text(facts(unit_name="上海市松江区方松街道办事处"), now=DUE + timedelta(minutes=7))
+    assert text == f"SJ-2026-000123方松街道口头报已超时7分钟 {LINK}"
+    assert len(text) <= SEGMENT_CHARS
+
+
+def test_shortening_steps_are_in_order():
+    text = sms_text(facts(unit_name="区政府总值班室"), now=DUE + timedelta(minutes=3))
+    assert text == f"SJ-2026-000123总值班室口头报已超时3分钟 {LINK}"
+    assert len(text) <= SEGMENT_CHARS
+    roomy = "https://s.cn/f/1z.1xXLpN.bNYDw9p8"
+    assert sms_text(facts(link=roomy), now=DUE + timedelta(minutes=3)) == (
+        f"SJ-2026-000123 泗泾镇：口头报已超时3分钟，请立即报送 {roomy}"
+    )
+
+
+def test_when_the_facts_do_not_fit_the_full_text_is_sent():
+    huge = "https://" + "x" * 60 + "/f/1z.1xXLpN.bNYDw9p8"
+    text = sms_text(facts(link=huge), now=DUE + timedelta(minutes=3))
+    assert text == f"SJ-2026-000123 泗泾镇：口头报已超时3分钟，请立即报送 {huge}"
+    # Exercise prefix + a long unit: one character too many even at the shortest; nothing is dropped.
+    text = sms_text(facts(unit_name="上海市松江区方松街道办事处", exercise=True), now=DUE + timedelta(minutes=7))
+    assert text == f"【演练】SJ-2026-000123 上海市松江区方松街道办事处：口头报已超时7分钟，请立即报送 {LINK}"
+
+
+def test_relay_text():
+    text = sms_text(
+        facts(unit_name="区政府总值班室", deadline="relay", step="verbal_overdue"), now=DUE + timedelta(minutes=2)
+    )
+    assert text == f"SJ-2026-000123总值班室转报两办超2分 {LINK}"
+    assert len(text) <= SEGMENT_CHARS
+
+
+def test_event_rule_texts():
+    deaths = sms_text(facts(step="event_deaths", deadline="", unit_name="", deaths=2, link=""), now=NOW)
+    assert deaths == "SJ-2026-000123 泗泾镇某厂房火灾：死亡2人，请分管区领导赶赴现场"
+    grade = sms_text(
+        facts(
+            step="event_grade_IV", deadline="", unit_name="", grade="IV", deaths=1, injuries=3, link="", exercise=True
+        ),
+        now=NOW,
+    )
+    assert grade == "【演练】SJ-2026-000123 泗泾镇某厂房火灾：一般(IV)事件，死亡1人受伤3人"
+    long_title = sms_text(facts(step="event_deaths", deadline="", incident_title="某" * 80, deaths=1), now=NOW)
+    assert len(long_title) <= SEGMENT_CHARS and long_title.endswith("…：死亡1人，请分管区领导赶赴现场")
+
+
+def test_email_has_the_details():
+    now = DUE + timedelta(minutes=12)
+    f = facts(location="泗泾镇某路1号", exercise=True)
+    assert email_subject(f, now=now) == "【演练】[催报] SJ-2026-000123 泗泾镇 口头报已超时12分钟"
+    body = email_body(f, now=now)
+    assert "时限: 口头报，截止 2026-11-28 09:30 (北京时间)" in body
+    assert "地点: 泗泾镇某路1号" in body and LINK in body and body.startswith("【演练】")
+
+
+@pytest.mark.parametrize(
+    ("step", "plan", "kind", "expected"),
+    [
+        ("verbal_reminder", [], "report", ("verbal", True)),
+        ("written_overdue", [], "report", ("written", False)),
+        ("odd", [{"key": "odd", "anchor": "written_due", "offset_minutes": -5}], "report", ("written", True)),
+        ("verbal_overdue", [], "relay", ("relay", False)),
+    ],
+)
+def test_step_deadline(step, plan, kind, expected):
+    assert step_deadline(step=step, plan=plan, kind=kind) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "short"),
+    [("泗泾镇", "泗泾镇"), ("区公安分局", "公安分局"), ("区政府总值班室", "总值班室"), ("区委办公室", "区委办")],
+)
+def test_short_unit(name, short):
+    assert short_unit(name) == short
+
+
+def test_facts_for_a_row_carry_a_working_signed_link(db, units, settings):
+    from reporting import services
+
+    settings.PUBLIC_BASE_URL = "https://sj.example.cn"
+    incident = services.incident_create(
+        actor=None,
+        now=NOW,
+        units=[{"unit": units["sijing"], "first_known_at": NOW, "channel": "self"}],
+        title="泗泾镇某厂房火灾",
+        domain="production_safety",
+        occurred_at=NOW - timedelta(minutes=5),
+        location="泗泾镇某路1号",
+    )
+    obligation = incident.obligations.get()
+    row = Notification(incident=incident, obligation=obligation, step="verbal_overdue", channel="sms", to="+86170")
+    f = facts_for(row)
+    assert (f.unit_name, f.deadline, f.due_at, f.incident_number) == ("泗泾镇", "verbal", DUE, incident.number)
+    token = f.link.removeprefix("https://sj.example.cn/f/")
+    assert links.obligation_from_token(token) == obligation.pk
+    assert links.obligation_from_token(token[:-1] + ("A" if token[-1] != "A" else "B")) is None
+    text = sms_text(f, now=DUE + timedelta(minutes=9))
+    assert text == f"{incident.number} 泗泾镇：口头报已超时9分钟 {f.link}" and len(text) <= SEGMENT_CHARS
