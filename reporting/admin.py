@@ -1,8 +1,17 @@
-"""Django admin for the domain; filed reports and audit events are read-only."""
+"""Django admin for the domain; filed reports and audit events are read-only.
 
+Records whose changes the rules govern (obligations and their clocks, reports, refused reports, signals, breaches,
+audit events) are view-only here: they change only through ``reporting.services``, which judges and audits each
+change. An incident's figures and grade may be edited, and that edit goes through ``incident_update`` (regrade,
+never below the computed grade, one audit event).
+"""
+
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
+from django.utils import timezone
 
+from reporting import grading, services
 from reporting import models as m
 
 
@@ -52,38 +61,8 @@ class ObligationInline(admin.TabularInline):
     show_change_link = True
 
 
-@admin.register(m.Incident)
-class IncidentAdmin(admin.ModelAdmin):
-    list_display = ("number", "title", "domain", "grade", "occurred_at", "exercise")
-    list_filter = ("domain", "grade", "exercise", "sensitive")
-    search_fields = ("number", "title", "location")
-    date_hierarchy = "occurred_at"
-    readonly_fields = ("number", "grade_computed", "created_by", "created_at", "updated_at")
-    inlines = [ObligationInline]
-
-
-@admin.register(m.Obligation)
-class ObligationAdmin(admin.ModelAdmin):
-    list_display = ("incident", "unit", "kind", "first_known_at", "verbal_state", "written_state", "next_action_at")
-    list_filter = ("kind", "verbal_state", "written_state")
-    search_fields = ("incident__number", "unit__code")
-    list_select_related = ("incident", "unit")
-    readonly_fields = (
-        "verbal_due_at",
-        "written_due_at",
-        "verbal_minutes",
-        "written_minutes",
-        "verbal_filed_at",
-        "written_filed_at",
-        "verbal_report",
-        "written_report",
-        "escalation_plan",
-        "created_at",
-    )
-
-
 class ReadOnlyAdmin(admin.ModelAdmin):
-    """Append-only records: visible, never changed or deleted here."""
+    """Append-only records, or records only the services may change: visible, never changed or deleted here."""
 
     def has_add_permission(self, request):
         return False
@@ -93,6 +72,66 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class IncidentAdminForm(forms.ModelForm):
+    class Meta:
+        model = m.Incident
+        fields = [
+            "title",
+            "domain",
+            "occurred_at",
+            "location",
+            "summary",
+            "deaths",
+            "injuries",
+            "missing",
+            "direct_loss_yuan",
+            "grade",
+            "sensitive",
+        ]
+
+    def clean(self):
+        """SPEC rule 9: a human may set the grade higher than the figures give, never lower."""
+        cleaned = super().clean()
+        figures = {f: cleaned.get(f, getattr(self.instance, f)) or 0 for f in services.FIGURES}
+        computed = grading.compute_grade(**figures)
+        grade = cleaned.get("grade")
+        if grade and grading.is_lower(grade, computed):
+            self.add_error("grade", f"等级不能低于按数字计算的等级 {computed} (grade is lower than computed)")
+        return cleaned
+
+
+@admin.register(m.Incident)
+class IncidentAdmin(admin.ModelAdmin):
+    form = IncidentAdminForm
+    list_display = ("number", "title", "domain", "grade", "occurred_at", "exercise")
+    list_filter = ("domain", "grade", "exercise", "sensitive")
+    search_fields = ("number", "title", "location")
+    date_hierarchy = "occurred_at"
+    readonly_fields = ("number", "grade_computed", "exercise", "created_by", "created_at", "updated_at")
+    inlines = [ObligationInline]
+
+    def has_add_permission(self, request):
+        # An incident is opened with its responsible units and their clocks (API or web form), never bare.
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        changes = {f: form.cleaned_data[f] for f in form.changed_data if f in services.UPDATABLE}
+        if changes:
+            services.incident_update(incident=obj, actor=request.user, now=timezone.now(), **changes)
+            obj.refresh_from_db()
+
+
+@admin.register(m.Obligation)
+class ObligationAdmin(ReadOnlyAdmin):
+    list_display = ("incident", "unit", "kind", "first_known_at", "verbal_state", "written_state", "next_action_at")
+    list_filter = ("kind", "verbal_state", "written_state")
+    search_fields = ("incident__number", "unit__code")
+    list_select_related = ("incident", "unit")
 
 
 @admin.register(m.Report)
@@ -109,7 +148,7 @@ class RefusedReportAdmin(ReadOnlyAdmin):
 
 
 @admin.register(m.Signal)
-class SignalAdmin(admin.ModelAdmin):
+class SignalAdmin(ReadOnlyAdmin):
     list_display = ("source", "external_id", "delivered_to", "delivered_at", "incident")
     list_filter = ("source",)
     search_fields = ("external_id", "summary")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -29,9 +29,13 @@ def canonical(
     detail: dict[str, Any],
     prev_hash: str,
 ) -> str:
-    """The canonical text of an event: sorted keys, no spaces, UTC times, UTF-8 kept."""
+    """The canonical text of an event: sorted keys, no spaces, UTC times, UTF-8 kept.
+
+    ``at`` is normalised to UTC: the database hands it back in UTC whatever offset the caller used, and the
+    verifier must hash exactly what the appender hashed.
+    """
     body = {
-        "at": at.isoformat(timespec="microseconds"),
+        "at": at.astimezone(UTC).isoformat(timespec="microseconds"),
         "kind": kind,
         "actor": actor,
         "incident": incident_id,
@@ -55,7 +59,13 @@ def _normalise(detail: dict[str, Any]) -> dict[str, Any]:
 def event_append(
     *, at: datetime, kind: str, actor: str = "", incident=None, obj=None, detail: dict[str, Any] | None = None
 ) -> AuditEvent:
-    """Append one event to the chain. Must run inside the transaction that makes the change it records."""
+    """Append one event to the chain. Must run inside the transaction that makes the change it records.
+
+    ``at`` must be timezone-aware. On PostgreSQL a transaction-scoped advisory lock serialises appenders, so two
+    transactions never chain onto the same predecessor; on SQLite the IMMEDIATE transaction mode does the same.
+    """
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError("audit event time must be timezone-aware")
     detail = _normalise(detail or {})
     with transaction.atomic():
         if connection.vendor == "postgresql":
@@ -91,6 +101,12 @@ def event_append(
 
 @dataclass(frozen=True)
 class ChainBreak:
+    """The first event whose link or content does not verify.
+
+    A row altered in place fails its own content hash, so it is named itself. A row deleted from the middle of
+    the chain is named through its successor, whose ``prev_hash`` no longer matches.
+    """
+
     event_id: int
     reason: str
 
@@ -100,7 +116,10 @@ def chain_verify(*, batch_size: int = 2000) -> ChainBreak | None:
     prev_hash = GENESIS
     for event in AuditEvent.objects.order_by("id").iterator(chunk_size=batch_size):
         if event.prev_hash != prev_hash:
-            return ChainBreak(event.pk, "prev_hash does not match the previous event's hash")
+            return ChainBreak(
+                event.pk,
+                "prev_hash does not match the previous event's hash (the event before it was deleted or replaced)",
+            )
         text = canonical(
             at=event.at,
             kind=event.kind,
@@ -112,6 +131,6 @@ def chain_verify(*, batch_size: int = 2000) -> ChainBreak | None:
             prev_hash=event.prev_hash,
         )
         if digest(text) != event.hash:
-            return ChainBreak(event.pk, "content does not match its hash")
+            return ChainBreak(event.pk, "content does not match its hash (this event was altered)")
         prev_hash = event.hash
     return None

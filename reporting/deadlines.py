@@ -26,13 +26,29 @@ MAX_CALL_BACKDATE = timedelta(minutes=30)
 HELD_BACK_TOLERANCE = timedelta(minutes=5)
 
 
-class TimeError(ValueError):
-    """A time a user gave is not acceptable; ``field`` names it, ``message`` says why (in Chinese first)."""
+#: How a duty officer calls each time field, so that every refusal names the field it is about.
+FIELD_LABELS = {
+    "occurred_at": "发生时间 (occurred_at)",
+    "first_known_at": "首次知悉时间 (first_known_at)",
+    "call_received_at": "来电时间 (call_received_at)",
+    "reported_at": "向市级部门报告时间 (reported_at)",
+    "received_at": "接收时间 (received_at)",
+    "delivered_at": "派送时间 (delivered_at)",
+}
 
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
+
+class TimeError(ValueError):
+    """A time a user gave is not acceptable; ``field`` names it, ``message`` says why (Chinese first).
+
+    ``message`` always starts with the field's label, e.g.
+    ``发生时间 (occurred_at): 时间不能晚于当前时间 (this time is in the future)``.
+    """
+
+    def __init__(self, field: str, reason: str):
         self.field = field
-        self.message = message
+        self.reason = reason
+        self.message = f"{FIELD_LABELS.get(field, field)}: {reason}"
+        super().__init__(self.message)
 
 
 @dataclass(frozen=True)
@@ -106,7 +122,10 @@ def check_incident_times(*, occurred_at: datetime, first_known_at: Iterable[date
             raise TimeError("first_known_at", "首次知悉时间不能早于事件发生时间 (first_known_at is before occurred_at)")
 
 
-def check_past(field: str, value: datetime, *, now: datetime) -> None:
+def check_past(field: str, value: datetime | None, *, now: datetime) -> None:
+    """A user-given time: present, timezone-aware, and not later than ``now`` beyond the allowed clock skew."""
+    if value is None:
+        raise TimeError(field, "时间必填 (this time is required)")
     _require_aware(field, value)
     if value > now + CLOCK_SKEW:
         raise TimeError(field, "时间不能晚于当前时间 (this time is in the future)")
@@ -180,5 +199,7 @@ def next_deadline(clock: ClockState) -> datetime | None:
 
 
 def _require_aware(field: str, value: datetime) -> None:
+    if not isinstance(value, datetime):
+        raise TimeError(field, "不是有效的时间 (not a datetime)")
     if value.tzinfo is None or value.utcoffset() is None:
         raise TimeError(field, "时间必须带时区偏移, 如 2026-11-28T09:15:00+08:00 (a time needs a UTC offset)")

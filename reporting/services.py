@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 
 from reporting import deadlines, elements, grading, hooks
 from reporting.auditlog import event_append
@@ -21,6 +21,8 @@ from reporting.errors import ConflictError, DomainError, MissingElementsError
 from reporting.models import (
     DeadlineBreach,
     DeadlineState,
+    Domain,
+    Grade,
     Incident,
     Obligation,
     ObligationKind,
@@ -50,7 +52,8 @@ def actor_name(actor) -> str:
 
 def policy_minutes(*, grade: str | None) -> Minutes:
     """The reporting minutes for a grade: its own policy row, else the default row, else 30/60/15."""
-    rows = {p.grade: p for p in ReportingPolicy.objects.filter(grade__in=[grade, None])}
+    # ``grade IN (x, NULL)`` never matches the NULL default row in SQL: ask for it explicitly.
+    rows = {p.grade: p for p in ReportingPolicy.objects.filter(Q(grade=grade) | Q(grade__isnull=True))}
     policy = rows.get(grade) or rows.get(None)
     if policy is None:
         return Minutes(verbal=30, written=60, relay=15)
@@ -59,6 +62,39 @@ def policy_minutes(*, grade: str | None) -> Minutes:
 
 def _domain_error(exc: deadlines.TimeError) -> DomainError:
     return DomainError({exc.field: [exc.message]})
+
+
+def _check_figures(values: dict[str, Any], *, allow_none: bool) -> None:
+    """Casualty and loss figures are whole numbers >= 0 (the database would refuse them with a 500 otherwise)."""
+    errors = {}
+    for field in (f for f in FIGURES if f in values):
+        value = values[field]
+        if value is None and allow_none:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            errors[field] = [f"必须是不小于0的整数 ({field} must be a whole number >= 0)"]
+    if errors:
+        raise DomainError(errors)
+
+
+def _check_grade(grade: str | None) -> None:
+    if grade is not None and grade not in Grade.values:
+        raise DomainError({"grade": [f"未知等级: {grade} (unknown grade; one of {', '.join(Grade.values)})"]})
+
+
+def _rearm(obligation: Obligation) -> None:
+    """Keep ``next_action_at`` no later than the next pending deadline after the clocks changed.
+
+    The sweep is the source of truth (SPEC "Escalation"): a clock moved earlier (evidence, correction) must not
+    be looked at only at its old time. An earlier ``next_action_at`` (a reminder before the deadline) is kept;
+    with no deadline pending there is nothing left to chase. The chasing receivers of ``obligation_changed`` may
+    refine it further in the same transaction.
+    """
+    nxt = deadlines.next_deadline(_clock(obligation))
+    if nxt is None:
+        obligation.next_action_at = None
+    elif obligation.next_action_at is None or obligation.next_action_at > nxt:
+        obligation.next_action_at = nxt
 
 
 def _clock(obligation: Obligation) -> deadlines.ClockState:
@@ -84,6 +120,13 @@ def incident_create(*, actor, now: datetime, units: list[dict[str, Any]], **fiel
     """
     if not units:
         raise DomainError({"units": ["至少指定一个责任单位 (at least one responsible unit)"]})
+    if fields.get("domain") not in Domain.values:
+        raise DomainError({"domain": [f"未知领域 (unknown domain; one of {', '.join(Domain.values)})"]})
+    for field in FIGURES:
+        if fields.get(field) is None:
+            fields[field] = 0
+    _check_figures(fields, allow_none=False)
+    _check_grade(fields.get("grade"))
     seen = set()
     for item in units:
         if item["unit"].pk in seen:
@@ -91,11 +134,11 @@ def incident_create(*, actor, now: datetime, units: list[dict[str, Any]], **fiel
         seen.add(item["unit"].pk)
     try:
         deadlines.check_incident_times(
-            occurred_at=fields["occurred_at"], first_known_at=[u["first_known_at"] for u in units], now=now
+            occurred_at=fields.get("occurred_at"), first_known_at=[u.get("first_known_at") for u in units], now=now
         )
     except deadlines.TimeError as exc:
         raise _domain_error(exc) from exc
-    computed = grading.compute_grade(**{f: fields.get(f) or 0 for f in FIGURES})
+    computed = grading.compute_grade(**{f: fields[f] for f in FIGURES})
     requested = fields.pop("grade", None)
     try:
         grade = grading.effective_grade(requested=requested, computed=computed)
@@ -195,9 +238,16 @@ def _obligation_open(
 
 
 def _delivery_evidence(*, incident: Incident, unit: Unit) -> list[datetime]:
-    return [
-        s.delivered_at for s in Signal.objects.filter(incident=incident, delivered_to=unit, delivered_at__isnull=False)
-    ]
+    """Signal deliveries to ``unit`` about ``incident``: evidence of first knowledge (SPEC rule 5).
+
+    A delivery before the incident occurred cannot be knowledge of it (rule 6 keeps first_known_at >= occurred_at),
+    so it is not evidence.
+    """
+    return list(
+        Signal.objects.filter(
+            incident=incident, delivered_to=unit, delivered_at__isnull=False, delivered_at__gte=incident.occurred_at
+        ).values_list("delivered_at", flat=True)
+    )
 
 
 @transaction.atomic
@@ -215,11 +265,32 @@ def incident_add_unit(
     )
 
 
+#: What ``incident_update`` may change. The exercise flag and the number are fixed at creation.
+UPDATABLE = (*FIGURES, "grade", "title", "summary", "location", "domain", "sensitive", "occurred_at")
+
+
 @transaction.atomic
 def incident_update(*, incident: Incident, actor, now: datetime, **changes: Any) -> Incident:
-    """Change figures, grade, title or summary; the grade is recomputed and may only be raised by a human."""
+    """Change figures, grade, title, summary, location, domain, sensitivity or occurrence time.
+
+    The grade is recomputed from the figures (SPEC rule 9); a human may set it higher, never lower than the computed
+    one. Every change is one ``incident_changed`` audit event with before/after values.
+    """
+    unknown = sorted(set(changes) - set(UPDATABLE))
+    if unknown:
+        raise DomainError({f: ["该字段不可修改 (this field cannot be changed)"] for f in unknown})
+    _check_figures({f: changes[f] for f in FIGURES if f in changes}, allow_none=False)
+    _check_grade(changes.get("grade"))
+    if "domain" in changes and changes["domain"] not in Domain.values:
+        raise DomainError({"domain": ["未知领域 (unknown domain)"]})
     incident = Incident.objects.select_for_update().get(pk=incident.pk)
-    before = {f: getattr(incident, f) for f in (*FIGURES, "grade", "title", "summary")}
+    if "occurred_at" in changes:
+        known = list(incident.obligations.values_list("first_known_at", flat=True))
+        try:
+            deadlines.check_incident_times(occurred_at=changes["occurred_at"], first_known_at=known, now=now)
+        except deadlines.TimeError as exc:
+            raise _domain_error(exc) from exc
+    before = {f: getattr(incident, f) for f in UPDATABLE}
     requested = changes.pop("grade", None)
     for field, value in changes.items():
         setattr(incident, field, value)
@@ -306,12 +377,17 @@ def report_create(
 ) -> Report:
     """Save a draft, or file a report (SPEC rules 2, 3, 7, 8). Filing judges it against its due time."""
     fields = {k: v for k, v in fields.items() if k in REPORT_FIELDS}
+    if kind not in ReportKind.values:
+        raise DomainError({"kind": [f"未知报告类型 (unknown kind; one of {', '.join(ReportKind.values)})"]})
+    _check_figures(fields, allow_none=True)
     if call_received_at is not None and kind != ReportKind.VERBAL:
         raise DomainError({"call_received_at": ["仅口头报可填写来电时间 (only for verbal reports)"]})
     if call_received_at is not None and getattr(actor, "effective_role", None) not in (Role.DUTY_ROOM, Role.ADMIN):
         raise DomainError({"call_received_at": ["仅总值班室登记口头报时可填写 (duty room only)"]})
     if references is not None and references.incident_id != obligation.incident_id:
         raise DomainError({"references": ["更正的报告必须属于同一事件 (must be a report of the same incident)"]})
+    if references is not None and references.filed_at is None:
+        raise DomainError({"references": ["只能更正已报送的报告 (only a filed report can be corrected)"]})
     if fields.get("occurred_at") is not None:
         try:
             deadlines.check_past("occurred_at", fields["occurred_at"], now=now)
@@ -351,7 +427,11 @@ def report_create(
 
 
 def report_file(*, report: Report, actor, now: datetime) -> Report:
-    """File a saved draft; only filing counts. The draft's call time is re-checked against the filing time."""
+    """File a saved draft; only filing counts, judged at ``now`` (SPEC rule 7). The draft's call time is re-checked
+    against the filing time. Refuses a report already filed (409) and an incomplete one (400, attempt kept)."""
+    report = Report.objects.select_related("obligation").get(pk=report.pk)
+    if report.filed_at is not None:
+        raise ConflictError("该报告已报送 (this report is already filed)")
     values = {f: getattr(report, f) for f in REPORT_FIELDS}
     _refuse_if_incomplete(obligation=report.obligation, kind=report.kind, values=values, actor=actor, now=now)
     with transaction.atomic():
@@ -411,6 +491,7 @@ def _file(*, report: Report, actor, now: datetime) -> Report:
             obligation.verbal_report = report
         if before.written_state == DeadlineState.PENDING and after.written_state != DeadlineState.PENDING:
             obligation.written_report = report
+        _rearm(obligation)
         obligation.save()
     event_append(
         at=now,
@@ -501,6 +582,7 @@ def obligation_correct_first_known(
     obligation.first_known_at = known
     obligation.declared_first_known_at = first_known_at
     obligation.verbal_due_at, obligation.written_due_at = due.verbal_due_at, due.written_due_at
+    _rearm(obligation)
     obligation.save()
     event_append(
         at=now,
@@ -685,7 +767,7 @@ def _apply_signal_evidence(*, signal: Signal, actor, now: datetime) -> None:
             now=now,
         )
         return
-    if signal.delivered_at >= obligation.first_known_at:
+    if signal.delivered_at >= obligation.first_known_at or signal.delivered_at < signal.incident.occurred_at:
         return
     old = obligation.first_known_at
     due = deadlines.due_times(
@@ -694,6 +776,7 @@ def _apply_signal_evidence(*, signal: Signal, actor, now: datetime) -> None:
     obligation.first_known_at = signal.delivered_at
     obligation.first_known_channel = signal.source
     obligation.verbal_due_at, obligation.written_due_at = due.verbal_due_at, due.written_due_at
+    _rearm(obligation)
     obligation.save()
     event_append(
         at=now,

@@ -1,5 +1,6 @@
 """Demo data: Songjiang's 39 units, fictitious duty staff, and shifts with two (three) on post at every moment."""
 
+import json
 import os
 import secrets
 from datetime import datetime, time, timedelta
@@ -30,8 +31,6 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, **options):
-        import json
-
         data = json.loads(Path(options["file"]).read_text(encoding="utf-8"))
         now = timezone.now()
         ReportingPolicy.objects.get_or_create(grade=None, defaults={"verbal_minutes": 30, "written_minutes": 60})
@@ -77,11 +76,15 @@ class Command(BaseCommand):
         self._person(unit, role_for_unit or ContactRole.DUTY_OFFICER, counter, is_default=True)
         tz = ZoneInfo(settings.TIME_ZONE)
         today = now.astimezone(tz).date()
-        Shift.objects.filter(unit=unit, ends_at__gt=now).delete()
+        # Idempotent: a (unit, role, start) slot that already exists is left alone, so a re-run on the same day
+        # adds nothing and a re-run on a later day only extends the roster.
+        existing = set(Shift.objects.filter(unit=unit).values_list("role", "starts_at"))
         shifts = []
         for day in range(-1, days + 1):
             start = datetime.combine(today + timedelta(days=day), HANDOVER, tzinfo=tz)
             for contact, role in zip(teams[day % 2], SHIFT_ROLES, strict=True):
+                if (role, start) in existing:
+                    continue
                 shifts.append(
                     Shift(unit=unit, contact=contact, role=role, starts_at=start, ends_at=start + timedelta(days=1))
                 )

@@ -1,3 +1,5 @@
+"""``manage.py verify_audit_chain``: walk the audit hash chain and name the first broken event."""
+
 from django.core.management.base import BaseCommand, CommandError
 
 from reporting.auditlog import chain_verify
@@ -10,5 +12,9 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         broken = chain_verify()
         if broken is not None:
-            raise CommandError(f"audit chain broken at event {broken.event_id}: {broken.reason}")
+            event = AuditEvent.objects.filter(pk=broken.event_id).values("kind", "at").first() or {}
+            raise CommandError(
+                f"audit chain broken at event {broken.event_id} "
+                f"({event.get('kind', '?')} {event.get('at', '?')}): {broken.reason}"
+            )
         self.stdout.write(f"audit chain OK ({AuditEvent.objects.count()} events)")

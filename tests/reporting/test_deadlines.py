@@ -1,0 +1,280 @@
+"""The reporting clock as pure functions (reporting/deadlines.py): table-driven, fixed aware times, exact values."""
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from reporting import deadlines
+from reporting.deadlines import LATE, NOT_REQUIRED, ON_TIME, PENDING, ClockState, TimeError
+
+SH = ZoneInfo("Asia/Shanghai")
+#: 2026-11-28 09:00 Asia/Shanghai.
+NOW = datetime(2026, 11, 28, 1, 0, tzinfo=UTC)
+#: First known 09:00 Shanghai: verbal due 09:30, written due 10:00.
+KNOWN = datetime(2026, 11, 28, 9, 0, tzinfo=SH)
+VERBAL_DUE = datetime(2026, 11, 28, 9, 30, tzinfo=SH)
+WRITTEN_DUE = datetime(2026, 11, 28, 10, 0, tzinfo=SH)
+
+
+def clock(**over) -> ClockState:
+    return ClockState(verbal_due_at=VERBAL_DUE, written_due_at=WRITTEN_DUE, **over)
+
+
+# --- due times -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("first_known_at", "verbal", "written", "verbal_due", "written_due"),
+    [
+        (KNOWN, 30, 60, VERBAL_DUE, WRITTEN_DUE),
+        # Across midnight Asia/Shanghai: 23:45 -> verbal 00:15 and written 00:45 on the next day.
+        (
+            datetime(2026, 11, 28, 23, 45, tzinfo=SH),
+            30,
+            60,
+            datetime(2026, 11, 29, 0, 15, tzinfo=SH),
+            datetime(2026, 11, 29, 0, 45, tzinfo=SH),
+        ),
+        # Across the end of the year in Shanghai (which is still 2026 in UTC).
+        (
+            datetime(2026, 12, 31, 23, 59, 30, tzinfo=SH),
+            30,
+            60,
+            datetime(2027, 1, 1, 0, 29, 30, tzinfo=SH),
+            datetime(2027, 1, 1, 0, 59, 30, tzinfo=SH),
+        ),
+        # A per-grade policy (e.g. 15/30 for grade I) is just other minutes.
+        (KNOWN, 15, 30, datetime(2026, 11, 28, 9, 15, tzinfo=SH), VERBAL_DUE),
+        # A time given in UTC is the same instant.
+        (datetime(2026, 11, 28, 1, 0, tzinfo=UTC), 30, 60, VERBAL_DUE, WRITTEN_DUE),
+    ],
+)
+def test_due_times(first_known_at, verbal, written, verbal_due, written_due):
+    due = deadlines.due_times(first_known_at, verbal_minutes=verbal, written_minutes=written)
+    assert due.verbal_due_at == verbal_due
+    assert due.written_due_at == written_due
+
+
+def test_due_times_across_midnight_shows_next_day_in_shanghai():
+    due = deadlines.due_times(datetime(2026, 11, 28, 23, 45, tzinfo=SH), verbal_minutes=30, written_minutes=60)
+    assert due.verbal_due_at.astimezone(SH).strftime("%Y-%m-%d %H:%M") == "2026-11-29 00:15"
+    assert due.written_due_at.astimezone(SH).strftime("%Y-%m-%d %H:%M") == "2026-11-29 00:45"
+
+
+def test_due_times_refuse_a_naive_time():
+    with pytest.raises(TimeError) as exc:
+        deadlines.due_times(datetime(2026, 11, 28, 9, 0), verbal_minutes=30, written_minutes=60)
+    assert exc.value.field == "first_known_at"
+
+
+# --- lateness (inclusive deadline) -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("counted_at", "on_time", "delay_seconds"),
+    [
+        (VERBAL_DUE - timedelta(seconds=1), True, 0),
+        (VERBAL_DUE, True, 0),  # exactly at the due time is on time
+        (VERBAL_DUE + timedelta(microseconds=1), False, 1),  # any lateness is at least one second
+        (VERBAL_DUE + timedelta(seconds=1), False, 1),
+        (VERBAL_DUE + timedelta(seconds=1, microseconds=1), False, 2),
+        (VERBAL_DUE + timedelta(minutes=30), False, 1800),
+    ],
+)
+def test_lateness_is_inclusive(counted_at, on_time, delay_seconds):
+    assert deadlines.lateness(counted_at, VERBAL_DUE) == deadlines.Lateness(on_time, delay_seconds)
+
+
+@pytest.mark.parametrize(
+    ("elapsed", "on_time", "delay_seconds"),
+    [
+        (timedelta(minutes=30), True, 0),  # 30:00 after first known
+        (timedelta(minutes=30, seconds=1), False, 1),  # 30:01
+        (timedelta(minutes=60), True, 0),
+        (timedelta(minutes=60, seconds=1), False, 1),
+    ],
+)
+def test_thirty_minutes_and_one_second(elapsed, on_time, delay_seconds):
+    due = deadlines.due_times(KNOWN, verbal_minutes=30, written_minutes=60)
+    target = due.verbal_due_at if elapsed <= timedelta(minutes=30, seconds=1) else due.written_due_at
+    judged = deadlines.lateness(KNOWN + elapsed, target)
+    assert (judged.on_time, judged.delay_seconds) == (on_time, delay_seconds)
+
+
+# --- filing: written discharges pending verbal, lateness frozen ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("before", "kind", "counted_at", "verbal_state", "written_state"),
+    [
+        (clock(), "verbal", VERBAL_DUE, ON_TIME, PENDING),
+        (clock(), "verbal", VERBAL_DUE + timedelta(seconds=1), LATE, PENDING),
+        # A written report discharges a still-pending verbal obligation, judged against the verbal due time.
+        (clock(), "written", VERBAL_DUE, ON_TIME, ON_TIME),
+        (clock(), "written", VERBAL_DUE + timedelta(seconds=1), LATE, ON_TIME),
+        (clock(), "written", WRITTEN_DUE + timedelta(seconds=1), LATE, LATE),
+        # A verbal already decided is never re-judged by the written report.
+        (clock(verbal_state=LATE, verbal_filed_at=VERBAL_DUE + timedelta(minutes=1)), "written", KNOWN, LATE, ON_TIME),
+        (clock(verbal_state=NOT_REQUIRED, written_state=NOT_REQUIRED), "written", KNOWN, NOT_REQUIRED, NOT_REQUIRED),
+        # Follow-up and final reports change no clock.
+        (clock(), "follow_up", KNOWN, PENDING, PENDING),
+        (clock(), "final", KNOWN, PENDING, PENDING),
+    ],
+)
+def test_apply_filing(before, kind, counted_at, verbal_state, written_state):
+    after = deadlines.apply_filing(before, kind=kind, counted_at=counted_at)
+    assert (after.verbal_state, after.written_state) == (verbal_state, written_state)
+    assert (after.verbal_due_at, after.written_due_at) == (VERBAL_DUE, WRITTEN_DUE)
+
+
+def test_written_filing_records_its_time_on_both_clocks():
+    after = deadlines.apply_filing(clock(), kind="written", counted_at=VERBAL_DUE - timedelta(minutes=5))
+    assert after.verbal_filed_at == VERBAL_DUE - timedelta(minutes=5)
+    assert after.written_filed_at == VERBAL_DUE - timedelta(minutes=5)
+
+
+@pytest.mark.parametrize(
+    ("state", "now", "passed"),
+    [
+        (clock(), VERBAL_DUE, []),  # at exactly the due time a deadline has not passed
+        (clock(), VERBAL_DUE + timedelta(seconds=1), [("verbal", VERBAL_DUE)]),
+        (clock(), WRITTEN_DUE + timedelta(seconds=1), [("verbal", VERBAL_DUE), ("written", WRITTEN_DUE)]),
+        (clock(verbal_state=ON_TIME), WRITTEN_DUE + timedelta(seconds=1), [("written", WRITTEN_DUE)]),
+        (clock(verbal_state=NOT_REQUIRED, written_state=NOT_REQUIRED), WRITTEN_DUE + timedelta(hours=1), []),
+    ],
+)
+def test_passed_deadlines(state, now, passed):
+    assert deadlines.passed_deadlines(state, now=now) == passed
+    assert deadlines.is_overdue(state, now=now) is bool(passed)
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        (clock(), VERBAL_DUE),
+        (clock(verbal_state=LATE), WRITTEN_DUE),
+        (clock(verbal_state=ON_TIME, written_state=LATE), None),
+        (clock(verbal_state=NOT_REQUIRED, written_state=NOT_REQUIRED), None),
+    ],
+)
+def test_next_deadline(state, expected):
+    assert deadlines.next_deadline(state) == expected
+
+
+# --- first-known evidence ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("declared", "evidence", "expected"),
+    [
+        (KNOWN, [], KNOWN),
+        (KNOWN, [KNOWN + timedelta(minutes=3)], KNOWN),
+        # A signal delivered earlier than the declared time: the clock runs from the delivery.
+        (KNOWN, [KNOWN - timedelta(minutes=12), KNOWN - timedelta(minutes=2)], KNOWN - timedelta(minutes=12)),
+        (None, [KNOWN + timedelta(minutes=1), KNOWN], KNOWN),
+        (KNOWN, [None], KNOWN),
+    ],
+)
+def test_earliest_evidence(declared, evidence, expected):
+    assert deadlines.earliest_evidence(declared, evidence) == expected
+
+
+def test_earliest_evidence_needs_something():
+    with pytest.raises(TimeError) as exc:
+        deadlines.earliest_evidence(None, [])
+    assert exc.value.field == "first_known_at"
+
+
+@pytest.mark.parametrize(
+    ("declared", "evidence", "expected"),
+    [
+        (KNOWN, KNOWN, None),
+        (KNOWN + timedelta(minutes=5), KNOWN, None),  # exactly 5 minutes is tolerated
+        (KNOWN + timedelta(minutes=5, seconds=1), KNOWN, timedelta(minutes=5, seconds=1)),
+        (KNOWN - timedelta(minutes=30), KNOWN, None),
+        (None, KNOWN, None),
+        (KNOWN, None, None),
+    ],
+)
+def test_declared_later_than_evidence(declared, evidence, expected):
+    assert deadlines.declared_later_than_evidence(declared, evidence) == expected
+
+
+# --- times users give (SPEC rule 6) ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("occurred_at", "first_known", "field"),
+    [
+        (datetime(2026, 11, 28, 8, 0), [NOW], "occurred_at"),  # naive
+        (NOW - timedelta(hours=1), [datetime(2026, 11, 28, 8, 30)], "first_known_at"),  # naive
+        (NOW + timedelta(minutes=2, seconds=1), [NOW], "occurred_at"),  # future beyond the skew
+        (NOW - timedelta(hours=1), [NOW + timedelta(minutes=2, seconds=1)], "first_known_at"),
+        (NOW - timedelta(hours=1), [NOW - timedelta(hours=1, seconds=1)], "first_known_at"),  # before occurrence
+        (None, [NOW], "occurred_at"),
+        (NOW - timedelta(hours=1), [None], "first_known_at"),
+        ("2026-11-28T09:00:00+08:00", [NOW], "occurred_at"),  # not a datetime
+    ],
+)
+def test_check_incident_times_refuses(occurred_at, first_known, field):
+    with pytest.raises(TimeError) as exc:
+        deadlines.check_incident_times(occurred_at=occurred_at, first_known_at=first_known, now=NOW)
+    assert exc.value.field == field
+    assert field in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    ("occurred_at", "first_known"),
+    [
+        (NOW - timedelta(hours=1), [NOW - timedelta(hours=1)]),  # known at the moment it occurred
+        (NOW + timedelta(minutes=2), [NOW + timedelta(minutes=2)]),  # within the 2-minute skew
+        (NOW.astimezone(SH) - timedelta(minutes=10), [NOW]),
+    ],
+)
+def test_check_incident_times_accepts(occurred_at, first_known):
+    assert deadlines.check_incident_times(occurred_at=occurred_at, first_known_at=first_known, now=NOW) is None
+
+
+def test_naive_time_message_asks_for_an_offset():
+    with pytest.raises(TimeError) as exc:
+        deadlines.check_past("occurred_at", datetime(2026, 11, 28, 9, 0), now=NOW)
+    assert "时区" in exc.value.message
+
+
+# --- call_received_at (SPEC rule 2) ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("call_received_at", "expected"),
+    [
+        (None, NOW),
+        (NOW, NOW),
+        (NOW - timedelta(minutes=30), NOW - timedelta(minutes=30)),  # at most 30 minutes before: inclusive
+        (NOW - timedelta(minutes=7), NOW - timedelta(minutes=7)),
+    ],
+)
+def test_counted_time(call_received_at, expected):
+    assert deadlines.counted_time(filed_at=NOW, call_received_at=call_received_at) == expected
+
+
+@pytest.mark.parametrize(
+    "call_received_at",
+    [
+        NOW - timedelta(minutes=30, seconds=1),
+        NOW + timedelta(seconds=1),  # never in the future
+        datetime(2026, 11, 28, 8, 50),  # naive
+    ],
+)
+def test_counted_time_refuses(call_received_at):
+    with pytest.raises(TimeError) as exc:
+        deadlines.counted_time(filed_at=NOW, call_received_at=call_received_at)
+    assert exc.value.field == "call_received_at"
+
+
+def test_call_received_at_can_make_a_logged_verbal_report_on_time():
+    """The duty room logs at 09:32 a call that came in at 09:29: it counts at 09:29, on time."""
+    counted = deadlines.counted_time(
+        filed_at=VERBAL_DUE + timedelta(minutes=2), call_received_at=VERBAL_DUE - timedelta(minutes=1)
+    )
+    assert deadlines.lateness(counted, VERBAL_DUE) == deadlines.Lateness(True, 0)

@@ -1,0 +1,95 @@
+"""Severity grading (Regulation 493 Art. 3, SPEC rule 9), pure and table-driven."""
+
+import pytest
+
+from reporting import grading
+
+
+def grade(deaths=0, injuries=0, loss=0, missing=0):
+    return grading.compute_grade(deaths=deaths, injuries=injuries, direct_loss_yuan=loss, missing=missing)
+
+
+@pytest.mark.parametrize(
+    ("deaths", "expected"),
+    [(0, "below"), (1, "IV"), (2, "IV"), (3, "III"), (9, "III"), (10, "II"), (29, "II"), (30, "I"), (31, "I")],
+)
+def test_deaths_boundaries(deaths, expected):
+    assert grade(deaths=deaths) == expected
+
+
+@pytest.mark.parametrize(
+    ("injuries", "expected"),
+    [(1, "IV"), (9, "IV"), (10, "III"), (49, "III"), (50, "II"), (99, "II"), (100, "I")],
+)
+def test_serious_injury_boundaries(injuries, expected):
+    assert grade(injuries=injuries) == expected
+
+
+@pytest.mark.parametrize(
+    ("loss", "expected"),
+    [
+        (1, "IV"),
+        (9_999_999, "IV"),
+        (10_000_000, "III"),
+        (49_999_999, "III"),
+        (50_000_000, "II"),
+        (99_999_999, "II"),
+        (100_000_000, "I"),
+    ],
+)
+def test_direct_loss_boundaries(loss, expected):
+    assert grade(loss=loss) == expected
+
+
+@pytest.mark.parametrize(
+    ("figures", "expected"),
+    [
+        # The highest grade any measure reaches wins.
+        ({"deaths": 2, "injuries": 10}, "III"),
+        ({"deaths": 3, "injuries": 50}, "II"),
+        ({"deaths": 1, "loss": 100_000_000}, "I"),
+        ({"deaths": 30, "injuries": 1, "loss": 1}, "I"),
+        ({"deaths": 9, "injuries": 49, "loss": 49_999_999}, "III"),
+        ({"deaths": 2, "injuries": 9, "loss": 9_999_999}, "IV"),
+        # Only missing persons: a casualty, so graded IV.
+        ({"missing": 1}, "IV"),
+        ({}, "below"),
+    ],
+)
+def test_highest_measure_wins(figures, expected):
+    assert grade(**figures) == expected
+
+
+@pytest.mark.parametrize(
+    ("requested", "computed", "current", "expected"),
+    [
+        (None, "III", None, "III"),
+        ("II", "III", None, "II"),  # a human may raise it
+        ("III", "III", None, "III"),
+        ("I", "below", None, "I"),
+        (None, "III", "I", "I"),  # a human's higher grade is kept while it stays above the computed one
+        (None, "II", "III", "II"),  # new figures above the stored grade raise it
+        (None, "IV", "IV", "IV"),
+    ],
+)
+def test_effective_grade(requested, computed, current, expected):
+    assert grading.effective_grade(requested=requested, computed=computed, current=current) == expected
+
+
+@pytest.mark.parametrize(("requested", "computed"), [("IV", "III"), ("below", "IV"), ("II", "I")])
+def test_a_human_may_never_lower_the_computed_grade(requested, computed):
+    with pytest.raises(ValueError, match="lower than the computed grade"):
+        grading.effective_grade(requested=requested, computed=computed)
+
+
+@pytest.mark.parametrize(
+    ("grade_", "threshold", "expected"),
+    [("II", "II", True), ("I", "II", True), ("III", "II", False), ("IV", "IV", True), ("below", "IV", False)],
+)
+def test_at_least(grade_, threshold, expected):
+    assert grading.at_least(grade_, threshold) is expected
+
+
+def test_unknown_grade_is_an_error():
+    with pytest.raises(ValueError):
+        grading.rank("V")
