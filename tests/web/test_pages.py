@@ -1,0 +1,358 @@
+"""The web pages through Django's test client: roles, scoping (404 for another unit), the signed link, filing,
+the board's JSON, the audit page and the language. The browser tests (test_browser.py) cover the same paths live."""
+
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.utils import timezone, translation
+
+from notifications.models import SweepHeartbeat
+from reporting.links import filing_token
+from reporting.models import DeadlineState, Finding, RefusedReport, Report
+from reporting.web.display import local_input
+from tests.web.conftest import WRITTEN, open_incident
+
+pytestmark = pytest.mark.django_db
+
+
+def client_for(client, user):
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def sijing_incident(units, sijing_officer):
+    return open_incident(sijing_officer, units["sijing"], known_minutes_ago=10, title="泗泾镇某厂房火灾")
+
+
+@pytest.fixture
+def sijing_obligation(sijing_incident):
+    return sijing_incident.obligations.get()
+
+
+# --- home and roles ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("persona", "target"),
+    [
+        ("sijing_officer", "/obligations/"),
+        ("duty_room", "/board/"),
+        ("admin_user", "/board/"),
+        ("leader", "/board/"),
+        ("auditor", "/audit/"),
+    ],
+)
+def test_home_redirects_by_role(client, request, persona, target):
+    client.force_login(request.getfixturevalue(persona))
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response["Location"] == target
+
+
+def test_anonymous_goes_to_login(client):
+    response = client.get("/board/")
+    assert response.status_code == 302
+    assert response["Location"] == "/login/?next=/board/"
+
+
+def test_login_page_logs_in_and_follows_next(client, sijing_officer):
+    response = client.post("/login/", {"username": "sijing-officer", "password": "pw-sijing-officer", "next": "/"})
+    assert response.status_code == 302 and response["Location"] == "/"
+    assert client.get("/").headers["Location"] == "/obligations/"
+
+
+def test_wrong_password_is_refused_clearly(client, sijing_officer):
+    response = client.post("/login/", {"username": "sijing-officer", "password": "nope"})
+    assert response.status_code == 200
+    assert "用户名或密码不正确" in response.content.decode()
+
+
+def test_feed_account_has_no_pages(client, feed):
+    client.force_login(feed)
+    assert client.get("/").status_code == 403
+    assert client.get("/board/").status_code == 302
+    assert client.get("/audit/").status_code == 404
+
+
+# --- board ---------------------------------------------------------------------------------------------------
+
+
+def test_board_data_requires_a_session(client):
+    response = client.get("/board/data.json")
+    assert response.status_code == 401
+    assert response.json()["detail"].startswith("未登录")
+
+
+def test_board_data_is_not_for_unit_staff(client, sijing_officer):
+    client.force_login(sijing_officer)
+    assert client.get("/board/data.json").status_code == 403
+    assert client.get("/board/").status_code == 302
+
+
+def test_board_data_lists_open_obligations_and_stale_heartbeat(client, units, duty_room, sijing_officer):
+    late = open_incident(sijing_officer, units["sijing"], known_minutes_ago=90, title="迟报的事件")
+    fresh = open_incident(sijing_officer, units["chedun"], known_minutes_ago=5, title="演练事件", exercise=True)
+    client.force_login(duty_room)
+    data = client.get("/board/data.json").json()
+    assert data["heartbeat"] == {"age_seconds": None, "stale": True}
+    by_title = {row["title"]: row for row in data["rows"]}
+    assert by_title["迟报的事件"]["overdue"] is True and by_title["迟报的事件"]["alarm"] is True
+    assert by_title["迟报的事件"]["overdue_minutes"] in (59, 60)
+    assert by_title["演练事件"]["overdue"] is False and by_title["演练事件"]["minutes_left"] == 25
+    assert data["rows"][0]["incident_id"] == late.pk  # alarms first
+    assert data["overdue_count"] == 1 and data["alarm_count"] == 1
+    assert f'id="ob-{late.obligations.get().pk}" class="overdue alarm"' in data["html"]
+    assert "【演练】" in data["html"] and str(fresh.number) in data["html"]
+
+    SweepHeartbeat.objects.create(name="sweep", beat_at=timezone.now() - timedelta(seconds=10))
+    data = client.get("/board/data.json").json()
+    assert data["heartbeat"]["stale"] is False and 9 <= data["heartbeat"]["age_seconds"] <= 15
+
+
+def test_board_page_shows_banner_only_when_stale(client, duty_room):
+    client.force_login(duty_room)
+    SweepHeartbeat.objects.create(name="sweep", beat_at=timezone.now() - timedelta(minutes=3))
+    html = client.get("/board/").content.decode()
+    assert re.search(r'id="sweeper-banner" class="banner-red" role="alert" >', html)
+    SweepHeartbeat.objects.filter(name="sweep").update(beat_at=timezone.now())
+    html = client.get("/board/").content.decode()
+    assert re.search(r'id="sweeper-banner" class="banner-red" role="alert" hidden>', html)
+
+
+def test_leader_board_is_read_only(client, units, leader, sijing_officer):
+    ob = open_incident(sijing_officer, units["sijing"], known_minutes_ago=10, title="事件").obligations.get()
+    client.force_login(leader)
+    html = client.get("/board/").content.decode()
+    assert "只读" in html and f"/obligations/{ob.pk}/file/" not in html
+    assert client.get(f"/obligations/{ob.pk}/file/").status_code == 404
+
+
+# --- filing --------------------------------------------------------------------------------------------------
+
+
+def test_forged_token_is_a_clear_404(client, sijing_obligation):
+    token = filing_token(sijing_obligation.pk)
+    forged = token[:-1] + ("A" if token[-1] != "A" else "B")
+    for bad in (forged, "not-a-token", f"{token}.x"):
+        response = client.get(f"/f/{bad}")
+        assert response.status_code == 404
+        assert "链接无效或已过期" in response.content.decode()
+
+
+def test_expired_token_is_a_clear_404(client, sijing_obligation):
+    old = filing_token(sijing_obligation.pk, at=timezone.now().timestamp() - 8 * 24 * 3600)
+    response = client.get(f"/f/{old}")
+    assert response.status_code == 404 and "链接无效或已过期" in response.content.decode()
+
+
+def test_valid_token_asks_for_login_then_comes_back(client, sijing_obligation):
+    token = filing_token(sijing_obligation.pk)
+    response = client.get(f"/f/{token}")
+    assert response.status_code == 302
+    assert response["Location"] == f"/login/?next=/f/{token}"
+
+
+def test_other_units_officer_gets_404(client, sijing_obligation, outsider):
+    client.force_login(outsider)
+    assert client.get(f"/f/{filing_token(sijing_obligation.pk)}").status_code == 404
+    assert client.get(f"/obligations/{sijing_obligation.pk}/file/").status_code == 404
+    assert client.get(f"/incidents/{sijing_obligation.incident_id}/").status_code == 404
+
+
+def test_missing_element_is_refused_next_to_its_field_and_keeps_the_text(client, sijing_officer, sijing_obligation):
+    client.force_login(sijing_officer)
+    post = {"kind": "written", "occurred_at": local_input(sijing_obligation.incident.occurred_at), **WRITTEN}
+    post["measures"] = "  "
+    post["account"] = "厂房起火, 独特的描述文字"
+    response = client.post(f"/f/{filing_token(sijing_obligation.pk)}", post)
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert re.search(r'data-field="measures">.*?缺少必报要素: 已采取措施', html, re.S)
+    assert "厂房起火, 独特的描述文字</textarea>" in html
+    assert 'value="王某"' in html
+    assert Report.objects.filed().count() == 0
+    assert RefusedReport.objects.get().missing_elements == ["measures"]
+
+
+def test_complete_written_report_files_on_time(client, sijing_officer, sijing_obligation):
+    client.force_login(sijing_officer)
+    post = {"kind": "written", "occurred_at": local_input(sijing_obligation.incident.occurred_at), **WRITTEN}
+    response = client.post(f"/obligations/{sijing_obligation.pk}/file/", post)
+    assert response.status_code == 302
+    report = Report.objects.filed().get()
+    assert response["Location"] == f"/reports/{report.pk}/"
+    assert report.on_time is True and report.filed_by == sijing_officer
+    assert report.occurred_at == sijing_obligation.incident.occurred_at.replace(second=0, microsecond=0)
+    sijing_obligation.refresh_from_db()
+    assert sijing_obligation.verbal_state == DeadlineState.ON_TIME
+    assert "按时报送" in client.get(response["Location"]).content.decode()
+
+
+def test_late_report_shows_the_delay(client, units, sijing_officer):
+    ob = open_incident(sijing_officer, units["sijing"], known_minutes_ago=75, title="迟").obligations.get()
+    client.force_login(sijing_officer)
+    post = {"kind": "written", "occurred_at": local_input(ob.incident.occurred_at), **WRITTEN}
+    response = client.post(f"/obligations/{ob.pk}/file/", post, follow=True)
+    html = response.content.decode()
+    report = Report.objects.filed().get()
+    assert report.on_time is False
+    assert f"超时 {report.delay_seconds // 60} 分 {report.delay_seconds % 60} 秒" in html
+
+
+def test_datetime_local_is_beijing_time(client, sijing_officer, sijing_obligation):
+    client.force_login(sijing_officer)
+    occurred = sijing_obligation.incident.occurred_at
+    wall = occurred.astimezone(timezone.get_fixed_timezone(480)).strftime("%Y-%m-%dT%H:%M")
+    client.post(f"/obligations/{sijing_obligation.pk}/file/", {"kind": "written", **WRITTEN, "occurred_at": wall})
+    assert Report.objects.filed().get().occurred_at == occurred.replace(second=0, microsecond=0)
+
+
+def test_bad_number_and_time_are_a_400_with_messages(client, sijing_officer, sijing_obligation):
+    client.force_login(sijing_officer)
+    post = {"kind": "written", **WRITTEN, "deaths": "two", "occurred_at": "yesterday"}
+    response = client.post(f"/obligations/{sijing_obligation.pk}/file/", post)
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "请输入整数" in html and "请输入有效的日期时间" in html
+    assert 'value="two"' in html
+    assert Report.objects.count() == 0
+
+
+def test_future_occurred_at_is_refused(client, sijing_officer, sijing_obligation):
+    client.force_login(sijing_officer)
+    future = local_input(timezone.now() + timedelta(hours=2))
+    response = client.post(
+        f"/obligations/{sijing_obligation.pk}/file/", {"kind": "written", **WRITTEN, "occurred_at": future}
+    )
+    assert response.status_code == 400
+    assert "时间不能晚于当前时间" in response.content.decode()
+
+
+def test_draft_is_saved_and_reloaded(client, sijing_officer, sijing_obligation):
+    client.force_login(sijing_officer)
+    url = f"/obligations/{sijing_obligation.pk}/file/"
+    response = client.post(url, {"kind": "written", "account": "草稿里的经过", "action": "draft"})
+    assert response.status_code == 200 and "草稿已保存" in response.content.decode()
+    draft = Report.objects.drafts().get()
+    assert draft.account == "草稿里的经过" and draft.filed_at is None
+    assert "草稿里的经过</textarea>" in client.get(url).content.decode()
+    sijing_obligation.refresh_from_db()
+    assert sijing_obligation.written_state == DeadlineState.PENDING
+
+
+def test_duty_room_logs_a_phoned_verbal_report_with_call_time(client, duty_room, sijing_obligation):
+    client.force_login(duty_room)
+    call = timezone.now() - timedelta(minutes=3)
+    post = {
+        "kind": "verbal",
+        "occurred_at": local_input(sijing_obligation.incident.occurred_at),
+        "location": "泗泾镇某路1号",
+        "account": "电话报告: 厂房起火",
+        "deaths": 0,
+        "injuries": 0,
+        "missing": 0,
+        "call_received_at": local_input(call),
+    }
+    response = client.post(f"/obligations/{sijing_obligation.pk}/file/", post)
+    assert response.status_code == 302
+    report = Report.objects.filed().get()
+    assert report.counted_at == call.replace(second=0, microsecond=0) and report.filed_by == duty_room
+
+
+def test_unit_staff_cannot_send_a_call_time(client, sijing_officer, sijing_obligation):
+    client.force_login(sijing_officer)
+    html = client.get(f"/obligations/{sijing_obligation.pk}/file/").content.decode()
+    assert "call_received_at" not in html
+
+
+# --- unit list, incident, audit ------------------------------------------------------------------------------
+
+
+def test_unit_staff_list_shows_only_their_unit(client, units, sijing_officer, outsider):
+    mine = open_incident(sijing_officer, units["sijing"], known_minutes_ago=10, title="泗泾的事件")
+    open_incident(outsider, units["chedun"], known_minutes_ago=10, title="车墩的事件")
+    client.force_login(sijing_officer)
+    html = client.get("/obligations/").content.decode()
+    assert "泗泾的事件" in html and "车墩的事件" not in html
+    assert f"/obligations/{mine.obligations.get().pk}/file/" in html
+
+
+def test_incident_timeline_is_oldest_first(client, sijing_officer, sijing_obligation):
+    client.force_login(sijing_officer)
+    post = {"kind": "written", "occurred_at": local_input(sijing_obligation.incident.occurred_at), **WRITTEN}
+    client.post(f"/obligations/{sijing_obligation.pk}/file/", post)
+    html = client.get(f"/incidents/{sijing_obligation.incident_id}/").content.decode()
+    positions = [html.index(label) for label in ("事件创建", "责任单位开始计时", "报告已报送")]
+    assert positions == sorted(positions)
+
+
+def test_audit_page_chart_and_findings(client, units, auditor, sijing_officer):
+    ob = open_incident(sijing_officer, units["sijing"], known_minutes_ago=75, title="迟").obligations.get()
+    Finding.objects.create(
+        kind="late",
+        key="late-test-1",
+        unit=units["sijing"],
+        incident=ob.incident,
+        obligation=ob,
+        detail={"delay_seconds": 900},
+        found_at=timezone.now(),
+    )
+    Finding.objects.create(kind="held_back", key="hb-1", unit=units["chedun"], suspected=True, found_at=timezone.now())
+    Finding.objects.create(kind="late", key="ex-1", unit=units["chedun"], exercise=True, found_at=timezone.now())
+    client.force_login(auditor)
+    html = client.get("/audit/").content.decode()
+    assert 'id="rate-chart"' in html and 'data-unit="泗泾镇"' in html
+    # verbal and written both overdue and unfiled: 0 % on time
+    assert html.count('class="bar bar-verbal"') == 1 and "口头报 0.0%" in html
+    assert "迟报 15 分钟" in html and "疑似" in html
+    assert html.count('class="finding ') == 2  # the exercise finding is left out
+    html = client.get("/audit/?kind=held_back").content.decode()
+    assert html.count('class="finding ') == 1 and "finding-held_back" in html
+    assert "/api/v1/stats/timeliness/?format=xlsx" in html
+
+
+def test_audit_bad_filters_are_a_400(client, auditor):
+    client.force_login(auditor)
+    response = client.get("/audit/?since=28.11.2026&kind=nope")
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "日期格式应为" in html and "未知的类型" in html
+
+
+def test_audit_page_is_not_for_unit_staff(client, sijing_officer):
+    client.force_login(sijing_officer)
+    assert client.get("/audit/").status_code == 404
+
+
+# --- language ------------------------------------------------------------------------------------------------
+
+
+def test_chinese_first_even_for_an_english_browser(client, duty_room):
+    client.force_login(duty_room)
+    html = client.get("/board/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+    assert "值班大屏" in html and 'lang="zh-Hans"' in html
+
+
+def test_switcher_turns_the_pages_english(client, duty_room):
+    client.force_login(duty_room)
+    response = client.post("/i18n/setlang/", {"language": "en", "next": "/board/"})
+    assert response.status_code == 302
+    html = client.get("/board/").content.decode()
+    assert "Live board" in html and "Open reporting clocks" in html and 'lang="en"' in html
+
+
+def test_every_page_string_has_an_english_translation():
+    root = Path(settings.BASE_DIR)
+    ids = set()
+    for template in (root / "reporting/templates").rglob("*.html"):
+        ids |= set(re.findall(r'{%\s*translate\s+"([^"]+)"', template.read_text()))
+    for module in (root / "reporting/web").glob("*.py"):
+        ids |= set(re.findall(r'\b_\(\s*"([^"]+)"\s*\)', module.read_text()))
+    assert len(ids) > 100
+    with translation.override("en"):
+        untranslated = sorted(i for i in ids if translation.gettext(i) == i)
+    assert untranslated == []
