@@ -189,9 +189,15 @@ def due_steps(
     return sorted(result.values(), key=lambda m: (m.at, m.key, m.repeat))
 
 
-def next_action_at(plan: Iterable[dict], clock: Clock, *, now: datetime) -> datetime | None:
-    """When the sweep must next look at this obligation: the earliest future moment still live, or the instant
-    after a pending deadline (so the breach is recorded even with an empty plan). None when nothing is left."""
+def next_action_at(
+    plan: Iterable[dict], clock: Clock, *, now: datetime, fired: Iterable[tuple[str, int]] | None = None
+) -> datetime | None:
+    """When the sweep must next look at this obligation: ``now`` when a moment is already due and not ``fired``
+    (an obligation created, or corrected, after some of its moments); else the earliest future moment still live,
+    or the instant after a pending deadline (so the breach is recorded even with an empty plan). None when nothing
+    is left. With ``fired=None`` only future moments count (the sweep passes None right after acting)."""
+    if fired is not None and due_steps(plan, clock, now=now, fired=fired):
+        return now
     candidates = [m.fires_after for m in expand(plan, clock) if m.fires_after > now and _live(m, clock, now=now)]
     for anchor in (VERBAL_DUE, WRITTEN_DUE):
         if clock.pending(anchor) and clock.due_of(anchor) + EPSILON > now:

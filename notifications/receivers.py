@@ -6,7 +6,7 @@ from django.dispatch import receiver
 
 from notifications import escalation, events, policies
 from notifications.models import Notification, NotificationStatus
-from notifications.sweep import clock_of
+from notifications.sweep import clock_of, fired_steps
 from reporting import hooks
 from reporting.models import Obligation
 
@@ -15,7 +15,9 @@ from reporting.models import Obligation
 def freeze_plan(sender, *, obligation: Obligation, now, **kwargs) -> None:
     """Freeze the active escalation plan onto the new obligation and arm the sweep at its first moment."""
     obligation.escalation_plan = policies.plan_for_obligation(kind=obligation.kind)
-    obligation.next_action_at = escalation.next_action_at(obligation.escalation_plan, clock_of(obligation), now=now)
+    obligation.next_action_at = escalation.next_action_at(
+        obligation.escalation_plan, clock_of(obligation), now=now, fired=()
+    )
     Obligation.objects.filter(pk=obligation.pk).update(
         escalation_plan=obligation.escalation_plan, next_action_at=obligation.next_action_at
     )
@@ -26,7 +28,9 @@ def rearm(sender, *, obligation: Obligation, now, **kwargs) -> None:
     """A clock changed (filed, not required, first-known corrected): move ``next_action_at`` and cancel the rows
     of a discharged deadline that no provider has been handed yet (SPEC: filing stops every pending step)."""
     clock = clock_of(obligation)
-    obligation.next_action_at = escalation.next_action_at(obligation.escalation_plan or [], clock, now=now)
+    obligation.next_action_at = escalation.next_action_at(
+        obligation.escalation_plan or [], clock, now=now, fired=fired_steps(obligation)
+    )
     Obligation.objects.filter(pk=obligation.pk).update(next_action_at=obligation.next_action_at)
     discharged = [s["key"] for s in obligation.escalation_plan or [] if not clock.pending(s["anchor"])]
     if discharged:

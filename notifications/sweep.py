@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 
@@ -31,11 +32,17 @@ from reporting.services import obligation_record_breaches
 logger = logging.getLogger(__name__)
 
 BATCH = 500
-#: A pending row older than this with no live claim is assumed to have lost its send task.
-REDRIVE_AFTER = timedelta(seconds=30)
-#: How long a send claim (``claimed_at``) is trusted before the row may be re-driven.
-CLAIM_LEASE = timedelta(seconds=60)
 REDRIVE_BATCH = 1000
+
+
+def _redrive_after() -> timedelta:
+    """A pending row older than this with no live claim is assumed to have lost its send task."""
+    return timedelta(seconds=getattr(settings, "NOTIFICATION_REDRIVE_AFTER_SECONDS", 30))
+
+
+def _claim_lease() -> timedelta:
+    """How long a send claim (``claimed_at``) is trusted; the same lease as ``notifications.delivery``."""
+    return timedelta(seconds=getattr(settings, "NOTIFICATION_CLAIM_STALE_SECONDS", 60))
 
 
 def _claim(now: datetime):
@@ -197,18 +204,20 @@ def enqueue_on_commit(ids: list[int]) -> None:
 
 
 def notifications_redrive(*, now: datetime) -> int:
-    """Re-enqueue pending rows whose send task may be lost (a worker killed, the broker flushed): pending for
-    longer than ``REDRIVE_AFTER``, not claimed within the lease, not re-driven within the lease. The send task's
-    claim makes a duplicate task harmless. Returns how many rows were re-driven."""
-    stale = now - REDRIVE_AFTER
-    lease = now - CLAIM_LEASE
+    """Re-enqueue pending rows whose send task may be lost (a worker killed, the broker flushed): pending and never
+    handed to a provider for longer than ``NOTIFICATION_REDRIVE_AFTER_SECONDS``, with no claim younger than the
+    lease (``NOTIFICATION_CLAIM_STALE_SECONDS``, the same rule ``notifications.delivery`` claims by), and not
+    re-driven within the last interval. The send task's claim makes a duplicate task harmless.
+    Returns how many rows were re-driven."""
+    stale = now - _redrive_after()
+    lease = now - _claim_lease()
     with transaction.atomic():
         qs = (
             Notification.objects.filter(
-                status=NotificationStatus.PENDING, scheduled_for__lte=stale, created_at__lte=stale
+                status=NotificationStatus.PENDING, provider_id="", scheduled_for__lte=stale, created_at__lte=stale
             )
-            .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=lease))
-            .filter(Q(redriven_at__isnull=True) | Q(redriven_at__lt=lease))
+            .filter(Q(claimed_by="") | Q(claimed_at__isnull=True) | Q(claimed_at__lt=lease))
+            .filter(Q(redriven_at__isnull=True) | Q(redriven_at__lt=stale))
             .order_by("scheduled_for")
         )
         if connection.vendor == "postgresql":

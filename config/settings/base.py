@@ -257,3 +257,8 @@ MIDDLEWARE = [
     for m in MIDDLEWARE
 ]
 BOARD_POLL_SECONDS = float(os.environ.get("BOARD_POLL_SECONDS", "5"))
+
+# Chasing (sweep re-drive): a send claim older than this belongs to a dead worker (notifications.delivery), and the
+# sweep re-enqueues pending rows older than NOTIFICATION_REDRIVE_AFTER_SECONDS that no live worker holds.
+NOTIFICATION_CLAIM_STALE_SECONDS = float(os.environ.get("NOTIFICATION_CLAIM_STALE_SECONDS", "60"))
+NOTIFICATION_REDRIVE_AFTER_SECONDS = float(os.environ.get("NOTIFICATION_REDRIVE_AFTER_SECONDS", "30"))

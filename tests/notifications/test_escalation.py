@@ -147,3 +147,10 @@ def test_preview_lists_every_moment_with_status():
     ]
     stopped = esc.preview(PLAN, esc.Clock(CLOCK.verbal_due_at, CLOCK.written_due_at, "on_time", "pending"), now=at(31))
     assert {r["status"] for r in stopped if r["step"].startswith("verbal")} == {"stopped"}
+
+
+def test_next_action_is_now_when_created_after_a_moment():
+    """An obligation known late (verbal already overdue when created) is looked at at once, not at the next step."""
+    assert esc.next_action_at(PLAN, CLOCK, now=at(32), fired=()) == at(32)
+    assert esc.next_action_at(PLAN, CLOCK, now=at(32), fired=[("verbal_overdue", 0)]) == at(35, US)
+    assert esc.next_action_at(PLAN, CLOCK, now=at(32)) == at(35, US)

@@ -1,0 +1,53 @@
+"""Issue 2, must-show 3: the sweep, run by a real Celery worker over the real Redis broker, picks up an obligation
+whose due time has passed and records the transition exactly once — also when two sweeps run at the same moment."""
+
+import time
+from datetime import timedelta
+
+from celery import group
+from django.utils import timezone
+
+from notifications.models import SweepHeartbeat
+from notifications.tasks import sweep
+from reporting import services
+from reporting.models import AuditEvent, DeadlineBreach, Obligation
+from tests.fixtures.workers import wait_until
+
+
+def test_worker_sweep_records_a_passed_deadline_exactly_once_with_two_concurrent_sweeps(units, celery_procs):
+    now = timezone.now()
+    # Verbal due 3 s from now: the worker's sweeps, not the test, must notice it passing.
+    incident = services.incident_create(
+        actor=None,
+        now=now,
+        title="泗泾镇某路段塌陷",
+        domain="city_operation",
+        occurred_at=now - timedelta(minutes=40),
+        location="泗泾镇某路",
+        summary="",
+        units=[{"unit": units["sijing"], "first_known_at": now - timedelta(minutes=30) + timedelta(seconds=3)}],
+    )
+    obligation = incident.obligations.get()
+    celery_procs.worker("w1", concurrency=4)
+    celery_procs.worker("w2", concurrency=4)
+    assert not DeadlineBreach.objects.exists()
+
+    # Two sweeps at the same moment, on two workers, right after the deadline passed (beat not running yet).
+    time.sleep(max(0.0, (obligation.verbal_due_at - timezone.now()).total_seconds()) + 0.2)
+    group(sweep.s(), sweep.s()).apply_async()
+    breach = wait_until(lambda: DeadlineBreach.objects.filter(obligation=obligation).first(), timeout=30)
+    # Then beat keeps sweeping every second: nothing more may be written for that deadline.
+    celery_procs.beat()
+    first_beat = SweepHeartbeat.objects.get(name="sweep").beat_at
+    wait_until(lambda: SweepHeartbeat.objects.get(name="sweep").beat_at > first_beat + timedelta(seconds=2), timeout=30)
+
+    assert breach.deadline == "verbal"
+    assert breach.due_at == obligation.verbal_due_at
+    assert breach.recorded_at > obligation.verbal_due_at  # strictly after: the deadline is inclusive
+    assert DeadlineBreach.objects.filter(obligation=obligation).count() == 1
+    events = AuditEvent.objects.filter(kind="deadline_passed", object_id=str(obligation.pk))
+    assert events.count() == 1
+    assert events.get().detail["deadline"] == "verbal"
+    # The worker moved the obligation on to its next step (escalation at verbal due + 5 min).
+    obligation = Obligation.objects.get(pk=obligation.pk)
+    assert obligation.next_action_at == obligation.verbal_due_at + timedelta(minutes=5, microseconds=1)
