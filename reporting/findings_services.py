@@ -1,14 +1,383 @@
-"""Writes of audit findings (SPEC "Audit findings")."""
+"""Writes of audit findings (SPEC "Audit findings"): the idempotent recompute, the roster-gap record, reviews.
+
+The rules themselves are pure (``reporting.findings``); this module loads plain facts, asks the rules, and stores
+what they return by ``key`` (unique), so the same data always gives the same findings:
+
+- a candidate whose key is new is created; one whose evidence changed (detail, links, superseding) is updated;
+- the review fields (``review``, ``reviewed_by``, ``reviewed_at``, ``reason``) are only ever written by
+  :func:`finding_review` — a confirmed 瞒报 exists only through an auditor's decision;
+- findings are never deleted: a finding that the data no longer supports stays on record for the auditors.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+
+from reporting import findings as rules
+from reporting.auditlog import event_append
+from reporting.errors import DomainError
+from reporting.models import (
+    Finding,
+    FindingKind,
+    Incident,
+    Obligation,
+    RefusedReport,
+    Report,
+    ReviewState,
+    Signal,
+)
+
+logger = logging.getLogger(__name__)
+
+#: Fields a recompute may write; the review fields are absent on purpose.
+COMPUTED_FIELDS = (
+    "kind",
+    "unit_id",
+    "incident_id",
+    "obligation_id",
+    "report_id",
+    "signal_id",
+    "suspected",
+    "detail",
+    "found_at",
+)
+
+
+@dataclass
+class RecomputeResult:
+    incidents: int = 0
+    created: int = 0
+    updated: int = 0
+
+    def __iadd__(self, other: RecomputeResult) -> RecomputeResult:
+        self.incidents += other.incidents
+        self.created += other.created
+        self.updated += other.updated
+        return self
+
+
+def missed_after() -> timedelta:
+    """The 漏报 horizon after the written due time (setting ``MISSED_AFTER_HOURS``, default 24)."""
+    return timedelta(hours=float(getattr(settings, "MISSED_AFTER_HOURS", 24)))
+
+
+# --- loading facts -----------------------------------------------------------------------------------------------
+
+
+def incident_facts_load(*, incident_ids: list[int]) -> list[rules.IncidentFacts]:
+    """Plain facts of the given incidents, in five queries whatever their number."""
+    incidents = dict(Incident.objects.filter(pk__in=incident_ids).values_list("pk", "exercise"))
+    obligations: dict[int, list[rules.ObligationFact]] = {}
+    for row in Obligation.objects.filter(incident_id__in=incidents).values(
+        "id",
+        "unit_id",
+        "unit__vertical",
+        "incident_id",
+        "kind",
+        "first_known_at",
+        "declared_first_known_at",
+        "verbal_due_at",
+        "written_due_at",
+        "verbal_state",
+        "written_state",
+        "verbal_filed_at",
+        "written_filed_at",
+        "verbal_report_id",
+        "written_report_id",
+        "created_at",
+        "not_required_at",
+        "city_reported_at",
+    ):
+        obligations.setdefault(row["incident_id"], []).append(
+            rules.ObligationFact(
+                id=row["id"],
+                unit_id=row["unit_id"],
+                incident_id=row["incident_id"],
+                first_known_at=row["first_known_at"],
+                declared_first_known_at=row["declared_first_known_at"],
+                verbal_due_at=row["verbal_due_at"],
+                written_due_at=row["written_due_at"],
+                verbal_state=row["verbal_state"],
+                written_state=row["written_state"],
+                verbal_filed_at=row["verbal_filed_at"],
+                written_filed_at=row["written_filed_at"],
+                verbal_report_id=row["verbal_report_id"],
+                written_report_id=row["written_report_id"],
+                created_at=row["created_at"],
+                not_required=row["not_required_at"] is not None,
+                unit_vertical=row["unit__vertical"],
+                city_reported_at=row["city_reported_at"],
+                kind=row["kind"],
+            )
+        )
+    reports: dict[int, list[rules.ReportFact]] = {}
+    for row in (
+        Report.objects.filed()
+        .filter(incident_id__in=incidents)
+        .values(
+            "id",
+            "incident_id",
+            "obligation_id",
+            "unit_id",
+            "kind",
+            "created_at",
+            "filed_at",
+            "counted_at",
+            "due_at",
+            "delay_seconds",
+            "deaths",
+            "injuries",
+            "missing",
+            "direct_loss_yuan",
+        )
+    ):
+        incident_id = row.pop("incident_id")
+        reports.setdefault(incident_id, []).append(rules.ReportFact(**row))
+    refused: dict[int, list[rules.RefusedFact]] = {}
+    for row in RefusedReport.objects.filter(obligation__incident_id__in=incidents).values(
+        "id", "obligation_id", "obligation__incident_id", "kind", "attempted_at"
+    ):
+        refused.setdefault(row["obligation__incident_id"], []).append(
+            rules.RefusedFact(
+                id=row["id"], obligation_id=row["obligation_id"], kind=row["kind"], attempted_at=row["attempted_at"]
+            )
+        )
+    signals: dict[int, list[rules.SignalFact]] = {}
+    for row in Signal.objects.filter(incident_id__in=incidents).values(
+        "id", "source", "received_at", "delivered_to_id", "delivered_at", "deaths", "injuries", "incident_id"
+    ):
+        signals.setdefault(row["incident_id"], []).append(_signal_fact(row))
+    return [
+        rules.IncidentFacts(
+            id=pk,
+            exercise=exercise,
+            obligations=tuple(obligations.get(pk, ())),
+            reports=tuple(reports.get(pk, ())),
+            refused=tuple(refused.get(pk, ())),
+            signals=tuple(signals.get(pk, ())),
+        )
+        for pk, exercise in sorted(incidents.items())
+    ]
+
+
+def _signal_fact(row: dict[str, Any]) -> rules.SignalFact:
+    return rules.SignalFact(
+        id=row["id"],
+        source=row["source"],
+        received_at=row["received_at"],
+        unit_id=row["delivered_to_id"],
+        delivered_at=row["delivered_at"],
+        deaths=row["deaths"],
+        injuries=row["injuries"],
+        incident_id=row["incident_id"],
+    )
+
+
+# --- storing candidates ------------------------------------------------------------------------------------------
+
+
+def findings_store(*, candidates: list[rules.Candidate], now: datetime) -> RecomputeResult:
+    """Create or update findings by key (never touching reviews), then point superseded ones at their successor.
+
+    Safe against a concurrent recompute: a key inserted meanwhile is skipped by the unique constraint and read back.
+    """
+    result = RecomputeResult()
+    if not candidates:
+        return result
+    keys = [c.key for c in candidates] + [c.superseded_by_key for c in candidates if c.superseded_by_key]
+    existing = {f.key: f for f in Finding.objects.filter(key__in=keys)}
+    new = [
+        Finding(
+            key=c.key,
+            kind=c.kind,
+            unit_id=c.unit_id,
+            incident_id=c.incident_id,
+            obligation_id=c.obligation_id,
+            report_id=c.report_id,
+            signal_id=c.signal_id,
+            suspected=c.suspected,
+            detail=c.detail,
+            found_at=c.found_at,
+        )
+        for c in candidates
+        if c.key not in existing
+    ]
+    if new:
+        Finding.objects.bulk_create(new, batch_size=1000, ignore_conflicts=True)
+        result.created = len(new)
+        existing = {f.key: f for f in Finding.objects.filter(key__in=keys)}
+    changed = []
+    for c in candidates:
+        finding = existing.get(c.key)
+        if finding is None:
+            continue
+        dirty = False
+        for name in COMPUTED_FIELDS:
+            value = getattr(c, name)
+            if getattr(finding, name) != value:
+                setattr(finding, name, value)
+                dirty = True
+        successor = existing.get(c.superseded_by_key) if c.superseded_by_key else None
+        successor_id = successor.pk if successor is not None else None
+        if finding.superseded_by_id != successor_id:
+            finding.superseded_by_id = successor_id
+            dirty = True
+        if dirty:
+            changed.append(finding)
+    if changed:
+        Finding.objects.bulk_update(changed, [*COMPUTED_FIELDS, "superseded_by_id"], batch_size=1000)
+        result.updated = len({f.key for f in changed} - {f.key for f in new})
+    return result
+
+
+# --- recompute ---------------------------------------------------------------------------------------------------
+
+
+def findings_recompute(
+    *, now: datetime, since: datetime | None = None, incident_ids: Iterable[int] | None = None, batch_size: int = 500
+) -> RecomputeResult:
+    """The periodic, idempotent recompute: running it twice over the same data changes nothing.
+
+    ``incident_ids`` limits it to those incidents; ``since`` to incidents with an obligation first known or a
+    report filed at or after it (the beat task's window); neither means every incident. Signals never linked to
+    an incident are judged in the same run (unless ``incident_ids`` is given). Exercises yield no findings.
+    """
+    result = RecomputeResult()
+    if incident_ids is not None:
+        ids = sorted(set(incident_ids))
+    else:
+        qs = Incident.objects.filter(exercise=False)
+        if since is not None:
+            qs = qs.filter(
+                Q(obligations__first_known_at__gte=since)
+                | Q(obligations__written_filed_at__gte=since)
+                | Q(reports__filed_at__gte=since)
+            )
+        ids = list(qs.order_by("pk").values_list("pk", flat=True).distinct())
+    horizon = missed_after()
+    for start in range(0, len(ids), batch_size):
+        batch = ids[start : start + batch_size]
+        with transaction.atomic():
+            candidates = []
+            for facts in incident_facts_load(incident_ids=batch):
+                candidates += rules.incident_findings(facts, now=now, missed_after=horizon)
+            result += findings_store(candidates=candidates, now=now)
+            result.incidents += len(batch)
+    if incident_ids is None:
+        signals = Signal.objects.filter(
+            incident__isnull=True, delivered_to__isnull=False, delivered_at__lt=now - horizon
+        )
+        if since is not None:
+            signals = signals.filter(delivered_at__gte=since - horizon)
+        facts = [
+            _signal_fact(row)
+            for row in signals.values(
+                "id", "source", "received_at", "delivered_to_id", "delivered_at", "deaths", "injuries", "incident_id"
+            )
+        ]
+        with transaction.atomic():
+            result += findings_store(
+                candidates=rules.unlinked_signal_findings(facts, now=now, missed_after=horizon), now=now
+            )
+    return result
+
+
+def findings_recompute_incident(*, incident_id: int, now: datetime) -> RecomputeResult:
+    """Recompute one incident as an event happens (a report filed, a clock changed).
+
+    Runs in a savepoint of the caller's transaction: a failure here is logged and rolled back alone, never
+    failing the filing that triggered it (the periodic recompute catches up).
+    """
+    try:
+        with transaction.atomic():
+            return findings_recompute(now=now, incident_ids=[incident_id])
+    except Exception:  # the periodic recompute is the safety net; a filing must never fail because of an audit
+        logger.exception("findings recompute failed for incident %s", incident_id)
+        return RecomputeResult()
+
+
+# --- roster gaps -------------------------------------------------------------------------------------------------
 
 
 def finding_roster_gap_record(*, unit, at: datetime, incident=None, obligation=None, detail: dict[str, Any]):
     """Record a roster gap (双人在岗 not kept) when a notification needed the unit's duty staff.
 
-    Idempotent per (unit, obligation or incident, step, moment); returns the Finding.
+    Idempotent per (unit, obligation or incident, step, moment); returns the Finding. ``detail`` should name the
+    ``step`` and why (``{"step": "verbal_overdue", "reason": "no_shift"|"fewer_than_two", "on_post": 1}``).
+    A gap during an exercise is stored with ``exercise=True`` and never shown in the lists or figures.
     """
-    raise NotImplementedError
+    if incident is None and obligation is not None:
+        incident = obligation.incident
+    key = rules.roster_gap_key(
+        unit_id=unit.pk,
+        at=at,
+        obligation_id=getattr(obligation, "pk", None),
+        incident_id=getattr(incident, "pk", None),
+        step=str((detail or {}).get("step", "")),
+    )
+    defaults = dict(
+        kind=FindingKind.ROSTER_GAP,
+        unit=unit,
+        incident=incident,
+        obligation=obligation,
+        detail=_json_safe(detail or {}),
+        exercise=bool(getattr(incident, "exercise", False)),
+        found_at=at,
+    )
+    try:
+        with transaction.atomic():
+            finding, _ = Finding.objects.get_or_create(key=key, defaults=defaults)
+    except IntegrityError:
+        finding = Finding.objects.get(key=key)
+    return finding
+
+
+def _json_safe(detail: dict[str, Any]) -> dict[str, Any]:
+    return {k: (rules.iso(v) if isinstance(v, datetime) else v) for k, v in detail.items()}
+
+
+# --- review ------------------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def finding_review(*, finding: Finding, decision: str, reason: str, actor, now: datetime) -> Finding:
+    """An auditor confirms or dismisses a finding, with a required reason. The decision, who and when are
+    appended to the audit chain; a later decision replaces the current one and both stay in the chain."""
+    errors: dict[str, list[str]] = {}
+    if decision not in (ReviewState.CONFIRMED, ReviewState.DISMISSED):
+        errors["decision"] = ["审核结论须为 confirmed 或 dismissed (decision must be confirmed or dismissed)"]
+    if not isinstance(reason, str) or not reason.strip():
+        errors["reason"] = ["必须填写审核理由 (a reason is required)"]
+    if errors:
+        raise DomainError(errors)
+    finding = Finding.objects.select_for_update().get(pk=finding.pk)
+    previous = finding.review
+    finding.review = decision
+    finding.reason = reason.strip()
+    finding.reviewed_by = actor
+    finding.reviewed_at = now
+    finding.save(update_fields=["review", "reason", "reviewed_by", "reviewed_at"])
+    event_append(
+        at=now,
+        kind="finding_reviewed",
+        actor=getattr(actor, "username", "") or "system",
+        incident=finding.incident,
+        obj=finding,
+        detail={
+            "finding": finding.pk,
+            "kind": finding.kind,
+            "unit": finding.unit.code,
+            "decision": decision,
+            "previous": previous,
+            "reason": finding.reason,
+        },
+    )
+    return finding

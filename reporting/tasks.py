@@ -1,1 +1,19 @@
 """Celery tasks of the domain: thin; read the clock once, call one service."""
+
+from datetime import timedelta
+
+from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
+
+from reporting.findings_services import findings_recompute
+
+
+@shared_task(name="reporting.tasks.recompute_findings", acks_late=True)
+def recompute_findings(days: float | None = None) -> dict:
+    """The periodic, idempotent recompute of audit findings over the recent window (``FINDINGS_RECOMPUTE_DAYS``,
+    default 7 days: older incidents only change through events, which recompute them at once)."""
+    now = timezone.now()
+    window = float(days if days is not None else getattr(settings, "FINDINGS_RECOMPUTE_DAYS", 7))
+    result = findings_recompute(now=now, since=now - timedelta(days=window))
+    return {"incidents": result.incidents, "created": result.created, "updated": result.updated}

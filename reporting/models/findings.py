@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from reporting.models.choices import FindingKind, ReviewState
@@ -41,6 +42,16 @@ class Finding(models.Model):
         indexes = [
             # The findings list and timeliness stats filter by kind, unit and period.
             models.Index(fields=["kind", "unit", "found_at"], name="finding_kind_unit_found_idx"),
+            # GET /findings/ pages newest first (ORDER BY found_at DESC, id DESC LIMIT n): an index scan, no sort.
+            models.Index(F("found_at").desc(), F("id").desc(), name="finding_found_desc_idx"),
+        ]
+        constraints = [
+            # A decision always carries its reason, who and when (SPEC: confirm or dismiss, with a reason).
+            models.CheckConstraint(
+                condition=Q(review=ReviewState.OPEN)
+                | (~Q(reason="") & Q(reviewed_by__isnull=False) & Q(reviewed_at__isnull=False)),
+                name="finding_review_has_reason",
+            ),
         ]
 
     def __str__(self) -> str:
