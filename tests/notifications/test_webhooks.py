@@ -1,0 +1,204 @@
+"""Twilio webhooks (issue 3, must-show 4): valid signature → 2xx; missing or forged → 403 (also with no token
+configured); out-of-order and repeated status callbacks; a reply 收到 acknowledges."""
+
+from datetime import timedelta
+
+import pytest
+from twilio.request_validator import RequestValidator
+
+from notifications.models import Notification, NotificationStatus
+from reporting import services
+from reporting.models import AuditEvent, Contact, ContactRole
+from tests.conftest import NOW
+
+S = NotificationStatus
+TOKEN = "webhook-test-token"
+BASE = "https://tracker.example.org"
+STATUS_URL = "/webhooks/twilio/status/"
+INBOUND_URL = "/webhooks/twilio/inbound/"
+SID = "SM" + "a" * 32
+
+
+@pytest.fixture(autouse=True)
+def _twilio(settings):
+    settings.TWILIO_AUTH_TOKEN = TOKEN
+    settings.PUBLIC_BASE_URL = BASE  # behind a proxy: Django sees http://testserver, Twilio signed the public URL
+
+
+def signed_post(client, path, params, *, token=TOKEN, signature=None):
+    sig = signature if signature is not None else RequestValidator(token).compute_signature(BASE + path, params)
+    headers = {"HTTP_X_TWILIO_SIGNATURE": sig} if sig != "" else {}
+    return client.post(path, params, **headers)
+
+
+@pytest.fixture
+def sent(units):
+    incident = services.incident_create(
+        actor=None,
+        now=NOW,
+        units=[{"unit": units["sijing"], "first_known_at": NOW, "channel": "self"}],
+        title="泗泾镇某厂房火灾",
+        domain="production_safety",
+        occurred_at=NOW - timedelta(minutes=5),
+        location="泗泾镇某路1号",
+    )
+    Notification.objects.all().delete()
+    sj = units["sijing"]
+    officer = Contact.objects.create(
+        unit=sj, name="王某", phone="+8617000000001", email="officer@example.org", role=ContactRole.DUTY_OFFICER
+    )
+    Contact.objects.create(unit=sj, name="默认", phone="+8617000000009", role=ContactRole.DUTY_OFFICER, is_default=True)
+
+    def make(step="verbal_overdue", sid=SID, at=NOW + timedelta(minutes=31), **extra):
+        return Notification.objects.create(
+            incident=incident,
+            obligation=incident.obligations.get(),
+            step=step,
+            channel="sms",
+            recipient=officer,
+            to=officer.phone,
+            status=S.SENT,
+            provider_id=sid,
+            sent_at=at,
+            scheduled_for=at,
+            created_at=at,
+            body="催报",
+            **extra,
+        )
+
+    return make
+
+
+def status(n):
+    n.refresh_from_db()
+    return n.status
+
+
+# --- signatures ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", [STATUS_URL, INBOUND_URL])
+def test_missing_signature_is_forbidden(client, db, path):
+    assert signed_post(client, path, {"MessageSid": SID, "MessageStatus": "sent"}, signature="").status_code == 403
+
+
+@pytest.mark.parametrize("path", [STATUS_URL, INBOUND_URL])
+def test_forged_signature_is_forbidden(client, db, path):
+    params = {"MessageSid": SID, "MessageStatus": "delivered", "From": "+8617000000001", "Body": "1"}
+    assert signed_post(client, path, params, token="not-the-token").status_code == 403
+    assert signed_post(client, path, params, signature="bm90IGEgc2lnbmF0dXJl").status_code == 403
+
+
+@pytest.mark.parametrize("path", [STATUS_URL, INBOUND_URL])
+def test_no_auth_token_configured_is_forbidden_even_with_a_signature(client, db, settings, path):
+    params = {"MessageSid": SID, "MessageStatus": "sent", "From": "+8617000000001", "Body": "1"}
+    settings.TWILIO_AUTH_TOKEN = ""
+    assert signed_post(client, path, params, token="").status_code == 403
+    assert signed_post(client, path, params, token=TOKEN).status_code == 403
+
+
+def test_a_tampered_parameter_is_forbidden(client, sent):
+    n = sent()
+    sig = RequestValidator(TOKEN).compute_signature(BASE + STATUS_URL, {"MessageSid": SID, "MessageStatus": "sent"})
+    resp = client.post(STATUS_URL, {"MessageSid": SID, "MessageStatus": "failed"}, HTTP_X_TWILIO_SIGNATURE=sig)
+    assert resp.status_code == 403 and status(n) == S.SENT
+
+
+def test_get_is_not_allowed(client, db):
+    assert client.get(STATUS_URL).status_code == 405
+
+
+def test_valid_signature_but_missing_fields_is_a_clear_400(client, db):
+    resp = signed_post(client, STATUS_URL, {"MessageStatus": "sent"})
+    assert resp.status_code == 400 and "MessageSid" in resp.content.decode()
+
+
+# --- status callbacks ------------------------------------------------------------------------------------------------
+
+
+def test_delivered_callback_moves_the_status(client, sent):
+    n = sent()
+    resp = signed_post(client, STATUS_URL, {"MessageSid": SID, "MessageStatus": "delivered"})
+    assert resp.status_code == 204
+    n.refresh_from_db()
+    assert n.status == S.DELIVERED and n.delivered_at is not None
+    assert AuditEvent.objects.filter(kind="notification_delivered", object_id=str(n.pk)).count() == 1
+
+
+def test_out_of_order_and_repeated_callbacks_only_move_forward(client, sent):
+    n = sent()
+    for callback in ("delivered", "sent", "queued", "delivered", "sent"):
+        assert signed_post(client, STATUS_URL, {"MessageSid": SID, "MessageStatus": callback}).status_code == 204
+        assert status(n) == S.DELIVERED
+    assert AuditEvent.objects.filter(kind="notification_delivered", object_id=str(n.pk)).count() == 1
+
+
+def test_unknown_sid_and_unknown_status_are_harmless(client, sent):
+    n = sent()
+    assert (
+        signed_post(client, STATUS_URL, {"MessageSid": "SM" + "f" * 32, "MessageStatus": "delivered"}).status_code
+        == 204
+    )
+    assert signed_post(client, STATUS_URL, {"MessageSid": SID, "MessageStatus": "bogus"}).status_code == 204
+    assert status(n) == S.SENT
+
+
+def test_undelivered_falls_back_once(client, sent, django_capture_on_commit_callbacks):
+    n = sent()
+    params = {"MessageSid": SID, "MessageStatus": "undelivered", "ErrorCode": "30003"}
+    with django_capture_on_commit_callbacks() as callbacks:
+        for _ in range(3):  # Twilio may repeat a callback
+            assert signed_post(client, STATUS_URL, params).status_code == 204
+    n.refresh_from_db()
+    assert n.status == S.UNDELIVERED and n.error == "twilio undelivered 30003"
+    fallbacks = Notification.objects.filter(fallback_of=n).order_by("channel")
+    assert [(f.channel, f.to) for f in fallbacks] == [("email", "officer@example.org"), ("sms", "+8617000000009")]
+    assert len(callbacks) == 2
+    # A late 'delivered' after a terminal failure changes nothing.
+    signed_post(client, STATUS_URL, {"MessageSid": SID, "MessageStatus": "delivered"})
+    assert status(n) == S.UNDELIVERED
+
+
+def test_failed_after_sent_falls_back(client, sent):
+    n = sent()
+    signed_post(client, STATUS_URL, {"MessageSid": SID, "MessageStatus": "sent"})
+    signed_post(client, STATUS_URL, {"MessageSid": SID, "MessageStatus": "failed", "ErrorCode": "30005"})
+    assert status(n) == S.FAILED
+    assert Notification.objects.filter(fallback_of=n).count() == 2
+
+
+# --- inbound replies -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("reply", ["收到", " ok ", "OK", "1", "ＯＫ"])
+def test_reply_acknowledges_the_most_recent_notification(client, sent, reply):
+    older = sent(step="verbal_reminder", sid="SM" + "b" * 32, at=NOW + timedelta(minutes=20))
+    latest = sent()
+    resp = signed_post(client, INBOUND_URL, {"From": "+8617000000001", "Body": reply})
+    assert resp.status_code == 200 and resp["Content-Type"].startswith("text/xml")
+    assert "<Response><Message>已确认收到催报" in resp.content.decode()
+    for n in (latest, older):  # same obligation: both acknowledged
+        n.refresh_from_db()
+        assert n.status == S.ACKNOWLEDGED and n.acknowledged_at is not None
+    assert AuditEvent.objects.filter(kind="notification_acknowledged").count() == 2
+
+
+def test_ack_is_not_overwritten_by_a_late_delivered_callback(client, sent):
+    n = sent()
+    signed_post(client, INBOUND_URL, {"From": "+8617000000001", "Body": "收到"})
+    signed_post(client, STATUS_URL, {"MessageSid": SID, "MessageStatus": "delivered"})
+    assert status(n) == S.ACKNOWLEDGED
+
+
+def test_other_replies_do_not_acknowledge(client, sent):
+    n = sent()
+    resp = signed_post(client, INBOUND_URL, {"From": "+8617000000001", "Body": "稍后报送"})
+    assert resp.status_code == 200 and "回复 1、收到 或 OK" in resp.content.decode()
+    assert status(n) == S.SENT
+
+
+def test_reply_from_an_unknown_phone_acknowledges_nothing(client, sent):
+    n = sent()
+    resp = signed_post(client, INBOUND_URL, {"From": "+8613900000000", "Body": "收到"})
+    assert resp.status_code == 200 and "未找到" in resp.content.decode()
+    assert status(n) == S.SENT
