@@ -1,0 +1,141 @@
+"""The audit event hash chain (SPEC "Integrity"): it verifies, and tampering in the database is named."""
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from reporting.auditlog import GENESIS, canonical, chain_verify, digest, event_append
+from reporting.models import AuditEvent
+
+NOW = datetime(2026, 11, 28, 1, 0, tzinfo=UTC)
+SH = ZoneInfo("Asia/Shanghai")
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def chain(units):
+    """Five events, some with times given in Asia/Shanghai, Chinese text and nested detail."""
+    kinds = ["incident_created", "obligation_created", "report_filed", "first_known_corrected", "report_filed"]
+    return [
+        event_append(
+            at=(NOW + timedelta(minutes=i)).astimezone(SH if i % 2 else UTC),
+            kind=kind,
+            actor="duty",
+            obj=units["sijing"],
+            detail={"unit": "sijing", "说明": "泗泾镇", "at": NOW + timedelta(seconds=i), "figures": {"deaths": i}},
+        )
+        for i, kind in enumerate(kinds)
+    ]
+
+
+def test_chain_links_each_event_to_the_previous_one(chain):
+    assert chain[0].prev_hash == GENESIS
+    assert [e.prev_hash for e in chain[1:]] == [e.hash for e in chain[:-1]]
+    assert len({e.hash for e in chain}) == 5
+    assert all(len(e.hash) == 64 for e in chain)
+
+
+def test_hash_is_sha256_of_the_canonical_content(chain):
+    stored = AuditEvent.objects.get(pk=chain[2].pk)
+    text = canonical(
+        at=stored.at,
+        kind=stored.kind,
+        actor=stored.actor,
+        incident_id=None,
+        object_type="unit",
+        object_id=stored.object_id,
+        detail=stored.detail,
+        prev_hash=stored.prev_hash,
+    )
+    assert digest(text) == stored.hash
+    assert '"kind":"report_filed"' in text and "泗泾镇" in text
+
+
+def test_intact_chain_verifies(chain, capsys):
+    assert chain_verify() is None
+    call_command("verify_audit_chain")
+    assert capsys.readouterr().out.strip() == "audit chain OK (5 events)"
+
+
+def test_empty_chain_verifies():
+    assert chain_verify() is None
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        """UPDATE reporting_auditevent SET detail = '{"unit": "chedun"}'::jsonb WHERE id = %s""",
+        "UPDATE reporting_auditevent SET actor = 'admin' WHERE id = %s",
+        "UPDATE reporting_auditevent SET at = at + interval '1 second' WHERE id = %s",
+        "UPDATE reporting_auditevent SET kind = 'report_refused' WHERE id = %s",
+    ],
+    ids=["detail", "actor", "at", "kind"],
+)
+def test_a_row_altered_in_the_database_is_named(chain, sql):
+    target = chain[2]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [target.pk])
+    broken = chain_verify()
+    assert broken is not None
+    assert broken.event_id == target.pk
+    assert "altered" in broken.reason
+    with pytest.raises(CommandError, match=rf"audit chain broken at event {target.pk} \("):
+        call_command("verify_audit_chain")
+
+
+def test_a_row_whose_hash_was_recomputed_breaks_the_next_link(chain):
+    """Rewriting a row and its own hash still breaks the chain: the next event no longer points at it."""
+    target = chain[1]
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE reporting_auditevent SET hash = %s WHERE id = %s", ["f" * 64, target.pk])
+    assert chain_verify().event_id == target.pk  # its own content no longer matches
+    text = canonical(
+        at=target.at,
+        kind=target.kind,
+        actor=target.actor,
+        incident_id=None,
+        object_type=target.object_type,
+        object_id=target.object_id,
+        detail={"forged": True},
+        prev_hash=target.prev_hash,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE reporting_auditevent SET detail = %s::jsonb, hash = %s WHERE id = %s",
+            ['{"forged": true}', digest(text), target.pk],
+        )
+    broken = chain_verify()
+    assert broken.event_id == chain[2].pk
+    assert "deleted or replaced" in broken.reason
+
+
+def test_a_deleted_row_is_detected(chain):
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM reporting_auditevent WHERE id = %s", [chain[3].pk])
+    broken = chain_verify()
+    assert broken.event_id == chain[4].pk
+    assert "deleted" in broken.reason
+    with pytest.raises(CommandError, match=rf"at event {chain[4].pk} "):
+        call_command("verify_audit_chain")
+
+
+def test_first_row_deleted_is_detected(chain):
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM reporting_auditevent WHERE id = %s", [chain[0].pk])
+    assert chain_verify().event_id == chain[1].pk
+
+
+def test_the_first_broken_row_is_named_when_several_are(chain):
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE reporting_auditevent SET actor = 'x' WHERE id IN (%s, %s)", [chain[1].pk, chain[3].pk])
+    assert chain_verify().event_id == chain[1].pk
+
+
+def test_naive_event_time_is_refused(units):
+    with pytest.raises(ValueError, match="timezone-aware"):
+        event_append(at=datetime(2026, 11, 28, 9, 0), kind="x")
+    assert AuditEvent.objects.count() == 0
