@@ -45,7 +45,7 @@ def open_incident(units, actor, *, unit="sijing", known=T0, exercise=False, at=N
             now=at,
             title="泗泾镇某厂房火灾",
             domain="production_safety",
-            occurred_at=T0 - timedelta(minutes=20),
+            occurred_at=min(known, T0) - timedelta(minutes=20),
             location="泗泾镇某路1号",
             summary="",
             exercise=exercise,

@@ -1,0 +1,305 @@
+"""/api/v1/findings/, /findings/{id}/review/ and /stats/timeliness/ (API.md "Audit")."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from openpyxl import load_workbook
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from reporting.models import AuditEvent, Finding
+from tests.reporting.test_findings import DAY, T0, VERBAL_DUE, WRITTEN_DUE, file, open_incident, recompute
+
+FINDING_KEYS = {
+    "id",
+    "kind",
+    "unit",
+    "incident",
+    "obligation",
+    "report",
+    "detail",
+    "suspected",
+    "review",
+    "reviewed_by",
+    "reason",
+}
+ROW_KEYS = [
+    "unit",
+    "obligations",
+    "verbal_on_time",
+    "written_on_time",
+    "verbal_on_time_rate",
+    "written_on_time_rate",
+    "median_verbal_delay_seconds",
+    "p90_written_delay_seconds",
+    "late",
+    "missed",
+    "held_back",
+    "concealed",
+]
+
+
+def client_for(user=None):
+    client = APIClient()
+    if user is not None:
+        token, _ = Token.objects.get_or_create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def findings(units, sijing_officer, outsider):
+    """sijing: written late by 420 s (late verbal + late written); chedun: nothing filed (missed after 24 h)."""
+    sijing = open_incident(units, sijing_officer).obligations.get()
+    file(sijing, "written", WRITTEN_DUE + timedelta(seconds=420), sijing_officer)
+    open_incident(units, outsider, unit="chedun")
+    recompute(WRITTEN_DUE + DAY + timedelta(minutes=1))
+    return Finding.objects.order_by("id")
+
+
+def test_findings_list_shape_as_auditor(findings, auditor):
+    response = client_for(auditor).get("/api/v1/findings/")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["count"] == 3 and set(body) == {"count", "next", "previous", "results"}
+    late = next(r for r in body["results"] if r["kind"] == "late" and r["detail"]["deadline"] == "written")
+    assert FINDING_KEYS <= set(late)
+    assert late["unit"] == "sijing" and late["detail"]["delay_seconds"] == 420
+    assert late["suspected"] is False and late["review"] == "open" and late["reviewed_by"] is None
+    assert late["reason"] == ""
+    assert late["found_at"].endswith("Z")
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("kind=late", 2),
+        ("kind=missed", 1),
+        ("unit=chedun", 1),
+        ("unit=sijing&kind=late", 2),
+        ("review=open", 3),
+        ("review=confirmed", 0),
+        # found_at of the late findings is the filing time; the missed one is dated written due + 24 h.
+        ("since=2026-11-28T10:00:00%2B08:00&until=2026-11-28T11:00:00%2B08:00", 2),
+        ("since=2026-11-29T09:00:00%2B08:00", 1),
+    ],
+)
+def test_findings_filters(findings, auditor, query, expected):
+    response = client_for(auditor).get(f"/api/v1/findings/?{query}")
+    assert response.status_code == 200, response.json()
+    assert response.json()["count"] == expected
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("kind=slow", "kind"),
+        ("review=maybe", "review"),
+        ("unit=nowhere", "unit"),
+        ("since=2026-11-28T09:00:00", "since"),
+        ("since=yesterday", "since"),
+        ("since=2026-11-29T00:00:00Z&until=2026-11-28T00:00:00Z", "until"),
+    ],
+)
+def test_findings_bad_filters_are_400(findings, auditor, query, field):
+    response = client_for(auditor).get(f"/api/v1/findings/?{query}")
+    assert response.status_code == 400
+    assert field in response.json()
+
+
+@pytest.mark.parametrize(
+    ("persona", "list_status", "review_status"),
+    [
+        ("auditor", 200, 200),
+        ("admin_user", 200, 200),
+        ("duty_room", 200, 403),
+        ("leader", 200, 403),
+        ("sijing_officer", 403, 403),
+        ("feed", 403, 403),
+    ],
+)
+def test_roles(request, findings, persona, list_status, review_status):
+    client = client_for(request.getfixturevalue(persona))
+    assert client.get("/api/v1/findings/").status_code == list_status
+    assert client.get("/api/v1/stats/timeliness/").status_code == list_status
+    finding = findings.first()
+    response = client.post(
+        f"/api/v1/findings/{finding.pk}/review/", {"decision": "dismissed", "reason": "核实无误"}, format="json"
+    )
+    assert response.status_code == review_status
+
+
+def test_anonymous_is_401(findings):
+    assert client_for().get("/api/v1/findings/").status_code == 401
+    assert client_for().get("/api/v1/stats/timeliness/").status_code == 401
+    assert client_for().post(f"/api/v1/findings/{findings.first().pk}/review/", {}).status_code == 401
+
+
+def test_review_confirms_with_reason_and_appends_an_audit_event(findings, auditor):
+    finding = findings.filter(kind="missed").get()
+    response = client_for(auditor).post(
+        f"/api/v1/findings/{finding.pk}/review/",
+        {"decision": "confirmed", "reason": "车墩镇未报送书面报告"},
+        format="json",
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["review"], body["reviewed_by"], body["reason"]) == ("confirmed", auditor.pk, "车墩镇未报送书面报告")
+    event = AuditEvent.objects.filter(kind="finding_reviewed").get()
+    assert event.actor == "auditor"
+    assert event.detail == {
+        "finding": finding.pk,
+        "kind": "missed",
+        "unit": "chedun",
+        "decision": "confirmed",
+        "previous": "open",
+        "reason": "车墩镇未报送书面报告",
+    }
+    listed = client_for(auditor).get("/api/v1/findings/?review=confirmed").json()
+    assert [r["id"] for r in listed["results"]] == [finding.pk]
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"decision": "confirmed"}, "reason"),
+        ({"decision": "confirmed", "reason": "   "}, "reason"),
+        ({"decision": "maybe", "reason": "x"}, "decision"),
+        ({"reason": "x"}, "decision"),
+    ],
+)
+def test_review_bad_input_is_400_and_changes_nothing(findings, auditor, payload, field):
+    finding = findings.first()
+    response = client_for(auditor).post(f"/api/v1/findings/{finding.pk}/review/", payload, format="json")
+    assert response.status_code == 400
+    assert field in response.json()
+    finding.refresh_from_db()
+    assert finding.review == "open"
+    assert not AuditEvent.objects.filter(kind="finding_reviewed").exists()
+
+
+def test_review_of_unknown_finding_is_404(findings, auditor):
+    response = client_for(auditor).post(
+        "/api/v1/findings/999999/review/", {"decision": "confirmed", "reason": "x"}, format="json"
+    )
+    assert response.status_code == 404
+
+
+def test_findings_list_takes_a_constant_number_of_queries(units, sijing_officer, auditor):
+    client = client_for(auditor)
+
+    def count_queries():
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get("/api/v1/findings/?page_size=500").status_code == 200
+        return len(ctx.captured_queries)
+
+    open_incident(units, sijing_officer)
+    recompute(WRITTEN_DUE + DAY + timedelta(minutes=1))
+    few = count_queries()
+    for _ in range(6):
+        obligation = open_incident(units, sijing_officer).obligations.get()
+        file(obligation, "written", WRITTEN_DUE + timedelta(seconds=30), sijing_officer)
+    assert Finding.objects.count() == 13
+    assert count_queries() == few
+
+
+def test_stats_json_rows_have_exactly_the_api_shape(findings, auditor):
+    response = client_for(auditor).get(
+        "/api/v1/stats/timeliness/?since=2026-11-28T00:00:00%2B08:00&until=2026-11-29T00:00:00%2B08:00"
+    )
+    assert response.status_code == 200
+    rows = {r["unit"]: r for r in response.json()["results"]}
+    assert list(rows["sijing"]) == ROW_KEYS
+    assert rows["sijing"] == {
+        "unit": "sijing",
+        "obligations": 1,
+        "verbal_on_time": 0,
+        "written_on_time": 0,
+        "verbal_on_time_rate": 0.0,
+        "written_on_time_rate": 0.0,
+        "median_verbal_delay_seconds": 30 * 60 + 420,
+        "p90_written_delay_seconds": 420,
+        "late": 1,
+        "missed": 0,
+        "held_back": 0,
+        "concealed": 0,
+    }
+    assert rows["chedun"]["missed"] == 1 and rows["chedun"]["median_verbal_delay_seconds"] is None
+
+
+def test_stats_unit_filter(findings, auditor):
+    body = client_for(auditor).get("/api/v1/stats/timeliness/?unit=chedun").json()
+    assert [r["unit"] for r in body["results"]] == ["chedun"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "since=2026-11-28T09:00:00",
+        "until=soon",
+        "unit=nowhere",
+        "format=pdf",
+        "since=2026-11-29T00:00:00Z&until=2026-11-28T00:00:00Z",
+    ],
+)
+def test_stats_bad_input_is_400(findings, auditor, query):
+    response = client_for(auditor).get(f"/api/v1/stats/timeliness/?{query}")
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("application/json")
+
+
+def _csv_rows(response):
+    text = response.content.decode("utf-8-sig")
+    return list(csv.reader(io.StringIO(text)))
+
+
+@pytest.mark.parametrize("how", ["query", "accept"])
+def test_stats_csv_with_chinese_headers(findings, auditor, how):
+    client = client_for(auditor)
+    if how == "query":
+        response = client.get("/api/v1/stats/timeliness/?format=csv&unit=sijing")
+    else:
+        response = client.get("/api/v1/stats/timeliness/?unit=sijing", HTTP_ACCEPT="text/csv")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    assert "attachment" in response["Content-Disposition"]
+    header, row = _csv_rows(response)
+    assert header[:4] == ["单位代码", "单位名称", "报送义务数", "口头报按时数"]
+    assert "迟报" in header and "漏报" in header and "压报" in header and "瞒报/谎报" in header
+    assert row[:3] == ["sijing", "泗泾镇", "1"]
+    assert row[header.index("书面报延迟P90(秒)")] == "420"
+
+
+def test_stats_xlsx_with_chinese_headers(findings, auditor):
+    response = client_for(auditor).get("/api/v1/stats/timeliness/?format=xlsx")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    sheet = load_workbook(io.BytesIO(response.content))["及时率统计"]
+    values = list(sheet.values)
+    assert values[0][:3] == ("单位代码", "单位名称", "报送义务数")
+    by_unit = {row[0]: row for row in values[1:]}
+    assert by_unit["chedun"][values[0].index("漏报")] == 1
+    assert by_unit["sijing"][values[0].index("迟报")] == 1
+
+
+def test_stats_take_a_constant_number_of_queries(units, sijing_officer, auditor):
+    client = client_for(auditor)
+
+    def count_queries():
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get("/api/v1/stats/timeliness/").status_code == 200
+        return len(ctx.captured_queries)
+
+    obligation = open_incident(units, sijing_officer).obligations.get()
+    file(obligation, "verbal", VERBAL_DUE, sijing_officer)
+    few = count_queries()
+    for _ in range(5):
+        obligation = open_incident(units, sijing_officer, extra_units=("chedun",)).obligations.first()
+        file(obligation, "written", T0 + timedelta(minutes=70), sijing_officer)
+    assert count_queries() == few
