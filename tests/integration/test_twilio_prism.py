@@ -1,0 +1,121 @@
+"""The real twilio SDK against Prism serving Twilio's own OpenAPI description: what we send is validated against
+Twilio's spec (invalid → 422, handled as a permanent error), transient answers (5xx, 429) ask for a retry."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from notifications.delivery import TransientError, notification_send
+from notifications.models import Notification, NotificationStatus
+from notifications.sms import SmsError
+from notifications.sms.backends.twilio import SmsBackend, twilio_client
+from reporting import services
+from reporting.models import Contact, ContactRole
+from tests.fixtures.delivery import ACCOUNT_SID, FROM_NUMBER
+
+pytestmark = pytest.mark.integration
+S = NotificationStatus
+PRISM_SID = "SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"  # the spec's example response
+
+
+@pytest.fixture
+def sms_row(units, twilio_settings):
+    twilio_settings.PUBLIC_BASE_URL = "https://tracker.example.org"
+    twilio_settings.SMS_RATE_PER_SECOND = 0
+    now = timezone.now()
+    incident = services.incident_create(
+        actor=None,
+        now=now,
+        units=[{"unit": units["sijing"], "first_known_at": now - timedelta(minutes=31), "channel": "self"}],
+        title="泗泾镇某厂房火灾",
+        domain="production_safety",
+        occurred_at=now - timedelta(minutes=40),
+        location="泗泾镇某路1号",
+    )
+    Notification.objects.all().delete()
+    officer = Contact.objects.create(
+        unit=units["sijing"], name="王某", phone="+8617000000001", email="o@example.org", role=ContactRole.DUTY_OFFICER
+    )
+    Contact.objects.create(
+        unit=units["sijing"], name="默认", phone="+8617000000009", role=ContactRole.DUTY_OFFICER, is_default=True
+    )
+    return Notification.objects.create(
+        incident=incident,
+        obligation=incident.obligations.get(),
+        step="verbal_overdue",
+        channel="sms",
+        recipient=officer,
+        to=officer.phone,
+        scheduled_for=now,
+        created_at=now,
+    )
+
+
+def test_sdk_request_is_valid_for_twilios_spec(sms_row, twilio_recorder, prism):
+    assert notification_send(notification_id=sms_row.pk, token="t1", now=timezone.now()) == S.SENT
+    sms_row.refresh_from_db()
+    [request] = twilio_recorder.messages()
+    assert request.status == 201  # Prism validated the request against CreateMessage
+    assert request.path == f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
+    assert request.form == {
+        "To": "+8617000000001",
+        "From": FROM_NUMBER,
+        "Body": sms_row.body,
+        "StatusCallback": "https://tracker.example.org/webhooks/twilio/status/",
+        "ValidityPeriod": "600",
+    }
+    assert sms_row.body.startswith(sms_row.incident.number + " 泗泾镇")
+    assert sms_row.provider_id == PRISM_SID and sms_row.status == S.SENT
+    assert "The request passed the validation rules" in prism.log_text()
+
+
+def test_last_request_of_the_sdk_client(twilio_settings):
+    client = twilio_client()
+    SmsBackend(client=client).send(to="+8617000000001", body="测试")
+    sent = client.http_client._test_only_last_request
+    assert sent.method == "POST" and sent.data["Body"] == "测试" and sent.data["To"] == "+8617000000001"
+    assert client.http_client._test_only_last_response.status_code == 201
+
+
+def test_messaging_service_sid_replaces_the_from_number(sms_row, twilio_recorder):
+    from django.conf import settings
+
+    settings.TWILIO_MESSAGING_SERVICE_SID = "MG" + "0" * 32
+    notification_send(notification_id=sms_row.pk, token="t1", now=timezone.now())
+    [request] = twilio_recorder.messages()
+    assert request.status == 201
+    assert request.form["MessagingServiceSid"] == "MG" + "0" * 32 and "From" not in request.form
+
+
+def test_invalid_request_gets_422_and_is_a_permanent_error_with_fallback(sms_row, twilio_recorder):
+    from django.conf import settings
+
+    settings.TWILIO_MESSAGING_SERVICE_SID = "MG-not-a-valid-sid"
+    assert notification_send(notification_id=sms_row.pk, token="t1", now=timezone.now()) == S.FAILED
+    [request] = twilio_recorder.messages()
+    assert request.status == 422 and "MessagingServiceSid" in request.response
+    sms_row.refresh_from_db()
+    assert sms_row.status == S.FAILED and sms_row.error.startswith("422: ")
+    assert sorted(Notification.objects.filter(fallback_of=sms_row).values_list("channel", "to")) == [
+        ("email", "o@example.org"),
+        ("sms", "+8617000000009"),
+    ]
+
+
+@pytest.mark.parametrize("status", [503, 500, 429])
+def test_server_errors_and_throttling_are_transient(sms_row, twilio_recorder, status):
+    twilio_recorder.fail_next(1, status)
+    with pytest.raises(TransientError):
+        notification_send(notification_id=sms_row.pk, token="t1", now=timezone.now())
+    sms_row.refresh_from_db()
+    assert sms_row.status == S.PENDING and sms_row.claimed_by == "" and sms_row.provider_id == ""
+    assert notification_send(notification_id=sms_row.pk, token="t1", now=timezone.now()) == S.SENT
+    assert [r.status for r in twilio_recorder.messages()] == [status, 201]
+
+
+def test_bad_account_sid_is_refused_by_the_spec(twilio_settings, twilio_recorder):
+    twilio_settings.TWILIO_ACCOUNT_SID = "AC-wrong"
+    with pytest.raises(SmsError) as info:
+        SmsBackend().send(to="+8617000000001", body="x")
+    assert info.value.permanent and info.value.code == 422
