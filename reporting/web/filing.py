@@ -67,6 +67,17 @@ def _add_domain_errors(form: ReportForm, exc: DomainError) -> None:
             form.add_error(field if field in form.fields else None, str(msg))
 
 
+def _error_summary(form: ReportForm) -> list[tuple[str, str]]:
+    """(field name, message) for the summary at the top; the field's label is added unless the message names it."""
+    summary = []
+    for name, errors in form.errors.items():
+        label = str(form.fields[name].label) if name in form.fields else ""
+        for error in errors:
+            mentioned = not label or label in error or f"({name})" in error
+            summary.append((name if name in form.fields else "", error if mentioned else f"{label}: {error}"))
+    return summary
+
+
 def _filing(request, obligation: Obligation):
     kinds = kinds_for(obligation)
     may_log_call = role_of(request.user) in (Role.DUTY_ROOM, Role.ADMIN)
@@ -99,6 +110,7 @@ def _filing(request, obligation: Obligation):
         initial, draft_saved = _initial(obligation, request.user, kinds)
         form = ReportForm(initial=initial, kinds=kinds, may_log_call=may_log_call)
     context = {
+        "error_summary": _error_summary(form),
         "obligation": obligation,
         "incident": obligation.incident,
         "row": board_row(obligation, now=timezone.now()),

@@ -46,6 +46,18 @@ def page(browser, live_server):
     context.close()
 
 
+@pytest.fixture
+def phone_page(browser, live_server):
+    """A phone in Shanghai with a Chinese system, as a unit officer opening the SMS link."""
+    context = browser.new_context(
+        locale="zh-CN", timezone_id="Asia/Shanghai", viewport={"width": 390, "height": 844}, is_mobile=True
+    )
+    context.set_default_timeout(15_000)
+    tab = context.new_page()
+    yield tab
+    context.close()
+
+
 def login(page, live_server, username: str, *, next_path: str = "/") -> None:
     page.goto(f"{live_server.url}/login/?next={next_path}")
     page.fill("#id_username", username)

@@ -1,0 +1,187 @@
+"""The pages in a real browser: Debian's chromium driven by Playwright against pytest-django's live server.
+
+Screenshots go to a temporary directory; with ``UPDATE_SCREENSHOTS=1`` they are written to docs/screenshots/ too.
+"""
+
+import os
+import re
+import shutil
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from notifications.models import SweepHeartbeat
+from reporting.links import filing_token
+from reporting.models import Finding, RefusedReport, Report
+from tests.web.conftest import login, open_incident
+
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("transactional_db")]
+
+SCREENSHOTS = Path(django_settings.BASE_DIR) / "docs" / "screenshots"
+
+
+def keep_screenshot(tmp_path: Path, page, name: str, **options) -> Path:
+    path = tmp_path / name
+    page.screenshot(path=str(path), **options)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, SCREENSHOTS / name)
+    return path
+
+
+def test_login_and_role_redirect(page, live_server, duty_room, sijing_officer):
+    page.goto(f"{live_server.url}/")
+    assert page.url == f"{live_server.url}/login/?next=/"
+    expect(page.locator("h1")).to_have_text("登录")
+    page.fill("#id_username", "duty")
+    page.fill("#id_password", "wrong")
+    page.click("button[type=submit].primary")
+    expect(page.locator("p.error")).to_contain_text("用户名或密码不正确")
+    login(page, live_server, "duty")
+    assert page.url == f"{live_server.url}/board/"
+    page.click("text=退出")
+    page.wait_for_url(f"{live_server.url}/login/")
+    login(page, live_server, "sijing-officer")
+    assert page.url == f"{live_server.url}/obligations/"
+
+
+def test_board_highlights_overdue_and_shows_the_sweeper_banner(
+    page, live_server, settings, units, duty_room, sijing_officer, outsider, tmp_path
+):
+    settings.BOARD_POLL_SECONDS = 1
+    overdue = open_incident(outsider, units["chedun"], known_minutes_ago=70, title="车墩镇某仓库火灾")
+    open_incident(sijing_officer, units["sijing"], known_minutes_ago=40, title="泗泾镇道路塌陷", deaths=1)
+    open_incident(sijing_officer, units["police"], known_minutes_ago=8, title="防汛应急演练", exercise=True)
+    open_incident(duty_room, units["emergency"], known_minutes_ago=3, title="某化工企业爆炸", deaths=3, injuries=12)
+    login(page, live_server, "duty", next_path="/board/")
+    banner = page.locator("#sweeper-banner")
+    expect(banner).to_be_visible()  # the sweeper never ran
+    expect(banner).to_contain_text("催报巡检已停止")
+    row = page.locator(f"#ob-{overdue.obligations.get().pk}")
+    expect(row).to_have_class("overdue alarm")
+    expect(row.locator(".alarm-marker")).to_be_visible()
+    expect(row).to_contain_text("超时")
+    expect(page.locator("#board-rows")).to_contain_text(re.compile(r"【演练】SJ-\d{4}-\d{6} 防汛应急演练"))
+    assert page.evaluate("getComputedStyle(document.querySelector('tr.overdue td')).backgroundColor") != (
+        page.evaluate("getComputedStyle(document.querySelector('tr:not(.overdue):not(.empty) td')).backgroundColor")
+    )
+    page.evaluate("window.__sameDocument = true")
+
+    SweepHeartbeat.objects.create(name="sweep", beat_at=timezone.now())
+    expect(banner).to_be_hidden(timeout=10_000)
+    later = open_incident(outsider, units["chedun"], known_minutes_ago=1, title="新报来的事件")
+    expect(page.locator(f"#ob-{later.obligations.get().pk}")).to_contain_text("新报来的事件", timeout=10_000)
+    page.set_viewport_size({"width": 1600, "height": 900})
+    keep_screenshot(tmp_path, page, "board.png")
+
+    SweepHeartbeat.objects.filter(name="sweep").update(beat_at=timezone.now() - timedelta(minutes=3))
+    expect(banner).to_be_visible(timeout=10_000)
+    assert page.evaluate("window.__sameDocument") is True  # polled, never reloaded
+
+
+def test_filing_through_the_signed_link(phone_page, live_server, units, sijing_officer, tmp_path):
+    page = phone_page
+    incident = open_incident(sijing_officer, units["sijing"], known_minutes_ago=10, title="泗泾镇某厂房火灾")
+    obligation = incident.obligations.get()
+    page.goto(f"{live_server.url}/f/{filing_token(obligation.pk)}")
+    assert "/login/?next=/f/" in page.url
+    page.fill("#id_username", "sijing-officer")
+    page.fill("#id_password", "pw-sijing-officer")
+    page.click("button[type=submit].primary")
+    page.wait_for_url(f"{live_server.url}/f/**")
+    expect(page.locator("h1")).to_contain_text("泗泾镇某厂房火灾")
+    expect(page.locator("#id_kind_0")).to_be_checked()  # written first: it also discharges the verbal report
+    expect(page.locator("#id_contact_name")).to_have_value("王某")
+
+    page.fill("#id_account", "厂房起火, 明火已扑灭, 一人轻伤送医")
+    page.fill("#id_deaths", "0")
+    page.fill("#id_injuries", "1")
+    page.fill("#id_missing", "0")
+    page.click("button[value=file]")
+    measures = page.locator('.field[data-field="measures"]')
+    expect(measures.locator(".field-error")).to_contain_text("缺少必报要素: 已采取措施")
+    expect(page.locator("#error-summary")).to_be_visible()
+    expect(page.locator("#id_account")).to_have_value("厂房起火, 明火已扑灭, 一人轻伤送医")
+    expect(page.locator("#id_injuries")).to_have_value("1")
+    assert RefusedReport.objects.filter(obligation=obligation).count() == 1
+    keep_screenshot(tmp_path, page, "filing-form.png", full_page=True)
+
+    page.fill("#id_measures", "消防到场处置, 街道工作人员在现场")
+    page.click("button[value=file]")
+    page.wait_for_url(f"{live_server.url}/reports/**")
+    expect(page.locator("#verdict")).to_contain_text("按时报送")
+    report = Report.objects.filed().get(obligation=obligation)
+    assert report.on_time is True and report.measures == "消防到场处置, 街道工作人员在现场"
+
+
+def test_late_filing_says_late(page, live_server, units, sijing_officer):
+    obligation = open_incident(
+        sijing_officer, units["sijing"], known_minutes_ago=70, title="迟报测试"
+    ).obligations.get()
+    login(page, live_server, "sijing-officer", next_path=f"/obligations/{obligation.pk}/file/")
+    for field, value in {"account": "经过", "deaths": "0", "injuries": "0", "missing": "0", "measures": "处置"}.items():
+        page.fill(f"#id_{field}", value)
+    page.fill("#id_contact_phone", "+8617000000001")
+    page.click("button[value=file]")
+    expect(page.locator("#verdict")).to_contain_text("迟报")
+    expect(page.locator("#verdict")).to_contain_text("超时 10 分")
+
+
+def test_forged_token_shows_the_error_page(page, live_server, units, sijing_officer):
+    obligation = open_incident(sijing_officer, units["sijing"], known_minutes_ago=10, title="事件").obligations.get()
+    token = filing_token(obligation.pk)
+    response = page.goto(f"{live_server.url}/f/{token[:-2]}xx")
+    assert response.status == 404
+    expect(page.locator("h1")).to_have_text("链接无效或已过期")
+
+
+def test_other_units_officer_gets_404(page, live_server, units, sijing_officer, outsider):
+    obligation = open_incident(sijing_officer, units["sijing"], known_minutes_ago=10, title="事件").obligations.get()
+    login(page, live_server, "chedun-officer")
+    response = page.goto(f"{live_server.url}/f/{filing_token(obligation.pk)}")
+    assert response.status == 404
+    expect(page.locator("h1")).to_have_text("页面不存在")
+
+
+def test_audit_page_renders_chart_and_findings(page, live_server, units, auditor, sijing_officer, outsider):
+    late = open_incident(sijing_officer, units["sijing"], known_minutes_ago=70, title="迟报").obligations.get()
+    open_incident(outsider, units["chedun"], known_minutes_ago=5, title="未到期")
+    Finding.objects.create(
+        kind="late",
+        key="late-1",
+        unit=units["sijing"],
+        incident=late.incident,
+        obligation=late,
+        detail={"delay_seconds": 600},
+        found_at=timezone.now(),
+    )
+    Finding.objects.create(kind="roster_gap", key="gap-1", unit=units["chedun"], found_at=timezone.now())
+    login(page, live_server, "auditor")
+    assert page.url == f"{live_server.url}/audit/"
+    chart = page.locator("#rate-chart")
+    expect(chart).to_be_visible()
+    expect(chart.locator('g.unit-bars[data-unit="泗泾镇"]')).to_contain_text("口头报 0.0%")
+    expect(chart.locator('g.unit-bars[data-unit="车墩镇"]')).to_contain_text("口头报 —")
+    expect(page.locator("#findings tbody tr")).to_have_count(2)
+    page.select_option("select[name=kind]", "roster_gap")
+    page.click("#audit-filters button")
+    expect(page.locator("#findings tbody tr")).to_have_count(1)
+    expect(page.locator("#findings")).to_contain_text("双人在岗缺口")
+
+
+def test_switching_to_english(page, live_server, duty_room):
+    login(page, live_server, "duty")
+    expect(page.locator("header nav")).to_contain_text("值班大屏")
+    page.select_option("#lang-select", "en")
+    page.wait_for_load_state()
+    expect(page.locator("header nav")).to_contain_text("Live board")
+    expect(page.locator("h1")).to_contain_text("Open reporting clocks")
+    assert page.evaluate("document.documentElement.lang") == "en"
+    assert page.url == f"{live_server.url}/board/"
+    page.select_option("#lang-select", "zh-hans")
+    expect(page.locator("header nav")).to_contain_text("值班大屏")
