@@ -43,11 +43,27 @@ class IdFilter(filters.Filter):
     field_class = forms.IntegerField
 
 
+BOOLEAN_CHOICES = [("true", "true"), ("false", "false")]
+
+
+class StrictBooleanFilter(filters.ChoiceFilter):
+    """``true`` or ``false``; anything else is a 400 (django-filter's BooleanFilter silently ignores it)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("choices", BOOLEAN_CHOICES)
+        super().__init__(*args, **kwargs)
+
+    def filter(self, qs, value):
+        if value in self.field.empty_values:
+            return qs
+        return filters.Filter.filter(self, qs, value == "true")
+
+
 class IncidentFilter(filters.FilterSet):
     unit = filters.CharFilter(method="filter_unit", max_length=40, help_text="责任单位代码 (a responsible unit's code)")
     domain = filters.ChoiceFilter(choices=Domain.choices)
-    open = filters.BooleanFilter(method="filter_open", help_text="仍有未完成的报送 (some clock still running)")
-    exercise = filters.BooleanFilter()
+    open = StrictBooleanFilter(method="filter_open", help_text="仍有未完成的报送 (some clock still running)")
+    exercise = StrictBooleanFilter()
     since = AwareDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
     until = AwareDateTimeFilter(field_name="occurred_at", lookup_expr="lte")
 
@@ -56,7 +72,7 @@ class IncidentFilter(filters.FilterSet):
 
     def filter_open(self, queryset, name, value):
         open_ids = Obligation.objects.open().values("incident_id")
-        return queryset.filter(pk__in=open_ids) if value else queryset.exclude(pk__in=open_ids)
+        return queryset.filter(pk__in=open_ids) if value == "true" else queryset.exclude(pk__in=open_ids)
 
 
 class ObligationFilter(filters.FilterSet):
@@ -86,7 +102,7 @@ class ReportFilter(filters.FilterSet):
 class SignalFilter(filters.FilterSet):
     incident = IdFilter(field_name="incident_id")
     delivered_to = filters.CharFilter(field_name="delivered_to__code", max_length=40)
-    linked = filters.BooleanFilter(field_name="incident", lookup_expr="isnull", exclude=True)
+    linked = StrictBooleanFilter(field_name="incident", lookup_expr="isnull", exclude=True)
 
 
 class NotificationFilter(filters.FilterSet):
