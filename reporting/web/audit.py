@@ -1,23 +1,23 @@
 """The auditor page (督查审计): findings with kind/review filters and a per-unit on-time rate (及时率) chart.
 
-Exercises are left out of every figure (SPEC rule 10). The chart is inline SVG drawn server-side: no script, no CDN.
+Exercises are left out of every figure (SPEC rule 10). The figures are ``reporting.stats``' (the same as the CSV and
+XLSX export); the chart is inline SVG drawn server-side: no script, no CDN.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import render
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from reporting.models import DeadlineState, Finding, FindingKind, Obligation, ObligationKind, ReviewState
+from reporting import stats
+from reporting.models import Finding, FindingKind, ReviewState, Unit
 from reporting.web.access import AUDIT_ROLES, role_of
 from reporting.web.display import LOCAL_TZ, local_short
 
@@ -25,72 +25,25 @@ FINDINGS_SHOWN = 200
 BAR_MAX_WIDTH = 420
 
 
-@dataclass(frozen=True)
-class UnitRate:
-    unit: str
-    obligations: int
-    verbal_on_time: int
-    verbal_judged: int
-    written_on_time: int
-    written_judged: int
-
-    @property
-    def verbal_rate(self) -> float | None:
-        return self.verbal_on_time / self.verbal_judged if self.verbal_judged else None
-
-    @property
-    def written_rate(self) -> float | None:
-        return self.written_on_time / self.written_judged if self.written_judged else None
+def unit_rates(*, since: datetime | None, until: datetime | None) -> list[dict]:
+    """The per-unit timeliness rows of ``reporting.stats`` (the same figures as the CSV/XLSX export), for the
+    units with obligations or findings in the period, each with the unit's name added."""
+    rows = [r for r in stats.timeliness_rows(since=since, until=until) if r["obligations"] or _findings_in(r)]
+    names = dict(Unit.objects.filter(code__in=[r["unit"] for r in rows]).values_list("code", "name"))
+    return [r | {"name": names.get(r["unit"], r["unit"])} for r in rows]
 
 
-def _judged(prefix: str, now: datetime) -> Q:
-    """A clock that can be judged: filed (on time or late) or still pending past its due time (already late)."""
-    return Q(**{f"{prefix}_state__in": [DeadlineState.ON_TIME, DeadlineState.LATE]}) | Q(
-        **{f"{prefix}_state": DeadlineState.PENDING, f"{prefix}_due_at__lt": now}
-    )
+def _findings_in(row: dict) -> int:
+    return row["late"] + row["missed"] + row["held_back"] + row["concealed"]
 
 
-def unit_rates(*, now: datetime, since: datetime | None, until: datetime | None) -> list[UnitRate]:
-    """On-time rate per unit over report obligations first known in [since, until), exercises excluded.
-
-    A clock still pending past its due time counts against the unit (it can no longer be on time); a clock marked
-    not required, or not yet due, is not judged.
-    """
-    qs = Obligation.objects.counted().filter(kind=ObligationKind.REPORT)
-    if since is not None:
-        qs = qs.filter(first_known_at__gte=since)
-    if until is not None:
-        qs = qs.filter(first_known_at__lt=until)
-    rows = (
-        qs.values("unit__name", "unit_id")
-        .annotate(
-            obligations=Count("id"),
-            verbal_on_time=Count("id", filter=Q(verbal_state=DeadlineState.ON_TIME)),
-            verbal_judged=Count("id", filter=_judged("verbal", now)),
-            written_on_time=Count("id", filter=Q(written_state=DeadlineState.ON_TIME)),
-            written_judged=Count("id", filter=_judged("written", now)),
-        )
-        .order_by("unit_id")
-    )
-    return [
-        UnitRate(
-            unit=r["unit__name"],
-            obligations=r["obligations"],
-            verbal_on_time=r["verbal_on_time"],
-            verbal_judged=r["verbal_judged"],
-            written_on_time=r["written_on_time"],
-            written_judged=r["written_judged"],
-        )
-        for r in rows
-    ]
-
-
-def chart_rows(rates: list[UnitRate]) -> list[dict]:
+def chart_rows(rates: list[dict]) -> list[dict]:
     """Bar geometry for the SVG chart: one group per unit, a verbal and a written bar, widths in px."""
     rows = []
     for index, rate in enumerate(rates):
         bars = []
-        for kind, value in (("verbal", rate.verbal_rate), ("written", rate.written_rate)):
+        for kind in ("verbal", "written"):
+            value = rate[f"{kind}_on_time_rate"]
             bars.append(
                 {
                     "kind": kind,
@@ -99,7 +52,7 @@ def chart_rows(rates: list[UnitRate]) -> list[dict]:
                     "width": 0 if value is None else round(value * BAR_MAX_WIDTH, 1),
                 }
             )
-        rows.append({"unit": rate.unit, "obligations": rate.obligations, "bars": bars, "y": index * 56})
+        rows.append({"unit": rate["name"], "obligations": rate["obligations"], "bars": bars, "y": index * 56})
     return rows
 
 
@@ -147,7 +100,7 @@ def audit(request):
             findings = findings.filter(found_at__lt=until)
     total = findings.count()
     counts = {row["kind"]: row["n"] for row in findings.order_by().values("kind").annotate(n=Count("id"))}
-    rates = unit_rates(now=timezone.now(), since=since, until=until)
+    rates = unit_rates(since=since, until=until)
     chart = chart_rows(rates)
     export_query = urlencode(
         {key: value.isoformat() for key, value in (("since", since), ("until", until)) if value is not None}
@@ -168,6 +121,7 @@ def audit(request):
         "until": request.GET.get("until", ""),
         "errors": errors,
         "chart": chart,
+        "rates": rates,
         "chart_height": max(len(chart), 1) * 56 + 10,
         "bar_max": BAR_MAX_WIDTH,
         "export_query": export_query,

@@ -306,8 +306,11 @@ def test_audit_page_chart_and_findings(client, units, auditor, sijing_officer):
     client.force_login(auditor)
     html = client.get("/audit/").content.decode()
     assert 'id="rate-chart"' in html and 'data-unit="泗泾镇"' in html
-    # verbal and written both overdue and unfiled: 0 % on time
-    assert html.count('class="bar bar-verbal"') == 1 and "口头报 0.0%" in html
+    # 泗泾镇: one obligation, nothing filed (0 % on time); 车墩镇: no obligation but a finding (no rate)
+    assert html.count('class="bar bar-verbal"') == 2
+    assert re.search(r'data-unit="泗泾镇">.*?口头报 0.0%.*?书面报 0.0%', html, re.S)
+    assert re.search(r'data-unit="车墩镇">.*?口头报 —', html, re.S)
+    assert re.search(r"<td>车墩镇</td><td>0</td>.*?<td>0</td><td>0</td><td>1</td><td>0</td>", html, re.S)
     assert "迟报 15 分钟" in html and "疑似" in html
     assert html.count('class="finding ') == 2  # the exercise finding is left out
     html = client.get("/audit/?kind=held_back").content.decode()
