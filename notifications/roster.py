@@ -67,8 +67,9 @@ def _record_gap(*, duty: OnDuty, incident, obligation, step: str, repeat: int) -
         detail={
             "step": step,
             "repeat": repeat,
-            "on_post": [c.pk for c in duty.on_post],
-            "required": MIN_ON_POST,
+            "reason": "no_shift" if not duty.on_post else "fewer_than_two",
+            "on_post": len(duty.on_post),
+            "on_post_contacts": [c.pk for c in duty.on_post],
         },
     )
 

@@ -1,0 +1,85 @@
+"""Event rules: a death brings the leader in charge of the domain; grade IV and above the leaders on the list.
+Each fires once per incident and threshold, also when the figures rise later."""
+
+from datetime import timedelta
+
+import pytest
+from freezegun import freeze_time
+
+from notifications.models import Notification
+from reporting import services
+from reporting.models import ContactRole
+from tests.notifications.conftest import T0, open_incident, person
+
+
+@pytest.fixture
+def leaders(units):
+    office = units["qfb"]
+    return {
+        "safety": person(office, "区领导甲", ContactRole.DISTRICT_LEADER, 40, portfolio=["production_safety"]),
+        "health": person(office, "区领导乙", ContactRole.DISTRICT_LEADER, 41, portfolio=["public_health"]),
+        "listed": person(office, "区领导丙", ContactRole.DISTRICT_LEADER, 42, notify_on_grade=True),
+    }
+
+
+def events(incident):
+    rows = Notification.objects.filter(incident=incident, obligation__isnull=True).select_related("recipient")
+    return sorted((n.step, n.recipient.name, n.channel, n.to) for n in rows)
+
+
+def test_no_casualties_no_events(units, leaders):
+    with freeze_time(T0):
+        incident = open_incident(units)
+    assert incident.grade == "below"
+    assert events(incident) == []
+
+
+def test_death_notifies_domain_leader_and_grade_iv_the_list(units, leaders):
+    with freeze_time(T0):
+        incident = open_incident(units, deaths=1)
+    assert incident.grade == "IV"
+    assert events(incident) == [
+        ("event_deaths", "区领导甲", "email", "p40@example.org"),
+        ("event_deaths", "区领导甲", "sms", "+8617000000040"),
+        ("event_grade_IV", "区领导丙", "email", "p42@example.org"),
+        ("event_grade_IV", "区领导丙", "sms", "+8617000000042"),
+    ]
+    rows = Notification.objects.filter(incident=incident, obligation__isnull=True)
+    assert {(n.status, n.repeat, n.scheduled_for) for n in rows} == {("pending", 0, T0)}
+
+
+def test_each_rule_fires_once_per_incident_even_when_figures_rise(units, leaders):
+    with freeze_time(T0):
+        incident = open_incident(units, deaths=1)
+    before = events(incident)
+    later = T0 + timedelta(minutes=20)
+    with freeze_time(later):
+        services.incident_update(incident=incident, actor=None, now=later, deaths=2, injuries=5)
+    assert events(incident) == before
+
+
+def test_rule_fires_when_figures_rise_later(units, leaders):
+    with freeze_time(T0):
+        incident = open_incident(units)
+    later = T0 + timedelta(minutes=20)
+    with freeze_time(later):
+        services.incident_update(incident=incident, actor=None, now=later, deaths=1)
+    assert [e[:3] for e in events(incident)] == [
+        ("event_deaths", "区领导甲", "email"),
+        ("event_deaths", "区领导甲", "sms"),
+        ("event_grade_IV", "区领导丙", "email"),
+        ("event_grade_IV", "区领导丙", "sms"),
+    ]
+    assert set(Notification.objects.filter(obligation__isnull=True).values_list("scheduled_for", flat=True)) == {later}
+
+
+def test_injury_only_grade_iv_notifies_the_list_not_the_domain_leader(units, leaders):
+    with freeze_time(T0):
+        incident = open_incident(units, injuries=1, domain="public_health")
+    assert [e[:2] for e in events(incident)] == [("event_grade_IV", "区领导丙")] * 2
+
+
+def test_death_in_another_domain_goes_to_that_domains_leader(units, leaders):
+    with freeze_time(T0):
+        incident = open_incident(units, deaths=1, domain="public_health")
+    assert {e[1] for e in events(incident) if e[0] == "event_deaths"} == {"区领导乙"}

@@ -1,0 +1,86 @@
+"""Who is on duty at a moment: roster roles, the duty room, unit heads, district leaders, roster gaps."""
+
+from datetime import timedelta
+
+from notifications import roster as duty
+from reporting.models import ContactRole, Finding, Shift
+from tests.notifications.conftest import T0, on_shift, person
+
+
+def names(contacts):
+    return [c.name for c in contacts]
+
+
+def test_roster_roles_on_post(units, roster):
+    got = duty.audience_resolve(unit=units["sijing"], audience=["duty_officer", "shift_leader"], at=T0)
+    assert names(got) == ["张值班员", "李值班长"]
+    got = duty.audience_resolve(
+        unit=units["sijing"], audience=["duty_officer", "shift_leader", "leader_on_shift"], at=T0
+    )
+    assert names(got) == ["张值班员", "李值班长", "赵带班"]
+    assert not Finding.objects.exists()
+
+
+def test_escalation_audience_is_duty_room_on_post_and_unit_head(units, roster):
+    got = duty.audience_resolve(unit=units["sijing"], audience=["duty_room", "unit_head"], at=T0)
+    assert names(got) == ["孙镇长", "钱总值班员", "周总值班长"]
+
+
+def test_shift_window_is_half_open(units, roster):
+    """A shift covers starts_at <= at < ends_at: at its end the next shift is on post, not this one."""
+    ends = T0 - timedelta(hours=1) + timedelta(hours=24)
+    on_shift(person(units["sijing"], "次日值班员", ContactRole.DUTY_OFFICER, 20), ContactRole.DUTY_OFFICER, start=ends)
+    on_shift(person(units["sijing"], "次日值班长", ContactRole.SHIFT_LEADER, 21), ContactRole.SHIFT_LEADER, start=ends)
+    before = duty.audience_resolve(unit=units["sijing"], audience=["duty_officer"], at=ends - timedelta(microseconds=1))
+    at_end = duty.audience_resolve(unit=units["sijing"], audience=["duty_officer"], at=ends)
+    assert names(before) == ["张值班员"]
+    assert names(at_end) == ["次日值班员"]
+
+
+def test_no_shift_falls_back_to_default_contacts_and_records_a_gap(units, roster):
+    Shift.objects.filter(unit=units["sijing"]).delete()
+    got = duty.audience_resolve(
+        unit=units["sijing"], audience=["duty_officer", "shift_leader"], at=T0, step="verbal_overdue"
+    )
+    assert names(got) == ["泗泾默认"]
+    gap = Finding.objects.get(kind="roster_gap")
+    assert gap.unit == units["sijing"]
+    assert gap.detail["reason"] == "no_shift" and gap.detail["on_post"] == 0
+    assert gap.detail["step"] == "verbal_overdue"
+
+
+def test_one_on_post_is_a_gap_too(units, roster):
+    Shift.objects.filter(unit=units["sijing"]).exclude(contact=roster["officer"]).delete()
+    got = duty.audience_resolve(unit=units["sijing"], audience=["duty_officer", "shift_leader"], at=T0, step="s")
+    assert names(got) == ["张值班员", "泗泾默认"]
+    gap = Finding.objects.get(kind="roster_gap")
+    assert (gap.detail["reason"], gap.detail["on_post"]) == ("fewer_than_two", 1)
+
+
+def test_gap_is_recorded_once_per_moment_and_step(units, roster):
+    Shift.objects.filter(unit=units["sijing"]).delete()
+    for _ in range(2):
+        duty.audience_resolve(unit=units["sijing"], audience=["duty_officer"], at=T0, step="verbal_overdue")
+    assert Finding.objects.filter(kind="roster_gap").count() == 1
+
+
+def test_duty_room_gap(units, roster):
+    Shift.objects.filter(unit=units["duty-room"], contact=roster["room_leader"]).delete()
+    got = duty.audience_resolve(unit=units["sijing"], audience=["duty_room"], at=T0, step="verbal_escalate")
+    assert names(got) == ["钱总值班员", "总值班室默认"]
+    assert Finding.objects.get(kind="roster_gap").unit == units["duty-room"]
+
+
+def test_unit_head_needs_no_roster(units, roster):
+    Shift.objects.all().delete()
+    assert names(duty.audience_resolve(unit=units["sijing"], audience=["unit_head"], at=T0)) == ["孙镇长"]
+    assert not Finding.objects.exists()
+
+
+def test_district_leaders_by_portfolio_and_list(units):
+    office = units["qfb"]
+    a = person(office, "区领导甲", ContactRole.DISTRICT_LEADER, 30, portfolio=["production_safety"])
+    person(office, "区领导乙", ContactRole.DISTRICT_LEADER, 31, portfolio=["public_health"], notify_on_grade=True)
+    person(office, "区领导丙", ContactRole.DISTRICT_LEADER, 32, portfolio=["production_safety"], active=False)
+    assert names(duty.district_leaders(domain="production_safety")) == [a.name]
+    assert names(duty.district_leaders(notify_on_grade=True)) == ["区领导乙"]

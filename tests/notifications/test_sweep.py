@@ -1,0 +1,172 @@
+"""The sweep on PostgreSQL with frozen time: inclusive deadline, discharge, acknowledgement, idempotency,
+re-drive, plan freezing, relay and exercise incidents."""
+
+from datetime import timedelta
+
+from freezegun import freeze_time
+
+from notifications.models import EscalationPolicy, EscalationStep, Notification, SweepHeartbeat
+from notifications.sweep import notifications_redrive, sweep_run
+from reporting import services
+from reporting.models import DeadlineBreach, Obligation, ObligationKind
+from tests.notifications.conftest import T0, open_incident, report_fields
+
+VERBAL_DUE = T0 + timedelta(minutes=30)
+WRITTEN_DUE = T0 + timedelta(minutes=60)
+
+
+def sweep_at(when):
+    with freeze_time(when):
+        return sweep_run(now=when)
+
+
+def steps(obligation, **filters):
+    return sorted(set(Notification.objects.filter(obligation=obligation, **filters).values_list("step", "repeat")))
+
+
+def file(obligation, kind, when):
+    with freeze_time(when):
+        return services.report_create(obligation=obligation, kind=kind, actor=None, now=when, **report_fields())
+
+
+def test_report_filed_exactly_at_due_gets_no_overdue_notification(units, roster):
+    with freeze_time(T0):
+        obligation = open_incident(units).obligations.get()
+    sweep_at(T0 + timedelta(minutes=20))
+    # The sweep landing exactly on the due time sends nothing: the deadline has not passed yet.
+    assert sweep_at(VERBAL_DUE) == 0
+    report = file(obligation, "verbal", VERBAL_DUE)
+    assert report.on_time is True
+    sweep_at(VERBAL_DUE + timedelta(seconds=1))
+    sweep_at(VERBAL_DUE + timedelta(minutes=6))
+    assert steps(obligation) == [("verbal_reminder", 0)]
+    assert not DeadlineBreach.objects.filter(obligation=obligation).exists()
+
+
+def test_one_second_after_due_the_overdue_step_fires(units, roster):
+    with freeze_time(T0):
+        obligation = open_incident(units).obligations.get()
+    assert sweep_at(VERBAL_DUE + timedelta(seconds=1)) == 1
+    # Created after the reminder's deadline passed: the reminder is dropped, the overdue step goes.
+    assert steps(obligation) == [("verbal_overdue", 0)]
+    assert set(Notification.objects.values_list("scheduled_for", flat=True)) == {VERBAL_DUE}
+    assert DeadlineBreach.objects.get(obligation=obligation).recorded_at == VERBAL_DUE + timedelta(seconds=1)
+
+
+def test_sweeping_twice_at_the_same_moment_adds_nothing(units, roster):
+    with freeze_time(T0):
+        obligation = open_incident(units).obligations.get()
+    when = VERBAL_DUE + timedelta(minutes=5, seconds=1)
+    sweep_at(when)
+    count = Notification.objects.count()
+    Obligation.objects.filter(pk=obligation.pk).update(next_action_at=when)  # as if a second sweep raced in
+    sweep_at(when)
+    assert Notification.objects.count() == count == 6 + 6  # overdue: 3 people x 2; escalate: 3 people x 2
+    assert DeadlineBreach.objects.count() == 1
+
+
+def test_filing_cancels_unsent_rows_and_stops_the_ladder(units, roster):
+    with freeze_time(T0):
+        obligation = open_incident(units).obligations.get()
+    sweep_at(VERBAL_DUE + timedelta(seconds=1))
+    sent = Notification.objects.filter(obligation=obligation).first()
+    Notification.objects.filter(pk=sent.pk).update(status="sent", provider_id="SM1", claimed_by="t", claimed_at=T0)
+    file(obligation, "verbal", VERBAL_DUE + timedelta(minutes=2))
+    statuses = sorted(Notification.objects.filter(obligation=obligation).values_list("status", flat=True))
+    assert statuses == ["cancelled"] * 5 + ["sent"]  # a step already handed over is not recalled
+    obligation.refresh_from_db()
+    assert obligation.next_action_at == WRITTEN_DUE - timedelta(minutes=10)
+    sweep_at(VERBAL_DUE + timedelta(minutes=16))
+    assert steps(obligation) == [("verbal_overdue", 0)]
+
+
+def test_written_report_stops_everything(units, roster):
+    with freeze_time(T0):
+        obligation = open_incident(units).obligations.get()
+    file(obligation, "written", T0 + timedelta(minutes=10))
+    obligation.refresh_from_db()
+    assert obligation.next_action_at is None
+    assert sweep_at(T0 + timedelta(hours=3)) == 0
+    assert not Notification.objects.exists()
+
+
+def test_acknowledged_recipient_gets_no_repeats_but_escalation_continues(units, roster):
+    with freeze_time(T0):
+        obligation = open_incident(units).obligations.get()
+    sweep_at(VERBAL_DUE + timedelta(seconds=1))
+    Notification.objects.filter(obligation=obligation, recipient=roster["officer"], channel="sms").update(
+        status="acknowledged"
+    )
+    sweep_at(VERBAL_DUE + timedelta(minutes=5, seconds=1))
+    sweep_at(VERBAL_DUE + timedelta(minutes=15, seconds=1))
+    escalated = Notification.objects.filter(obligation=obligation, step="verbal_escalate")
+    assert {n.recipient.name for n in escalated} == {"孙镇长", "钱总值班员", "周总值班长"}
+    repeat = Notification.objects.filter(obligation=obligation, step="verbal_overdue", repeat=1)
+    assert sorted(n.recipient.name for n in repeat) == ["李值班长", "赵带班"]
+
+
+def test_plan_is_frozen_at_creation(units, roster):
+    with freeze_time(T0):
+        obligation = open_incident(units).obligations.get()
+    policy = EscalationPolicy.objects.get(active=True)
+    assert [s["key"] for s in obligation.escalation_plan] == [s.key for s in policy.steps.order_by("order")]
+    EscalationStep.objects.filter(policy=policy, key="verbal_reminder").update(offset_minutes=-20)
+    EscalationStep.objects.filter(policy=policy, key="verbal_escalate").delete()
+    obligation.refresh_from_db()
+    assert obligation.escalation_plan[0]["offset_minutes"] == -10
+    assert obligation.next_action_at == T0 + timedelta(minutes=20)
+    sweep_at(VERBAL_DUE + timedelta(minutes=5, seconds=1))
+    assert ("verbal_escalate", 0) in steps(obligation)
+    with freeze_time(T0):
+        later = open_incident(units, title="另一事件").obligations.get()
+    assert later.escalation_plan[0]["offset_minutes"] == -20
+    assert "verbal_escalate" not in [s["key"] for s in later.escalation_plan]
+
+
+def test_major_incident_relay_obligation_is_chased(units, roster):
+    with freeze_time(T0):
+        incident = open_incident(units, deaths=12)  # grade II: relay to 区委办 and 区府办 (rule 13)
+    relay = incident.obligations.get(kind=ObligationKind.RELAY)
+    assert [s["key"] for s in relay.escalation_plan] == ["verbal_reminder", "verbal_overdue", "verbal_escalate"]
+    assert relay.next_action_at == relay.verbal_due_at - timedelta(minutes=10)
+    sweep_at(relay.verbal_due_at + timedelta(seconds=1))
+    rows = Notification.objects.filter(obligation=relay, step="verbal_overdue")
+    # The duty room's own shift: its officer and shift leader on post.
+    assert sorted({n.recipient.name for n in rows}) == ["周总值班长", "钱总值班员"]
+
+
+def test_exercise_incident_is_chased_like_any_other(units, roster):
+    with freeze_time(T0):
+        obligation = open_incident(units, exercise=True).obligations.get()
+    sweep_at(VERBAL_DUE + timedelta(seconds=1))
+    assert Notification.objects.filter(obligation=obligation, step="verbal_overdue").count() == 6
+
+
+def test_not_required_stops_the_sweep(units, roster, duty_room):
+    with freeze_time(T0):
+        obligation = open_incident(units).obligations.get()
+        services.obligation_mark_not_required(obligation=obligation, reason="误派单位", actor=duty_room, now=T0)
+    obligation.refresh_from_db()
+    assert obligation.next_action_at is None
+    assert sweep_at(T0 + timedelta(hours=2)) == 0
+    assert not Notification.objects.exists()
+
+
+def test_redrive_reenqueues_stale_pending_rows_once_per_interval(units, roster, django_capture_on_commit_callbacks):
+    with freeze_time(T0):
+        obligation = open_incident(units).obligations.get()
+    sweep_at(VERBAL_DUE + timedelta(seconds=1))
+    rows = Notification.objects.filter(obligation=obligation)
+    rows.filter(recipient=roster["officer"]).update(claimed_by="live", claimed_at=VERBAL_DUE + timedelta(seconds=20))
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert notifications_redrive(now=VERBAL_DUE + timedelta(seconds=20)) == 0  # too young
+        assert notifications_redrive(now=VERBAL_DUE + timedelta(seconds=40)) == 4  # not the officer's live claims
+        assert notifications_redrive(now=VERBAL_DUE + timedelta(seconds=50)) == 0  # just re-driven
+    assert len(callbacks) == 1
+    assert rows.filter(redriven_at=VERBAL_DUE + timedelta(seconds=40)).count() == 4
+
+
+def test_heartbeat_every_tick(units):
+    sweep_at(T0)
+    sweep_at(T0 + timedelta(seconds=5))
+    assert SweepHeartbeat.objects.get(name="sweep").beat_at == T0 + timedelta(seconds=5)
