@@ -11,7 +11,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.utils import timezone
 
-from reporting import grading, services
+from reporting import deadlines, grading, services
 from reporting import models as m
 
 
@@ -60,6 +60,9 @@ class ObligationInline(admin.TabularInline):
     readonly_fields = fields
     show_change_link = True
 
+    def has_add_permission(self, request, obj=None):
+        return False
+
 
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Append-only records, or records only the services may change: visible, never changed or deleted here."""
@@ -92,8 +95,16 @@ class IncidentAdminForm(forms.ModelForm):
         ]
 
     def clean(self):
-        """SPEC rule 9: a human may set the grade higher than the figures give, never lower."""
+        """SPEC rule 9: a human may set the grade higher than the figures give, never lower. SPEC rule 6: the
+        occurrence time is not in the future and not after any unit's first-known time."""
         cleaned = super().clean()
+        occurred_at = cleaned.get("occurred_at")
+        if occurred_at is not None and self.instance.pk is not None and "occurred_at" in self.changed_data:
+            known = list(self.instance.obligations.values_list("first_known_at", flat=True))
+            try:
+                deadlines.check_incident_times(occurred_at=occurred_at, first_known_at=known, now=timezone.now())
+            except deadlines.TimeError as exc:
+                self.add_error("occurred_at" if exc.field == "occurred_at" else None, exc.message)
         figures = {f: cleaned.get(f, getattr(self.instance, f)) or 0 for f in services.FIGURES}
         computed = grading.compute_grade(**figures)
         grade = cleaned.get("grade")

@@ -53,7 +53,7 @@ def actor_name(actor) -> str:
 def policy_minutes(*, grade: str | None) -> Minutes:
     """The reporting minutes for a grade: its own policy row, else the default row, else 30/60/15."""
     # ``grade IN (x, NULL)`` never matches the NULL default row in SQL: ask for it explicitly.
-    rows = {p.grade: p for p in ReportingPolicy.objects.filter(Q(grade=grade) | Q(grade__isnull=True))}
+    rows = {p.grade: p for p in ReportingPolicy.objects.filter(Q(grade=grade) | Q(grade__isnull=True)).order_by("id")}
     policy = rows.get(grade) or rows.get(None)
     if policy is None:
         return Minutes(verbal=30, written=60, relay=15)

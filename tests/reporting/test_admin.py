@@ -103,10 +103,8 @@ def test_audit_events_are_read_only_in_the_admin(admin_client, filed_report):
     assert AuditEvent.objects.get(pk=event.pk).actor == event.actor
 
 
-def test_incident_grade_edit_in_admin_goes_through_the_service(admin_client, filed_report):
-    incident = Incident.objects.get(pk=filed_report.incident_id)
-    url = reverse("admin:reporting_incident_change", args=[incident.pk])
-    form = {
+def incident_form(incident):
+    return {
         "title": incident.title,
         "domain": incident.domain,
         "occurred_at_0": timezone.localtime(incident.occurred_at).strftime("%Y-%m-%d"),
@@ -124,6 +122,12 @@ def test_incident_grade_edit_in_admin_goes_through_the_service(admin_client, fil
         "obligations-0-id": incident.obligations.get().pk,
         "obligations-0-incident": incident.pk,
     }
+
+
+def test_incident_grade_edit_in_admin_goes_through_the_service(admin_client, filed_report):
+    incident = Incident.objects.get(pk=filed_report.incident_id)
+    url = reverse("admin:reporting_incident_change", args=[incident.pk])
+    form = incident_form(incident)
     # Lower than the computed grade (III for 3 deaths): refused with the form error, nothing changes.
     refused = admin_client.post(url, {**form, "deaths": 3, "grade": Grade.IV})
     assert refused.status_code == 200
@@ -137,3 +141,15 @@ def test_incident_grade_edit_in_admin_goes_through_the_service(admin_client, fil
     change = AuditEvent.objects.filter(kind="incident_changed").latest("id")
     assert change.actor == "admin"
     assert change.detail["changes"]["grade"] == ["IV", "II"]
+
+
+def test_incident_occurrence_after_first_known_is_refused_in_admin(admin_client, filed_report):
+    incident = Incident.objects.get(pk=filed_report.incident_id)
+    url = reverse("admin:reporting_incident_change", args=[incident.pk])
+    later = timezone.localtime(incident.obligations.get().first_known_at) + timedelta(minutes=1)
+    form = {**incident_form(incident), "occurred_at_0": later.strftime("%Y-%m-%d"), "grade": Grade.IV}
+    form["occurred_at_1"] = later.strftime("%H:%M:%S")
+    response = admin_client.post(url, form)
+    assert response.status_code == 200
+    assert "首次知悉时间 (first_known_at)" in response.content.decode()
+    assert Incident.objects.get(pk=incident.pk).occurred_at == incident.occurred_at
