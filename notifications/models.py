@@ -150,3 +150,12 @@ class SweepHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} {self.beat_at:%H:%M:%S}"
+
+
+class ChasePlan(Obligation):
+    """An obligation seen from the chasing side: its frozen plan and a preview of every step with times (admin)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("催报计划")
+        verbose_name_plural = _("催报计划")

@@ -5,11 +5,16 @@ from django.utils import timezone
 
 from notifications import delivery
 from notifications.sweep import sweep_run
+from notifications.wakeups import wakeups_schedule
 
 
 @shared_task(name="notifications.tasks.sweep", ignore_result=True)
 def sweep() -> int:
-    return sweep_run(now=timezone.now())
+    """The deadline checker (beat, and ETA wake sweeps): one tick, then wake sweeps for the moments just ahead."""
+    now = timezone.now()
+    claimed = sweep_run(now=now)
+    wakeups_schedule(now=now)
+    return claimed
 
 
 # acks_late: notification_send is idempotent (the row's status and fencing token guard it), so a worker killed

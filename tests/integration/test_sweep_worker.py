@@ -51,3 +51,50 @@ def test_worker_sweep_records_a_passed_deadline_exactly_once_with_two_concurrent
     # The worker moved the obligation on to its next step (escalation at verbal due + 5 min).
     obligation = Obligation.objects.get(pk=obligation.pk)
     assert obligation.next_action_at == obligation.verbal_due_at + timedelta(minutes=5, microseconds=1)
+
+
+def test_eta_wake_sweep_fires_a_step_within_a_second_of_its_time(units, celery_procs):
+    """Beat sweeps only every 5 s here; the wake sweep it schedules fires the overdue step right after the due
+    time (the lag SPEC targets), and the row is still written once."""
+    from notifications.models import Notification
+    from reporting.models import ContactRole
+    from tests.notifications.conftest import on_shift, person
+
+    now = timezone.now()
+    for n, role in enumerate((ContactRole.DUTY_OFFICER, ContactRole.SHIFT_LEADER), start=1):
+        on_shift(person(units["sijing"], f"值班{n}", role, n), role, start=now - timedelta(hours=1))
+    env = {"SWEEP_INTERVAL_SECONDS": "5"}
+    celery_procs.worker("w1", concurrency=4, extra_env=env)
+    celery_procs.beat(extra_env=env)
+    # Verbal due 7 s from now: at least one beat tick sees it within its 2-interval look-ahead first.
+    now = timezone.now()
+    incident = services.incident_create(
+        actor=None,
+        now=now,
+        title="泗泾镇某路段塌陷",
+        domain="city_operation",
+        occurred_at=now - timedelta(minutes=40),
+        location="泗泾镇某路",
+        summary="",
+        units=[{"unit": units["sijing"], "first_known_at": now - timedelta(minutes=30) + timedelta(seconds=7)}],
+    )
+    obligation = incident.obligations.get()
+    rows = wait_until(
+        lambda: list(Notification.objects.filter(obligation=obligation, step="verbal_overdue")), timeout=30
+    )
+    assert len(rows) == 4  # 2 people x (sms, email)
+    lag = max((r.created_at - obligation.verbal_due_at).total_seconds() for r in rows)
+    assert 0 < lag < 1.0
+    wait_until(lambda: not Notification.objects.filter(obligation=obligation, status="pending").exists(), timeout=30)
+    assert len(celery_procs.sms_sent()) == Notification.objects.filter(channel="sms").count()
+
+
+def test_slot_rounds_up_to_50_ms():
+    from datetime import UTC, datetime
+
+    from notifications.wakeups import slot_of
+
+    assert slot_of(datetime(2026, 11, 28, 1, 0, 0, 1, tzinfo=UTC)) == datetime(2026, 11, 28, 1, 0, 0, 50000, tzinfo=UTC)
+    assert slot_of(datetime(2026, 11, 28, 1, 0, 0, 50000, tzinfo=UTC)) == datetime(
+        2026, 11, 28, 1, 0, 0, 50000, tzinfo=UTC
+    )

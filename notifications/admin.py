@@ -1,0 +1,75 @@
+"""Admin for chasing: policies with their steps (editable; new obligations freeze the active one), notifications
+(read-only), the sweep heartbeat, and each obligation's frozen plan previewed with times."""
+
+from django.contrib import admin
+from django.utils import timezone
+from django.utils.html import format_html_join
+from django.utils.translation import gettext_lazy as _
+
+from notifications import escalation
+from notifications.models import ChasePlan, EscalationPolicy, EscalationStep, Notification, SweepHeartbeat
+from notifications.sweep import clock_of, fired_steps
+
+
+class EscalationStepInline(admin.TabularInline):
+    model = EscalationStep
+    extra = 0
+    ordering = ["order"]
+
+
+@admin.register(EscalationPolicy)
+class EscalationPolicyAdmin(admin.ModelAdmin):
+    list_display = ["name", "active", "repeat_every_minutes", "repeat_max"]
+    inlines = [EscalationStepInline]
+
+
+class ReadOnly(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnly):
+    list_display = ["id", "incident", "obligation", "step", "repeat", "channel", "to", "status", "scheduled_for"]
+    list_filter = ["status", "channel", "step"]
+    search_fields = ["to", "incident__number", "provider_id"]
+    list_select_related = ["incident", "obligation__incident", "obligation__unit"]
+    date_hierarchy = "scheduled_for"
+
+
+@admin.register(SweepHeartbeat)
+class SweepHeartbeatAdmin(ReadOnly):
+    list_display = ["name", "beat_at", "claimed"]
+
+
+@admin.register(ChasePlan)
+class ChasePlanAdmin(ReadOnly):
+    list_display = ["__str__", "verbal_due_at", "written_due_at", "verbal_state", "written_state", "next_action_at"]
+    list_select_related = ["incident", "unit"]
+    readonly_fields = ["preview"]
+    fields = ["preview"]
+
+    @admin.display(description=_("计划步骤 (预览)"))
+    def preview(self, obj):
+        rows = escalation.preview(obj.escalation_plan or [], clock_of(obj), now=timezone.now(), fired=fired_steps(obj))
+        return format_html_join(
+            "\n",
+            "<div>{} &nbsp; {}#{} &nbsp; {} &nbsp; {} &nbsp; [{}]</div>",
+            (
+                (
+                    timezone.localtime(r["at"]).strftime("%Y-%m-%d %H:%M"),
+                    r["step"],
+                    r["repeat"],
+                    ", ".join(r["audience"]),
+                    ", ".join(r["channels"]),
+                    r["status"],
+                )
+                for r in rows
+            ),
+        )

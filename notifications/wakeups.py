@@ -1,0 +1,76 @@
+"""The faster path: ETA sweeps timed to the next due moments, so a step fires within milliseconds of its time
+instead of waiting up to ``SWEEP_INTERVAL_SECONDS`` for beat.
+
+Only an accelerator (SPEC: the sweep is the source of truth). Each beat sweep looks one window ahead on the index
+``obligation_next_action_idx`` and schedules one ETA sweep per distinct moment, rounded up to ``SLOT``; a Redis
+``SET NX`` per slot keeps two beats (or a beat and a wake sweep) from scheduling the same slot twice. A wake sweep
+is an ordinary ``sweep_run``: ``SKIP LOCKED`` and the unique constraint make it harmless when it overlaps another.
+A lost ETA task costs only latency: the next beat sweep does the work.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from datetime import datetime, timedelta
+
+from django.conf import settings
+
+from reporting.models import Obligation
+
+logger = logging.getLogger(__name__)
+
+#: Moments this close together share one wake sweep.
+SLOT = timedelta(milliseconds=50)
+#: At most this many wake sweeps scheduled by one tick (a burst of distinct moments falls back to beat).
+MAX_WAKEUPS = 200
+KEY = "tracker:sweep:wake:{}"
+
+_client = None
+
+
+def _redis():
+    global _client
+    url = settings.CELERY_BROKER_URL
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        return None
+    if _client is None:
+        import redis
+
+        _client = redis.Redis.from_url(url)
+    return _client
+
+
+def slot_of(moment: datetime) -> datetime:
+    """The wake time for a moment: rounded up to the next SLOT boundary (never before the moment)."""
+    step = SLOT.total_seconds()
+    return datetime.fromtimestamp(math.ceil(moment.timestamp() / step) * step, tz=moment.tzinfo)
+
+
+def wakeups_schedule(*, now: datetime, horizon: timedelta | None = None) -> int:
+    """Schedule ETA sweeps for the moments due within ``horizon`` (default: two beat intervals) after ``now``.
+    Returns how many were scheduled."""
+    client = _redis()
+    if client is None:
+        return 0
+    horizon = horizon or timedelta(seconds=2 * settings.SWEEP_INTERVAL_SECONDS)
+    moments = (
+        Obligation.objects.filter(next_action_at__gt=now, next_action_at__lte=now + horizon)
+        .order_by("next_action_at")
+        .values_list("next_action_at", flat=True)
+        .distinct()[: MAX_WAKEUPS * 10]
+    )
+    from notifications.tasks import sweep
+
+    scheduled = 0
+    for slot in sorted({slot_of(m) for m in moments})[:MAX_WAKEUPS]:
+        ttl = int((slot - now).total_seconds()) + 60
+        if not client.set(KEY.format(int(slot.timestamp() * 1000)), 1, nx=True, ex=ttl):
+            continue
+        try:
+            sweep.apply_async(eta=slot, expires=slot + timedelta(seconds=30))
+        except Exception:  # the broker is down: beat will sweep anyway
+            logger.exception("could not schedule a wake sweep at %s", slot)
+            return scheduled
+        scheduled += 1
+    return scheduled
