@@ -20,6 +20,7 @@ from reporting import elements, services
 from reporting.errors import DomainError, MissingElementsError
 from reporting.links import obligation_from_token
 from reporting.models import DeadlineState, Obligation, Report, ReportKind, Role
+from reporting.web import drafts
 from reporting.web.access import obligation_for_filing, report_visible, role_of
 from reporting.web.board import board_row
 from reporting.web.display import local_input, local_short
@@ -41,13 +42,13 @@ def kinds_for(obligation: Obligation) -> list[str]:
 
 def _initial(obligation: Obligation, user, kinds: list[str]) -> tuple[dict, Report | None]:
     """Start from the user's latest draft for this obligation, else from what the incident already says."""
-    draft = (
-        Report.objects.drafts().filter(obligation=obligation, created_by=user).order_by("-created_at", "-id").first()
-    )
+    draft = drafts.latest_draft(obligation=obligation, user=user)
     if draft is not None:
         initial = {f: getattr(draft, f) for f in services.REPORT_FIELDS}
         initial["occurred_at"] = local_input(draft.occurred_at)
+        initial["call_received_at"] = local_input(draft.call_received_at)
         initial["kind"] = draft.kind if draft.kind in kinds else kinds[0]
+        initial["draft"] = draft.pk
         return initial, draft
     initial = {
         "kind": kinds[0],
@@ -59,6 +60,21 @@ def _initial(obligation: Obligation, user, kinds: list[str]) -> tuple[dict, Repo
         initial["contact_name"] = contact.name
         initial["contact_phone"] = contact.phone
     return initial, None
+
+
+def _submit(*, obligation: Obligation, form: ReportForm, user, as_draft: bool) -> Report:
+    """Save or file what the form holds. An open draft is updated and filed itself (see ``reporting.web.drafts``);
+    without one, ``report_create`` saves a new draft or files directly."""
+    now = timezone.now()
+    kind = form.cleaned_data["kind"]
+    values = form.report_values()
+    draft = drafts.draft_for_form(obligation=obligation, draft_id=form.cleaned_data.get("draft"))
+    if draft is None:
+        return services.report_create(obligation=obligation, kind=kind, actor=user, now=now, draft=as_draft, **values)
+    draft = drafts.draft_update(report=draft, kind=kind, actor=user, now=now, **values)
+    if as_draft:
+        return draft
+    return services.report_file(report=draft, actor=user, now=now)
 
 
 def _add_domain_errors(form: ReportForm, exc: DomainError) -> None:
@@ -88,14 +104,7 @@ def _filing(request, obligation: Obligation):
         as_draft = request.POST.get("action") == "draft"
         if form.is_valid():
             try:
-                report = services.report_create(
-                    obligation=obligation,
-                    kind=form.cleaned_data["kind"],
-                    actor=request.user,
-                    now=timezone.now(),
-                    draft=as_draft,
-                    **form.report_values(),
-                )
+                report = _submit(obligation=obligation, form=form, user=request.user, as_draft=as_draft)
             except (MissingElementsError, DomainError) as exc:
                 _add_domain_errors(form, exc)
                 status = exc.status_code
@@ -104,8 +113,15 @@ def _filing(request, obligation: Obligation):
                     return redirect("web:report", report.pk)
                 draft_saved = report
                 messages.success(request, _("草稿已保存 (只有报送才计时)"))
+                # Later saves and the filing act on this draft row.
+                form = ReportForm(
+                    {**request.POST.dict(), "draft": str(report.pk)}, kinds=kinds, may_log_call=may_log_call
+                )
+                form.is_valid()
         else:
             status = 400
+        if draft_saved is None:
+            draft_saved = drafts.draft_for_form(obligation=obligation, draft_id=form.cleaned_data.get("draft"))
     else:
         initial, draft_saved = _initial(obligation, request.user, kinds)
         form = ReportForm(initial=initial, kinds=kinds, may_log_call=may_log_call)

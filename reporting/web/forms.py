@@ -72,6 +72,8 @@ class ReportForm(forms.Form):
         label=_("联系电话"), max_length=20, required=False, widget=forms.TextInput(attrs={"inputmode": "tel"})
     )
     call_received_at = LocalDateTimeField(label=_("来电时间(总值班室登记口头报)"), required=False)
+    # The draft being edited: filing files that very row (its first save time matters to the 压报 rule).
+    draft = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
     def __init__(self, *args, kinds: list[str], may_log_call: bool, **kwargs):
         super().__init__(*args, **kwargs)
@@ -83,4 +85,5 @@ class ReportForm(forms.Form):
         """The cleaned values for ``report_create``: blank text stays blank (so it is named as missing)."""
         data = dict(self.cleaned_data)
         data.pop("kind", None)
+        data.pop("draft", None)
         return {k: (v.strip() if isinstance(v, str) else v) for k, v in data.items()}

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.utils import timezone, translation
 
 from notifications.models import SweepHeartbeat
+from reporting import services
 from reporting.links import filing_token
 from reporting.models import DeadlineState, Finding, RefusedReport, Report
 from reporting.web.display import local_input
@@ -359,3 +360,59 @@ def test_every_page_string_has_an_english_translation():
     with translation.override("en"):
         untranslated = sorted(i for i in ids if translation.gettext(i) == i)
     assert untranslated == []
+
+
+def test_filing_an_edited_draft_files_that_draft_row(client, sijing_officer, sijing_obligation):
+    client.force_login(sijing_officer)
+    url = f"/obligations/{sijing_obligation.pk}/file/"
+    client.post(url, {"kind": "written", "account": "初稿", "action": "draft"})
+    draft = Report.objects.drafts().get()
+    html = client.get(url).content.decode()
+    assert f'name="draft" value="{draft.pk}"' in html
+    post = {"kind": "written", "occurred_at": local_input(sijing_obligation.incident.occurred_at), **WRITTEN}
+    post["draft"] = draft.pk
+    response = client.post(url, post)
+    assert response.status_code == 302
+    filed = Report.objects.get()  # one row: the draft itself was filed
+    assert filed.pk == draft.pk and filed.filed_at is not None
+    assert filed.account == WRITTEN["account"] and filed.created_at == draft.created_at < filed.filed_at
+
+
+def test_a_draft_held_past_its_deadline_is_suspected_held_back(client, units, sijing_officer):
+    """SPEC 压报: a draft saved before the deadline but filed after it; the web form must not hide it."""
+    ob = open_incident(sijing_officer, units["sijing"], known_minutes_ago=70, title="压报").obligations.get()
+    saved_at = ob.written_due_at - timedelta(minutes=5)
+    draft = services.report_create(
+        obligation=ob, kind="written", actor=sijing_officer, now=saved_at, draft=True, account="早就写好了"
+    )
+    client.force_login(sijing_officer)
+    post = {"kind": "written", "occurred_at": local_input(ob.incident.occurred_at), **WRITTEN, "draft": draft.pk}
+    assert client.post(f"/obligations/{ob.pk}/file/", post).status_code == 302
+    assert Report.objects.filed().get().pk == draft.pk
+    finding = Finding.objects.get(kind="held_back")
+    assert finding.detail["rule"] == "draft_filed_after_deadline" and finding.suspected is True
+
+
+def test_someone_elses_obligation_draft_id_is_ignored(client, units, sijing_officer, outsider, sijing_obligation):
+    other = open_incident(outsider, units["chedun"], known_minutes_ago=5, title="车墩").obligations.get()
+    foreign = services.report_create(obligation=other, kind="written", actor=outsider, now=timezone.now(), draft=True)
+    client.force_login(sijing_officer)
+    post = {"kind": "written", "occurred_at": local_input(sijing_obligation.incident.occurred_at), **WRITTEN}
+    post["draft"] = foreign.pk
+    assert client.post(f"/obligations/{sijing_obligation.pk}/file/", post).status_code == 302
+    foreign.refresh_from_db()
+    assert foreign.filed_at is None and foreign.account == ""
+    assert Report.objects.filed().get().obligation_id == sijing_obligation.pk
+
+
+def test_refused_draft_filing_keeps_the_draft_updated(client, sijing_officer, sijing_obligation):
+    client.force_login(sijing_officer)
+    url = f"/obligations/{sijing_obligation.pk}/file/"
+    client.post(url, {"kind": "written", "account": "初稿", "action": "draft"})
+    draft = Report.objects.drafts().get()
+    response = client.post(url, {"kind": "written", "account": "改过的经过", "draft": draft.pk, "action": "file"})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "改过的经过</textarea>" in html and f'name="draft" value="{draft.pk}"' in html
+    draft.refresh_from_db()
+    assert draft.account == "改过的经过" and draft.filed_at is None
