@@ -27,25 +27,18 @@ def seed(at, monkeypatch, password="demo-pass-1"):
 
 
 def on_post_gaps(start, end):
-    """(unit code, moment) pairs in [start, end] with fewer than two people on post. Checked at every shift
-    boundary, just before it, and every 20 minutes."""
+    """(unit code, moment) pairs in [start, end] with fewer than two people on post.
+
+    The number on post only changes at a shift's start or end, so checking ``start`` and every shift edge inside
+    the window covers every moment of it.
+    """
     shifts = {}
     for unit_id, starts_at, ends_at in Shift.objects.values_list("unit_id", "starts_at", "ends_at"):
         shifts.setdefault(unit_id, []).append((starts_at, ends_at))
-    moments = {start, end}
-    step = start
-    while step <= end:
-        moments.add(step)
-        step += timedelta(minutes=20)
-    for spans in shifts.values():
-        for starts_at, ends_at in spans:
-            for edge in (starts_at, ends_at):
-                for t in (edge - timedelta(microseconds=1), edge):
-                    if start <= t <= end:
-                        moments.add(t)
     gaps = []
     for unit in Unit.objects.all():
         spans = shifts.get(unit.pk, [])
+        moments = {start} | {edge for span in spans for edge in span if start <= edge <= end}
         for t in sorted(moments):
             if sum(1 for s, e in spans if s <= t < e) < 2:
                 gaps.append((unit.code, t))
@@ -127,3 +120,14 @@ def test_seed_uses_the_real_clock_when_not_frozen(monkeypatch):
     call_command("seed_demo", stdout=StringIO())
     now = timezone.now()
     assert on_post_gaps(now, now + timedelta(days=7)) == []
+
+
+def test_the_gap_check_sees_a_roster_with_one_on_post(monkeypatch):
+    at = datetime(2026, 11, 28, 9, 0, tzinfo=SH)
+    seed(at, monkeypatch)
+    sijing = Unit.objects.get(code="sijing")
+    current = Shift.objects.filter(unit=sijing, starts_at__lte=at, ends_at__gt=at)
+    handover = current.first().ends_at
+    current.exclude(role=ContactRole.DUTY_OFFICER).delete()
+    assert on_post_gaps(at, at + timedelta(days=7)) == [("sijing", at)]
+    assert on_post_gaps(handover, handover + timedelta(days=1)) == []
