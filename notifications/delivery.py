@@ -17,11 +17,13 @@ Exactly once — the contract of ``notification_send``
 The crash window (trade-off). A worker that dies between the provider accepting the message and step 2 leaves a row
 that is ``pending``, claimed, with no ``provider_id``. Nobody may touch it while the claim is live, so a re-delivered
 task (``acks_late``), a retry or a second worker does nothing. After ``CLAIM_STALE_SECONDS`` (well above the
-10-second provider timeout plus the rate-limit wait, so a live worker is never overtaken) the claim counts as
-dead and the row may be sent again, *only* if no ``provider_id`` was recorded. So: never lost, and sent twice only
-if a worker dies inside the few milliseconds between the provider's answer and our UPDATE — the safe side for a
-deadline alarm (at-least-once with dedupe), where the alternative (marking sent before the call) silently loses
-an alert. Every other path (retries, two workers, two sweeps, re-driven tasks) sends at most once.
+10-second provider timeout; the rate-limit wait happens before the claim, so a live worker is never overtaken) the
+claim counts as dead and the row may be taken over, *only* if no ``provider_id`` was recorded. Before sending
+again, the new holder asks the SMS backend whether it already has this message (``lookup``: same number, same saved
+body, since the dead claim); if so it records that provider id and sends nothing (at-least-once with dedupe). Only
+a backend that cannot answer (console) or an email (SMTP has no lookup) can then go out twice — the safe side for a
+deadline alarm, where the alternative (marking sent before the call) silently loses an alert. Every other path
+(retries, two workers, two sweeps, re-driven tasks) sends at most once.
 
 Discharge. If the deadline a step belongs to is no longer pending when the row is about to be claimed (the report
 was filed, or marked not required), the row is closed without sending: ``status=cancelled`` (terminal) with
@@ -165,8 +167,10 @@ def notification_send(*, notification_id: int, token: str, now: datetime) -> str
     if is_sms:
         # Before the claim: a slot wasted by a lost claim costs nothing, and claimed_at stays close to the send.
         ratelimit.acquire()
+    # Compare-and-swap on the previous holder too, so we know exactly whose claim (if anyone's) we took over.
+    previous_token, previous_claim_at = n.claimed_by, n.claimed_at
     claimed = (
-        Notification.objects.filter(pk=n.pk)
+        Notification.objects.filter(pk=n.pk, claimed_by=previous_token)
         .filter(_claimable(now))
         .update(claimed_by=token, claimed_at=now, attempts=F("attempts") + 1, body=body, subject=subject[:200])
     )
@@ -174,13 +178,27 @@ def notification_send(*, notification_id: int, token: str, now: datetime) -> str
         return Notification.objects.values_list("status", flat=True).get(pk=n.pk)
     n.body, n.subject = body, subject[:200]
 
+    if previous_token and is_sms:
+        # We took over a dead worker's claim: it may have handed this very message to the provider just before
+        # dying. Ask the provider first; only a message it does not know is sent again.
+        try:
+            earlier = get_backend().lookup(to=n.to, body=n.body, since=previous_claim_at or now)
+        except SmsError as exc:
+            # Cannot tell: keep the claim, so nobody sends until it is stale again and the question is asked again.
+            raise TransientError(f"lookup before re-send failed: {exc}") from exc
+        if earlier is not None:
+            return _record_sent(n, token=token, now=now, provider_id=earlier.provider_id, recovered=True)
+
     try:
         provider_id = _deliver(n)
     except SmsError as exc:
         return _failed_attempt(n, token=token, now=now, error=str(exc), permanent=exc.permanent)
     except _EmailError as exc:
         return _failed_attempt(n, token=token, now=now, error=str(exc), permanent=exc.permanent)
+    return _record_sent(n, token=token, now=now, provider_id=provider_id)
 
+
+def _record_sent(n: Notification, *, token: str, now: datetime, provider_id: str, recovered: bool = False) -> str:
     with transaction.atomic():
         recorded = Notification.objects.filter(pk=n.pk, claimed_by=token, status=S.PENDING).update(
             status=S.SENT, provider_id=provider_id, sent_at=now, error=""
@@ -189,7 +207,8 @@ def notification_send(*, notification_id: int, token: str, now: datetime) -> str
             # Our claim went stale while we were sending; keep the provider id so nobody sends it again.
             log.warning("notification %s sent after its claim was lost", n.pk)
             Notification.objects.filter(pk=n.pk, provider_id="").update(provider_id=provider_id)
-        _audit(n, kind="notification_sent", now=now, provider_id=provider_id)
+        detail = {"provider_id": provider_id, **({"recovered": True} if recovered else {})}
+        _audit(n, kind="notification_sent", now=now, **detail)
     return S.SENT
 
 

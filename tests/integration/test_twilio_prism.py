@@ -119,3 +119,12 @@ def test_bad_account_sid_is_refused_by_the_spec(twilio_settings, twilio_recorder
     with pytest.raises(SmsError) as info:
         SmsBackend().send(to="+8617000000001", body="x")
     assert info.value.permanent and info.value.code == 422
+
+
+def test_lookup_before_resend_lists_recent_messages(twilio_settings, twilio_recorder):
+    since = timezone.now() - timedelta(days=365 * 30)
+    backend = SmsBackend()
+    assert backend.lookup(to="+8617000000001", body="从未发送的正文", since=since) is None
+    [request] = [r for r in twilio_recorder.requests if r.method == "GET"]
+    assert request.status == 200 and request.path.startswith(f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json?")
+    assert "To=%2B8617000000001" in request.path

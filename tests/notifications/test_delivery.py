@@ -177,6 +177,28 @@ def test_a_stale_claim_without_provider_id_is_sent_with_the_saved_body(case):
     assert n.claimed_by == "task-2"
 
 
+def test_a_dead_workers_send_is_found_and_not_repeated(case):
+    """The worker died after the provider accepted the message but before recording it: the next holder asks the
+    backend first, finds the message (same number, same saved body) and records it instead of sending again."""
+    n = row(case, claimed_by="dead-task", claimed_at=LATE - timedelta(seconds=61), body="已保存的正文")
+    earlier = locmem.SmsBackend().send(to=n.to, body="已保存的正文")
+    assert notification_send(notification_id=n.pk, token="task-2", now=LATE) == S.SENT
+    assert len(locmem.outbox) == 1
+    n.refresh_from_db()
+    assert (n.status, n.provider_id, n.claimed_by) == (S.SENT, earlier.provider_id, "task-2")
+    assert AuditEvent.objects.get(kind="notification_sent", object_id=str(n.pk)).detail["recovered"] is True
+
+
+def test_file_backend_lookup_finds_an_earlier_send(tmp_path):
+    from notifications.sms.backends.file import SmsBackend
+
+    backend = SmsBackend(file_path=str(tmp_path))
+    sent = backend.send(to="+8617000000001", body="正文")
+    assert backend.lookup(to="+8617000000001", body="正文", since=NOW).provider_id == sent.provider_id
+    assert backend.lookup(to="+8617000000001", body="别的", since=NOW) is None
+    assert backend.lookup(to="+8617000000002", body="正文", since=NOW) is None
+
+
 def test_a_stale_claim_with_a_provider_id_is_never_sent_again(case):
     n = row(case, claimed_by="dead-task", claimed_at=LATE - timedelta(hours=1), provider_id="SM" + "1" * 32)
     assert notification_send(notification_id=n.pk, token="task-2", now=LATE) == S.PENDING

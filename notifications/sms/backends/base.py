@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from notifications.sms import SmsResult
 
@@ -15,6 +16,11 @@ class BaseSmsBackend:
 
     def send(self, *, to: str, body: str) -> SmsResult:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def lookup(self, *, to: str, body: str, since: datetime) -> SmsResult | None:
+        """A message with this text already handed to the provider for ``to`` since ``since``, if the backend can
+        tell (used before re-sending a row whose worker died mid-send). None: not found, or cannot tell."""
+        return None
 
     @staticmethod
     def local_id() -> str:

@@ -51,3 +51,9 @@ class SmsBackend(BaseSmsBackend):
         finally:
             os.close(fd)
         return SmsResult(provider_id=sid)
+
+    def lookup(self, *, to: str, body: str, since: datetime) -> SmsResult | None:
+        for record in reversed(read_messages(self.dir)):
+            if record["to"] == to and record["body"] == body and datetime.fromisoformat(record["at"]) >= since:
+                return SmsResult(provider_id=record["sid"])
+        return None

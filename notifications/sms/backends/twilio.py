@@ -7,6 +7,7 @@ encoding, auth, response parsing, ``TwilioRestException``) stays the real SDK co
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
@@ -89,3 +90,16 @@ class SmsBackend(BaseSmsBackend):
         except (TwilioException, requests.exceptions.RequestException) as exc:
             raise classify(exc) from exc
         return SmsResult(provider_id=message.sid or "", status=message.status or "queued")
+
+    def lookup(self, *, to: str, body: str, since: datetime) -> SmsResult | None:
+        """Twilio's most recent page of messages to ``to`` (one request; queued ones have no date_sent yet, so
+        date_created is compared)."""
+        try:
+            recent = list(self.client.messages.page(to=to, page_size=50))
+        except (TwilioException, requests.exceptions.RequestException) as exc:
+            raise classify(exc) from exc
+        for message in recent:
+            created = message.date_created
+            if message.body == body and (created is None or created >= since - timedelta(minutes=1)):
+                return SmsResult(provider_id=message.sid or "", status=message.status or "")
+        return None
