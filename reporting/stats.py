@@ -94,30 +94,35 @@ def timeliness_rows(*, since: datetime | None = None, until: datetime | None = N
 _SQL = """
 WITH obl AS (
     SELECT o.unit_id,
-           o.verbal_state, o.written_state,
+           o.verbal_state = 'on_time' AS verbal_ok,
+           o.written_state = 'on_time' AS written_ok,
            CASE WHEN o.verbal_filed_at IS NULL THEN NULL
                 WHEN o.verbal_state = 'on_time' THEN 0
-                ELSE GREATEST(1, CEIL(EXTRACT(EPOCH FROM (o.verbal_filed_at - o.verbal_due_at)))) END AS verbal_delay,
+                ELSE GREATEST(1, CEIL(EXTRACT(EPOCH FROM (o.verbal_filed_at - o.verbal_due_at))))::int4
+           END AS verbal_delay,
            CASE WHEN o.written_filed_at IS NULL THEN NULL
                 WHEN o.written_state = 'on_time' THEN 0
-                ELSE GREATEST(1, CEIL(EXTRACT(EPOCH FROM (o.written_filed_at - o.written_due_at)))) END AS written_delay
+                ELSE GREATEST(1, CEIL(EXTRACT(EPOCH FROM (o.written_filed_at - o.written_due_at))))::int4
+           END AS written_delay
       FROM reporting_obligation o
-      JOIN reporting_incident i ON i.id = o.incident_id
-     WHERE NOT i.exercise
-       AND o.not_required_at IS NULL
+     WHERE o.not_required_at IS NULL
+       -- Exercises are few: an anti-join against them is cheaper than joining every incident.
+       AND NOT EXISTS (SELECT 1 FROM reporting_incident i WHERE i.id = o.incident_id AND i.exercise)
        AND (%(since)s::timestamptz IS NULL OR o.first_known_at >= %(since)s)
        AND (%(until)s::timestamptz IS NULL OR o.first_known_at < %(until)s)
        AND (%(unit)s::bigint IS NULL OR o.unit_id = %(unit)s)
 ), ostats AS (
     SELECT unit_id,
            COUNT(*) AS obligations,
-           COUNT(*) FILTER (WHERE verbal_state = 'on_time') AS verbal_on_time,
-           COUNT(*) FILTER (WHERE written_state = 'on_time') AS written_on_time,
+           COUNT(*) FILTER (WHERE verbal_ok) AS verbal_on_time,
+           COUNT(*) FILTER (WHERE written_ok) AS written_on_time,
            percentile_cont(0.5) WITHIN GROUP (ORDER BY verbal_delay) AS median_verbal,
            percentile_cont(0.9) WITHIN GROUP (ORDER BY written_delay) AS p90_written
       FROM obl
   GROUP BY unit_id
 ), fstats AS (
+    -- Findings are never produced for exercises (reporting.findings), and a roster gap during one carries
+    -- exercise = true: no join to the incidents is needed here.
     SELECT f.unit_id,
            COUNT(DISTINCT f.obligation_id) FILTER (WHERE f.kind = 'late') AS late,
            COUNT(DISTINCT COALESCE(f.obligation_id, -f.id)) FILTER (WHERE f.kind = 'missed') AS missed,
@@ -125,12 +130,10 @@ WITH obl AS (
            COUNT(*) FILTER (WHERE f.kind = 'concealed') AS concealed
       FROM reporting_finding f
  LEFT JOIN reporting_obligation o ON o.id = f.obligation_id
- LEFT JOIN reporting_incident i ON i.id = f.incident_id
      WHERE f.kind IN ('late', 'missed', 'held_back', 'concealed')
        AND f.superseded_by_id IS NULL
        AND f.review <> 'dismissed'
        AND NOT f.exercise
-       AND (i.id IS NULL OR NOT i.exercise)
        AND (o.id IS NULL OR o.not_required_at IS NULL)
        AND (%(since)s::timestamptz IS NULL OR COALESCE(o.first_known_at, f.found_at) >= %(since)s)
        AND (%(until)s::timestamptz IS NULL OR COALESCE(o.first_known_at, f.found_at) < %(until)s)
@@ -259,10 +262,13 @@ def _rows_python(*, since, until, unit) -> list[dict[str, Any]]:
 
 
 def findings_visible():
-    """Findings shown to auditors: exercises and not-required obligations left out; newest first."""
+    """Findings shown to auditors, newest first: exercises and not-required obligations left out.
+
+    Findings are never produced for exercises (``reporting.findings``); a roster gap during one is stored with
+    ``exercise=True``. So no join to the incidents is needed, only to the obligation for "not required".
+    """
     return (
         Finding.objects.filter(exercise=False)
-        .filter(Q(incident__isnull=True) | Q(incident__exercise=False))
         .filter(Q(obligation__isnull=True) | Q(obligation__not_required_at__isnull=True))
         .select_related("unit")
         .order_by("-found_at", "-id")

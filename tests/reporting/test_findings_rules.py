@@ -1,0 +1,168 @@
+"""reporting.findings, the pure rules: plain values in, candidates with deterministic keys out (no database)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from reporting import findings as rules
+
+NOW = datetime(2026, 11, 28, 1, 0, tzinfo=UTC)
+H24 = timedelta(hours=24)
+
+
+def obligation(**over) -> rules.ObligationFact:
+    base = dict(
+        id=31,
+        unit_id=4,
+        incident_id=12,
+        first_known_at=NOW,
+        declared_first_known_at=NOW,
+        verbal_due_at=NOW + timedelta(minutes=30),
+        written_due_at=NOW + timedelta(minutes=60),
+        verbal_state="pending",
+        written_state="pending",
+        verbal_filed_at=None,
+        written_filed_at=None,
+        verbal_report_id=None,
+        written_report_id=None,
+        created_at=NOW,
+    )
+    base.update(over)
+    return rules.ObligationFact(**base)
+
+
+def report(id_, kind, at, *, created=None, deaths=0, unit_id=4, obligation_id=31, due=None, delay=None):
+    return rules.ReportFact(
+        id=id_,
+        obligation_id=obligation_id,
+        unit_id=unit_id,
+        kind=kind,
+        created_at=created or at,
+        filed_at=at,
+        counted_at=at,
+        due_at=due,
+        delay_seconds=delay,
+        deaths=deaths,
+        injuries=0,
+        missing=0,
+        direct_loss_yuan=0,
+    )
+
+
+def keys(facts, now=NOW + timedelta(days=3)):
+    return [c.key for c in rules.incident_findings(facts, now=now, missed_after=H24)]
+
+
+@pytest.mark.parametrize(
+    ("counted", "due", "expected"),
+    [
+        (NOW, NOW, 0),
+        (NOW + timedelta(microseconds=1), NOW, 1),
+        (NOW + timedelta(seconds=420), NOW, 420),
+        (NOW + timedelta(seconds=420, microseconds=1), NOW, 421),
+        (NOW - timedelta(seconds=5), NOW, 0),
+    ],
+)
+def test_delay_seconds_rounds_up_and_is_zero_on_time(counted, due, expected):
+    assert rules.delay_seconds(counted, due) == expected
+
+
+@pytest.mark.parametrize(
+    ("declared_after_evidence", "held_back"),
+    [
+        (timedelta(minutes=4, seconds=59), False),
+        (timedelta(minutes=5), False),
+        (timedelta(minutes=5, microseconds=1), True),
+        (timedelta(minutes=5, seconds=1), True),
+        (timedelta(minutes=-3), False),
+    ],
+)
+def test_declared_first_known_tolerance_is_strictly_more_than_five_minutes(declared_after_evidence, held_back):
+    signal = rules.SignalFact(id=7, source="110", received_at=NOW, unit_id=4, delivered_at=NOW, incident_id=12)
+    o = obligation(
+        declared_first_known_at=NOW + declared_after_evidence,
+        written_state="on_time",
+        verbal_state="on_time",
+        written_filed_at=NOW + timedelta(minutes=10),
+        verbal_filed_at=NOW + timedelta(minutes=10),
+    )
+    facts = rules.IncidentFacts(id=12, exercise=False, obligations=(o,), signals=(signal,))
+    assert ("held_back:o31:declared" in keys(facts)) is held_back
+
+
+def test_missed_horizon_is_exclusive():
+    facts = rules.IncidentFacts(id=12, exercise=False, obligations=(obligation(),))
+    horizon = NOW + timedelta(minutes=60) + H24
+    assert keys(facts, now=horizon) == []
+    assert keys(facts, now=horizon + timedelta(microseconds=1)) == ["missed:o31:no_report"]
+
+
+def test_written_filed_after_the_horizon_gives_a_superseded_missed_and_two_lates():
+    filed = NOW + timedelta(minutes=60) + H24 + timedelta(hours=1)
+    o = obligation(
+        verbal_state="late",
+        written_state="late",
+        verbal_filed_at=filed,
+        written_filed_at=filed,
+        verbal_report_id=55,
+        written_report_id=55,
+    )
+    r = report(55, "written", filed, due=o.written_due_at, delay=86400 + 3600)
+    out = rules.incident_findings(
+        rules.IncidentFacts(id=12, exercise=False, obligations=(o,), reports=(r,)), now=filed, missed_after=H24
+    )
+    by_key = {c.key: c for c in out}
+    assert sorted(by_key) == ["late:o31:verbal", "late:o31:written", "missed:o31:no_report"]
+    assert by_key["missed:o31:no_report"].superseded_by_key == "late:o31:written"
+    assert by_key["late:o31:written"].detail["delay_seconds"] == 86400 + 3600
+    assert by_key["late:o31:verbal"].detail["delay_seconds"] == 86400 + 3600 + 1800
+
+
+def test_exercise_and_not_required_give_nothing():
+    o = obligation()
+    assert keys(rules.IncidentFacts(id=12, exercise=True, obligations=(o,))) == []
+    assert keys(rules.IncidentFacts(id=12, exercise=False, obligations=(replace(o, not_required=True),))) == []
+
+
+def test_same_facts_same_candidates():
+    o = obligation(verbal_state="late", verbal_filed_at=NOW + timedelta(minutes=31), verbal_report_id=1)
+    facts = rules.IncidentFacts(
+        id=12, exercise=False, obligations=(o,), reports=(report(1, "verbal", NOW + timedelta(minutes=31)),)
+    )
+    first = rules.incident_findings(facts, now=NOW + timedelta(days=2), missed_after=H24)
+    assert first == rules.incident_findings(facts, now=NOW + timedelta(days=2), missed_after=H24)
+    assert [c.key for c in first] == ["late:o31:verbal", "missed:o31:no_report"]
+
+
+def test_concealed_needs_evidence_before_the_understated_report():
+    own = [
+        report(1, "verbal", NOW + timedelta(minutes=10), deaths=0),
+        report(2, "written", NOW + timedelta(minutes=40), deaths=3),
+    ]
+    before = rules.SignalFact(id=9, source="120", received_at=NOW + timedelta(minutes=5), deaths=3, incident_id=12)
+    after = replace(before, received_at=NOW + timedelta(minutes=11))
+    wrong_source = replace(before, source="12345")
+    o = obligation()
+    assert rules.concealed_findings(o, own, others=[], signals=[after]) == []
+    assert rules.concealed_findings(o, own, others=[], signals=[wrong_source]) == []
+    (found,) = rules.concealed_findings(o, own, others=[], signals=[before])
+    assert (found.key, found.report_id, found.signal_id, found.suspected) == ("concealed:o31", 1, 9, True)
+
+
+def test_concealed_on_grade_raised_by_injuries():
+    own = [
+        replace(report(1, "verbal", NOW + timedelta(minutes=10)), injuries=1),
+        replace(report(2, "written", NOW + timedelta(minutes=40)), injuries=12),
+    ]
+    other = replace(report(3, "written", NOW + timedelta(minutes=5), unit_id=5, obligation_id=32), injuries=15)
+    (found,) = rules.concealed_findings(obligation(), own, others=[other], signals=[])
+    assert found.detail["stated_grade"] == "IV" and found.detail["later_grade"] == "III"
+    assert found.detail["evidence"] == {"kind": "report", "id": 3, "unit": 5, "deaths": 0, "grade": "III"}
+
+
+def test_roster_gap_key_is_stable():
+    key = rules.roster_gap_key(unit_id=4, at=NOW, obligation_id=31, incident_id=12, step="verbal_overdue")
+    assert key == "roster_gap:u4:o31:verbal_overdue:2026-11-28T01:00:00Z"
