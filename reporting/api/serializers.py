@@ -48,7 +48,9 @@ class UnitSerializer(ModelSerializer):
 class ContactSerializer(ModelSerializer):
     unit = unit_code_field()
     name = serializers.CharField(max_length=50)
-    phone = serializers.CharField(max_length=16, required=False, validators=[E164])
+    phone = serializers.CharField(
+        max_length=20, required=False, validators=[E164], help_text="E.164, 如 +8617000000001"
+    )
     email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
     role = serializers.ChoiceField(choices=ContactRole.choices)
     portfolio = domain_list_field(required=False)

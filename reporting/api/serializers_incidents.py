@@ -89,7 +89,7 @@ class IncidentSerializer(ModelSerializer):
 
 class ReportSerializer(ModelSerializer):
     unit = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    filed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    filed_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     draft = serializers.SerializerMethodField()
 
     class Meta:
@@ -129,7 +129,8 @@ class ReportSerializer(ModelSerializer):
 
 
 class SignalSerializer(ModelSerializer):
-    delivered_to = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    delivered_to = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    domain = serializers.ChoiceField(choices=Domain.choices, allow_blank=True, read_only=True)
 
     class Meta:
         model = Signal
@@ -224,7 +225,9 @@ class ReportCreateInput(serializers.Serializer):
     direct_loss_yuan = money_field(required=False, allow_null=True)
     measures = text_field(5000, required=False, allow_null=True)
     contact_name = text_field(50, required=False, allow_null=True)
-    contact_phone = serializers.CharField(max_length=16, required=False, allow_null=True, validators=[E164])
+    contact_phone = serializers.CharField(
+        max_length=20, required=False, allow_null=True, validators=[E164], help_text="E.164, 如 +8617000000001"
+    )
     references = serializers.PrimaryKeyRelatedField(
         queryset=Report.objects.none(), required=False, allow_null=True, default=None
     )
