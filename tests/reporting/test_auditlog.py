@@ -139,3 +139,37 @@ def test_naive_event_time_is_refused(units):
     with pytest.raises(ValueError, match="timezone-aware"):
         event_append(at=datetime(2026, 11, 28, 9, 0), kind="x")
     assert AuditEvent.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_appenders_keep_one_chain():
+    """Eight threads, each with its own connection and transactions, append at once: the advisory lock makes
+    every event chain onto the one committed before it, so no two events share a predecessor."""
+    import threading
+
+    from django.db import connections, transaction
+
+    barrier = threading.Barrier(8)
+    errors = []
+
+    def append(n):
+        try:
+            barrier.wait(timeout=10)
+            for i in range(10):
+                with transaction.atomic():
+                    event_append(at=NOW + timedelta(seconds=i), kind="concurrent", actor=f"t{n}", detail={"i": i})
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=append, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert AuditEvent.objects.count() == 80
+    prevs = list(AuditEvent.objects.values_list("prev_hash", flat=True))
+    assert len(set(prevs)) == 80
+    assert chain_verify() is None
