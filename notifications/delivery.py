@@ -148,6 +148,14 @@ def notification_send(*, notification_id: int, token: str, now: datetime) -> str
     if not Notification.objects.filter(pk=n.pk).filter(_claimable(now)).exists():
         return n.status  # sent, closed, or held by a live worker: nothing to do
 
+    is_sms = n.channel == NotificationChannel.SMS
+    if is_sms:
+        # Before the claim: a slot wasted by a lost claim costs nothing. The wait moves our clock on, so the claim
+        # is dated when it is really taken (a long queue must not make a fresh claim look stale).
+        now = now + timedelta(seconds=ratelimit.acquire())
+        if n.obligation_id:
+            n.obligation.refresh_from_db(fields=["verbal_state", "written_state"])  # a report filed meanwhile
+
     reason = step_discharged(n)
     if reason:
         with transaction.atomic():
@@ -161,12 +169,8 @@ def notification_send(*, notification_id: int, token: str, now: datetime) -> str
         return S.CANCELLED
 
     facts = messages.facts_for(n)
-    is_sms = n.channel == NotificationChannel.SMS
     body = n.body or (messages.sms_text(facts, now=now) if is_sms else messages.email_body(facts, now=now))
     subject = n.subject or ("" if is_sms else messages.email_subject(facts, now=now))
-    if is_sms:
-        # Before the claim: a slot wasted by a lost claim costs nothing, and claimed_at stays close to the send.
-        ratelimit.acquire()
     # Compare-and-swap on the previous holder too, so we know exactly whose claim (if anyone's) we took over.
     previous_token, previous_claim_at = n.claimed_by, n.claimed_at
     claimed = (
