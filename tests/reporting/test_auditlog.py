@@ -16,6 +16,14 @@ SH = ZoneInfo("Asia/Shanghai")
 pytestmark = pytest.mark.django_db
 
 
+def tamper(sql, params=()):
+    """Run raw SQL as an attacker with database access would. ``session_replication_role = replica`` (for this
+    test's transaction only) bypasses any append-only trigger, so the verifier is tested with or without one."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL session_replication_role = replica")
+        cursor.execute(sql, list(params))
+
+
 @pytest.fixture
 def chain(units):
     """Five events, some with times given in Asia/Shanghai, Chinese text and nested detail."""
@@ -77,8 +85,7 @@ def test_empty_chain_verifies():
 )
 def test_a_row_altered_in_the_database_is_named(chain, sql):
     target = chain[2]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [target.pk])
+    tamper(sql, [target.pk])
     broken = chain_verify()
     assert broken is not None
     assert broken.event_id == target.pk
@@ -90,8 +97,7 @@ def test_a_row_altered_in_the_database_is_named(chain, sql):
 def test_a_row_whose_hash_was_recomputed_breaks_the_next_link(chain):
     """Rewriting a row and its own hash still breaks the chain: the next event no longer points at it."""
     target = chain[1]
-    with connection.cursor() as cursor:
-        cursor.execute("UPDATE reporting_auditevent SET hash = %s WHERE id = %s", ["f" * 64, target.pk])
+    tamper("UPDATE reporting_auditevent SET hash = %s WHERE id = %s", ["f" * 64, target.pk])
     assert chain_verify().event_id == target.pk  # its own content no longer matches
     text = canonical(
         at=target.at,
@@ -103,19 +109,17 @@ def test_a_row_whose_hash_was_recomputed_breaks_the_next_link(chain):
         detail={"forged": True},
         prev_hash=target.prev_hash,
     )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE reporting_auditevent SET detail = %s::jsonb, hash = %s WHERE id = %s",
-            ['{"forged": true}', digest(text), target.pk],
-        )
+    tamper(
+        "UPDATE reporting_auditevent SET detail = %s::jsonb, hash = %s WHERE id = %s",
+        ['{"forged": true}', digest(text), target.pk],
+    )
     broken = chain_verify()
     assert broken.event_id == chain[2].pk
     assert "deleted or replaced" in broken.reason
 
 
 def test_a_deleted_row_is_detected(chain):
-    with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM reporting_auditevent WHERE id = %s", [chain[3].pk])
+    tamper("DELETE FROM reporting_auditevent WHERE id = %s", [chain[3].pk])
     broken = chain_verify()
     assert broken.event_id == chain[4].pk
     assert "deleted" in broken.reason
@@ -124,14 +128,12 @@ def test_a_deleted_row_is_detected(chain):
 
 
 def test_first_row_deleted_is_detected(chain):
-    with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM reporting_auditevent WHERE id = %s", [chain[0].pk])
+    tamper("DELETE FROM reporting_auditevent WHERE id = %s", [chain[0].pk])
     assert chain_verify().event_id == chain[1].pk
 
 
 def test_the_first_broken_row_is_named_when_several_are(chain):
-    with connection.cursor() as cursor:
-        cursor.execute("UPDATE reporting_auditevent SET actor = 'x' WHERE id IN (%s, %s)", [chain[1].pk, chain[3].pk])
+    tamper("UPDATE reporting_auditevent SET actor = 'x' WHERE id IN (%s, %s)", [chain[1].pk, chain[3].pk])
     assert chain_verify().event_id == chain[1].pk
 
 
