@@ -128,3 +128,13 @@ def test_lookup_before_resend_lists_recent_messages(twilio_settings, twilio_reco
     [request] = [r for r in twilio_recorder.requests if r.method == "GET"]
     assert request.status == 200 and request.path.startswith(f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json?")
     assert "To=%2B8617000000001" in request.path
+
+
+@pytest.mark.parametrize("code", [21211, 21614])
+def test_invalid_number_is_permanent_and_falls_back(sms_row, twilio_recorder, code):
+    twilio_recorder.fail_next(1, 400, code)
+    assert notification_send(notification_id=sms_row.pk, token="t1", now=timezone.now()) == S.FAILED
+    sms_row.refresh_from_db()
+    assert sms_row.status == S.FAILED and sms_row.error == f"{code}: injected {code}"
+    assert Notification.objects.filter(fallback_of=sms_row).count() == 2
+    assert [r.status for r in twilio_recorder.messages()] == [400]
