@@ -7,7 +7,7 @@ auditors read.
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404
 
 from reporting.models import Incident, Obligation, Report, Role
@@ -71,9 +71,3 @@ def report_visible(user, report_id: int) -> Report:
         raise Http404("no such report")
     return report
 
-
-def unit_scope_q(user, field: str = "unit_id") -> Q:
-    """A filter limiting rows to the user's unit when they are unit staff (everything otherwise)."""
-    if role_of(user) == Role.UNIT_STAFF:
-        return Q(**{field: user.unit_id})
-    return Q()
