@@ -263,3 +263,7 @@ BOARD_POLL_SECONDS = float(os.environ.get("BOARD_POLL_SECONDS", "5"))
 # sweep re-enqueues pending rows older than NOTIFICATION_REDRIVE_AFTER_SECONDS that no live worker holds.
 NOTIFICATION_CLAIM_STALE_SECONDS = float(os.environ.get("NOTIFICATION_CLAIM_STALE_SECONDS", "60"))
 NOTIFICATION_REDRIVE_AFTER_SECONDS = float(os.environ.get("NOTIFICATION_REDRIVE_AFTER_SECONDS", "30"))
+
+# Audit findings: the beat recompute looks back this many days (older incidents change only through events,
+# which recompute them at once; reporting.tasks.recompute_findings).
+FINDINGS_RECOMPUTE_DAYS = float(os.environ.get("FINDINGS_RECOMPUTE_DAYS", "7"))
