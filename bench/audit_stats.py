@@ -306,6 +306,14 @@ def main(argv=None) -> int:
     return 0
 
 
+def pg_version() -> str:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        return cursor.fetchone()[0].split()[0]
+
+
 def write_section(results, counts, by_kind, load_seconds, recompute_seconds, rerun_seconds, runs) -> None:
     """Replace this benchmark's section of docs/benchmarks.md (appending it the first time); other sections stay."""
     path = ROOT / "docs" / "benchmarks.md"
@@ -313,7 +321,8 @@ def write_section(results, counts, by_kind, load_seconds, recompute_seconds, rer
     lines = [
         SECTION,
         "",
-        f"Measured {stamp} on this machine ({os.cpu_count()} CPUs, PostgreSQL on loopback, shared with other work).",
+        f"Measured {stamp} on this machine ({os.cpu_count()} CPUs, PostgreSQL {pg_version()} on loopback, shared with "
+        f"other work: load average {os.getloadavg()[0]:.1f} at the end of the run, so times are pessimistic).",
         "",
         "Command (loads the data once into its own database `tracker_bench_c`, reused by later runs):",
         "",

@@ -14,6 +14,6 @@ def recompute_findings(days: float | None = None) -> dict:
     """The periodic, idempotent recompute of audit findings over the recent window (``FINDINGS_RECOMPUTE_DAYS``,
     default 7 days: older incidents only change through events, which recompute them at once)."""
     now = timezone.now()
-    window = float(days if days is not None else getattr(settings, "FINDINGS_RECOMPUTE_DAYS", 7))
+    window = float(days if days is not None else settings.FINDINGS_RECOMPUTE_DAYS)
     result = findings_recompute(now=now, since=now - timedelta(days=window))
     return {"incidents": result.incidents, "created": result.created, "updated": result.updated}
