@@ -135,6 +135,6 @@ def test_invalid_number_is_permanent_and_falls_back(sms_row, twilio_recorder, co
     twilio_recorder.fail_next(1, 400, code)
     assert notification_send(notification_id=sms_row.pk, token="t1", now=timezone.now()) == S.FAILED
     sms_row.refresh_from_db()
-    assert sms_row.status == S.FAILED and sms_row.error == f"{code}: injected {code}"
+    assert sms_row.status == S.FAILED and sms_row.error == f"{code}: Unable to create record: injected {code}"
     assert Notification.objects.filter(fallback_of=sms_row).count() == 2
     assert [r.status for r in twilio_recorder.messages()] == [400]
