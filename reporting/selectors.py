@@ -32,7 +32,7 @@ def shift_list(*, user) -> QuerySet[Shift]:
 
 def incident_list(*, user) -> QuerySet[Incident]:
     """Incidents the user may see: for unit staff, those their unit is responsible for."""
-    qs = Incident.objects.order_by("-id").prefetch_related("obligations__unit")
+    qs = Incident.objects.order_by("-id")
     if _confined(user):
         qs = qs.filter(pk__in=Obligation.objects.filter(unit=user.unit).values("incident_id"))
     return qs

@@ -79,7 +79,7 @@ class IncidentViewSet(ReadMixin, ApiViewSet):
     throttled_actions = ("create", "units")
 
     def get_queryset(self):
-        return selectors.incident_list(user=self.request.user)
+        return selectors.incident_list(user=self.request.user).prefetch_related("obligations__unit")
 
     def _out(self, incident, code=status.HTTP_200_OK):
         incident = self.get_queryset().model.objects.prefetch_related("obligations__unit").get(pk=incident.pk)
@@ -234,6 +234,7 @@ class ReportViewSet(ReadMixin, ApiViewSet):
             raise serializers.ValidationError({"unit": [OWN_UNIT_ONLY]})
         obligation = (
             Obligation.objects.filter(incident=incident, unit=unit)
+            .select_related("incident", "unit")
             .order_by("-kind")  # "report" before "relay": the duty room's relay clock only when it is all there is
             .first()
         )
