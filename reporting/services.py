@@ -375,7 +375,12 @@ def report_create(
     references: Report | None = None,
     **fields: Any,
 ) -> Report:
-    """Save a draft, or file a report (SPEC rules 2, 3, 7, 8). Filing judges it against its due time."""
+    """Save a draft, or file a report (SPEC rules 2, 3, 7, 8). Filing judges it against its due time.
+
+    An incomplete report raises ``MissingElementsError`` naming each missing element, after the attempt is kept as
+    a ``RefusedReport`` in its own transaction. Call it outside any ``transaction.atomic()`` block (as the API and
+    web views do): an outer block that the error leaves would roll the kept attempt back with it.
+    """
     fields = {k: v for k, v in fields.items() if k in REPORT_FIELDS}
     if kind not in ReportKind.values:
         raise DomainError({"kind": [f"未知报告类型 (unknown kind; one of {', '.join(ReportKind.values)})"]})
