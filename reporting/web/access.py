@@ -70,4 +70,3 @@ def report_visible(user, report_id: int) -> Report:
     if report is None:
         raise Http404("no such report")
     return report
-

@@ -9,20 +9,26 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
 from django.http import Http404
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
-from reporting import stats
-from reporting.models import Finding, FindingKind, ReviewState, Unit
+from reporting import findings_services, stats
+from reporting.errors import DomainError
+from reporting.models import Finding, FindingKind, ReviewState, Role, Unit
 from reporting.web.access import AUDIT_ROLES, role_of
 from reporting.web.display import LOCAL_TZ, local_short
 
 FINDINGS_SHOWN = 200
 BAR_MAX_WIDTH = 420
+#: SPEC roles: auditors review findings (admins too); leaders and the duty room only read them.
+REVIEW_ROLES = frozenset({Role.AUDITOR, Role.ADMIN})
 
 
 def unit_rates(*, since: datetime | None, until: datetime | None) -> list[dict]:
@@ -75,6 +81,45 @@ def _day_start(day: date | None) -> datetime | None:
 def audit(request):
     if role_of(request.user) not in AUDIT_ROLES:
         raise Http404("no audit page for this role")
+    context = _audit_context(request)
+    return render(request, "web/audit.html", context, status=400 if context["errors"] else 200)
+
+
+@require_POST
+@login_required
+def finding_review(request, finding_id: int):
+    """An auditor confirms or dismisses a finding with a reason (SPEC "Audit findings"); both stay on record.
+
+    A refused review (no reason, unknown decision) re-renders the page with the message next to that finding and
+    the typed reason kept; success returns to the same filtered page.
+    """
+    if role_of(request.user) not in REVIEW_ROLES:
+        raise Http404("only auditors review findings")
+    finding = Finding.objects.select_related("unit").filter(pk=finding_id).first()
+    if finding is None:
+        raise Http404("no such finding")
+    decision = request.POST.get("decision", "")
+    reason = request.POST.get("reason", "")
+    try:
+        findings_services.finding_review(
+            finding=finding, decision=decision, reason=reason, actor=request.user, now=timezone.now()
+        )
+    except DomainError as exc:
+        context = _audit_context(request)
+        context["review_errors"] = {
+            "id": finding.pk,
+            "messages": [str(m) for msgs in exc.errors.values() for m in msgs],
+            "decision": decision,
+            "reason": reason,
+        }
+        return render(request, "web/audit.html", context, status=400)
+    messages.success(request, _("审核结论已记录"))
+    query = request.GET.urlencode()
+    return redirect(f"{reverse('web:audit')}{'?' + query if query else ''}#finding-{finding.pk}")
+
+
+def _audit_context(request) -> dict:
+    """The page's figures and findings for the filters in the query string (``errors`` names bad filters)."""
     errors: dict[str, str] = {}
     since_day = _parse_day(request.GET.get("since", ""), "since", errors)
     until_day = _parse_day(request.GET.get("until", ""), "until", errors)
@@ -125,8 +170,11 @@ def audit(request):
         "chart_height": max(len(chart), 1) * 56 + 10,
         "bar_max": BAR_MAX_WIDTH,
         "export_query": export_query,
+        "may_review": role_of(request.user) in REVIEW_ROLES,
+        "filter_query": request.GET.urlencode(),
+        "review_errors": {},
     }
-    return render(request, "web/audit.html", context, status=400 if errors else 200)
+    return context
 
 
 def _delay_minutes(finding: Finding) -> int | None:

@@ -23,4 +23,5 @@ urlpatterns = [
     path("reports/<int:report_id>/", filing.report_detail, name="report"),
     path("incidents/<int:incident_id>/", pages.incident_detail, name="incident"),
     path("audit/", audit.audit, name="audit"),
+    path("audit/findings/<int:finding_id>/review/", audit.finding_review, name="finding-review"),
 ]

@@ -172,6 +172,17 @@ def test_audit_page_renders_chart_and_findings(page, live_server, units, auditor
     page.click("#audit-filters button")
     expect(page.locator("#findings tbody tr")).to_have_count(1)
     expect(page.locator("#findings")).to_contain_text("双人在岗缺口")
+    gap = Finding.objects.get(key="gap-1")
+    row = page.locator(f"#finding-{gap.pk}")
+    row.locator("select[name=decision]").select_option("dismissed")
+    row.locator("button[type=submit]").click()
+    expect(row.locator(".field-error")).to_contain_text("必须填写审核理由")
+    row = page.locator(f"#finding-{gap.pk}")
+    row.locator("input[name=reason]").fill("当日值班表已补录, 两人在岗")
+    row.locator("button[type=submit]").click()
+    expect(page.locator(f"#finding-{gap.pk}")).to_contain_text("已排除")
+    expect(page.locator(f"#finding-{gap.pk}")).to_contain_text("当日值班表已补录, 两人在岗")
+    assert "kind=roster_gap" in page.url
 
 
 def test_switching_to_english(page, live_server, duty_room):

@@ -416,3 +416,45 @@ def test_refused_draft_filing_keeps_the_draft_updated(client, sijing_officer, si
     assert "改过的经过</textarea>" in html and f'name="draft" value="{draft.pk}"' in html
     draft.refresh_from_db()
     assert draft.account == "改过的经过" and draft.filed_at is None
+
+
+@pytest.fixture
+def late_finding(units, sijing_obligation):
+    return Finding.objects.create(
+        kind="late", key="late-review", unit=units["sijing"], obligation=sijing_obligation, found_at=timezone.now()
+    )
+
+
+def test_auditor_confirms_a_finding_with_a_reason(client, auditor, late_finding):
+    client.force_login(auditor)
+    url = f"/audit/findings/{late_finding.pk}/review/?kind=late"
+    response = client.post(url, {"decision": "confirmed", "reason": "电话记录证实迟报"})
+    assert response.status_code == 302
+    assert response["Location"] == f"/audit/?kind=late#finding-{late_finding.pk}"
+    late_finding.refresh_from_db()
+    assert late_finding.review == "confirmed" and late_finding.reviewed_by == auditor
+    assert late_finding.reason == "电话记录证实迟报"
+    html = client.get("/audit/?kind=late").content.decode()
+    assert "审核结论已记录" in html and "已确认" in html
+
+
+def test_review_without_reason_is_refused_next_to_the_finding(client, auditor, late_finding):
+    client.force_login(auditor)
+    response = client.post(f"/audit/findings/{late_finding.pk}/review/", {"decision": "dismissed", "reason": " "})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert re.search(rf'id="finding-{late_finding.pk}">.*?必须填写审核理由', html, re.S)
+    assert re.search(r'<option value="dismissed" selected>', html)
+    late_finding.refresh_from_db()
+    assert late_finding.review == "open"
+
+
+@pytest.mark.parametrize("persona", ["leader", "duty_room", "sijing_officer"])
+def test_only_auditors_review(client, request, persona, late_finding):
+    client.force_login(request.getfixturevalue(persona))
+    response = client.post(f"/audit/findings/{late_finding.pk}/review/", {"decision": "dismissed", "reason": "x"})
+    assert response.status_code == 404
+    late_finding.refresh_from_db()
+    assert late_finding.review == "open"
+    if persona != "sijing_officer":
+        assert "review-form" not in client.get("/audit/").content.decode()
