@@ -1,5 +1,5 @@
-"""Sending one notification through its channel (SMS via SMS_BACKEND, email via Django's mailers), status
-callbacks, acknowledgements and the fallback.
+"""Sending one notification through its channel (SMS via SMS_BACKEND, email via Django's mailers) and the fallback.
+Provider callbacks (status, acknowledgement replies) are in ``notifications.callbacks``.
 
 Exactly once — the contract of ``notification_send``
 ----------------------------------------------------
@@ -56,22 +56,6 @@ log = logging.getLogger(__name__)
 CLAIM_STALE_SECONDS = float(getattr(settings, "NOTIFICATION_CLAIM_STALE_SECONDS", 60))
 
 S = NotificationStatus
-#: Statuses only move forward. undelivered/failed are terminal for delivery; an acknowledgement ends everything.
-RANK = {S.PENDING: 0, S.SENT: 1, S.DELIVERED: 2, S.UNDELIVERED: 3, S.FAILED: 3, S.ACKNOWLEDGED: 4, S.CANCELLED: 5}
-#: Twilio's MessageStatus values mapped onto ours (queued/accepted/sending: the provider has it, i.e. sent).
-TWILIO_STATUS = {
-    "accepted": S.SENT,
-    "scheduled": S.SENT,
-    "queued": S.SENT,
-    "sending": S.SENT,
-    "sent": S.SENT,
-    "delivered": S.DELIVERED,
-    "read": S.DELIVERED,
-    "undelivered": S.UNDELIVERED,
-    "failed": S.FAILED,
-    "canceled": S.FAILED,
-}
-ACK_REPLIES = {"1", "收到", "ok"}
 
 
 class TransientError(Exception):
@@ -100,7 +84,9 @@ def _enqueue(notification_id: int) -> None:
     transaction.on_commit(lambda: send_notification.delay(notification_id))
 
 
-def _audit(notification: Notification, *, kind: str, now: datetime, actor: str = "system", **detail) -> None:
+def notification_audit(notification: Notification, *, kind: str, now: datetime, actor: str = "system", **detail):
+    """Append the audit event of a notification's state change (sent, delivered, acknowledged, failed, cancelled);
+    call it inside the transaction that makes the change."""
     event_append(
         at=now,
         kind=kind,
@@ -165,7 +151,7 @@ def notification_send(*, notification_id: int, token: str, now: datetime) -> str
                 .update(status=S.CANCELLED, error=f"discharged: {reason}")
             )
             if closed:
-                _audit(n, kind="notification_cancelled", now=now, reason=reason)
+                notification_audit(n, kind="notification_cancelled", now=now, reason=reason)
         return S.CANCELLED
 
     facts = messages.facts_for(n)
@@ -212,7 +198,7 @@ def _record_sent(n: Notification, *, token: str, now: datetime, provider_id: str
             log.warning("notification %s sent after its claim was lost", n.pk)
             Notification.objects.filter(pk=n.pk, provider_id="").update(provider_id=provider_id)
         detail = {"provider_id": provider_id, **({"recovered": True} if recovered else {})}
-        _audit(n, kind="notification_sent", now=now, **detail)
+        notification_audit(n, kind="notification_sent", now=now, **detail)
     return S.SENT
 
 
@@ -252,7 +238,7 @@ def _failed_attempt(n: Notification, *, token: str, now: datetime, error: str, p
             status=S.FAILED, error=error[:2000]
         )
         if failed:
-            _audit(n, kind="notification_failed", now=now, error=error[:500])
+            notification_audit(n, kind="notification_failed", now=now, error=error[:500])
             notification_fallback(notification=n, now=now)
     return S.FAILED
 
@@ -324,82 +310,3 @@ def notification_fallback(*, notification: Notification, now: datetime) -> list[
         _enqueue(row.pk)
         created.append(row)
     return created
-
-
-def notification_record_status(*, provider_id: str, provider_status: str, error_code: str = "", now: datetime) -> str:
-    """A provider status callback. Moves the status only forward (a late ``sent`` never overwrites ``delivered``),
-    so repeats and out-of-order callbacks are harmless; ``undelivered``/``failed`` start the fallback once.
-    Returns what happened: "updated", "ignored" or "unknown"."""
-    target = TWILIO_STATUS.get(provider_status.lower())
-    if target is None or not provider_id:
-        return "ignored"
-    lower = [status for status, rank in RANK.items() if rank < RANK[target]]
-    changes: dict = {"status": target}
-    if target == S.DELIVERED:
-        changes["delivered_at"] = now
-    if target in (S.UNDELIVERED, S.FAILED):
-        changes["error"] = f"twilio {provider_status}" + (f" {error_code}" if error_code else "")
-    with transaction.atomic():
-        n = (
-            Notification.objects.select_for_update(of=("self",))
-            .select_related("incident", "obligation", "recipient")
-            .filter(provider_id=provider_id)
-            .first()
-        )
-        if n is None:
-            return "unknown"
-        if n.status not in lower:
-            return "ignored"
-        Notification.objects.filter(pk=n.pk).update(**changes)
-        n.status = target
-        if target == S.DELIVERED:
-            _audit(n, kind="notification_delivered", now=now, actor="twilio", provider_id=provider_id)
-        elif target in (S.UNDELIVERED, S.FAILED):
-            _audit(n, kind="notification_failed", now=now, actor="twilio", error=changes["error"])
-            notification_fallback(notification=n, now=now)
-    return "updated"
-
-
-def is_ack_reply(text: str) -> bool:
-    """``1``, ``收到`` or ``OK`` (case-insensitive, trimmed, full-width forms too)."""
-    import unicodedata
-
-    return unicodedata.normalize("NFKC", text or "").strip().casefold() in ACK_REPLIES
-
-
-def phone_variants(phone: str) -> set[str]:
-    """The forms a number may be stored in: +8617000000001, 8617000000001, 17000000001."""
-    phone = phone.strip()
-    variants = {phone}
-    digits = phone.lstrip("+")
-    variants |= {digits, "+" + digits}
-    if digits.startswith("86") and len(digits) == 13:
-        variants.add(digits[2:])
-    return variants
-
-
-def notifications_acknowledge(*, phone: str, now: datetime) -> list[Notification]:
-    """A reply from ``phone`` acknowledges the most recent SMS sent to it: every sent or delivered SMS to that phone
-    for the same incident and obligation. Repeats to that person then stop (the ladder checks
-    ``acknowledged_at``); escalation to the duty room does not."""
-    sent = Notification.objects.filter(
-        channel=NotificationChannel.SMS, to__in=phone_variants(phone), status__in=[S.SENT, S.DELIVERED]
-    )
-    latest = sent.exclude(sent_at__isnull=True).order_by("-sent_at", "-id").first()
-    if latest is None:
-        return []
-    acked = []
-    with transaction.atomic():
-        rows = list(
-            sent.filter(incident_id=latest.incident_id, obligation_id=latest.obligation_id)
-            .select_for_update(of=("self",))
-            .select_related("incident")
-        )
-        for row in rows:
-            if Notification.objects.filter(pk=row.pk, status__in=[S.SENT, S.DELIVERED]).update(
-                status=S.ACKNOWLEDGED, acknowledged_at=now
-            ):
-                row.status, row.acknowledged_at = S.ACKNOWLEDGED, now
-                _audit(row, kind="notification_acknowledged", now=now, actor=phone)
-                acked.append(row)
-    return acked

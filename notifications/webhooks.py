@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from notifications import delivery
+from notifications import callbacks
 
 
 def signature_valid(request) -> bool:
@@ -40,7 +40,7 @@ def twilio_status(request):
     sid, status = request.POST.get("MessageSid", "").strip(), request.POST.get("MessageStatus", "").strip()
     if not sid or not status:
         return HttpResponseBadRequest("缺少 MessageSid 或 MessageStatus", content_type="text/plain; charset=utf-8")
-    delivery.notification_record_status(
+    callbacks.notification_record_status(
         provider_id=sid, provider_status=status, error_code=request.POST.get("ErrorCode", ""), now=timezone.now()
     )
     return HttpResponse(status=204)
@@ -56,8 +56,8 @@ def twilio_inbound(request):
     if not phone:
         return HttpResponseBadRequest("缺少 From", content_type="text/plain; charset=utf-8")
     reply = MessagingResponse()
-    if delivery.is_ack_reply(text):
-        acked = delivery.notifications_acknowledge(phone=phone, now=timezone.now())
+    if callbacks.is_ack_reply(text):
+        acked = callbacks.notifications_acknowledge(phone=phone, now=timezone.now())
         if acked:
             reply.message(f"已确认收到催报({acked[0].incident.number})，请尽快报送。")
         else:

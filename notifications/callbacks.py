@@ -1,0 +1,106 @@
+"""Provider callbacks: message status (forward only) and acknowledgement replies. The webhooks call these."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import datetime
+
+from django.db import transaction
+
+from notifications.delivery import notification_audit, notification_fallback
+from notifications.models import Notification, NotificationChannel, NotificationStatus
+
+S = NotificationStatus
+#: Statuses only move forward. undelivered/failed are terminal for delivery; an acknowledgement ends everything.
+RANK = {S.PENDING: 0, S.SENT: 1, S.DELIVERED: 2, S.UNDELIVERED: 3, S.FAILED: 3, S.ACKNOWLEDGED: 4, S.CANCELLED: 5}
+#: Twilio's MessageStatus values mapped onto ours (queued/accepted/sending: the provider has it, i.e. sent).
+TWILIO_STATUS = {
+    "accepted": S.SENT,
+    "scheduled": S.SENT,
+    "queued": S.SENT,
+    "sending": S.SENT,
+    "sent": S.SENT,
+    "delivered": S.DELIVERED,
+    "read": S.DELIVERED,
+    "undelivered": S.UNDELIVERED,
+    "failed": S.FAILED,
+    "canceled": S.FAILED,
+}
+ACK_REPLIES = {"1", "收到", "ok"}
+
+
+def notification_record_status(*, provider_id: str, provider_status: str, error_code: str = "", now: datetime) -> str:
+    """A provider status callback. Moves the status only forward (a late ``sent`` never overwrites ``delivered``),
+    so repeats and out-of-order callbacks are harmless; ``undelivered``/``failed`` start the fallback once.
+    Returns what happened: "updated", "ignored" or "unknown"."""
+    target = TWILIO_STATUS.get(provider_status.lower())
+    if target is None or not provider_id:
+        return "ignored"
+    lower = [status for status, rank in RANK.items() if rank < RANK[target]]
+    changes: dict = {"status": target}
+    if target == S.DELIVERED:
+        changes["delivered_at"] = now
+    if target in (S.UNDELIVERED, S.FAILED):
+        changes["error"] = f"twilio {provider_status}" + (f" {error_code}" if error_code else "")
+    with transaction.atomic():
+        n = (
+            Notification.objects.select_for_update(of=("self",))
+            .select_related("incident", "obligation", "recipient")
+            .filter(provider_id=provider_id)
+            .first()
+        )
+        if n is None:
+            return "unknown"
+        if n.status not in lower:
+            return "ignored"
+        Notification.objects.filter(pk=n.pk).update(**changes)
+        n.status = target
+        if target == S.DELIVERED:
+            notification_audit(n, kind="notification_delivered", now=now, actor="twilio", provider_id=provider_id)
+        elif target in (S.UNDELIVERED, S.FAILED):
+            notification_audit(n, kind="notification_failed", now=now, actor="twilio", error=changes["error"])
+            notification_fallback(notification=n, now=now)
+    return "updated"
+
+
+def is_ack_reply(text: str) -> bool:
+    """``1``, ``收到`` or ``OK`` (case-insensitive, trimmed, full-width forms too)."""
+    return unicodedata.normalize("NFKC", text or "").strip().casefold() in ACK_REPLIES
+
+
+def phone_variants(phone: str) -> set[str]:
+    """The forms a number may be stored in: +8617000000001, 8617000000001, 17000000001."""
+    phone = phone.strip()
+    variants = {phone}
+    digits = phone.lstrip("+")
+    variants |= {digits, "+" + digits}
+    if digits.startswith("86") and len(digits) == 13:
+        variants.add(digits[2:])
+    return variants
+
+
+def notifications_acknowledge(*, phone: str, now: datetime) -> list[Notification]:
+    """A reply from ``phone`` acknowledges the most recent SMS sent to it: every sent or delivered SMS to that phone
+    for the same incident and obligation. Repeats to that person then stop (the ladder checks
+    ``acknowledged_at``); escalation to the duty room does not."""
+    sent = Notification.objects.filter(
+        channel=NotificationChannel.SMS, to__in=phone_variants(phone), status__in=[S.SENT, S.DELIVERED]
+    )
+    latest = sent.exclude(sent_at__isnull=True).order_by("-sent_at", "-id").first()
+    if latest is None:
+        return []
+    acked = []
+    with transaction.atomic():
+        rows = list(
+            sent.filter(incident_id=latest.incident_id, obligation_id=latest.obligation_id)
+            .select_for_update(of=("self",))
+            .select_related("incident")
+        )
+        for row in rows:
+            if Notification.objects.filter(pk=row.pk, status__in=[S.SENT, S.DELIVERED]).update(
+                status=S.ACKNOWLEDGED, acknowledged_at=now
+            ):
+                row.status, row.acknowledged_at = S.ACKNOWLEDGED, now
+                notification_audit(row, kind="notification_acknowledged", now=now, actor=phone)
+                acked.append(row)
+    return acked
