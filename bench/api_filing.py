@@ -276,7 +276,7 @@ def write_section(args, get: dict, post: dict, ratio: float, filed: int) -> None
         "machine): the audit hash chain is appended under one PostgreSQL advisory lock (`reporting/auditlog.py`), "
         "and the lock is held until the transaction commits, which includes everything after the `report_filed` "
         "event in `reporting.services._file`: the incident's figures, and the `report_filed` receivers (the "
-        "findings recompute for the incident, about half of the time, and the chasing receivers). Filings are thus "
+        "findings recompute for the incident, about a third of the time, and the chasing receivers). Filings are thus "
         "serialised across all gunicorn workers whatever their number, so the ratio is bounded by the lock's hold "
         "time, not by the API layer. The remedies belong to the services and receivers: append the audit event as "
         "the last statement of the transaction, and run the findings recompute after commit (on_commit to Celery).",
