@@ -52,6 +52,16 @@ class AwareDateTimeField(serializers.DateTimeField):
         return super().to_internal_value(value)
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def no_control_characters(value: str) -> None:
+    """Text is printable (tabs and line breaks allowed): control characters break exports (XLSX refuses them),
+    SMS and the board, and no duty officer types them."""
+    if _CONTROL.search(value or ""):
+        raise serializers.ValidationError("不能包含控制字符 (control characters are not allowed)")
+
+
 def count_field(**kwargs) -> serializers.IntegerField:
     """A casualty count: 0 or more, within the database's integer range."""
     return serializers.IntegerField(min_value=0, max_value=MAX_INT, **kwargs)
@@ -63,6 +73,7 @@ def money_field(**kwargs) -> serializers.IntegerField:
 
 def text_field(max_length: int, **kwargs) -> serializers.CharField:
     """Text with a bound; empty or whitespace-only strings are refused unless ``allow_blank`` is passed."""
+    kwargs["validators"] = [*kwargs.get("validators", []), no_control_characters]
     return serializers.CharField(max_length=max_length, **kwargs)
 
 

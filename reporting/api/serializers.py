@@ -12,7 +12,7 @@ from rest_framework import serializers
 from rest_framework.authtoken.models import Token
 from rest_framework.validators import UniqueValidator
 
-from reporting.api.fields import E164, AwareDateTimeField, ModelSerializer
+from reporting.api.fields import E164, AwareDateTimeField, ModelSerializer, text_field
 from reporting.models import Contact, ContactRole, Domain, Role, Shift, Unit, UnitKind, User
 
 UNIT_CODE_ERRORS = {
@@ -35,8 +35,8 @@ class UnitSerializer(ModelSerializer):
     code = serializers.SlugField(
         max_length=40, validators=[UniqueValidator(Unit.objects.all(), message="单位代码已存在 (code already used)")]
     )
-    name = serializers.CharField(max_length=100)
-    name_en = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    name = text_field(100)
+    name_en = text_field(200, required=False, allow_blank=True)
     kind = serializers.ChoiceField(choices=UnitKind.choices)
     domains = domain_list_field(required=False)
 
@@ -47,7 +47,7 @@ class UnitSerializer(ModelSerializer):
 
 class ContactSerializer(ModelSerializer):
     unit = unit_code_field()
-    name = serializers.CharField(max_length=50)
+    name = text_field(50)
     phone = serializers.CharField(
         max_length=20, required=False, validators=[E164], help_text="E.164, 如 +8617000000001"
     )
