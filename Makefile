@@ -14,7 +14,7 @@ PORT ?= 8000
 export NO_PROXY := 127.0.0.1,localhost
 export no_proxy := 127.0.0.1,localhost
 
-.PHONY: help run test check lint pytest schemathesis services tools bench clean python
+.PHONY: help run test check lint pytest schemathesis services tools apt-tools bench clean python venv
 
 help:
 	@echo "make run   - install, migrate, load demo data, start web + worker + beat on http://127.0.0.1:$(PORT)"
@@ -40,13 +40,19 @@ run: venv
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho start --port $(PORT) web worker beat
 
 # Tools the tests drive: Debian's chromium (Playwright uses it, never downloads a browser) and Prism (Twilio mock).
+# A CJK font so Chinese renders in the browser tests' screenshots.
+APT_PACKAGES := chromium chromium-driver fonts-wqy-microhei
 $(CHROMIUM):
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES) >/dev/null
+
+apt-tools: $(CHROMIUM)
+	@dpkg -s $(APT_PACKAGES) >/dev/null 2>&1 || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES) >/dev/null; }
 
 $(PRISM):
 	npm install --silent --no-audit --no-fund --prefix .prism @stoplight/prism-cli@5.14.2
 
-tools: $(CHROMIUM) $(PRISM)
+tools: apt-tools $(PRISM)
 
 services:
 	bash .ci/services

@@ -5,13 +5,17 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from reporting.errors import ConflictError
 from reporting.models.choices import Domain, ReportKind, SignalSource
 from reporting.models.incidents import Incident, Obligation
 from reporting.models.org import Unit
 
 
-class ReportImmutableError(Exception):
-    """A filed report was about to be changed or deleted."""
+class ReportImmutableError(ConflictError):
+    """A filed report was about to be changed or deleted (SPEC rule 7): a 409 where it reaches the API."""
+
+    def __init__(self, message: str):
+        super().__init__(f"报告已报送, 不可修改或删除 ({message})")
 
 
 class ReportQuerySet(models.QuerySet):
