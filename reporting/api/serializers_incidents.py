@@ -3,6 +3,7 @@ describe. Rules (deadlines, grading, required elements) live in ``reporting.serv
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from reporting.api.fields import E164, AwareDateTimeField, ModelSerializer, count_field, money_field, text_field
@@ -16,6 +17,7 @@ from reporting.models import (
     Obligation,
     Report,
     ReportKind,
+    Role,
     Signal,
     SignalSource,
 )
@@ -60,7 +62,7 @@ class ObligationSerializer(ModelSerializer):
 
 
 class IncidentSerializer(ModelSerializer):
-    obligations = ObligationSerializer(many=True, read_only=True)
+    obligations = serializers.SerializerMethodField()
 
     class Meta:
         model = Incident
@@ -85,6 +87,14 @@ class IncidentSerializer(ModelSerializer):
             "obligations",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(ObligationSerializer(many=True))
+    def get_obligations(self, incident):
+        """The incident's obligations; unit staff see their own unit's only (another unit's data is not theirs)."""
+        user = getattr(self.context.get("request"), "user", None)
+        confined = getattr(user, "effective_role", None) == Role.UNIT_STAFF
+        obligations = [o for o in incident.obligations.all() if not confined or o.unit_id == user.unit_id]
+        return ObligationSerializer(obligations, many=True, context=self.context).data
 
 
 class ReportSerializer(ModelSerializer):

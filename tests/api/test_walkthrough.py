@@ -213,4 +213,7 @@ def test_api_md_walkthrough():
         assert duty.get(f"{V1}/incidents/", {"open": "true"}).json()["count"] == 0
         assert duty.get(f"{V1}/reports/", {"incident": incident["id"], "kind": "written"}).json()["count"] == 2
         assert officer.get(f"{V1}/reports/").json()["count"] == 2  # 泗泾镇's own, not the police's
+        # Unit staff see the incident with their own unit's obligation only; the duty room sees both.
+        assert [o["unit"] for o in officer.get(f"{V1}/incidents/{incident['id']}/").json()["obligations"]] == ["sijing"]
+        assert len(duty.get(f"{V1}/incidents/{incident['id']}/").json()["obligations"]) == 2
         assert duty.get(f"{V1}/notifications/", {"incident": incident["id"]}).status_code == 200
