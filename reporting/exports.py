@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from django.utils import timezone
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
@@ -78,6 +80,77 @@ def timeliness_xlsx(
     info.append(["统计区间起", since.isoformat() if since else "不限"])
     info.append(["统计区间止", until.isoformat() if until else "不限"])
     info.append(["口径", "按首次知悉时间计入区间; 演练与无需报送的义务不计; 延迟按已报送的义务计算 (秒)"])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+# --- findings ----------------------------------------------------------------------------------------------------
+
+FINDING_HEADERS = (
+    ("id", "编号"),
+    ("kind", "类型"),
+    ("unit", "单位代码"),
+    ("unit_name", "单位名称"),
+    ("incident", "事件"),
+    ("obligation", "报送义务"),
+    ("report", "报告"),
+    ("signal", "信息线索"),
+    ("suspected", "疑似"),
+    ("found_at", "发现时间"),
+    ("superseded_by", "已被取代(新发现编号)"),
+    ("review", "审核结论"),
+    ("reviewed_by", "审核人"),
+    ("reviewed_at", "审核时间"),
+    ("reason", "审核理由"),
+    ("detail", "详情"),
+)
+
+
+def _local(value: datetime | None) -> str:
+    """Times for people: Asia/Shanghai with the offset shown, so the file is unambiguous."""
+    if value is None:
+        return ""
+    return timezone.localtime(value).isoformat(timespec="seconds")
+
+
+def finding_cells(finding) -> list[Any]:
+    """One finding as export cells (Chinese labels for kind and review; detail as compact JSON)."""
+    return [
+        finding.pk,
+        finding.get_kind_display(),
+        finding.unit.code,
+        finding.unit.name,
+        finding.incident_id or "",
+        finding.obligation_id or "",
+        finding.report_id or "",
+        finding.signal_id or "",
+        "是" if finding.suspected else "否",
+        _local(finding.found_at),
+        finding.superseded_by_id or "",
+        finding.get_review_display(),
+        finding.reviewed_by.username if finding.reviewed_by_id else "",
+        _local(finding.reviewed_at),
+        finding.reason,
+        json.dumps(finding.detail, ensure_ascii=False, sort_keys=True),
+    ]
+
+
+def findings_csv(findings: Iterable) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([label for _, label in FINDING_HEADERS])
+    for finding in findings:
+        writer.writerow(finding_cells(finding))
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def findings_xlsx(findings: Iterable) -> bytes:
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("督查发现")
+    sheet.append([label for _, label in FINDING_HEADERS])
+    for finding in findings:
+        sheet.append(finding_cells(finding))
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

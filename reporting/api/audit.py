@@ -199,6 +199,12 @@ def _query(serializer_class, request) -> dict:
     return serializer.validated_data
 
 
+def _download(body: bytes, *, content_type: str, name: str, fmt: str) -> HttpResponse:
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{name}-{timezone.now():%Y%m%d}.{fmt}"'
+    return response
+
+
 PERIOD_PARAMETERS = [
     OpenApiParameter("since", OpenApiTypes.DATETIME, description="区间起 (含), ISO 8601 带时区偏移"),
     OpenApiParameter("until", OpenApiTypes.DATETIME, description="区间止 (不含), ISO 8601 带时区偏移"),
@@ -214,13 +220,21 @@ PERIOD_PARAMETERS = [
         summary="督查发现列表 (audit findings)",
         description=(
             "Findings, newest first (by ``found_at``), superseded ones included (history). ``since``/``until`` "
-            "filter on ``found_at``. Exercises and not-required obligations are never shown."
+            "filter on ``found_at``. Exercises and not-required obligations are never shown. ``?format=csv`` "
+            "(or ``Accept: text/csv``) and ``?format=xlsx`` export every matching finding, unpaginated, with "
+            "Chinese headers."
         ),
         parameters=[
             *PERIOD_PARAMETERS,
             OpenApiParameter("kind", OpenApiTypes.STR, enum=FindingKind.values),
             OpenApiParameter("review", OpenApiTypes.STR, enum=ReviewState.values),
+            OpenApiParameter("format", OpenApiTypes.STR, enum=["json", "csv", "xlsx"]),
         ],
+        responses={
+            (200, "application/json"): FindingSerializer(many=True),
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description="CSV, 中文表头"),
+            (200, exports.XLSX_CONTENT_TYPE): OpenApiResponse(OpenApiTypes.BINARY, description="XLSX, 中文表头"),
+        },
     ),
     review=extend_schema(
         summary="审核督查发现 (confirm or dismiss a finding)",
@@ -233,8 +247,19 @@ class FindingViewSet(_StrictNegotiation, mixins.ListModelMixin, viewsets.Generic
 
     serializer_class = FindingSerializer
     permission_classes = [AuditPermission]
-    renderer_classes = [JSONRenderer]
+    renderer_classes = [JSONRenderer, CSVRenderer, XLSXRenderer]
     queryset = stats.findings_visible()
+
+    def list(self, request, *args, **kwargs):
+        fmt = request.accepted_renderer.format
+        if fmt not in ("csv", "xlsx"):
+            return super().list(request, *args, **kwargs)
+        findings = self.get_queryset().iterator(chunk_size=2000)
+        if fmt == "csv":
+            body, content_type = exports.findings_csv(findings), exports.CSV_CONTENT_TYPE
+        else:
+            body, content_type = exports.findings_xlsx(findings), exports.XLSX_CONTENT_TYPE
+        return _download(body, content_type=content_type, name="findings", fmt=fmt)
 
     def get_queryset(self):
         qs = stats.findings_visible().select_related("reviewed_by")
@@ -311,10 +336,7 @@ class TimelinessViewSet(_StrictNegotiation, viewsets.GenericViewSet):
             else:
                 body = exports.timeliness_xlsx(rows, unit_names=names, since=since, until=until)
                 content_type = exports.XLSX_CONTENT_TYPE
-            response = HttpResponse(body, content_type=content_type)
-            stamp = timezone.now().strftime("%Y%m%d")
-            response["Content-Disposition"] = f'attachment; filename="timeliness-{stamp}.{fmt}"'
-            return response
+            return _download(body, content_type=content_type, name="timeliness", fmt=fmt)
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(page)
 

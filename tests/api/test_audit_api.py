@@ -303,3 +303,22 @@ def test_stats_take_a_constant_number_of_queries(units, sijing_officer, auditor)
         obligation = open_incident(units, sijing_officer, extra_units=("chedun",)).obligations.first()
         file(obligation, "written", T0 + timedelta(minutes=70), sijing_officer)
     assert count_queries() == few
+
+
+def test_findings_csv_export_has_every_matching_finding_with_chinese_headers(findings, auditor):
+    response = client_for(auditor).get("/api/v1/findings/?format=csv&kind=late")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    header, *rows = _csv_rows(response)
+    assert header[:4] == ["编号", "类型", "单位代码", "单位名称"]
+    assert sorted(r[0] for r in rows) == sorted(str(f.pk) for f in findings.filter(kind="late"))
+    assert {r[1] for r in rows} == {"迟报"} and {r[3] for r in rows} == {"泗泾镇"}
+    assert all(r[header.index("发现时间")].endswith("+08:00") for r in rows)
+
+
+def test_findings_xlsx_export(findings, auditor):
+    response = client_for(auditor).get("/api/v1/findings/?format=xlsx", HTTP_ACCEPT="*/*")
+    assert response.status_code == 200
+    values = list(load_workbook(io.BytesIO(response.content))["督查发现"].values)
+    assert values[0][:2] == ("编号", "类型")
+    assert sorted(row[1] for row in values[1:]) == ["漏报", "迟报", "迟报"]
