@@ -145,6 +145,8 @@ class IncidentFacts:
     id: int
     exercise: bool
     obligations: tuple[ObligationFact, ...] = ()
+    #: A delivery before the incident occurred cannot be knowledge of it (SPEC rule 6), so it is no evidence.
+    occurred_at: datetime | None = None
     reports: tuple[ReportFact, ...] = ()
     refused: tuple[RefusedFact, ...] = ()
     signals: tuple[SignalFact, ...] = ()
@@ -220,7 +222,13 @@ def incident_findings(facts: IncidentFacts, *, now: datetime, missed_after: time
     refused_by_obligation: dict[int, list[RefusedFact]] = {}
     for refused in facts.refused:
         refused_by_obligation.setdefault(refused.obligation_id, []).append(refused)
-    delivered = [s for s in facts.signals if s.unit_id is not None and s.delivered_at is not None]
+    delivered = [
+        s
+        for s in facts.signals
+        if s.unit_id is not None
+        and s.delivered_at is not None
+        and (facts.occurred_at is None or s.delivered_at >= facts.occurred_at)
+    ]
 
     out: list[Candidate] = []
     for obligation in facts.obligations:

@@ -74,7 +74,12 @@ def missed_after() -> timedelta:
 
 def incident_facts_load(*, incident_ids: list[int]) -> list[rules.IncidentFacts]:
     """Plain facts of the given incidents, in five queries whatever their number."""
-    incidents = dict(Incident.objects.filter(pk__in=incident_ids).values_list("pk", "exercise"))
+    incidents = {
+        pk: (exercise, occurred_at)
+        for pk, exercise, occurred_at in Incident.objects.filter(pk__in=incident_ids).values_list(
+            "pk", "exercise", "occurred_at"
+        )
+    }
     obligations: dict[int, list[rules.ObligationFact]] = {}
     for row in Obligation.objects.filter(incident_id__in=incidents).values(
         "id",
@@ -159,12 +164,13 @@ def incident_facts_load(*, incident_ids: list[int]) -> list[rules.IncidentFacts]
         rules.IncidentFacts(
             id=pk,
             exercise=exercise,
+            occurred_at=occurred_at,
             obligations=tuple(obligations.get(pk, ())),
             reports=tuple(reports.get(pk, ())),
             refused=tuple(refused.get(pk, ())),
             signals=tuple(signals.get(pk, ())),
         )
-        for pk, exercise in sorted(incidents.items())
+        for pk, (exercise, occurred_at) in sorted(incidents.items())
     ]
 
 

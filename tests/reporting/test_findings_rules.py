@@ -166,3 +166,18 @@ def test_concealed_on_grade_raised_by_injuries():
 def test_roster_gap_key_is_stable():
     key = rules.roster_gap_key(unit_id=4, at=NOW, obligation_id=31, incident_id=12, step="verbal_overdue")
     assert key == "roster_gap:u4:o31:verbal_overdue:2026-11-28T01:00:00Z"
+
+
+def test_a_delivery_before_the_incident_occurred_is_no_evidence():
+    signal = rules.SignalFact(id=7, source="110", received_at=NOW, unit_id=4, delivered_at=NOW, incident_id=12)
+    o = obligation(
+        declared_first_known_at=NOW + timedelta(minutes=20),
+        verbal_state="on_time",
+        written_state="on_time",
+        verbal_filed_at=NOW + timedelta(minutes=25),
+        written_filed_at=NOW + timedelta(minutes=25),
+    )
+    written = report(1, "written", NOW + timedelta(minutes=25))
+    facts = rules.IncidentFacts(id=12, exercise=False, obligations=(o,), reports=(written,), signals=(signal,))
+    assert keys(facts) == ["held_back:o31:declared"]
+    assert keys(replace(facts, occurred_at=NOW + timedelta(minutes=1))) == []
