@@ -51,6 +51,13 @@ class AwareDateTimeField(serializers.DateTimeField):
                 self.fail("naive")
         return super().to_internal_value(value)
 
+    def to_representation(self, value):
+        """UTC, to the second, with ``Z``. ``isoformat`` rather than ``strftime``: ``%Y`` does not zero-pad years
+        before 1000 on Linux, which would not be an ISO 8601 date-time."""
+        if not value or isinstance(value, str):
+            return value
+        return self.enforce_timezone(value).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
+
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
