@@ -4,11 +4,12 @@ The database is the source of truth: ``next_action_at`` (partial index ``obligat
 when each obligation must next be looked at. Claims use ``SELECT … FOR UPDATE SKIP LOCKED`` so two sweeps
 running at once split the work instead of doing it twice. For each claimed obligation, in one transaction:
 
-1. each deadline that has passed with nothing filed is recorded once (``DeadlineBreach`` + audit event);
-2. the due steps of its frozen escalation plan (``notifications.escalation``) are resolved against the duty roster
+1. the due steps of its frozen escalation plan (``notifications.escalation``) are resolved against the duty roster
    at that moment and written as one ``Notification`` row per (obligation, step, repeat, recipient, channel) with
    ``INSERT … ON CONFLICT DO NOTHING`` under ``notification_exactly_once``;
-3. ``next_action_at`` moves to the plan's next moment (None when nothing is left);
+2. ``next_action_at`` moves to the plan's next moment (None when nothing is left);
+3. each deadline that has passed with nothing filed is recorded once (``DeadlineBreach`` + audit event), last,
+   so the audit chain's lock is held only for the end of the transaction;
 4. on commit, one send task per row actually inserted.
 
 Sending is exactly once because the row exists before any provider call and the send task claims the row
@@ -31,7 +32,8 @@ from reporting.services import obligation_record_breaches
 
 logger = logging.getLogger(__name__)
 
-BATCH = 500
+#: Obligations per claim and transaction: the send tasks are enqueued when it commits, so small keeps lag low.
+BATCH = 100
 REDRIVE_BATCH = 1000
 
 
@@ -64,6 +66,10 @@ def sweep_run(*, now: datetime) -> int:
             for obligation in batch:
                 new_ids += obligation_chase(obligation=obligation, now=now, fired=fired.get(obligation.pk, set()))
             _next_actions_save(batch)
+            # Last, right before the commit: the audit chain's append lock is transaction-scoped, and every
+            # other appender (the send tasks' "notification_sent" events) waits for it.
+            for obligation in batch:
+                obligation_record_breaches(obligation=obligation, now=now)
             enqueue_on_commit(new_ids)
         claimed += len(batch)
         if len(batch) < BATCH:
@@ -114,8 +120,8 @@ def fired_steps_by_obligation(ids: list[int]) -> dict[int, set[tuple[str, int]]]
 
 def obligation_chase(*, obligation: Obligation, now: datetime, fired: set[tuple[str, int]]) -> list[int]:
     """Act on one claimed (row-locked) obligation at ``now``, given the steps already ``fired`` for it; sets
-    ``obligation.next_action_at`` (the caller saves it) and returns the ids of the notification rows created."""
-    obligation_record_breaches(obligation=obligation, now=now)
+    ``obligation.next_action_at`` (the caller saves it and records the breaches) and returns the ids of the
+    notification rows created."""
     plan = obligation.escalation_plan or []
     clock = clock_of(obligation)
     created: list[int] = []
