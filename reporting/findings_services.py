@@ -297,10 +297,10 @@ def findings_recompute(
 
 
 def findings_recompute_incident(*, incident_id: int, now: datetime) -> RecomputeResult:
-    """Recompute one incident as an event happens (a report filed, a clock changed).
+    """Recompute one incident as an event happens (a report filed, a clock changed; see ``reporting.receivers``).
 
-    Runs in a savepoint of the caller's transaction: a failure here is logged and rolled back alone, never
-    failing the filing that triggered it (the periodic recompute catches up).
+    Runs in its own transaction (or a savepoint of the caller's): a failure here is logged and rolled back alone,
+    never failing the change that triggered it (the periodic recompute catches up).
     """
     try:
         with transaction.atomic():

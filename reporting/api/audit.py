@@ -279,7 +279,7 @@ class FindingViewSet(_StrictNegotiation, mixins.ListModelMixin, viewsets.Generic
             qs = qs.filter(found_at__lt=params["until"])
         return qs
 
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], renderer_classes=[JSONRenderer])
     def review(self, request, pk=None):
         finding = self.get_object()
         data = ReviewInputSerializer(data=request.data)

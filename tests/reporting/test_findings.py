@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.test import TestCase
 from freezegun import freeze_time
 
 from reporting import services
@@ -54,9 +55,14 @@ def open_incident(units, actor, *, unit="sijing", known=T0, exercise=False, at=N
     return incident
 
 
+def after_commit():
+    """Run the on-commit work (the findings receivers) as a real commit would: the test's transaction never commits."""
+    return TestCase.captureOnCommitCallbacks(execute=True)
+
+
 def file(obligation, kind, at, actor=None, **over):
     obligation.refresh_from_db()
-    with freeze_time(at):
+    with freeze_time(at), after_commit():
         return services.report_create(obligation=obligation, kind=kind, actor=actor, now=at, **report_fields(**over))
 
 
@@ -201,7 +207,7 @@ def test_refused_then_filed_on_time_is_not_missed(units, sijing_officer):
 
 
 def ingest(units, *, external_id, at, unit=None, incident=None, source="110", deaths=0, delivered_at=None):
-    with freeze_time(at):
+    with freeze_time(at), after_commit():
         signal, _ = services.signal_ingest(
             actor=None,
             now=at,
@@ -279,7 +285,7 @@ def test_draft_saved_before_deadline_and_filed_after_is_held_back(units, sijing_
             draft=True,
             **report_fields(),
         )
-    with freeze_time(VERBAL_DUE + timedelta(seconds=30)):
+    with freeze_time(VERBAL_DUE + timedelta(seconds=30)), after_commit():
         services.report_file(report=draft, actor=sijing_officer, now=VERBAL_DUE + timedelta(seconds=30))
     file(obligation, "written", T0 + timedelta(minutes=50), sijing_officer)
     recompute(WRITTEN_DUE + 3 * DAY)
@@ -296,7 +302,7 @@ def test_draft_saved_after_deadline_is_only_late(units, sijing_officer):
         draft = services.report_create(
             obligation=obligation, kind="verbal", actor=sijing_officer, now=saved, draft=True, **report_fields()
         )
-    with freeze_time(VERBAL_DUE + timedelta(minutes=1)):
+    with freeze_time(VERBAL_DUE + timedelta(minutes=1)), after_commit():
         services.report_file(report=draft, actor=sijing_officer, now=VERBAL_DUE + timedelta(minutes=1))
     file(obligation, "written", T0 + timedelta(minutes=50), sijing_officer)
     recompute(WRITTEN_DUE + 3 * DAY)
@@ -316,7 +322,7 @@ def test_vertical_unit_city_report_before_district_verbal(units, duty_room, city
     obligation = incident.obligations.get()
     file(obligation, "verbal", T0 + timedelta(minutes=10), duty_room)
     file(obligation, "written", T0 + timedelta(minutes=40), duty_room)
-    with freeze_time(T0 + timedelta(minutes=45)):
+    with freeze_time(T0 + timedelta(minutes=45)), after_commit():
         services.obligation_record_city_report(
             obligation=obligation, reported_at=T0 + city_after_t0, actor=duty_room, now=T0 + timedelta(minutes=45)
         )
@@ -328,7 +334,7 @@ def test_vertical_unit_city_report_before_district_verbal(units, duty_room, city
 def test_vertical_unit_city_report_with_no_district_report_is_held_back(units, duty_room):
     incident = open_incident(units, duty_room, unit="police")
     obligation = incident.obligations.get()
-    with freeze_time(T0 + timedelta(minutes=5)):
+    with freeze_time(T0 + timedelta(minutes=5)), after_commit():
         services.obligation_record_city_report(
             obligation=obligation, reported_at=T0 + timedelta(minutes=4), actor=duty_room, now=T0 + timedelta(minutes=5)
         )
@@ -391,7 +397,7 @@ def test_exercise_gives_no_finding_at_all(units, sijing_officer):
 def test_not_required_obligation_gives_no_finding(units, sijing_officer, duty_room):
     incident = open_incident(units, sijing_officer, extra_units=("chedun",))
     chedun = incident.obligations.get(unit=units["chedun"])
-    with freeze_time(T0 + timedelta(minutes=45)):
+    with freeze_time(T0 + timedelta(minutes=45)), after_commit():
         services.obligation_mark_not_required(
             obligation=chedun, reason="误加单位", actor=duty_room, now=T0 + timedelta(minutes=45)
         )
