@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -56,6 +59,48 @@ def _normalise(detail: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(detail, cls=DjangoJSONEncoder, ensure_ascii=False))
 
 
+_state = threading.local()
+
+
+@contextmanager
+def events_deferred():
+    """Buffer the audit events appended inside this block and chain them all at its end.
+
+    The chain's advisory lock is held from the moment an event is chained until the transaction commits, which
+    serialises every writer behind it. Buffering moves the chaining to the end of the unit of work, so the lock is
+    held only for the final INSERT and the commit. Use it inside the transaction (``audited`` does both). Nested
+    blocks join the outermost one; a nested block that fails drops its own events (its savepoint rolled back).
+    """
+    buffer = getattr(_state, "buffer", None)
+    if buffer is not None:
+        mark = len(buffer)
+        try:
+            yield
+        except BaseException:
+            del buffer[mark:]
+            raise
+        return
+    _state.buffer = []
+    try:
+        yield
+        pending = _state.buffer
+    finally:
+        _state.buffer = None
+    if pending:
+        _chain(pending)
+
+
+def audited(func):
+    """Run a service in one transaction whose audit events are chained at its end (see ``events_deferred``)."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with transaction.atomic(), events_deferred():
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
 def event_append(
     *, at: datetime, kind: str, actor: str = "", incident=None, obj=None, detail: dict[str, Any] | None = None
 ) -> AuditEvent:
@@ -63,40 +108,53 @@ def event_append(
 
     ``at`` must be timezone-aware. On PostgreSQL a transaction-scoped advisory lock serialises appenders, so two
     transactions never chain onto the same predecessor; on SQLite the IMMEDIATE transaction mode does the same.
+    Inside ``events_deferred`` the event is buffered (returned unsaved) and chained when the block ends.
     """
     if at.tzinfo is None or at.utcoffset() is None:
         raise ValueError("audit event time must be timezone-aware")
-    detail = _normalise(detail or {})
+    event = AuditEvent(
+        at=at,
+        kind=kind,
+        actor=actor,
+        incident_id=incident.pk if incident is not None else None,
+        object_type=obj._meta.model_name if obj is not None else "",
+        object_id=str(obj.pk) if obj is not None else "",
+        detail=_normalise(detail or {}),
+    )
+    buffer = getattr(_state, "buffer", None)
+    if buffer is not None:
+        buffer.append(event)
+        return event
+    _chain([event])
+    return event
+
+
+def _chain(events: list[AuditEvent]) -> None:
+    """Link ``events`` onto the end of the chain, in order, and insert them in one statement."""
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_ID])
-        last = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
-        prev_hash = last or GENESIS
-        object_type = obj._meta.model_name if obj is not None else ""
-        object_id = str(obj.pk) if obj is not None else ""
-        incident_id = incident.pk if incident is not None else None
-        text = canonical(
-            at=at,
-            kind=kind,
-            actor=actor,
-            incident_id=incident_id,
-            object_type=object_type,
-            object_id=object_id,
-            detail=detail,
-            prev_hash=prev_hash,
-        )
-        return AuditEvent.objects.create(
-            at=at,
-            kind=kind,
-            actor=actor,
-            incident_id=incident_id,
-            object_type=object_type,
-            object_id=object_id,
-            detail=detail,
-            prev_hash=prev_hash,
-            hash=digest(text),
-        )
+        prev_hash = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first() or GENESIS
+        for event in events:
+            event.prev_hash = prev_hash
+            event.hash = digest(
+                canonical(
+                    at=event.at,
+                    kind=event.kind,
+                    actor=event.actor,
+                    incident_id=event.incident_id,
+                    object_type=event.object_type,
+                    object_id=event.object_id,
+                    detail=event.detail,
+                    prev_hash=prev_hash,
+                )
+            )
+            prev_hash = event.hash
+        if len(events) == 1:
+            events[0].save(force_insert=True)
+        else:
+            AuditEvent.objects.bulk_create(events)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
 
 from reporting import deadlines, elements, grading, hooks
-from reporting.auditlog import event_append
+from reporting.auditlog import audited, event_append, events_deferred
 from reporting.errors import ConflictError, DomainError, MissingElementsError
 from reporting.models import (
     DeadlineBreach,
@@ -111,7 +111,7 @@ def _clock(obligation: Obligation) -> deadlines.ClockState:
 # --- incidents -----------------------------------------------------------------------------------------------
 
 
-@transaction.atomic
+@audited
 def incident_create(*, actor, now: datetime, units: list[dict[str, Any]], **fields: Any) -> Incident:
     """Open an incident with one obligation per responsible unit.
 
@@ -250,7 +250,7 @@ def _delivery_evidence(*, incident: Incident, unit: Unit) -> list[datetime]:
     )
 
 
-@transaction.atomic
+@audited
 def incident_add_unit(
     *, incident: Incident, unit: Unit, first_known_at: datetime, channel: str, actor, now: datetime
 ) -> Obligation:
@@ -269,7 +269,7 @@ def incident_add_unit(
 UPDATABLE = (*FIGURES, "grade", "title", "summary", "location", "domain", "sensitive", "occurred_at")
 
 
-@transaction.atomic
+@audited
 def incident_update(*, incident: Incident, actor, now: datetime, **changes: Any) -> Incident:
     """Change figures, grade, title, summary, location, domain, sensitivity or occurrence time.
 
@@ -404,7 +404,7 @@ def report_create(
         raise _domain_error(exc) from exc
     if not draft:
         _refuse_if_incomplete(obligation=obligation, kind=kind, values=fields, actor=actor, now=now)
-    with transaction.atomic():
+    with transaction.atomic(), events_deferred():
         report = Report(
             incident=obligation.incident,
             unit=obligation.unit,
@@ -439,7 +439,7 @@ def report_file(*, report: Report, actor, now: datetime) -> Report:
         raise ConflictError("该报告已报送 (this report is already filed)")
     values = {f: getattr(report, f) for f in REPORT_FIELDS}
     _refuse_if_incomplete(obligation=report.obligation, kind=report.kind, values=values, actor=actor, now=now)
-    with transaction.atomic():
+    with transaction.atomic(), events_deferred():
         report = Report.objects.select_for_update().get(pk=report.pk)
         if report.filed_at is not None:
             raise ConflictError("该报告已报送 (this report is already filed)")
@@ -561,7 +561,7 @@ def _apply_report_figures(*, report: Report, actor, now: datetime) -> None:
 # --- obligations ---------------------------------------------------------------------------------------------
 
 
-@transaction.atomic
+@audited
 def obligation_correct_first_known(
     *, obligation: Obligation, first_known_at: datetime, actor, now: datetime, reason: str = ""
 ) -> Obligation:
@@ -612,7 +612,7 @@ def obligation_correct_first_known(
     return obligation
 
 
-@transaction.atomic
+@audited
 def obligation_mark_not_required(*, obligation: Obligation, reason: str, actor, now: datetime) -> Obligation:
     """SPEC rule 11: stays visible to auditors with the reason; only pending clocks become not required."""
     if not reason or not reason.strip():
@@ -641,7 +641,7 @@ def obligation_mark_not_required(*, obligation: Obligation, reason: str, actor, 
     return obligation
 
 
-@transaction.atomic
+@audited
 def obligation_record_city_report(*, obligation: Obligation, reported_at: datetime, actor, now: datetime) -> Obligation:
     """SPEC rule 12: a vertical unit records when it reported to its city-level department."""
     try:
@@ -692,7 +692,7 @@ def obligation_record_breaches(*, obligation: Obligation, now: datetime) -> list
 # --- signals -------------------------------------------------------------------------------------------------
 
 
-@transaction.atomic
+@audited
 def signal_ingest(*, actor, now: datetime, source: str, external_id: str, **fields: Any) -> tuple[Signal, bool]:
     """Idempotent on (source, external_id): a repeat returns the stored signal and ``False``.
 
@@ -733,7 +733,7 @@ def signal_ingest(*, actor, now: datetime, source: str, external_id: str, **fiel
     return signal, True
 
 
-@transaction.atomic
+@audited
 def signal_link(*, signal: Signal, incident: Incident, actor, now: datetime) -> Signal:
     """The duty room links a signal to an incident; its delivery becomes evidence for that unit."""
     signal = Signal.objects.select_for_update().get(pk=signal.pk)
