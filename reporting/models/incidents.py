@@ -15,7 +15,7 @@ class ReportingPolicy(models.Model):
     The minutes are copied onto each obligation when it is created: editing a policy never moves a running clock.
     """
 
-    grade = models.CharField(_("事件等级"), max_length=10, choices=Grade.choices, null=True, blank=True, unique=True)
+    grade = models.CharField(_("事件等级"), max_length=10, choices=Grade.choices, null=True, blank=True)
     verbal_minutes = models.PositiveIntegerField(_("口头报时限(分钟)"), default=30)
     written_minutes = models.PositiveIntegerField(_("书面报时限(分钟)"), default=60)
     relay_minutes = models.PositiveIntegerField(_("转报区委办区府办时限(分钟)"), default=15)
@@ -24,6 +24,8 @@ class ReportingPolicy(models.Model):
         verbose_name = _("报送时限规则")
         verbose_name_plural = _("报送时限规则")
         constraints = [
+            # One row per grade, and one default row (grade NULL): NULLS NOT DISTINCT.
+            models.UniqueConstraint(fields=["grade"], name="policy_one_row_per_grade", nulls_distinct=False),
             models.CheckConstraint(
                 condition=Q(written_minutes__gte=F("verbal_minutes")), name="policy_written_not_before_verbal"
             ),

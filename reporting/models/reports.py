@@ -80,6 +80,12 @@ class Report(models.Model):
             models.CheckConstraint(
                 condition=Q(filed_at__isnull=True) | Q(counted_at__isnull=False), name="report_filed_has_counted_at"
             ),
+            # 续报一, 续报二…: a sequence number is given once per obligation and kind among filed reports.
+            models.UniqueConstraint(
+                fields=["obligation", "kind", "sequence"],
+                condition=Q(filed_at__isnull=False),
+                name="report_sequence_once_filed",
+            ),
         ]
         indexes = [models.Index(fields=["incident", "unit", "kind"], name="report_incident_unit_kind_idx")]
 

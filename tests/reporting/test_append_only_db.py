@@ -1,0 +1,69 @@
+"""Filed reports and audit events are append-only in PostgreSQL itself (migration 0004's triggers)."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+
+from reporting import services
+from reporting.models import AuditEvent, Report
+from tests.conftest import NOW
+
+
+def _incident_and_obligation(units, actor):
+    incident = services.incident_create(
+        actor=actor,
+        now=NOW,
+        title="泗泾镇某厂房火灾",
+        domain="production_safety",
+        occurred_at=NOW - timedelta(minutes=20),
+        location="泗泾镇某路1号",
+        summary="",
+        units=[{"unit": units["sijing"], "first_known_at": NOW - timedelta(minutes=10), "channel": "self"}],
+    )
+    return incident, incident.obligations.get()
+
+
+def _raw(sql, params):
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def test_raw_sql_cannot_change_or_delete_a_filed_report(units, sijing_officer):
+    _incident, obligation = _incident_and_obligation(units, sijing_officer)
+    report = services.report_create(
+        obligation=obligation,
+        kind="verbal",
+        actor=sijing_officer,
+        now=NOW,
+        account="厂房起火",
+        location="泗泾镇某路1号",
+        occurred_at=NOW - timedelta(minutes=20),
+        deaths=0,
+        injuries=0,
+        missing=0,
+    )
+    with pytest.raises(IntegrityError, match="never changed or deleted"):
+        _raw("UPDATE reporting_report SET deaths = 5 WHERE id = %s", [report.pk])
+    with pytest.raises(IntegrityError, match="never changed or deleted"):
+        _raw("DELETE FROM reporting_report WHERE id = %s", [report.pk])
+    assert Report.objects.get(pk=report.pk).deaths == 0
+
+
+def test_a_draft_may_still_be_edited_and_filed(units, sijing_officer):
+    _incident, obligation = _incident_and_obligation(units, sijing_officer)
+    draft = services.report_create(
+        obligation=obligation, kind="verbal", actor=sijing_officer, now=NOW, draft=True, account="厂房起火"
+    )
+    assert _raw("UPDATE reporting_report SET location = %s WHERE id = %s", ["泗泾镇某路1号", draft.pk]) == 1
+
+
+def test_raw_sql_cannot_change_or_delete_an_audit_event(units, sijing_officer):
+    _incident_and_obligation(units, sijing_officer)
+    event = AuditEvent.objects.order_by("id").first()
+    with pytest.raises(IntegrityError, match="never changed or deleted"):
+        _raw("UPDATE reporting_auditevent SET actor = 'mallory' WHERE id = %s", [event.pk])
+    with pytest.raises(IntegrityError, match="never changed or deleted"):
+        _raw("DELETE FROM reporting_auditevent WHERE id = %s", [event.pk])
+    assert AuditEvent.objects.get(pk=event.pk).actor == "sijing-officer"
