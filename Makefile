@@ -18,7 +18,8 @@ export no_proxy := 127.0.0.1,localhost
 
 help:
 	@echo "make run   - install, migrate, load demo data, start web + worker + beat on http://127.0.0.1:$(PORT)"
-	@echo "make test  - install everything, check services, lint, migrations, schema, and run the test suite"
+	@echo "make test  - install everything, check services, lint, migrations, schema, run the tests and schemathesis"
+	@echo "make bench - run the benchmarks in bench/ (see docs/benchmarks.md)"
 
 python:
 	@if [ -z "$(PYTHON)" ]; then \
@@ -71,10 +72,16 @@ check: venv services
 pytest: venv services tools
 	$(BIN)/pytest
 
-test: check pytest
+schemathesis: venv services
+	bash .ci/schemathesis.sh
 
-bench: venv services
-	$(BIN)/python -m bench
+test: check pytest schemathesis
+
+# Benchmarks (not tests): each prints its figures; results and commands are in docs/benchmarks.md.
+bench: venv services tools
+	$(BIN)/python -m bench sweep_lag
+	$(BIN)/python -m bench api_filing
+	$(BIN)/python -m bench audit_stats
 
 clean:
 	rm -rf $(VENV) .prism var staticfiles
