@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.dispatch import receiver
 
-from notifications import escalation, events, policies
+from notifications import escalation, events, policies, wakeups
 from notifications.models import Notification, NotificationStatus
 from notifications.sweep import clock_of, fired_steps
 from reporting import hooks
@@ -21,6 +22,7 @@ def freeze_plan(sender, *, obligation: Obligation, now, **kwargs) -> None:
     Obligation.objects.filter(pk=obligation.pk).update(
         escalation_plan=obligation.escalation_plan, next_action_at=obligation.next_action_at
     )
+    _wake_on_commit(obligation.next_action_at, now=now)
 
 
 @receiver(hooks.obligation_changed, dispatch_uid="notifications.rearm")
@@ -32,11 +34,18 @@ def rearm(sender, *, obligation: Obligation, now, **kwargs) -> None:
         obligation.escalation_plan or [], clock, now=now, fired=fired_steps(obligation)
     )
     Obligation.objects.filter(pk=obligation.pk).update(next_action_at=obligation.next_action_at)
+    _wake_on_commit(obligation.next_action_at, now=now)
     discharged = [s["key"] for s in obligation.escalation_plan or [] if not clock.pending(s["anchor"])]
     if discharged:
         Notification.objects.filter(
             obligation=obligation, step__in=discharged, status=NotificationStatus.PENDING, claimed_at__isnull=True
         ).update(status=NotificationStatus.CANCELLED, error="报告已报送, 催报取消 (deadline discharged)")
+
+
+def _wake_on_commit(moment, *, now) -> None:
+    """The accelerator: a moment due now or very soon gets an ETA sweep instead of waiting for beat."""
+    if moment is not None:
+        transaction.on_commit(lambda: wakeups.wakeup_for(moment=moment, now=now))
 
 
 @receiver(hooks.incident_changed, dispatch_uid="notifications.event_rules")

@@ -60,17 +60,35 @@ def wakeups_schedule(*, now: datetime, horizon: timedelta | None = None) -> int:
         .values_list("next_action_at", flat=True)
         .distinct()[: MAX_WAKEUPS * 10]
     )
-    from notifications.tasks import sweep
-
     scheduled = 0
     for slot in sorted({slot_of(m) for m in moments})[:MAX_WAKEUPS]:
-        ttl = int((slot - now).total_seconds()) + 60
-        if not client.set(KEY.format(int(slot.timestamp() * 1000)), 1, nx=True, ex=ttl):
-            continue
-        try:
-            sweep.apply_async(eta=slot, expires=slot + timedelta(seconds=30))
-        except Exception:  # the broker is down: beat will sweep anyway
-            logger.exception("could not schedule a wake sweep at %s", slot)
+        if not _schedule(client, slot, now=now):
             return scheduled
         scheduled += 1
     return scheduled
+
+
+def wakeup_for(*, moment: datetime | None, now: datetime) -> bool:
+    """One wake sweep for a single moment (an obligation just created or re-armed), when it falls within the
+    look-ahead window; later moments are left to the beat sweeps' look-ahead."""
+    client = _redis()
+    if client is None or moment is None:
+        return False
+    if moment > now + timedelta(seconds=2 * settings.SWEEP_INTERVAL_SECONDS):
+        return False
+    return _schedule(client, slot_of(max(moment, now)), now=now)
+
+
+def _schedule(client, slot: datetime, *, now: datetime) -> bool:
+    """Schedule the wake sweep for ``slot`` unless one already is; False only when the broker is unreachable."""
+    from notifications.tasks import sweep
+
+    try:
+        ttl = max(int((slot - now).total_seconds()), 0) + 60
+        if not client.set(KEY.format(int(slot.timestamp() * 1000)), 1, nx=True, ex=ttl):
+            return True
+        sweep.apply_async(eta=slot, expires=slot + timedelta(seconds=30))
+    except Exception:  # Redis or the broker is down: beat will sweep anyway
+        logger.exception("could not schedule a wake sweep at %s", slot)
+        return False
+    return True

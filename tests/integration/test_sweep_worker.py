@@ -16,7 +16,8 @@ from tests.fixtures.workers import wait_until
 
 def test_worker_sweep_records_a_passed_deadline_exactly_once_with_two_concurrent_sweeps(units, celery_procs):
     now = timezone.now()
-    # Verbal due 3 s from now: the worker's sweeps, not the test, must notice it passing.
+    # Verbal due 12 s from now (beyond the wake-sweep look-ahead, so no ETA sweep is armed for it): the worker's
+    # sweeps, not the test, must notice it passing.
     incident = services.incident_create(
         actor=None,
         now=now,
@@ -25,7 +26,7 @@ def test_worker_sweep_records_a_passed_deadline_exactly_once_with_two_concurrent
         occurred_at=now - timedelta(minutes=40),
         location="泗泾镇某路",
         summary="",
-        units=[{"unit": units["sijing"], "first_known_at": now - timedelta(minutes=30) + timedelta(seconds=3)}],
+        units=[{"unit": units["sijing"], "first_known_at": now - timedelta(minutes=30) + timedelta(seconds=12)}],
     )
     obligation = incident.obligations.get()
     celery_procs.worker("w1", concurrency=4)
@@ -98,3 +99,34 @@ def test_slot_rounds_up_to_50_ms():
     assert slot_of(datetime(2026, 11, 28, 1, 0, 0, 50000, tzinfo=UTC)) == datetime(
         2026, 11, 28, 1, 0, 0, 50000, tzinfo=UTC
     )
+
+
+def test_obligation_created_overdue_is_chased_at_once_without_waiting_for_beat(units, celery_procs):
+    """No beat at all: the wake sweep enqueued when the obligation is committed does the work."""
+    from notifications.models import Notification
+    from reporting.models import ContactRole
+    from tests.notifications.conftest import on_shift, person
+
+    now = timezone.now()
+    for n, role in enumerate((ContactRole.DUTY_OFFICER, ContactRole.SHIFT_LEADER), start=1):
+        on_shift(person(units["sijing"], f"值班{n}", role, n), role, start=now - timedelta(hours=1))
+    celery_procs.worker("w1", concurrency=2)
+    now = timezone.now()
+    incident = services.incident_create(
+        actor=None,
+        now=now,
+        title="泗泾镇某路段塌陷",
+        domain="city_operation",
+        occurred_at=now - timedelta(minutes=40),
+        location="泗泾镇某路",
+        summary="",
+        units=[{"unit": units["sijing"], "first_known_at": now - timedelta(minutes=31)}],
+    )
+    obligation = incident.obligations.get()
+    rows = wait_until(
+        lambda: list(Notification.objects.filter(obligation=obligation, step="verbal_overdue")), timeout=20
+    )
+    assert len(rows) == 4
+    assert max((r.created_at - now).total_seconds() for r in rows) < 2.0
+    assert DeadlineBreach.objects.filter(obligation=obligation, deadline="verbal").count() == 1
+    assert not SweepHeartbeat.objects.filter(beat_at__lt=now).exists()
