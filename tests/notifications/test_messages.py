@@ -163,4 +163,7 @@ def test_facts_for_a_row_carry_a_working_signed_link(db, units, settings):
     assert links.obligation_from_token(token) == obligation.pk
     assert links.obligation_from_token(token[:-1] + ("A" if token[-1] != "A" else "B")) is None
     text = sms_text(f, now=DUE + timedelta(minutes=9))
-    assert text == f"{incident.number} 泗泾镇：口头报已超时9分钟 {f.link}" and len(text) <= SEGMENT_CHARS
+    # The link's length grows with the obligation id; a longer one drops the spacing to stay in one segment.
+    roomy = f"{incident.number} 泗泾镇：口头报已超时9分钟 {f.link}"
+    tight = f"{incident.number}泗泾镇口头报已超时9分钟 {f.link}"
+    assert text == (roomy if len(roomy) <= SEGMENT_CHARS else tight) and len(text) <= SEGMENT_CHARS

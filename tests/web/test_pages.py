@@ -378,7 +378,9 @@ def test_filing_an_edited_draft_files_that_draft_row(client, sijing_officer, sij
     assert filed.account == WRITTEN["account"] and filed.created_at == draft.created_at < filed.filed_at
 
 
-def test_a_draft_held_past_its_deadline_is_suspected_held_back(client, units, sijing_officer):
+def test_a_draft_held_past_its_deadline_is_suspected_held_back(
+    client, units, sijing_officer, django_capture_on_commit_callbacks
+):
     """SPEC 压报: a draft saved before the deadline but filed after it; the web form must not hide it."""
     ob = open_incident(sijing_officer, units["sijing"], known_minutes_ago=70, title="压报").obligations.get()
     saved_at = ob.written_due_at - timedelta(minutes=5)
@@ -387,7 +389,9 @@ def test_a_draft_held_past_its_deadline_is_suspected_held_back(client, units, si
     )
     client.force_login(sijing_officer)
     post = {"kind": "written", "occurred_at": local_input(ob.incident.occurred_at), **WRITTEN, "draft": draft.pk}
-    assert client.post(f"/obligations/{ob.pk}/file/", post).status_code == 302
+    # Findings are produced after the filing commits (they never lengthen the filing's lock).
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(f"/obligations/{ob.pk}/file/", post).status_code == 302
     assert Report.objects.filed().get().pk == draft.pk
     finding = Finding.objects.get(kind="held_back")
     assert finding.detail["rule"] == "draft_filed_after_deadline" and finding.suspected is True
