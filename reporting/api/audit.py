@@ -12,11 +12,8 @@ Access (API.md "Audit (auditors; duty room read)", SPEC "Integrity and access"):
 
 from __future__ import annotations
 
-from datetime import UTC
-
 from django.http import Http404, HttpResponse
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
@@ -27,6 +24,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from reporting import exports, stats
+from reporting.api.fields import AwareDateTimeField
 from reporting.findings_services import finding_review
 from reporting.models import FindingKind, ReviewState, Role, Unit
 
@@ -46,28 +44,6 @@ class AuditPermission(BasePermission):
 
 
 # --- input -------------------------------------------------------------------------------------------------------
-
-
-class AwareDateTimeField(serializers.DateTimeField):
-    """ISO 8601 with an offset in (a naive time is a 400, SPEC rule 6); UTC with ``Z`` out."""
-
-    default_error_messages = {
-        "naive": "时间必须带时区偏移, 如 2026-11-28T09:15:00+08:00 (a time needs a UTC offset)",
-    }
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("default_timezone", UTC)
-        super().__init__(*args, **kwargs)
-
-    def to_internal_value(self, value):
-        if isinstance(value, str):
-            try:
-                parsed = parse_datetime(value.strip())
-            except ValueError:
-                parsed = None
-            if parsed is not None and (parsed.tzinfo is None or parsed.utcoffset() is None):
-                self.fail("naive")
-        return super().to_internal_value(value)
 
 
 def _unit_by_code(code: str | None) -> Unit | None:
