@@ -44,7 +44,7 @@ def notification_record_status(*, provider_id: str, provider_status: str, error_
         changes["error"] = f"twilio {provider_status}" + (f" {error_code}" if error_code else "")
     with transaction.atomic():
         n = (
-            Notification.objects.select_for_update(of=("self",))
+            Notification.objects.select_for_update(no_key=True, of=("self",))
             .select_related("incident", "obligation", "recipient")
             .filter(provider_id=provider_id)
             .first()
@@ -93,7 +93,7 @@ def notifications_acknowledge(*, phone: str, now: datetime) -> list[Notification
     with transaction.atomic():
         rows = list(
             sent.filter(incident_id=latest.incident_id, obligation_id=latest.obligation_id)
-            .select_for_update(of=("self",))
+            .select_for_update(no_key=True, of=("self",))
             .select_related("incident")
         )
         for row in rows:

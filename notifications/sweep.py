@@ -50,7 +50,7 @@ def _claim_lease() -> timedelta:
 def _claim(now: datetime):
     qs = Obligation.objects.due_before(now).order_by("next_action_at").select_related("incident", "unit")
     if connection.vendor == "postgresql":
-        return qs.select_for_update(skip_locked=True, of=("self",))[:BATCH]
+        return qs.select_for_update(skip_locked=True, no_key=True, of=("self",))[:BATCH]
     return qs.select_for_update()[:BATCH]
 
 
@@ -255,7 +255,7 @@ def notifications_redrive(*, now: datetime) -> int:
             .order_by("scheduled_for")
         )
         if connection.vendor == "postgresql":
-            qs = qs.select_for_update(skip_locked=True)
+            qs = qs.select_for_update(skip_locked=True, no_key=True)
         ids = list(qs.values_list("pk", flat=True)[:REDRIVE_BATCH])
         if ids:
             Notification.objects.filter(pk__in=ids).update(redriven_at=now)

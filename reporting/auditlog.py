@@ -6,13 +6,14 @@ import functools
 import hashlib
 import json
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 
 from reporting.models import AuditEvent
 
@@ -90,15 +91,38 @@ def events_deferred():
         _chain(pending)
 
 
+#: How often an outermost service transaction is re-run when PostgreSQL breaks a deadlock by aborting it.
+DEADLOCK_RETRIES = 3
+
+
 def audited(func):
-    """Run a service in one transaction whose audit events are chained at its end (see ``events_deferred``)."""
+    """Run a service in one transaction whose audit events are chained at its end (see ``events_deferred``).
+
+    The outermost call is re-run (up to ``DEADLOCK_RETRIES`` times) when PostgreSQL aborts it to break a deadlock
+    or a serialization failure: everything it did was rolled back and its side effects wait for ``on_commit``, so a
+    re-run is the same request again, not a second one.
+    """
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        with transaction.atomic(), events_deferred():
-            return func(*args, **kwargs)
+        outermost = not transaction.get_connection().in_atomic_block
+        attempt = 0
+        while True:
+            try:
+                with transaction.atomic(), events_deferred():
+                    return func(*args, **kwargs)
+            except OperationalError as exc:
+                attempt += 1
+                if not outermost or attempt > DEADLOCK_RETRIES or not _is_retryable(exc):
+                    raise
+                time.sleep(0.01 * attempt)
 
     return wrapper
+
+
+def _is_retryable(exc: OperationalError) -> bool:
+    sqlstate = getattr(getattr(exc, "__cause__", None), "sqlstate", None)
+    return sqlstate in ("40P01", "40001")  # deadlock_detected, serialization_failure
 
 
 def event_append(

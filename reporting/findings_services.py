@@ -364,7 +364,7 @@ def finding_review(*, finding: Finding, decision: str, reason: str, actor, now: 
         errors["reason"] = ["必须填写审核理由 (a reason is required)"]
     if errors:
         raise DomainError(errors)
-    finding = Finding.objects.select_for_update().get(pk=finding.pk)
+    finding = Finding.objects.select_for_update(no_key=True).get(pk=finding.pk)
     previous = finding.review
     finding.review = decision
     finding.reason = reason.strip()

@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
 
 from reporting import deadlines, elements, grading, hooks
-from reporting.auditlog import audited, event_append, events_deferred
+from reporting.auditlog import audited, event_append
 from reporting.errors import ConflictError, DomainError, MissingElementsError
 from reporting.models import (
     DeadlineBreach,
@@ -283,7 +283,7 @@ def incident_update(*, incident: Incident, actor, now: datetime, **changes: Any)
     _check_grade(changes.get("grade"))
     if "domain" in changes and changes["domain"] not in Domain.values:
         raise DomainError({"domain": ["未知领域 (unknown domain)"]})
-    incident = Incident.objects.select_for_update().get(pk=incident.pk)
+    incident = Incident.objects.select_for_update(no_key=True).get(pk=incident.pk)
     if "occurred_at" in changes:
         known = list(incident.obligations.values_list("first_known_at", flat=True))
         try:
@@ -404,7 +404,9 @@ def report_create(
         raise _domain_error(exc) from exc
     if not draft:
         _refuse_if_incomplete(obligation=obligation, kind=kind, values=fields, actor=actor, now=now)
-    with transaction.atomic(), events_deferred():
+
+    @audited
+    def save() -> Report:
         report = Report(
             incident=obligation.incident,
             unit=obligation.unit,
@@ -430,6 +432,8 @@ def report_create(
             return report
         return _file(report=report, actor=actor, now=now)
 
+    return save()
+
 
 def report_file(*, report: Report, actor, now: datetime) -> Report:
     """File a saved draft; only filing counts, judged at ``now`` (SPEC rule 7). The draft's call time is re-checked
@@ -439,11 +443,15 @@ def report_file(*, report: Report, actor, now: datetime) -> Report:
         raise ConflictError("该报告已报送 (this report is already filed)")
     values = {f: getattr(report, f) for f in REPORT_FIELDS}
     _refuse_if_incomplete(obligation=report.obligation, kind=report.kind, values=values, actor=actor, now=now)
-    with transaction.atomic(), events_deferred():
-        report = Report.objects.select_for_update().get(pk=report.pk)
-        if report.filed_at is not None:
+
+    @audited
+    def file() -> Report:
+        locked = Report.objects.select_for_update(no_key=True).get(pk=report.pk)
+        if locked.filed_at is not None:
             raise ConflictError("该报告已报送 (this report is already filed)")
-        return _file(report=report, actor=actor, now=now)
+        return _file(report=locked, actor=actor, now=now)
+
+    return file()
 
 
 def _refuse_if_incomplete(*, obligation: Obligation, kind: str, values: dict[str, Any], actor, now: datetime) -> None:
@@ -457,7 +465,7 @@ def _refuse_if_incomplete(*, obligation: Obligation, kind: str, values: dict[str
 
 
 def _file(*, report: Report, actor, now: datetime) -> Report:
-    obligation = Obligation.objects.select_for_update().get(pk=report.obligation_id)
+    obligation = Obligation.objects.select_for_update(no_key=True).get(pk=report.obligation_id)
     values = {f: getattr(report, f) for f in REPORT_FIELDS}
     try:
         counted = deadlines.counted_time(filed_at=now, call_received_at=report.call_received_at)
@@ -548,7 +556,7 @@ def _record_refusal(
 
 def _apply_report_figures(*, report: Report, actor, now: datetime) -> None:
     """A report that raises the casualty figures raises the incident's figures (and grade) with it."""
-    incident = Incident.objects.select_for_update().get(pk=report.incident_id)
+    incident = Incident.objects.select_for_update(no_key=True).get(pk=report.incident_id)
     raised = {
         f: getattr(report, f)
         for f in FIGURES
@@ -566,7 +574,7 @@ def obligation_correct_first_known(
     *, obligation: Obligation, first_known_at: datetime, actor, now: datetime, reason: str = ""
 ) -> Obligation:
     """Correct the first-known time (SPEC rule 4). Clocks already decided keep their lateness; pending ones move."""
-    obligation = Obligation.objects.select_for_update().select_related("incident").get(pk=obligation.pk)
+    obligation = Obligation.objects.select_for_update(no_key=True).select_related("incident").get(pk=obligation.pk)
     try:
         deadlines.check_incident_times(
             occurred_at=obligation.incident.occurred_at, first_known_at=[first_known_at], now=now
@@ -617,7 +625,7 @@ def obligation_mark_not_required(*, obligation: Obligation, reason: str, actor, 
     """SPEC rule 11: stays visible to auditors with the reason; only pending clocks become not required."""
     if not reason or not reason.strip():
         raise DomainError({"reason": ["必须说明原因 (a reason is required)"]})
-    obligation = Obligation.objects.select_for_update().get(pk=obligation.pk)
+    obligation = Obligation.objects.select_for_update(no_key=True).get(pk=obligation.pk)
     if obligation.verbal_state != DeadlineState.PENDING and obligation.written_state != DeadlineState.PENDING:
         raise ConflictError("该义务已完成报送 (both reports are already filed)")
     if obligation.verbal_state == DeadlineState.PENDING:
@@ -648,7 +656,7 @@ def obligation_record_city_report(*, obligation: Obligation, reported_at: dateti
         deadlines.check_past("reported_at", reported_at, now=now)
     except deadlines.TimeError as exc:
         raise _domain_error(exc) from exc
-    obligation = Obligation.objects.select_for_update().select_related("unit").get(pk=obligation.pk)
+    obligation = Obligation.objects.select_for_update(no_key=True).select_related("unit").get(pk=obligation.pk)
     if not obligation.unit.vertical:
         raise DomainError({"non_field_errors": ["仅垂直管理(拉条)单位可登记向市级报告时间 (vertical units only)"]})
     obligation.city_reported_at = reported_at
@@ -736,7 +744,7 @@ def signal_ingest(*, actor, now: datetime, source: str, external_id: str, **fiel
 @audited
 def signal_link(*, signal: Signal, incident: Incident, actor, now: datetime) -> Signal:
     """The duty room links a signal to an incident; its delivery becomes evidence for that unit."""
-    signal = Signal.objects.select_for_update().get(pk=signal.pk)
+    signal = Signal.objects.select_for_update(no_key=True).get(pk=signal.pk)
     if signal.incident_id is not None and signal.incident_id != incident.pk:
         raise ConflictError({"incident": ["该线索已关联其他事件 (already linked to another incident)"]})
     signal.incident = incident
@@ -756,7 +764,7 @@ def signal_link(*, signal: Signal, incident: Incident, actor, now: datetime) -> 
 
 def _apply_signal_evidence(*, signal: Signal, actor, now: datetime) -> None:
     obligation = (
-        Obligation.objects.select_for_update()
+        Obligation.objects.select_for_update(no_key=True)
         .filter(incident=signal.incident, unit=signal.delivered_to, kind=ObligationKind.REPORT)
         .first()
     )

@@ -54,7 +54,9 @@ def draft_update(
         deadlines.counted_time(filed_at=now, call_received_at=call_received_at)
     except deadlines.TimeError as exc:
         raise DomainError({exc.field: [exc.message]}) from exc
-    report = Report.objects.select_for_update().select_related("obligation__unit", "incident").get(pk=report.pk)
+    report = (
+        Report.objects.select_for_update(no_key=True).select_related("obligation__unit", "incident").get(pk=report.pk)
+    )
     if report.filed_at is not None:
         raise ConflictError("该报告已报送 (this report is already filed)")
     report.kind = kind

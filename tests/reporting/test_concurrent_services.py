@@ -1,0 +1,111 @@
+"""Services racing on one incident: row locks, the audit chain's lock and deferred foreign-key checks never end
+in an error (schemathesis once found a deadlock between a figures change and a not-required mark)."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import OperationalError, connections
+from psycopg import errors as pg_errors
+
+from reporting import services
+from reporting.auditlog import DEADLOCK_RETRIES, audited, chain_verify
+from reporting.models import AuditEvent, Role, Unit, UnitKind, User
+from tests.conftest import NOW
+
+
+@pytest.mark.django_db(transaction=True)
+def test_racing_services_on_one_incident_all_succeed_and_keep_one_chain():
+    units = [Unit.objects.create(code=f"u{i}", name=f"单位{i}", kind=UnitKind.TOWN) for i in range(6)]
+    duty = User.objects.create_user(username="duty", password="x", role=Role.DUTY_ROOM)
+    incident = services.incident_create(
+        actor=duty,
+        now=NOW,
+        title="并发",
+        domain="production_safety",
+        occurred_at=NOW - timedelta(minutes=30),
+        location="某处",
+        units=[{"unit": u, "first_known_at": NOW - timedelta(minutes=20)} for u in units],
+    )
+    obligations = list(incident.obligations.order_by("id"))
+    barrier = threading.Barrier(6)
+    errors = []
+
+    def work(n):
+        try:
+            barrier.wait(timeout=10)
+            for i in range(4):
+                now = NOW + timedelta(seconds=n * 10 + i)
+                if n % 2 == 0:
+                    services.incident_update(incident=incident, actor=duty, now=now, injuries=n * 10 + i)
+                else:
+                    services.report_create(
+                        obligation=obligations[n],
+                        kind="follow_up",
+                        actor=duty,
+                        now=now,
+                        account="续报",
+                        deaths=0,
+                        injuries=0,
+                        missing=0,
+                    )
+            services.obligation_mark_not_required(
+                obligation=obligations[n], reason="误加", actor=duty, now=NOW + timedelta(minutes=1)
+            )
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    assert AuditEvent.objects.filter(kind="obligation_not_required").count() == 6
+    assert AuditEvent.objects.filter(kind="report_filed").count() == 12
+    assert chain_verify() is None
+
+
+def _deadlock() -> OperationalError:
+    error = OperationalError("deadlock detected")
+    error.__cause__ = pg_errors.DeadlockDetected("deadlock detected")
+    return error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_outermost_service_is_rerun_after_a_deadlock():
+    calls = []
+
+    @audited
+    def service():
+        calls.append(1)
+        if len(calls) < 3:
+            raise _deadlock()
+        return "done"
+
+    assert service() == "done" and len(calls) == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_retries_give_up_and_other_errors_are_not_retried():
+    calls = []
+
+    @audited
+    def always_deadlocks():
+        calls.append(1)
+        raise _deadlock()
+
+    with pytest.raises(OperationalError):
+        always_deadlocks()
+    assert len(calls) == DEADLOCK_RETRIES + 1
+
+    @audited
+    def broken():
+        calls.append(2)
+        raise OperationalError("connection lost")
+
+    with pytest.raises(OperationalError):
+        broken()
+    assert calls.count(2) == 1
