@@ -17,4 +17,5 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SMS_BACKEND = os.environ.get("TEST_SMS_BACKEND", "notifications.sms.backends.locmem.SmsBackend")
 if os.environ.get("TEST_EMAIL_FROM_ENV") != "1":
     MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
-DATABASES["default"]["CONN_MAX_AGE"] = 0
+# Tests drop their database at the end: no persistent connections, unless a benchmark's workers ask for them.
+DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("TEST_CONN_MAX_AGE", "0"))

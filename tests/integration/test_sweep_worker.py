@@ -90,14 +90,19 @@ def test_eta_wake_sweep_fires_a_step_within_a_second_of_its_time(units, celery_p
     assert len(celery_procs.sms_sent()) == Notification.objects.filter(channel="sms").count()
 
 
-def test_slot_rounds_up_to_50_ms():
+def test_slot_rounds_up_to_200_ms():
     from datetime import UTC, datetime
 
     from notifications.wakeups import slot_of
 
-    assert slot_of(datetime(2026, 11, 28, 1, 0, 0, 1, tzinfo=UTC)) == datetime(2026, 11, 28, 1, 0, 0, 50000, tzinfo=UTC)
-    assert slot_of(datetime(2026, 11, 28, 1, 0, 0, 50000, tzinfo=UTC)) == datetime(
-        2026, 11, 28, 1, 0, 0, 50000, tzinfo=UTC
+    assert slot_of(datetime(2026, 11, 28, 1, 0, 0, 1, tzinfo=UTC)) == datetime(
+        2026, 11, 28, 1, 0, 0, 200000, tzinfo=UTC
+    )
+    assert slot_of(datetime(2026, 11, 28, 1, 0, 0, 200000, tzinfo=UTC)) == datetime(
+        2026, 11, 28, 1, 0, 0, 200000, tzinfo=UTC
+    )
+    assert slot_of(datetime(2026, 11, 28, 1, 0, 0, 200001, tzinfo=UTC)) == datetime(
+        2026, 11, 28, 1, 0, 0, 400000, tzinfo=UTC
     )
 
 
