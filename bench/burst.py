@@ -99,7 +99,7 @@ def burst_run(*, deadlines: int, window: float, tmp: Path) -> dict[str, float]:
     from django.utils import timezone
 
     from notifications import escalation
-    from reporting.models import Contact, Incident, Obligation, Shift, Unit
+    from reporting.models import Contact, Incident, Shift, Unit
 
     now = timezone.now()
     overdue = next(dict(s) for s in escalation.DEFAULT_LADDER if s["key"] == "verbal_overdue")
@@ -173,33 +173,16 @@ def burst_run(*, deadlines: int, window: float, tmp: Path) -> dict[str, float]:
         start([*celery, "beat", "-s", str(tmp / "beat-schedule"), "--pidfile", str(tmp / "beat.pid")], "beat")
         time.sleep(8)
         start_at = timezone.now() + timedelta(seconds=20)
-        dues, warm_phones, rows = {}, set(), []
-        for i, unit in enumerate(units):
-            if i < warm:
-                verbal_due = start_at - timedelta(seconds=8) + timedelta(seconds=i / warm)
-            else:
-                verbal_due = start_at + timedelta(seconds=window * (i - warm) / deadlines)
-            known = verbal_due - timedelta(minutes=30)
-            rows.append(
-                Obligation(
-                    incident=incident,
-                    unit=unit,
-                    first_known_at=known,
-                    first_known_channel="self",
-                    verbal_minutes=30,
-                    written_minutes=60,
-                    verbal_due_at=verbal_due,
-                    written_due_at=known + timedelta(minutes=60),
-                    escalation_plan=[overdue],
-                    next_action_at=verbal_due + escalation.EPSILON,
-                    created_at=timezone.now(),
-                )
-            )
-            for c in contacts[2 * i : 2 * i + 2]:
-                dues[c.phone] = verbal_due
-                if i < warm:
-                    warm_phones.add(c.phone)
-        Obligation.objects.bulk_create(rows, batch_size=2000)
+        dues, warm_phones = sweep_lag.due_obligations(
+            units=units,
+            contacts=contacts,
+            incident=incident,
+            step=overdue,
+            start_at=start_at,
+            spread=window,
+            measured=deadlines,
+            warm_lead=timedelta(seconds=8),
+        )
         expected = 2 * deadlines
         give_up = time.monotonic() + 20 + window + max(120, deadlines / 10)
         while len(stub.snapshot()) < 2 * total and time.monotonic() < give_up:

@@ -225,6 +225,45 @@ def wait_port(port: int, timeout: float = 60) -> None:
     raise RuntimeError(f"nothing on port {port}")
 
 
+def due_obligations(*, units, contacts, incident, step, start_at, spread, measured, warm_lead):
+    """One obligation per unit with a one-step plan: the first WARM units (unmeasured) fall due ``warm_lead`` before
+    ``start_at``, the next ``measured`` evenly over ``spread`` seconds from it. ``contacts`` holds two people per unit,
+    in unit order. Returns (the due time per phone, the warm-up phones)."""
+    from django.utils import timezone
+
+    from notifications import escalation
+    from reporting.models import Obligation
+
+    dues, warm_phones, rows = {}, set(), []
+    for i, unit in enumerate(units):
+        if i < WARM:
+            verbal_due = start_at - warm_lead + timedelta(seconds=i / WARM)
+        else:
+            verbal_due = start_at + timedelta(seconds=spread * (i - WARM) / measured)
+        known = verbal_due - timedelta(minutes=30)
+        rows.append(
+            Obligation(
+                incident=incident,
+                unit=unit,
+                first_known_at=known,
+                first_known_channel="self",
+                verbal_minutes=30,
+                written_minutes=60,
+                verbal_due_at=verbal_due,
+                written_due_at=known + timedelta(minutes=60),
+                escalation_plan=[step],
+                next_action_at=verbal_due + escalation.EPSILON,
+                created_at=timezone.now(),
+            )
+        )
+        for c in contacts[2 * i : 2 * i + 2]:
+            dues[c.phone] = verbal_due
+            if i < WARM:
+                warm_phones.add(c.phone)
+    Obligation.objects.bulk_create(rows, batch_size=2000)
+    return dues, warm_phones
+
+
 def lag_run(*, due: int, now: datetime, tmp: Path, spread: float = 120.0) -> dict[str, float]:
     from django.utils import timezone
 
@@ -309,34 +348,16 @@ def lag_run(*, due: int, now: datetime, tmp: Path, spread: float = 120.0) -> dic
         start([*celery, "beat", "-s", str(tmp / "beat-schedule"), "--pidfile", str(tmp / "beat.pid")], "beat")
         time.sleep(8)  # workers and beat up
         start_at = timezone.now() + timedelta(seconds=15)
-        dues, warm_phones = {}, set()
-        rows = []
-        for i, unit in enumerate(units):
-            if i < WARM:
-                verbal_due = start_at - timedelta(seconds=5) + timedelta(seconds=i / WARM)
-            else:
-                verbal_due = start_at + timedelta(seconds=spread * (i - WARM) / due)
-            known = verbal_due - timedelta(minutes=30)
-            rows.append(
-                Obligation(
-                    incident=incident,
-                    unit=unit,
-                    first_known_at=known,
-                    first_known_channel="self",
-                    verbal_minutes=30,
-                    written_minutes=60,
-                    verbal_due_at=verbal_due,
-                    written_due_at=known + timedelta(minutes=60),
-                    escalation_plan=[overdue],
-                    next_action_at=verbal_due + escalation.EPSILON,
-                    created_at=timezone.now(),
-                )
-            )
-            for c in contacts[2 * i : 2 * i + 2]:
-                dues[c.phone] = verbal_due
-                if i < WARM:
-                    warm_phones.add(c.phone)
-        Obligation.objects.bulk_create(rows)
+        dues, warm_phones = due_obligations(
+            units=units,
+            contacts=contacts,
+            incident=incident,
+            step=overdue,
+            start_at=start_at,
+            spread=spread,
+            measured=due,
+            warm_lead=timedelta(seconds=5),
+        )
         expected = 2 * due
         deadline = time.monotonic() + spread + 120
         while len(proxy.messages()) < 2 * total and time.monotonic() < deadline:
