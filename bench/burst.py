@@ -22,10 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -99,7 +96,7 @@ def burst_run(*, deadlines: int, window: float, tmp: Path) -> dict[str, float]:
     from django.utils import timezone
 
     from notifications import escalation
-    from reporting.models import Contact, Incident, Shift, Unit
+    from reporting.models import Incident
 
     now = timezone.now()
     overdue = next(dict(s) for s in escalation.DEFAULT_LADDER if s["key"] == "verbal_overdue")
@@ -107,70 +104,13 @@ def burst_run(*, deadlines: int, window: float, tmp: Path) -> dict[str, float]:
     incident = Incident.objects.filter(number__startswith="B-o").first()
     warm = sweep_lag.WARM
     total = deadlines + warm
-    units = Unit.objects.bulk_create(
-        [Unit(code=f"burst-{i:05d}", name=f"突发单位{i}", kind="town") for i in range(total)], batch_size=2000
-    )
-    contacts = Contact.objects.bulk_create(
-        [
-            Contact(unit=u, name=f"{role}{i}", role=role, phone=f"+86139{i:05d}{r:03d}")
-            for i, u in enumerate(units)
-            for r, role in enumerate(("duty_officer", "shift_leader"))
-        ],
-        batch_size=2000,
-    )
-    Shift.objects.bulk_create(
-        [
-            Shift(
-                unit=c.unit,
-                contact=c,
-                role=c.role,
-                starts_at=now - timedelta(hours=1),
-                ends_at=now + timedelta(hours=6),
-            )
-            for c in contacts
-        ],
-        batch_size=2000,
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "CELERY_", "TEST_"))}
-    env.update(
-        DJANGO_SETTINGS_MODULE="config.settings.test",
-        DATABASE_URL=sweep_lag.BENCH_DB,
-        REDIS_URL=sweep_lag.REDIS,
-        CELERY_BROKER_URL=sweep_lag.REDIS,
-        VAR_DIR=str(tmp / "var"),
-        TEST_SMS_BACKEND="notifications.sms.backends.twilio.SmsBackend",
-        TWILIO_ACCOUNT_SID=sweep_lag.ACCOUNT_SID,
-        TWILIO_AUTH_TOKEN=sweep_lag.AUTH_TOKEN,
-        TWILIO_FROM_NUMBER=sweep_lag.FROM_NUMBER,
-        TWILIO_API_BASE_URL=f"http://127.0.0.1:{STUB_PORT}",
-        PUBLIC_BASE_URL="https://tracker.example.org",
-        SMS_RATE_PER_SECOND="100000",
-        SWEEP_INTERVAL_SECONDS="5",
-        NO_PROXY="127.0.0.1,localhost",
-        no_proxy="127.0.0.1,localhost",
-        LOG_LEVEL="WARNING",
-        # Persistent connections, as in production (config.settings.base): test settings close them per task.
-        TEST_CONN_MAX_AGE="60",
-    )
-    import redis
-
-    redis.Redis.from_url(sweep_lag.REDIS).flushdb()
+    units, contacts = sweep_lag.staffed_units(prefix="burst", count=total, now=now)
+    env = sweep_lag.worker_env(tmp=tmp, twilio_base=f"http://127.0.0.1:{STUB_PORT}", sms_rate=100000)
     stub = TwilioStub(STUB_PORT)
-    procs = []
-
-    def start(args, name):
-        log = open(tmp / f"{name}.log", "wb")  # noqa: SIM115 (closed with the process)
-        procs.append(
-            subprocess.Popen(  # noqa: S603
-                args, cwd=sweep_lag.ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
-        )
+    procs = sweep_lag.Processes(tmp, env)
 
     try:
-        celery = [sys.executable, "-m", "celery", "-A", "config"]
-        for n in (1, 2):
-            start([*celery, "worker", "-n", f"burst{n}@%h", "-c", "4", "--without-gossip", "--without-mingle"], f"w{n}")
-        start([*celery, "beat", "-s", str(tmp / "beat-schedule"), "--pidfile", str(tmp / "beat.pid")], "beat")
+        procs.start_celery("burst")
         time.sleep(8)
         start_at = timezone.now() + timedelta(seconds=20)
         dues, warm_phones = sweep_lag.due_obligations(
@@ -200,12 +140,7 @@ def burst_run(*, deadlines: int, window: float, tmp: Path) -> dict[str, float]:
         }
     finally:
         stub.server.shutdown()
-        for proc in reversed(procs):
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(timeout=20)
-            except (subprocess.TimeoutExpired, ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
+        procs.stop()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -225,6 +225,101 @@ def wait_port(port: int, timeout: float = 60) -> None:
     raise RuntimeError(f"nothing on port {port}")
 
 
+def staffed_units(*, prefix: str, count: int, now: datetime):
+    """``count`` units, each with a duty officer and a shift leader on post from an hour ago for six hours."""
+    from reporting.models import Contact, Shift, Unit
+
+    units = Unit.objects.bulk_create(
+        [Unit(code=f"{prefix}-{i:05d}", name=f"{prefix}单位{i}", kind="town") for i in range(count)], batch_size=2000
+    )
+    contacts = Contact.objects.bulk_create(
+        [
+            Contact(unit=u, name=f"{role}{i}", role=role, phone=f"+8613{i:06d}{r:03d}")
+            for i, u in enumerate(units)
+            for r, role in enumerate(("duty_officer", "shift_leader"))
+        ],
+        batch_size=2000,
+    )
+    Shift.objects.bulk_create(
+        [
+            Shift(
+                unit=c.unit,
+                contact=c,
+                role=c.role,
+                starts_at=now - timedelta(hours=1),
+                ends_at=now + timedelta(hours=6),
+            )
+            for c in contacts
+        ],
+        batch_size=2000,
+    )
+    return units, contacts
+
+
+def worker_env(*, tmp: Path, twilio_base: str, sms_rate: float) -> dict[str, str]:
+    """The environment of the benchmark's workers and beat: the Twilio backend with the real SDK sent to
+    ``twilio_base``, the bench database and Redis (flushed here), persistent database connections as in
+    production (the test settings otherwise open one per task)."""
+    import redis
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "CELERY_", "TEST_"))}
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings.test",
+        DATABASE_URL=BENCH_DB,
+        REDIS_URL=REDIS,
+        CELERY_BROKER_URL=REDIS,
+        VAR_DIR=str(tmp / "var"),
+        TEST_SMS_BACKEND="notifications.sms.backends.twilio.SmsBackend",
+        TEST_CONN_MAX_AGE="60",
+        TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+        TWILIO_FROM_NUMBER=FROM_NUMBER,
+        TWILIO_API_BASE_URL=twilio_base,
+        PUBLIC_BASE_URL="https://tracker.example.org",
+        SMS_RATE_PER_SECOND=str(sms_rate),
+        SWEEP_INTERVAL_SECONDS="5",
+        NO_PROXY="127.0.0.1,localhost",
+        no_proxy="127.0.0.1,localhost",
+        LOG_LEVEL="WARNING",
+    )
+    redis.Redis.from_url(REDIS).flushdb()
+    return env
+
+
+class Processes:
+    """Child processes of a run, each in its own session with its log under ``tmp``; stopped together."""
+
+    def __init__(self, tmp: Path, env: dict[str, str]):
+        self.tmp, self.env, self.procs = tmp, env, []
+
+    def start(self, args: list[str], name: str) -> None:
+        log = open(self.tmp / f"{name}.log", "wb")  # noqa: SIM115 (closed with the process)
+        self.procs.append(
+            subprocess.Popen(  # noqa: S603
+                args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        )
+
+    def start_celery(self, name: str) -> None:
+        """Two workers (``-c 4``) and beat."""
+        celery = [sys.executable, "-m", "celery", "-A", "config"]
+        for n in (1, 2):
+            self.start(
+                [*celery, "worker", "-n", f"{name}{n}@%h", "-c", "4", "--without-gossip", "--without-mingle"], f"w{n}"
+            )
+        self.start(
+            [*celery, "beat", "-s", str(self.tmp / "beat-schedule"), "--pidfile", str(self.tmp / "beat.pid")], "beat"
+        )
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=20)
+            except (subprocess.TimeoutExpired, ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
 def due_obligations(*, units, contacts, incident, step, start_at, spread, measured, warm_lead):
     """One obligation per unit with a one-step plan: the first WARM units (unmeasured) fall due ``warm_lead`` before
     ``start_at``, the next ``measured`` evenly over ``spread`` seconds from it. ``contacts`` holds two people per unit,
@@ -268,7 +363,7 @@ def lag_run(*, due: int, now: datetime, tmp: Path, spread: float = 120.0) -> dic
     from django.utils import timezone
 
     from notifications import escalation
-    from reporting.models import Contact, Incident, Obligation, Shift, Unit
+    from reporting.models import Incident, Obligation
 
     overdue = next(dict(s) for s in escalation.DEFAULT_LADDER if s["key"] == "verbal_overdue")
     overdue.update(channels=["sms"], repeat_every_minutes=0, repeat_max=0, repeat_channels=[])
@@ -283,69 +378,15 @@ def lag_run(*, due: int, now: datetime, tmp: Path, spread: float = 120.0) -> dic
     # WARM extra obligations fall due first and are not measured: every pool process opens its database
     # connection and builds its Twilio client once, as a worker that has been running for a while has.
     total = due + WARM
-    units = Unit.objects.bulk_create(
-        [Unit(code=f"lag-{i:04d}", name=f"时延单位{i}", kind="town") for i in range(total)]
-    )
-    contacts = Contact.objects.bulk_create(
-        [
-            Contact(unit=u, name=f"{role}{i}", role=role, phone=f"+8613{i:05d}{r:04d}")
-            for i, u in enumerate(units)
-            for r, role in enumerate(("duty_officer", "shift_leader"))
-        ]
-    )
-    Shift.objects.bulk_create(
-        [
-            Shift(
-                unit=c.unit,
-                contact=c,
-                role=c.role,
-                starts_at=now - timedelta(hours=1),
-                ends_at=now + timedelta(hours=6),
-            )
-            for c in contacts
-        ]
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "CELERY_", "TEST_"))}
-    env.update(
-        DJANGO_SETTINGS_MODULE="config.settings.test",
-        DATABASE_URL=BENCH_DB,
-        REDIS_URL=REDIS,
-        CELERY_BROKER_URL=REDIS,
-        VAR_DIR=str(tmp / "var"),
-        TEST_SMS_BACKEND="notifications.sms.backends.twilio.SmsBackend",
-        TWILIO_ACCOUNT_SID=ACCOUNT_SID,
-        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
-        TWILIO_FROM_NUMBER=FROM_NUMBER,
-        TWILIO_API_BASE_URL=f"http://127.0.0.1:{PROXY_PORT}",
-        PUBLIC_BASE_URL="https://tracker.example.org",
-        SMS_RATE_PER_SECOND="200",
-        SWEEP_INTERVAL_SECONDS="5",
-        NO_PROXY="127.0.0.1,localhost",
-        no_proxy="127.0.0.1,localhost",
-        LOG_LEVEL="WARNING",
-    )
-    import redis
-
-    redis.Redis.from_url(REDIS).flushdb()
-    procs = []
-
-    def start(args, name):
-        log = open(tmp / f"{name}.log", "wb")  # noqa: SIM115 (closed with the process)
-        procs.append(
-            subprocess.Popen(  # noqa: S603
-                args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
-        )
-
-    start([str(PRISM_BIN), "mock", "-h", "127.0.0.1", "-p", str(PRISM_PORT), str(SPEC)], "prism")
+    units, contacts = staffed_units(prefix="lag", count=total, now=now)
+    env = worker_env(tmp=tmp, twilio_base=f"http://127.0.0.1:{PROXY_PORT}", sms_rate=200)
+    procs = Processes(tmp, env)
+    procs.start([str(PRISM_BIN), "mock", "-h", "127.0.0.1", "-p", str(PRISM_PORT), str(SPEC)], "prism")
     proxy = None
     try:
         wait_port(PRISM_PORT)
         proxy = Proxy(f"http://127.0.0.1:{PRISM_PORT}", PROXY_PORT)
-        celery = [sys.executable, "-m", "celery", "-A", "config"]
-        for n in (1, 2):
-            start([*celery, "worker", "-n", f"bench{n}@%h", "-c", "4", "--without-gossip", "--without-mingle"], f"w{n}")
-        start([*celery, "beat", "-s", str(tmp / "beat-schedule"), "--pidfile", str(tmp / "beat.pid")], "beat")
+        procs.start_celery("bench")
         time.sleep(8)  # workers and beat up
         start_at = timezone.now() + timedelta(seconds=15)
         dues, warm_phones = due_obligations(
@@ -380,12 +421,7 @@ def lag_run(*, due: int, now: datetime, tmp: Path, spread: float = 120.0) -> dic
     finally:
         if proxy is not None:
             proxy.server.shutdown()
-        for proc in reversed(procs):
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(timeout=20)
-            except (subprocess.TimeoutExpired, ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
+        procs.stop()
 
 
 def write_section(text: str) -> None:
