@@ -23,6 +23,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bench import DOCS, docs_section_write
+
 BENCH_DB = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tracker_bench_c")
 os.environ["DATABASE_URL"] = BENCH_DB
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
@@ -323,7 +325,6 @@ def pg_version() -> str:
 
 def write_section(results, counts, by_kind, load_seconds, recompute_seconds, rerun_seconds, runs) -> None:
     """Replace this benchmark's section of docs/benchmarks.md (appending it the first time); other sections stay."""
-    path = ROOT / "docs" / "benchmarks.md"
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         SECTION,
@@ -379,18 +380,8 @@ def write_section(results, counts, by_kind, load_seconds, recompute_seconds, rer
         "for the CSV/XLSX headers.",
         "",
     ]
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n\n"
-    section = "\n".join(lines)
-    if SECTION in text:
-        head, _, rest = text.partition(SECTION)
-        nxt = rest.find("\n## ")
-        tail = rest[nxt + 1 :] if nxt != -1 else ""
-        text = head + section + ("\n" + tail if tail else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    print(f"wrote {path}")
+    docs_section_write(SECTION, "\n".join(lines))
+    print(f"wrote {DOCS}")
 
 
 if __name__ == "__main__":

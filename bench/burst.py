@@ -35,7 +35,7 @@ from urllib.parse import parse_qs
 os.environ.setdefault("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tracker_bench_burst")
 os.environ.setdefault("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8")
 
-from bench import sweep_lag  # noqa: E402  (reads the two variables above)
+from bench import docs_section_write, sweep_lag  # noqa: E402  (sweep_lag reads the two variables above)
 
 STUB_PORT = 8131
 SECTION = "## Chasing: a burst of deadlines"
@@ -181,8 +181,8 @@ def main(argv: list[str] | None = None) -> int:
             for n, r in results
         )
         command = f".venv/bin/python -m bench burst --deadlines {' '.join(map(str, args.deadlines))}"
-        sweep_lag.SECTION = SECTION
-        sweep_lag.write_section(
+        docs_section_write(
+            SECTION,
             f"""{SECTION}
 
 Command:
@@ -200,7 +200,7 @@ lifted (in production the Twilio account's rate bounds any burst). Lag = arrival
 {rows}
 
 Goal: p99 under 10 s for the burst.
-"""
+""",
         )
     return 0
 

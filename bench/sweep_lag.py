@@ -40,6 +40,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs
 
+from bench import docs_section_write
+
 BENCH_DB = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tracker_bench_a1")
 REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/1")
 os.environ["DATABASE_URL"] = BENCH_DB
@@ -424,16 +426,6 @@ def lag_run(*, due: int, now: datetime, tmp: Path, spread: float = 120.0) -> dic
         procs.stop()
 
 
-def write_section(text: str) -> None:
-    path = ROOT / "docs" / "benchmarks.md"
-    existing = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    if SECTION in existing:
-        head, _, rest = existing.partition(SECTION)
-        nxt = rest.find("\n## ")
-        existing = head.rstrip() + "\n" + (rest[nxt:] if nxt >= 0 else "")
-    path.write_text(existing.rstrip() + "\n\n" + text.strip() + "\n", encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench sweep_lag", description=__doc__.split("\n\n")[0])
     parser.add_argument("--closed", type=int, default=1_000_000)
@@ -483,7 +475,8 @@ def main(argv: list[str] | None = None) -> int:
             f".venv/bin/python -m bench sweep_lag --closed {args.closed} --due {args.due} --spread {args.spread:g}"
             f" --ticks {args.ticks}"
         )
-        write_section(
+        docs_section_write(
+            SECTION,
             f"""{SECTION}
 
 Command:
@@ -516,7 +509,7 @@ statuses {lag["statuses"]}). Lag = arrival at the proxy − the step's due time 
 | {lag["p50"] * 1000:.0f} ms | {lag["p99"] * 1000:.0f} ms | {lag["max"] * 1000:.0f} ms |
 
 Target: p99 under 1 s (SPEC: under 2 s). Without the wake sweeps the lag is bounded by `SWEEP_INTERVAL_SECONDS`.
-"""
+""",
         )
     return 0
 
