@@ -1,5 +1,13 @@
-"""Throttling for the endpoints that can make SMS go out (incidents, added units, reports)."""
+"""Throttling for the endpoints that can make SMS go out (incidents, added units, reports).
 
+DRF's ``UserRateThrottle`` keeps each user's request times as one list in the cache: read, append, write back.
+Two web processes racing lose each other's entries, and the list grows with the rate. ``SmsThrottle`` counts
+instead (a sliding-window counter): one atomic ``incr`` on the current window's counter, weighed with the previous
+window's count by how much of it still overlaps the last ``duration`` seconds. Every web process shares the counts
+through the cache (Redis in production, ``config.settings.base.CACHES``).
+"""
+
+import math
 import time
 
 from rest_framework.throttling import UserRateThrottle
@@ -14,3 +22,38 @@ class SmsThrottle(UserRateThrottle):
         # Looked up at call time: DRF's ``timer = time.time`` class attribute binds whatever function was there at
         # import, which breaks under a patched clock.
         return time.time()
+
+    def allow_request(self, request, view) -> bool:
+        if self.rate is None:
+            return True
+        self.key = self.get_cache_key(request, view)
+        if self.key is None:
+            return True
+        self.now = self.timer()
+        window = math.floor(self.now / self.duration)
+        current, previous = f"{self.key}:{window}", f"{self.key}:{window - 1}"
+        self.previous_count = self.cache.get(previous, 0)
+        self.overlap = 1 - (self.now - window * self.duration) / self.duration
+        count = self._incr(current)
+        if self.previous_count * self.overlap + count > self.num_requests:
+            self.cache.decr(current)  # a refused request does not use up the allowance
+            self.current_count = count - 1
+            return self.throttle_failure()
+        return True
+
+    def _incr(self, key: str) -> int:
+        try:
+            return self.cache.incr(key)
+        except ValueError:  # the window's first request (or its counter expired)
+            if self.cache.add(key, 1, timeout=2 * self.duration):
+                return 1
+            return self.cache.incr(key)
+
+    def wait(self) -> float:
+        """Seconds until one more request fits: the previous window's weight shrinks as time passes."""
+        window_left = self.overlap * self.duration
+        room = self.num_requests - self.current_count - 1  # what the previous window's weight must fall to
+        if room < 0 or not self.previous_count:
+            return window_left  # not before the next window, where this one's count is weighed in turn
+        # previous * (overlap - t / duration) <= room
+        return max(0.0, window_left - room * self.duration / self.previous_count)
