@@ -146,6 +146,17 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
 }
 
+# The cache holds the SMS throttle's counters and the findings recompute's debounce keys: shared by every web and
+# worker process through Redis when there is one (CACHE_URL, else REDIS_URL), per process otherwise (embedded run).
+_cache_url = os.environ.get("CACHE_URL") or os.environ.get("REDIS_URL")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url, "KEY_PREFIX": "tracker"}
+        if _cache_url
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
 # Celery: Redis in production; kombu's filesystem transport under var/ when nothing is configured.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or os.environ.get("REDIS_URL") or "filesystem://"
 if CELERY_BROKER_URL == "filesystem://":
@@ -271,6 +282,9 @@ BOARD_POLL_SECONDS = float(os.environ.get("BOARD_POLL_SECONDS", "5"))
 NOTIFICATION_CLAIM_STALE_SECONDS = float(os.environ.get("NOTIFICATION_CLAIM_STALE_SECONDS", "60"))
 NOTIFICATION_REDRIVE_AFTER_SECONDS = float(os.environ.get("NOTIFICATION_REDRIVE_AFTER_SECONDS", "30"))
 
+# Audit findings after a change are recomputed by a worker, at most once per incident every this many seconds
+# (0: inline right after commit). See reporting.receivers.
+FINDINGS_DEFER_SECONDS = float(os.environ.get("FINDINGS_DEFER_SECONDS", "5"))
 # Audit findings: the beat recompute looks back this many days (older incidents change only through events,
 # which recompute them at once; reporting.tasks.recompute_findings).
 FINDINGS_RECOMPUTE_DAYS = float(os.environ.get("FINDINGS_RECOMPUTE_DAYS", "7"))
