@@ -154,8 +154,9 @@ def event_append(
 
 
 def _chain(events: list[AuditEvent]) -> None:
-    """Link ``events`` onto the end of the chain, in order, and insert them in one statement."""
-    with transaction.atomic():
+    """Link ``events`` onto the end of the chain, in order, and insert them in one statement. Inside a transaction
+    it needs no savepoint of its own: a failure here fails the change it records."""
+    with transaction.atomic(savepoint=False):
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_ID])

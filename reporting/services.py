@@ -465,7 +465,11 @@ def _refuse_if_incomplete(*, obligation: Obligation, kind: str, values: dict[str
 
 
 def _file(*, report: Report, actor, now: datetime) -> Report:
-    obligation = Obligation.objects.select_for_update(no_key=True).get(pk=report.obligation_id)
+    obligation = (
+        Obligation.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("incident", "unit")
+        .get(pk=report.obligation_id)
+    )
     values = {f: getattr(report, f) for f in REPORT_FIELDS}
     try:
         counted = deadlines.counted_time(filed_at=now, call_received_at=report.call_received_at)
@@ -505,7 +509,17 @@ def _file(*, report: Report, actor, now: datetime) -> Report:
         if before.written_state == DeadlineState.PENDING and after.written_state != DeadlineState.PENDING:
             obligation.written_report = report
         _rearm(obligation)
-        obligation.save()
+        obligation.save(
+            update_fields=[
+                "verbal_state",
+                "verbal_filed_at",
+                "written_state",
+                "written_filed_at",
+                "verbal_report",
+                "written_report",
+                "next_action_at",
+            ]
+        )
     event_append(
         at=now,
         kind="report_filed",
@@ -524,7 +538,7 @@ def _file(*, report: Report, actor, now: datetime) -> Report:
             "figures": {f: values[f] for f in ("deaths", "injuries", "missing")},
         },
     )
-    _apply_report_figures(report=report, actor=actor, now=now)
+    _apply_report_figures(report=report, incident=obligation.incident, actor=actor, now=now)
     hooks.report_filed.send(sender=Report, report=report, now=now)
     if after != before:
         hooks.obligation_changed.send(sender=Obligation, obligation=obligation, now=now)
@@ -554,14 +568,24 @@ def _record_refusal(
     )
 
 
-def _apply_report_figures(*, report: Report, actor, now: datetime) -> None:
-    """A report that raises the casualty figures raises the incident's figures (and grade) with it."""
-    incident = Incident.objects.select_for_update(no_key=True).get(pk=report.incident_id)
-    raised = {
+def _raised_figures(report: Report, incident: Incident) -> dict[str, int]:
+    return {
         f: getattr(report, f)
         for f in FIGURES
         if getattr(report, f) is not None and getattr(report, f) > getattr(incident, f)
     }
+
+
+def _apply_report_figures(*, report: Report, incident: Incident, actor, now: datetime) -> None:
+    """A report that raises the casualty figures raises the incident's figures (and grade) with it.
+
+    ``incident`` was read earlier in this transaction. A report that raises nothing over it takes no lock: the
+    outcome is that of this filing ordered before whatever changed the incident since (a higher figure from another
+    report, the duty room's correction). Otherwise the row is locked and read again, and raised from there."""
+    if not _raised_figures(report, incident):
+        return
+    incident = Incident.objects.select_for_update(no_key=True).get(pk=report.incident_id)
+    raised = _raised_figures(report, incident)
     if raised:
         incident_update(incident=incident, actor=actor, now=now, **raised)
 
