@@ -22,35 +22,35 @@ def unit_list() -> QuerySet[Unit]:
 
 def contact_list(*, user) -> QuerySet[Contact]:
     qs = Contact.objects.select_related("unit").order_by("id")
-    return qs.filter(unit=user.unit) if _confined(user) else qs
+    return qs.filter(unit_id=user.unit_id) if _confined(user) else qs
 
 
 def shift_list(*, user) -> QuerySet[Shift]:
     qs = Shift.objects.select_related("unit").order_by("starts_at", "id")
-    return qs.filter(unit=user.unit) if _confined(user) else qs
+    return qs.filter(unit_id=user.unit_id) if _confined(user) else qs
 
 
 def incident_list(*, user) -> QuerySet[Incident]:
     """Incidents the user may see: for unit staff, those their unit is responsible for."""
     qs = Incident.objects.order_by("-id")
     if _confined(user):
-        qs = qs.filter(pk__in=Obligation.objects.filter(unit=user.unit).values("incident_id"))
+        qs = qs.filter(pk__in=Obligation.objects.filter(unit_id=user.unit_id).values("incident_id"))
     return qs
 
 
 def obligation_list(*, user) -> QuerySet[Obligation]:
     qs = Obligation.objects.select_related("unit", "incident").order_by("id")
-    return qs.filter(unit=user.unit) if _confined(user) else qs
+    return qs.filter(unit_id=user.unit_id) if _confined(user) else qs
 
 
 def report_list(*, user) -> QuerySet[Report]:
     qs = Report.objects.select_related("unit", "filed_by").order_by("id")
-    return qs.filter(unit=user.unit) if _confined(user) else qs
+    return qs.filter(unit_id=user.unit_id) if _confined(user) else qs
 
 
 def signal_list(*, user) -> QuerySet[Signal]:
     qs = Signal.objects.select_related("delivered_to").order_by("id")
-    return qs.filter(delivered_to=user.unit) if _confined(user) else qs
+    return qs.filter(delivered_to_id=user.unit_id) if _confined(user) else qs
 
 
 def incident_timeline(*, incident: Incident) -> QuerySet[AuditEvent]:

@@ -6,8 +6,9 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from reporting import selectors
 from reporting.api.fields import E164, AwareDateTimeField, ModelSerializer, count_field, money_field, text_field
-from reporting.api.serializers import unit_code_field
+from reporting.api.serializers import UNIT_CODE_ERRORS, unit_code_field
 from reporting.models import (
     AuditEvent,
     Channel,
@@ -20,6 +21,7 @@ from reporting.models import (
     Role,
     Signal,
     SignalSource,
+    Unit,
 )
 
 # --- output --------------------------------------------------------------------------------------------------
@@ -221,9 +223,23 @@ class FirstKnownInput(serializers.Serializer):
     reason = text_field(2000)
 
 
+OWN_UNIT_ONLY = "报送单位人员只能填写本单位 (unit staff may name only their own unit)"
+
+
 class ReportCreateInput(serializers.Serializer):
-    incident = serializers.PrimaryKeyRelatedField(queryset=Incident.objects.none())
-    unit = unit_code_field()
+    """报送或保存草稿的报告 (a report to file, or to save as a draft)."""
+
+    # ``validate`` resolves the obligation the report belongs to in one query (the unit's obligation with its
+    # incident and unit) and puts it in ``obligation``. Only when that finds nothing the caller may use does it ask
+    # step by step, so the answer names the field at fault as the user may know it: an incident they cannot see is
+    # unknown; then an unknown unit, another unit's (unit staff), a unit not responsible for the incident.
+
+    incident = serializers.IntegerField(
+        min_value=1,
+        max_value=2_147_483_647,
+        error_messages={"invalid": "事件编号必须是整数 (incident: an incident id is a whole number)"},
+    )
+    unit = serializers.CharField(max_length=40, help_text="单位代码 (unit code)")
     kind = serializers.ChoiceField(choices=ReportKind.choices)
     call_received_at = AwareDateTimeField(required=False, allow_null=True, default=None)
     occurred_at = AwareDateTimeField(required=False, allow_null=True)
@@ -243,12 +259,37 @@ class ReportCreateInput(serializers.Serializer):
     )
     draft = serializers.BooleanField(default=False)
 
-    def __init__(self, *args, incidents=None, reports=None, **kwargs):
+    def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
-        if incidents is not None:
-            self.fields["incident"].queryset = incidents
-        if reports is not None:
-            self.fields["references"].queryset = reports
+        self.user = user
+        if user is not None:
+            self.fields["references"].queryset = selectors.report_list(user=user)
+
+    def validate(self, attrs):
+        incident_id, code = attrs.pop("incident"), attrs.pop("unit")
+        confined = getattr(self.user, "effective_role", None) == Role.UNIT_STAFF
+        obligation = (
+            Obligation.objects.filter(incident_id=incident_id, unit__code=code)
+            .select_related("incident", "unit")
+            .order_by("-kind")  # "report" before "relay": the duty room's relay clock only when it is all there is
+            .first()
+        )
+        if obligation is None or (confined and obligation.unit_id != self.user.unit_id):
+            self._refuse(incident_id, code, confined=confined)
+        attrs["obligation"] = obligation
+        return attrs
+
+    def _refuse(self, incident_id: int, code: str, *, confined: bool):
+        if not selectors.incident_list(user=self.user).filter(pk=incident_id).exists():
+            raise serializers.ValidationError({"incident": [f"事件不存在: {incident_id} (unknown incident)"]})
+        unit = Unit.objects.filter(code=code).first()
+        if unit is None:
+            raise serializers.ValidationError({"unit": [UNIT_CODE_ERRORS["does_not_exist"].format(value=code)]})
+        if confined and unit.pk != self.user.unit_id:
+            raise serializers.ValidationError({"unit": [OWN_UNIT_ONLY]})
+        raise serializers.ValidationError(
+            {"unit": [f"该单位不是本事件的责任单位: {code} (not responsible for this incident)"]}
+        )
 
 
 class SignalInput(serializers.Serializer):

@@ -25,6 +25,7 @@ from reporting.api.permissions import (
     role_of,
 )
 from reporting.api.serializers_incidents import (
+    OWN_UNIT_ONLY,
     CityReportInput,
     FirstKnownInput,
     IncidentCreateInput,
@@ -41,9 +42,6 @@ from reporting.api.serializers_incidents import (
     TimelineEventSerializer,
 )
 from reporting.api.serializers_notifications import NotificationSerializer
-from reporting.models import Obligation
-
-OWN_UNIT_ONLY = "报送单位人员只能填写本单位 (unit staff may name only their own unit)"
 
 
 def _valid(serializer_class, data, **kwargs):
@@ -222,30 +220,12 @@ class ReportViewSet(ReadMixin, ApiViewSet):
         responses={201: ReportSerializer},
     )
     def create(self, request, *args, **kwargs):
-        user = request.user
-        data = _valid(
-            ReportCreateInput,
-            request.data,
-            incidents=selectors.incident_list(user=user),
-            reports=selectors.report_list(user=user),
-        )
-        unit, incident = data.pop("unit"), data.pop("incident")
-        if role_of(user) == UNIT_STAFF and unit.pk != user.unit_id:
-            raise serializers.ValidationError({"unit": [OWN_UNIT_ONLY]})
-        obligation = (
-            Obligation.objects.filter(incident=incident, unit=unit)
-            .select_related("incident", "unit")
-            .order_by("-kind")  # "report" before "relay": the duty room's relay clock only when it is all there is
-            .first()
-        )
-        if obligation is None:
-            raise serializers.ValidationError(
-                {"unit": [f"该单位不是本事件的责任单位: {unit.code} (not responsible for this incident)"]}
-            )
+        data = _valid(ReportCreateInput, request.data, user=request.user)
+        obligation = data.pop("obligation")
         report = services.report_create(
             obligation=obligation,
             kind=data.pop("kind"),
-            actor=user,
+            actor=request.user,
             now=self.now,
             draft=data.pop("draft"),
             call_received_at=data.pop("call_received_at"),
