@@ -25,3 +25,17 @@ def test_an_offset_is_kept_on_input_and_a_naive_time_is_refused():
     with pytest.raises(ValidationError) as exc:
         field.to_internal_value("2026-11-28T09:15:00")
     assert "时区偏移" in str(exc.value.detail[0])
+
+
+def test_model_serializer_fields_are_built_once_per_class_and_copied_per_instance(world):
+    """Built once (the cost of rendering is otherwise mostly DRF introspecting the model); each instance owns its
+    fields, so one instance's changes never reach another's."""
+    from reporting.api.serializers_incidents import ReportSerializer
+
+    first, second = ReportSerializer(world["report"]), ReportSerializer(world["draft"])
+    assert set(first.fields) == set(second.fields) and "unit" in first.fields
+    assert first.fields["unit"] is not second.fields["unit"]
+    first.fields["account"].label = "changed"
+    assert second.fields["account"].label != "changed"
+    assert first.data["unit"] == "sijing" and first.data["draft"] is False and second.data["draft"] is True
+    assert ReportSerializer.__dict__["_built_fields"]["kind"] is not first.fields["kind"]
