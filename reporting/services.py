@@ -465,11 +465,10 @@ def _refuse_if_incomplete(*, obligation: Obligation, kind: str, values: dict[str
 
 
 def _file(*, report: Report, actor, now: datetime) -> Report:
-    obligation = (
-        Obligation.objects.select_for_update(no_key=True, of=("self",))
-        .select_related("incident", "unit")
-        .get(pk=report.obligation_id)
-    )
+    obligation = Obligation.objects.select_for_update(no_key=True).get(pk=report.obligation_id)
+    # The incident and unit as the caller loaded them (the API loads them with the obligation): a unit's code does
+    # not change, and the incident's figures are re-read under its lock before anything is raised.
+    obligation.incident, obligation.unit = report.obligation.incident, report.obligation.unit
     values = {f: getattr(report, f) for f in REPORT_FIELDS}
     try:
         counted = deadlines.counted_time(filed_at=now, call_received_at=report.call_received_at)
@@ -579,9 +578,9 @@ def _raised_figures(report: Report, incident: Incident) -> dict[str, int]:
 def _apply_report_figures(*, report: Report, incident: Incident, actor, now: datetime) -> None:
     """A report that raises the casualty figures raises the incident's figures (and grade) with it.
 
-    ``incident`` was read earlier in this transaction. A report that raises nothing over it takes no lock: the
-    outcome is that of this filing ordered before whatever changed the incident since (a higher figure from another
-    report, the duty room's correction). Otherwise the row is locked and read again, and raised from there."""
+    ``incident`` is as the caller read it. A report that raises nothing over it takes no lock: the outcome is that
+    of this filing ordered before whatever changed the incident since (a higher figure from another report, the
+    duty room's correction). Otherwise the row is locked and read again, and raised from there."""
     if not _raised_figures(report, incident):
         return
     incident = Incident.objects.select_for_update(no_key=True).get(pk=report.incident_id)
