@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from reporting import deadlines, grading, services
 from reporting import models as m
+from reporting.findings_services import finding_review
 
 
 @admin.register(m.Unit)
@@ -165,11 +166,59 @@ class SignalAdmin(ReadOnlyAdmin):
     search_fields = ("external_id", "summary")
 
 
+class FindingAdminForm(forms.ModelForm):
+    """Only the review is edited here (confirm or dismiss, with a reason), and only through ``finding_review``."""
+
+    class Meta:
+        model = m.Finding
+        fields = ["review", "reason"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if "review" in self.changed_data or "reason" in self.changed_data:
+            if cleaned.get("review") not in (m.ReviewState.CONFIRMED, m.ReviewState.DISMISSED):
+                self.add_error("review", "审核结论须为确认或排除 (confirm or dismiss)")
+            if not (cleaned.get("reason") or "").strip():
+                self.add_error("reason", "必须填写审核理由 (a reason is required)")
+        return cleaned
+
+
 @admin.register(m.Finding)
 class FindingAdmin(admin.ModelAdmin):
+    form = FindingAdminForm
     list_display = ("kind", "unit", "incident", "suspected", "review", "found_at")
     list_filter = ("kind", "review", "suspected", "exercise")
-    readonly_fields = ("kind", "key", "unit", "incident", "obligation", "report", "signal", "detail", "found_at")
+    readonly_fields = (
+        "kind",
+        "key",
+        "unit",
+        "incident",
+        "obligation",
+        "report",
+        "signal",
+        "detail",
+        "found_at",
+        "reviewed_by",
+        "reviewed_at",
+    )
+
+    def has_add_permission(self, request):
+        return False  # findings are computed from the record, never typed in
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # a finding stays on record; an auditor dismisses it
+
+    def save_model(self, request, obj, form, change):
+        # A review is a decision with a reason, who and when, appended to the audit chain (SPEC "Audit findings").
+        if "review" in form.changed_data or "reason" in form.changed_data:
+            finding_review(
+                finding=obj,
+                decision=form.cleaned_data["review"],
+                reason=form.cleaned_data["reason"],
+                actor=request.user,
+                now=timezone.now(),
+            )
+            obj.refresh_from_db()
 
 
 @admin.register(m.AuditEvent)

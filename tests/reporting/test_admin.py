@@ -153,3 +153,37 @@ def test_incident_occurrence_after_first_known_is_refused_in_admin(admin_client,
     assert response.status_code == 200
     assert "首次知悉时间 (first_known_at)" in response.content.decode()
     assert Incident.objects.get(pk=incident.pk).occurred_at == incident.occurred_at
+
+
+def test_a_review_in_the_admin_goes_through_the_audited_review(admin_client, admin_user, filed_report):
+    """Confirm or dismiss with a reason, recorded with who and when and appended to the audit chain; a change
+    without a reason is refused and changes nothing."""
+    from reporting.models import Finding
+
+    finding = Finding.objects.create(
+        kind="late",
+        key=f"late:o{filed_report.obligation_id}:written",
+        unit=filed_report.unit,
+        incident=filed_report.incident,
+        obligation=filed_report.obligation,
+        found_at=filed_report.filed_at,
+    )
+    url = reverse("admin:reporting_finding_change", args=[finding.pk])
+    assert admin_client.get(url).status_code == 200
+
+    refused = admin_client.post(url, {"review": "dismissed", "reason": "  "})
+    assert refused.status_code == 200 and "必须填写审核理由" in refused.content.decode()
+    finding.refresh_from_db()
+    assert finding.review == "open"
+    assert not AuditEvent.objects.filter(kind="finding_reviewed").exists()
+
+    response = admin_client.post(url, {"review": "dismissed", "reason": "演练数据误录"})
+    assert response.status_code == 302
+    finding.refresh_from_db()
+    assert (finding.review, finding.reason, finding.reviewed_by) == ("dismissed", "演练数据误录", admin_user)
+    event = AuditEvent.objects.get(kind="finding_reviewed")
+    assert event.detail["decision"] == "dismissed" and event.actor == admin_user.username
+
+
+def test_findings_cannot_be_added_or_deleted_in_the_admin(admin_client):
+    assert admin_client.get(reverse("admin:reporting_finding_add")).status_code == 403
