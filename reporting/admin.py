@@ -3,7 +3,8 @@
 Records whose changes the rules govern (obligations and their clocks, reports, refused reports, signals, breaches,
 audit events) are view-only here: they change only through ``reporting.services``, which judges and audits each
 change. An incident's figures and grade may be edited, and that edit goes through ``incident_update`` (regrade,
-never below the computed grade, one audit event).
+never below the computed grade, one audit event); a finding's review goes through ``finding_review`` (a reason, who
+and when, one audit event).
 """
 
 from django import forms

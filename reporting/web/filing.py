@@ -71,7 +71,7 @@ def _submit(*, obligation: Obligation, form: ReportForm, user, as_draft: bool) -
     draft = drafts.draft_for_form(obligation=obligation, draft_id=form.cleaned_data.get("draft"))
     if draft is None:
         return services.report_create(obligation=obligation, kind=kind, actor=user, now=now, draft=as_draft, **values)
-    draft = drafts.draft_update(report=draft, kind=kind, actor=user, now=now, **values)
+    draft = services.report_draft_update(report=draft, kind=kind, actor=user, now=now, **values)
     if as_draft:
         return draft
     return services.report_file(report=draft, actor=user, now=now)

@@ -462,6 +462,33 @@ def test_draft_does_not_count_filing_it_later_counts_at_filing_time(units, sijin
     assert [e.kind for e in AuditEvent.objects.filter(object_type="report")] == ["report_draft_saved", "report_filed"]
 
 
+def test_editing_a_draft_keeps_its_first_save_time_and_refuses_once_filed(units, sijing_officer):
+    obligation = open_incident(sijing_officer, units["sijing"]).obligations.get()
+    with freeze_time(KNOWN + timedelta(minutes=10)):
+        draft = services.report_create(
+            obligation=obligation, kind="verbal", actor=sijing_officer, now=timezone.now(), draft=True, account="起火"
+        )
+    with freeze_time(KNOWN + timedelta(minutes=20)):
+        with pytest.raises(DomainError) as refused:  # a unit officer may not back-date to a call time
+            services.report_draft_update(
+                report=draft, kind="verbal", actor=sijing_officer, now=timezone.now(), call_received_at=KNOWN
+            )
+        assert "call_received_at" in refused.value.errors
+        edited = services.report_draft_update(
+            report=draft, kind="written", actor=sijing_officer, now=timezone.now(), **written_fields()
+        )
+    assert (edited.pk, edited.kind, edited.measures) == (draft.pk, "written", "消防到场, 疏散员工")
+    assert edited.created_at == KNOWN + timedelta(minutes=10) and edited.filed_at is None
+    assert [e.detail.get("updated", False) for e in events("report_draft_saved")] == [False, True]
+    with freeze_time(KNOWN + timedelta(minutes=30)):
+        services.report_file(report=edited, actor=sijing_officer, now=timezone.now())
+        with pytest.raises(ConflictError):
+            services.report_draft_update(
+                report=edited, kind="written", actor=sijing_officer, now=timezone.now(), **written_fields()
+            )
+    assert Report.objects.get(pk=draft.pk).filed_at == KNOWN + timedelta(minutes=30)
+
+
 # --- call_received_at (rule 2) ----------------------------------------------------------------------------------
 
 
