@@ -406,14 +406,7 @@ def report_create(
         if draft:
             report.sequence = 0
             report.save()
-            event_append(
-                at=now,
-                kind="report_draft_saved",
-                actor=actor_name(actor),
-                incident=obligation.incident,
-                obj=report,
-                detail={"unit": obligation.unit.code, "kind": kind},
-            )
+            _draft_saved(report=report, obligation=obligation, actor=actor, now=now)
             return report
         return _file(report=report, actor=actor, now=now)
 
@@ -463,15 +456,22 @@ def report_draft_update(
         # Text elements are blank, never NULL, when the user left them empty.
         setattr(report, name, "" if value is None and not Report._meta.get_field(name).null else value)
     report.save()
+    _draft_saved(report=report, obligation=report.obligation, actor=actor, now=now, updated=True)
+    return report
+
+
+def _draft_saved(*, report: Report, obligation: Obligation, actor, now: datetime, updated: bool = False) -> None:
+    detail = {"unit": obligation.unit.code, "kind": report.kind}
+    if updated:
+        detail["updated"] = True
     event_append(
         at=now,
         kind="report_draft_saved",
         actor=actor_name(actor),
-        incident=report.incident,
+        incident=obligation.incident,
         obj=report,
-        detail={"unit": report.obligation.unit.code, "kind": kind, "updated": True},
+        detail=detail,
     )
-    return report
 
 
 def report_file(*, report: Report, actor, now: datetime) -> Report:
