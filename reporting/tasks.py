@@ -12,7 +12,7 @@ from reporting.findings_services import findings_recompute, findings_recompute_i
 @shared_task(name="reporting.tasks.recompute_findings", acks_late=True)
 def recompute_findings(days: float | None = None) -> dict:
     """The periodic, idempotent recompute of audit findings over the recent window (``FINDINGS_RECOMPUTE_DAYS``,
-    default 7 days: older incidents only change through events, which recompute them at once)."""
+    default 7 days: older incidents only change through events, which recompute them within seconds)."""
     now = timezone.now()
     window = float(days if days is not None else settings.FINDINGS_RECOMPUTE_DAYS)
     result = findings_recompute(now=now, since=now - timedelta(days=window))

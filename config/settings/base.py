@@ -286,5 +286,5 @@ NOTIFICATION_REDRIVE_AFTER_SECONDS = float(os.environ.get("NOTIFICATION_REDRIVE_
 # (0: inline right after commit). See reporting.receivers.
 FINDINGS_DEFER_SECONDS = float(os.environ.get("FINDINGS_DEFER_SECONDS", "5"))
 # Audit findings: the beat recompute looks back this many days (older incidents change only through events,
-# which recompute them at once; reporting.tasks.recompute_findings).
+# which recompute them within seconds; reporting.tasks.recompute_findings).
 FINDINGS_RECOMPUTE_DAYS = float(os.environ.get("FINDINGS_RECOMPUTE_DAYS", "7"))
