@@ -54,14 +54,16 @@ incident is locked only when a report raises a figure; the findings recompute le
 debounced per incident (`FINDINGS_DEFER_SECONDS`), and its CPU is in the worker column above; DRF no longer
 re-introspects the model to render the answer; the SMS throttle is one counter in Redis, not a growing list.
 
-Why the ratio is still below the goal: the trivial GET is one indexed row after the token lookup, and the fixed
-cost of a request through gunicorn (sync workers, a connection per request) is a large part of its total. A filing
-is several times that however it is arranged: ten SQL statements with two commits' worth of round trips, an
-`fsync` at commit, three Redis round trips (throttle, debounce), ~20 validated fields, and the findings recompute
-it causes. Further steps, each measured by this benchmark: chain audit events in one round trip (a server-side
-function taking the lock and returning the last hash); one Redis round trip for the throttle (a pipeline); skip the
-findings recompute for a report that cannot change any finding (no clock changed, no figure above the unit's
-earlier reports), leaving those to the periodic recompute."""
+Why the ratio is still below the goal: the trivial GET is one indexed row after the token lookup, and much of its
+total is the fixed cost of a request (gunicorn's sync workers take a new connection per request; the load generator).
+A filing is several times that however it is arranged: ten SQL statements and a commit with its `fsync`, four Redis
+round trips (throttle, debounce), ~20 validated fields, and the findings recompute it causes. About a third of the
+web column (in a profile) is Django compiling SQL anew for every statement: the obligation lookup (three tables'
+columns) takes ~1.9 ms of CPU to compile and ~0.2 ms to run. Further steps, each to be measured here: fewer
+columns in the two obligation queries; chain audit events in one round trip (a server-side function taking the lock
+and returning the last hash); one Redis round trip for the throttle (a pipeline); skip the findings recompute for a
+report that cannot change any finding (no clock changed, no figure above the unit's earlier reports), leaving those
+to the periodic recompute."""
 COMMAND = ".venv/bin/python -m bench.api_filing"
 
 
