@@ -479,6 +479,11 @@ def _case(values: dict[int, object]) -> tuple[str, list]:
     return "CASE id" + " WHEN %s THEN %s" * len(values) + " END", [x for item in values.items() for x in item]
 
 
+def _sql_time(moment: datetime):
+    """A datetime as the ORM would store it (SQLite keeps text in its own format; PostgreSQL takes it as is)."""
+    return connection.ops.adapt_datetimefield_value(moment)
+
+
 def _update_returning(assignments: str, params: list, *, ids: list[int], where: str, where_params: list) -> set[int]:
     """``UPDATE … SET <assignments> WHERE id IN (ids) <where> RETURNING id``: the ids it changed."""
     listed = ", ".join(["%s"] * len(ids))
@@ -498,7 +503,7 @@ def _claim_many(rows: list[Notification], *, token: str, now: datetime) -> set[i
     subject_sql, subject_params = _case({n.pk: n.subject for n in rows})
     holder_sql, holder_params = _case({n.pk: n.claimed_by for n in rows})
     where = _CLAIMABLE_SQL + f" AND claimed_by = {holder_sql}"
-    where_params = [S.PENDING, _stale_before(now), *holder_params]
+    where_params = [S.PENDING, _sql_time(_stale_before(now)), *holder_params]
     if connection.vendor == "postgresql":
         # Lock the rows in id order first: two tasks claiming overlapping chunks queue instead of deadlocking.
         listed = ", ".join(["%s"] * len(ids))
@@ -507,7 +512,7 @@ def _claim_many(rows: list[Notification], *, token: str, now: datetime) -> set[i
         where_params += ids
     return _update_returning(
         f"claimed_by = %s, claimed_at = %s, attempts = attempts + 1, body = {body_sql}, subject = {subject_sql}",
-        [token, now, *body_params, *subject_params],
+        [token, _sql_time(now), *body_params, *subject_params],
         ids=ids,
         where=where,
         where_params=where_params,
@@ -524,7 +529,7 @@ def _discharged_close(rows: list[Notification], reasons: dict[int, str], *, now:
             [S.CANCELLED, *error_params],
             ids=list(errors),
             where=_CLAIMABLE_SQL,
-            where_params=[S.PENDING, _stale_before(now)],
+            where_params=[S.PENDING, _sql_time(_stale_before(now))],
         )
         for n in rows:
             if n.pk in closed:
@@ -630,7 +635,7 @@ def _outcomes_record(
             ids_sql, ids_params = _case({pk: a.provider_id for pk, a in sent.items()})
             recorded = _update_returning(
                 f"status = %s, provider_id = {ids_sql}, sent_at = %s, error = ''",
-                [S.SENT, *ids_params, now],
+                [S.SENT, *ids_params, _sql_time(now)],
                 ids=list(sent),
                 where=_HELD_SQL,
                 where_params=[token, S.PENDING],
