@@ -12,7 +12,8 @@ from notifications.sms import SmsError
 from notifications.sms.backends.twilio import SmsBackend, twilio_client
 from reporting import services
 from reporting.models import AuditEvent, Contact, ContactRole
-from tests.fixtures.delivery import ACCOUNT_SID, FROM_NUMBER
+from tests.fixtures.delivery import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER
+from tests.fixtures.workers import wait_until
 
 pytestmark = pytest.mark.integration
 S = NotificationStatus
@@ -200,3 +201,41 @@ def test_a_batch_retries_only_the_row_that_got_a_server_error(sms_rows, twilio_r
     assert set(Notification.objects.filter(pk__in=ids).values_list("status", flat=True)) == {S.SENT}
     assert sorted(r.status for r in twilio_recorder.messages()) == [201, 201, 201, 503]
     assert [r.form["To"] for r in twilio_recorder.messages()].count(row.to) == 2  # the 503, then the retry
+
+
+def test_the_batch_task_retries_only_its_transient_row_in_a_real_worker(units, celery_procs, twilio_recorder):
+    """A real worker runs one chunk through the real SDK; the mock answers the first request 503. The task retries
+    itself (same task id) with that one row only, no sweep or re-drive running: 11 requests for 10 rows."""
+    from notifications.sweep import sweep_run
+    from tests.integration.test_exactly_once import open_for, towns
+
+    now = timezone.now()
+    open_for(towns(5, now), now=now, first_known_at=now - timedelta(minutes=21))  # reminders due: 2 SMS each
+    twilio_recorder.clear()
+    twilio_recorder.fail_next(1, 503)
+    sweep_run(now=timezone.now())  # writes the 10 rows and, on commit, queues them as one chunk
+    assert Notification.objects.count() == 10
+    celery_procs.worker(
+        "w1",
+        concurrency=2,
+        extra_env={
+            "TEST_SMS_BACKEND": "notifications.sms.backends.twilio.SmsBackend",
+            "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+            "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+            "TWILIO_FROM_NUMBER": FROM_NUMBER,
+            "TWILIO_API_BASE_URL": twilio_recorder.url,
+            "PUBLIC_BASE_URL": "https://tracker.example.org",
+        },
+    )
+    wait_until(lambda: not Notification.objects.filter(status="pending").exists(), timeout=60, message="all sent")
+
+    requests = twilio_recorder.messages()
+    assert sorted(r.status for r in requests) == [201] * 10 + [503]
+    [refused] = [r.form["To"] for r in requests if r.status == 503]
+    assert [r.form["To"] for r in requests].count(refused) == 2
+    rows = Notification.objects.all()
+    assert {(n.status, n.attempts) for n in rows if n.to != refused} == {(S.SENT, 1)}
+    assert [(n.status, n.attempts) for n in rows if n.to == refused] == [(S.SENT, 2)]
+    assert sorted(AuditEvent.objects.filter(kind="notification_sent").values_list("object_id", flat=True)) == sorted(
+        str(n.pk) for n in rows
+    )
