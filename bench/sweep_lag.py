@@ -483,7 +483,7 @@ Command:
 
     {command}
 
-PostgreSQL 15 and Redis on loopback, database `tracker_bench_a1`, bulk-loaded with `generate_series`; a
+PostgreSQL 15 and Redis on loopback, database `{BENCH_DB.rsplit("/", 1)[1]}`, bulk-loaded with `generate_series`; a
 {os.cpu_count()}-CPU machine; measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. The load is ~4 SMS/s because Prism
 itself answers only ~20 requests/s here; beyond that the mock, not the sweep, sets the lag.
 

@@ -2,7 +2,9 @@
 
 A GCRA reservation in the broker's Redis: each send reserves the next free slot, ``1/rate`` seconds after the
 previous one, in one atomic Lua call that reads Redis's own clock (so worker clocks never matter), then sleeps
-until its slot. With a non-Redis broker (the embedded filesystem transport) each process limits itself.
+until its slot. A batch reserves consecutive slots for all its messages in the same single call
+(``reserve_many``) and each message waits for its own. With a non-Redis broker (the embedded filesystem
+transport) each process limits itself.
 """
 
 from __future__ import annotations
@@ -14,15 +16,17 @@ from django.conf import settings
 
 KEY = "tracker:sms:rate"
 
-# KEYS[1]: the key; ARGV[1]: microseconds between sends. Returns the microseconds to wait for the reserved slot.
+# KEYS[1]: the key; ARGV[1]: microseconds between sends; ARGV[2]: how many consecutive slots. Returns the
+# microseconds to wait for the first reserved slot (the k-th is k intervals later).
 _RESERVE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = tonumber(ARGV[1])
+local count = tonumber(ARGV[2] or '1')
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then tat = now end
-local ttl = math.floor((tat + interval - now) / 1000) + 1000
-redis.call('SET', KEYS[1], string.format('%.0f', tat + interval), 'PX', ttl)
+local ttl = math.floor((tat + interval * count - now) / 1000) + 1000
+redis.call('SET', KEYS[1], string.format('%.0f', tat + interval * count), 'PX', ttl)
 return tat - now
 """
 
@@ -47,20 +51,30 @@ def _client(url: str):
 
 def reserve(*, rate: float | None = None, key: str = KEY) -> float:
     """Reserve one send slot; returns the seconds to wait before sending (0 when the rate allows it now)."""
+    return reserve_many(1, rate=rate, key=key)[0]
+
+
+def reserve_many(count: int, *, rate: float | None = None, key: str = KEY) -> list[float]:
+    """Reserve ``count`` consecutive send slots at once; returns, for each, the seconds to wait from now before
+    sending (all 0 when the rate is unlimited)."""
+    if count <= 0:
+        return []
     rate = settings.SMS_RATE_PER_SECOND if rate is None else rate
     if rate <= 0:
-        return 0.0
+        return [0.0] * count
     interval_us = int(1_000_000 / rate)
     url = _redis_url()
     if url:
         _, script = _client(url)
-        return max(0, int(script(keys=[key], args=[interval_us]))) / 1_000_000
-    global _local_next
-    with _local_lock:
-        now = time.monotonic()
-        slot = max(_local_next, now)
-        _local_next = slot + interval_us / 1_000_000
-        return slot - now
+        first = max(0, int(script(keys=[key], args=[interval_us, count])))
+    else:
+        global _local_next
+        with _local_lock:
+            now = time.monotonic()
+            slot = max(_local_next, now)
+            _local_next = slot + count * interval_us / 1_000_000
+            first = int((slot - now) * 1_000_000)
+    return [(first + k * interval_us) / 1_000_000 for k in range(count)]
 
 
 def acquire(*, rate: float | None = None, key: str = KEY) -> float:

@@ -10,7 +10,8 @@ running at once split the work instead of doing it twice. For each claimed oblig
 2. ``next_action_at`` moves to the plan's next moment (None when nothing is left);
 3. each deadline that has passed with nothing filed is recorded once (``DeadlineBreach`` + audit event), last,
    so the audit chain's lock is held only for the end of the transaction;
-4. on commit, one send task per row actually inserted.
+4. on commit, the rows actually inserted go to batch send tasks (``send_notifications``), in chunks of at most
+   ``notifications.delivery.BATCH_SIZE``.
 
 Sending is exactly once because the row exists before any provider call and the send task claims the row
 (``notifications.delivery``); a lost task is re-driven here from the pending rows, never re-created.
@@ -25,7 +26,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 
-from notifications import escalation, roster
+from notifications import delivery, escalation, roster
 from notifications.models import Notification, NotificationChannel, NotificationStatus, SweepHeartbeat
 from reporting.models import Contact, Obligation
 from reporting.services import obligation_record_breaches
@@ -219,19 +220,30 @@ def _insert_ignoring_conflicts(rows: list[Notification]) -> list[int]:
         return [r[0] for r in cursor.fetchall()]
 
 
+def chunks_of(ids: list[int], size: int) -> list[list[int]]:
+    """``ids`` in order, in as few chunks of at most ``size`` as possible, of even lengths (21 by 20: 11 and 10), so
+    the workers share a burst evenly."""
+    if not ids:
+        return []
+    count = -(-len(ids) // size)
+    step = -(-len(ids) // count)
+    return [ids[i : i + step] for i in range(0, len(ids), step)]
+
+
 def enqueue_on_commit(ids: list[int]) -> None:
-    """Hand each new row to a send task once the rows are committed (a task never sees an uncommitted row)."""
+    """Hand the new rows to batch send tasks once they are committed (a task never sees an uncommitted row)."""
     if not ids:
         return
+    chunks = chunks_of(ids, delivery.BATCH_SIZE)
 
     def send() -> None:
-        from notifications.tasks import send_notification
+        from notifications.tasks import send_notifications
 
-        for pk in ids:
+        for chunk in chunks:
             try:
-                send_notification.delay(pk)
+                send_notifications.delay(chunk)
             except Exception:  # the broker is down: the rows stay pending and the sweep re-drives them
-                logger.exception("could not enqueue notification %s; the sweep will re-drive it", pk)
+                logger.exception("could not enqueue notifications %s; the sweep will re-drive them", chunk)
                 return
 
     transaction.on_commit(send)

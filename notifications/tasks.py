@@ -1,6 +1,7 @@
 """Celery tasks: thin; read the clock once, call one service."""
 
 from celery import shared_task
+from celery.utils.time import get_exponential_backoff_interval
 from django.utils import timezone
 
 from notifications import delivery
@@ -18,7 +19,8 @@ def sweep() -> int:
 
 
 # acks_late: notification_send is idempotent (the row's status and fencing token guard it), so a worker killed
-# mid-send re-delivers the task instead of losing it.
+# mid-send re-delivers the task instead of losing it. The sweep now enqueues send_notifications; this one-row task
+# stays for messages queued before that change.
 @shared_task(
     name="notifications.tasks.send_notification",
     bind=True,
@@ -33,3 +35,21 @@ def sweep() -> int:
 )
 def send_notification(self, notification_id: int) -> str:
     return delivery.notification_send(notification_id=notification_id, token=self.request.id or "", now=timezone.now())
+
+
+# The batch task: the sweep's chunks of new rows. Same idempotence and acks_late as above; only the rows that hit a
+# transient error are retried (same task id, so the same fencing token), with the same backoff as send_notification.
+@shared_task(
+    name="notifications.tasks.send_notifications",
+    bind=True,
+    ignore_result=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=6,
+)
+def send_notifications(self, notification_ids: list[int]) -> None:
+    token, now = self.request.id or "", timezone.now()
+    retry = delivery.notifications_send(notification_ids=notification_ids, token=token, now=now).retry
+    if retry:
+        countdown = get_exponential_backoff_interval(2, self.request.retries, 60, full_jitter=True)
+        raise self.retry(args=(retry,), countdown=countdown, exc=delivery.TransientError(f"retry {retry}"))

@@ -13,9 +13,11 @@ from django.db.models import Count
 from django.utils import timezone
 
 from notifications.models import Notification
-from notifications.tasks import sweep
+from notifications.sweep import sweep_run
+from notifications.tasks import send_notification, send_notifications, sweep
 from reporting import services
-from reporting.models import Contact, ContactRole, Shift, Unit, UnitKind
+from reporting.auditlog import chain_verify
+from reporting.models import AuditEvent, Contact, ContactRole, Shift, Unit, UnitKind
 from tests.fixtures.workers import wait_until
 
 
@@ -131,3 +133,64 @@ def test_worker_killed_mid_sending_recovers_every_notification_none_twice(units,
     time.sleep(3)
     assert set(Notification.objects.values_list("status", flat=True)) == {"sent"}
     assert_each_sent_once(celery_procs, expected_sms=200)
+
+
+def test_overlapping_batch_tasks_and_one_row_tasks_on_two_workers_send_each_row_once(units, celery_procs):
+    """The same rows handed out several times at once: overlapping chunks of the batch task in different orders and
+    the one-row task (as queued before a deploy), across two workers of 4 processes each."""
+    now = timezone.now()
+    open_for(towns(50, now), now=now, first_known_at=now - timedelta(minutes=21))  # reminders due: 2 SMS each
+    sweep_run(now=timezone.now())  # writes the 100 rows; their own send tasks wait in Redis for the workers
+    ids = sorted(Notification.objects.values_list("pk", flat=True))
+    assert len(ids) == 100
+    for start in range(0, 100, 10):
+        send_notifications.delay(ids[start : start + 30])  # every row in up to three chunks
+    send_notifications.delay(list(reversed(ids)))
+    for pk in ids[::3]:
+        send_notification.delay(pk)
+    celery_procs.worker("w1", concurrency=4)
+    celery_procs.worker("w2", concurrency=4)
+    wait_until(lambda: not Notification.objects.filter(status="pending").exists(), timeout=90, message="every row sent")
+    time.sleep(3)  # the late duplicates drain: nothing may be sent again
+
+    assert set(Notification.objects.values_list("status", "attempts")) == {("sent", 1)}
+    assert_each_sent_once(celery_procs, expected_sms=100)
+    sent_events = AuditEvent.objects.filter(kind="notification_sent").values_list("object_id", flat=True)
+    assert sorted(map(int, sent_events)) == ids
+    assert chain_verify() is None
+
+
+def test_worker_killed_inside_a_batch_after_the_provider_accepted_recovers_without_sending_twice(
+    units, celery_procs, tmp_path
+):
+    """A worker process dies (SIGKILL, from inside a send thread) right after the provider accepted a message of its
+    chunk and before anything was recorded. The task is re-delivered, finds its rows claimed, waits out the claim;
+    the sweep re-drives them and the new holder asks the provider first: the message that left is recorded, not
+    sent again, and the rest of the chunk is sent once."""
+    now = timezone.now()
+    open_for(towns(30, now), now=now, first_known_at=now - timedelta(minutes=21))  # 60 reminder SMS due now
+    marker = tmp_path / "crashed"
+    crash = {
+        "TEST_SMS_BACKEND": "tests.fixtures.crash_sms.SmsBackend",
+        "SMS_CRASH_AFTER": "25",
+        "SMS_CRASH_MARKER": str(marker),
+    }
+    celery_procs.worker("w1", concurrency=2, extra_env=crash)
+    celery_procs.beat()
+    wait_until(marker.exists, timeout=60, message="the crash")
+    wait_until(
+        lambda: (
+            Notification.objects.filter(step="verbal_reminder").count() == 60
+            and not Notification.objects.filter(status="pending").exists()
+        ),
+        timeout=120,
+        message="every row sent",
+    )
+    time.sleep(3)
+
+    assert set(Notification.objects.values_list("status", flat=True)) == {"sent"}
+    assert_each_sent_once(celery_procs, expected_sms=60)
+    recovered = [e.detail for e in AuditEvent.objects.filter(kind="notification_sent") if e.detail.get("recovered")]
+    assert recovered, "the message sent just before the crash was found by lookup, not sent again"
+    assert AuditEvent.objects.filter(kind="notification_sent").count() == 60
+    assert chain_verify() is None

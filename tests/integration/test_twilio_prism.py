@@ -6,13 +6,14 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from notifications.delivery import TransientError, notification_send
+from notifications.delivery import TransientError, notification_send, notifications_send
 from notifications.models import Notification, NotificationStatus
 from notifications.sms import SmsError
 from notifications.sms.backends.twilio import SmsBackend, twilio_client
 from reporting import services
-from reporting.models import Contact, ContactRole
-from tests.fixtures.delivery import ACCOUNT_SID, FROM_NUMBER
+from reporting.models import AuditEvent, Contact, ContactRole
+from tests.fixtures.delivery import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER
+from tests.fixtures.workers import wait_until
 
 pytestmark = pytest.mark.integration
 S = NotificationStatus
@@ -138,3 +139,103 @@ def test_invalid_number_is_permanent_and_falls_back(sms_row, twilio_recorder, co
     assert sms_row.status == S.FAILED and sms_row.error == f"{code}: Unable to create record: injected {code}"
     assert Notification.objects.filter(fallback_of=sms_row).count() == 2
     assert [r.status for r in twilio_recorder.messages()] == [400]
+
+
+# --- the batch path: the same SDK calls, many at once from the send threads --------------------------------------
+
+
+@pytest.fixture
+def sms_rows(sms_row, units):
+    """``sms_row`` and two more rows of the same step, to two more people of 泗泾镇."""
+    rows = [sms_row]
+    for n in (2, 3):
+        person = Contact.objects.create(
+            unit=units["sijing"], name=f"值班{n}", phone=f"+861700000000{n}", role=ContactRole.DUTY_OFFICER
+        )
+        rows.append(
+            Notification.objects.create(
+                incident=sms_row.incident,
+                obligation=sms_row.obligation,
+                step=sms_row.step,
+                channel="sms",
+                recipient=person,
+                to=person.phone,
+                scheduled_for=sms_row.scheduled_for,
+                created_at=sms_row.created_at,
+            )
+        )
+    return rows
+
+
+def test_a_batch_sends_valid_requests_and_a_permanent_error_fails_only_its_row(sms_rows, twilio_recorder):
+    twilio_recorder.fail_next(1, 400, 21211)  # whichever request comes first: the SDK calls run in parallel
+    result = notifications_send(notification_ids=[n.pk for n in sms_rows], token="batch-1", now=timezone.now())
+    requests = twilio_recorder.messages()
+    assert sorted(r.form["To"] for r in requests) == sorted(n.to for n in sms_rows)
+    assert sorted(r.status for r in requests) == [201, 201, 400]
+    [refused] = [r.form["To"] for r in requests if r.status == 400]
+    assert all(r.form["Body"] == Notification.objects.get(to=r.form["To"]).body for r in requests)
+    assert result.retry == []
+    for n in sms_rows:
+        n.refresh_from_db()
+        events = list(AuditEvent.objects.filter(object_id=str(n.pk)).values_list("kind", flat=True))
+        if n.to == refused:
+            assert (n.status, n.error) == (S.FAILED, "21211: Unable to create record: injected 21211")
+            assert events == ["notification_failed"]
+            assert Notification.objects.filter(fallback_of=n).exists()
+        else:
+            assert (n.status, n.provider_id) == (S.SENT, PRISM_SID)
+            assert events == ["notification_sent"]
+
+
+def test_a_batch_retries_only_the_row_that_got_a_server_error(sms_rows, twilio_recorder):
+    twilio_recorder.fail_next(1, 503)
+    ids = [n.pk for n in sms_rows]
+    result = notifications_send(notification_ids=ids, token="batch-1", now=timezone.now())
+    [retry] = result.retry
+    assert sorted(result.statuses.values()) == [S.PENDING, S.SENT, S.SENT]
+    row = Notification.objects.get(pk=retry)
+    assert (row.status, row.claimed_by, row.provider_id) == (S.PENDING, "", "")
+    again = notifications_send(notification_ids=result.retry, token="batch-1", now=timezone.now())
+    assert again.statuses == {retry: S.SENT} and again.retry == []
+    assert set(Notification.objects.filter(pk__in=ids).values_list("status", flat=True)) == {S.SENT}
+    assert sorted(r.status for r in twilio_recorder.messages()) == [201, 201, 201, 503]
+    assert [r.form["To"] for r in twilio_recorder.messages()].count(row.to) == 2  # the 503, then the retry
+
+
+def test_the_batch_task_retries_only_its_transient_row_in_a_real_worker(units, celery_procs, twilio_recorder):
+    """A real worker runs one chunk through the real SDK; the mock answers the first request 503. The task retries
+    itself (same task id) with that one row only, no sweep or re-drive running: 11 requests for 10 rows."""
+    from notifications.sweep import sweep_run
+    from tests.integration.test_exactly_once import open_for, towns
+
+    now = timezone.now()
+    open_for(towns(5, now), now=now, first_known_at=now - timedelta(minutes=21))  # reminders due: 2 SMS each
+    twilio_recorder.clear()
+    twilio_recorder.fail_next(1, 503)
+    sweep_run(now=timezone.now())  # writes the 10 rows and, on commit, queues them as one chunk
+    assert Notification.objects.count() == 10
+    celery_procs.worker(
+        "w1",
+        concurrency=2,
+        extra_env={
+            "TEST_SMS_BACKEND": "notifications.sms.backends.twilio.SmsBackend",
+            "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+            "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+            "TWILIO_FROM_NUMBER": FROM_NUMBER,
+            "TWILIO_API_BASE_URL": twilio_recorder.url,
+            "PUBLIC_BASE_URL": "https://tracker.example.org",
+        },
+    )
+    wait_until(lambda: not Notification.objects.filter(status="pending").exists(), timeout=60, message="all sent")
+
+    requests = twilio_recorder.messages()
+    assert sorted(r.status for r in requests) == [201] * 10 + [503]
+    [refused] = [r.form["To"] for r in requests if r.status == 503]
+    assert [r.form["To"] for r in requests].count(refused) == 2
+    rows = Notification.objects.all()
+    assert {(n.status, n.attempts) for n in rows if n.to != refused} == {(S.SENT, 1)}
+    assert [(n.status, n.attempts) for n in rows if n.to == refused] == [(S.SENT, 2)]
+    assert sorted(AuditEvent.objects.filter(kind="notification_sent").values_list("object_id", flat=True)) == sorted(
+        str(n.pk) for n in rows
+    )

@@ -1,5 +1,6 @@
-"""notification_send: claim and fencing, body saved before the provider call, transient retries, permanent errors
-and the fallback, discharged steps, email through Django's mailers, and the cross-process SMS rate limit."""
+"""notification_send and the batch path notifications_send: claim and fencing, body saved before the provider call,
+transient retries, permanent errors and the fallback, discharged steps, email through Django's mailers, and the
+cross-process SMS rate limit."""
 
 import multiprocessing
 import threading
@@ -11,13 +12,14 @@ from django.core import mail
 from django.db import connection
 
 from notifications import delivery, ratelimit
-from notifications.delivery import TransientError, notification_send
+from notifications.delivery import TransientError, notification_send, notifications_send
 from notifications.messages import SEGMENT_CHARS
 from notifications.models import Notification, NotificationStatus
 from notifications.sms import SmsError, SmsResult
 from notifications.sms.backends import locmem
 from notifications.sms.backends.base import BaseSmsBackend
 from reporting import services
+from reporting.auditlog import chain_verify
 from reporting.models import AuditEvent, Contact, ContactRole, Shift
 from tests.conftest import NOW
 
@@ -60,6 +62,21 @@ class InvalidNumber(BaseSmsBackend):
         return locmem.SmsBackend().send(to=to, body=body)
 
 
+class Mixed(locmem.SmsBackend):
+    """Answers each number its own way: ``transient`` numbers get a 503, ``permanent`` ones an invalid-number error,
+    the others are sent (into the locmem outbox, whose ``lookup`` finds earlier sends)."""
+
+    transient: set[str] = set()
+    permanent: set[str] = set()
+
+    def send(self, *, to, body):
+        if to in Mixed.transient:
+            raise SmsError("Service Unavailable", permanent=False, code=20503)
+        if to in Mixed.permanent:
+            raise SmsError("The 'To' number is not a valid phone number.", permanent=True, code=21211)
+        return super().send(to=to, body=body)
+
+
 class Slow(BaseSmsBackend):
     def send(self, *, to, body):
         time.sleep(0.3)
@@ -81,6 +98,7 @@ def _clean_outbox(settings):
     settings.PUBLIC_BASE_URL = "https://sj.example.cn"
     Recording.seen.clear()
     Flaky.calls = 0
+    Mixed.transient, Mixed.permanent = set(), set()
 
 
 @pytest.fixture
@@ -391,3 +409,188 @@ def test_delivery_respects_the_sms_rate(case, settings):
         notification_send(notification_id=n.pk, token=f"t{i}", now=LATE)
     assert time.monotonic() - started >= 0.5 - 0.02  # 6 sends, 5 intervals of 100 ms
     assert len(locmem.outbox) == 6
+
+
+# --- the batch path (notifications_send) -----------------------------------------------------------------------------
+
+
+def events_of(n: Notification) -> list[str]:
+    return list(
+        AuditEvent.objects.filter(object_type="notification", object_id=str(n.pk)).values_list("kind", flat=True)
+    )
+
+
+def test_a_chunk_with_mixed_outcomes_gives_each_row_its_status_and_one_event(case, settings):
+    """One chunk: sent, transient, permanent, discharged, held by a live worker, a dead worker's send found by
+    lookup, an email, and an id that does not exist. Each row ends in its own status with exactly one audit event
+    (none for the row another worker holds), and one row's error never fails the others."""
+    settings.SMS_BACKEND = backend("Mixed")
+    sj = case["incident"].obligations.get().unit
+    flaky = Contact.objects.create(unit=sj, name="陈某", phone="+8617000000003", role=ContactRole.DUTY_OFFICER)
+    invalid = Contact.objects.create(
+        unit=sj, name="刘某", phone="+8617000000004", email="liu@example.org", role=ContactRole.DUTY_OFFICER
+    )
+    case.update(flaky=flaky, invalid=invalid)
+    Mixed.transient, Mixed.permanent = {flaky.phone}, {invalid.phone}
+    obligation = case["obligation"]
+    obligation.verbal_state = "late"  # the verbal deadline is discharged; the written one is still chased
+    obligation.save(update_fields=["verbal_state"])
+
+    ok = row(case, step="written_overdue")
+    transient = row(case, contact="flaky", step="written_overdue")
+    permanent = row(case, contact="invalid", step="written_overdue")
+    discharged = row(case, step="verbal_overdue")
+    held = row(case, contact="leader", step="written_overdue", claimed_by="other-task", claimed_at=LATE)
+    recovered = row(
+        case,
+        contact="default",
+        step="written_overdue",
+        claimed_by="dead-task",
+        claimed_at=LATE - timedelta(seconds=61),
+        body="已保存的正文",
+    )
+    earlier = locmem.SmsBackend().send(to=recovered.to, body="已保存的正文")  # the dead worker's message
+    email = row(case, channel="email", step="written_overdue")
+    chunk = [ok.pk, transient.pk, permanent.pk, discharged.pk, held.pk, recovered.pk, email.pk, 999_999]
+
+    result = notifications_send(notification_ids=chunk, token="batch-1", now=LATE)
+
+    assert result.statuses == {
+        ok.pk: S.SENT,
+        transient.pk: S.PENDING,
+        permanent.pk: S.FAILED,
+        discharged.pk: S.CANCELLED,
+        held.pk: S.PENDING,
+        recovered.pk: S.SENT,
+        email.pk: S.SENT,
+        999_999: "missing",
+    }
+    assert result.retry == [transient.pk]
+    rows = {n.pk: n for n in Notification.objects.filter(pk__in=chunk)}
+    assert (rows[ok.pk].status, rows[ok.pk].claimed_by, rows[ok.pk].attempts) == (S.SENT, "batch-1", 1)
+    assert (rows[transient.pk].status, rows[transient.pk].claimed_by, rows[transient.pk].attempts) == (S.PENDING, "", 1)
+    assert rows[transient.pk].error == "20503: Service Unavailable" and rows[transient.pk].provider_id == ""
+    assert rows[permanent.pk].status == S.FAILED and rows[permanent.pk].error.startswith("21211: ")
+    assert rows[discharged.pk].status == S.CANCELLED and rows[discharged.pk].error.startswith("discharged: 口头报")
+    assert (rows[held.pk].status, rows[held.pk].claimed_by, rows[held.pk].attempts) == (S.PENDING, "other-task", 0)
+    assert (rows[recovered.pk].provider_id, rows[recovered.pk].claimed_by) == (earlier.provider_id, "batch-1")
+    # The provider got exactly: the dead worker's message (not repeated) and the one new SMS; the email went too.
+    assert [(m.to, m.provider_id) for m in locmem.outbox] == [
+        (recovered.to, earlier.provider_id),
+        (ok.to, rows[ok.pk].provider_id),
+    ]
+    assert rows[ok.pk].body == locmem.outbox[1].body and rows[ok.pk].body.startswith(case["incident"].number)
+    assert [m.to for m in mail.outbox] == [["officer@example.org"]] and mail.outbox[0].body == rows[email.pk].body
+
+    assert events_of(ok) == ["notification_sent"]
+    assert events_of(transient) == []  # nothing happened to it yet: it is retried
+    assert events_of(permanent) == ["notification_failed"]
+    assert events_of(discharged) == ["notification_cancelled"]
+    assert events_of(held) == []
+    assert events_of(recovered) == ["notification_sent"]
+    assert AuditEvent.objects.get(object_id=str(recovered.pk)).detail["recovered"] is True
+    assert events_of(email) == ["notification_sent"]
+    assert chain_verify() is None
+    # The permanent failure fell back to an email to the same person; no SMS, as everyone on post and the default
+    # contact already have this step.
+    assert list(Notification.objects.filter(fallback_of=permanent).values_list("channel", "to")) == [
+        ("email", "liu@example.org")
+    ]
+
+    # The retry (same task id) sends only the transient row, once the provider answers again.
+    Mixed.transient = set()
+    again = notifications_send(notification_ids=result.retry, token="batch-1", now=LATE + timedelta(seconds=4))
+    assert again.statuses == {transient.pk: S.SENT} and again.retry == []
+    transient.refresh_from_db()
+    assert (transient.status, transient.attempts, transient.error) == (S.SENT, 2, "")
+    assert events_of(transient) == ["notification_sent"]
+    assert len(locmem.outbox) == 3
+
+
+def test_a_batch_sends_nothing_already_sent_or_closed(case):
+    rows = [row(case, step=f"written_overdue_{i}") for i in range(3)]
+    first = notifications_send(notification_ids=[n.pk for n in rows], token="batch-1", now=LATE)
+    assert set(first.statuses.values()) == {S.SENT}
+    for token in ("batch-1", "batch-2"):  # a re-delivered task, a second worker, a re-drive
+        again = notifications_send(notification_ids=[n.pk for n in rows], token=token, now=LATE + timedelta(hours=1))
+        assert set(again.statuses.values()) == {S.SENT} and again.retry == []
+    assert len(locmem.outbox) == 3
+    assert AuditEvent.objects.filter(kind="notification_sent").count() == 3
+
+
+def test_a_claim_too_old_to_send_safely_is_released_not_sent(case, monkeypatch):
+    """A provider call must start well within the lease (the pool may be slow): a row whose call would start too
+    late after the claim is released and retried, never sent on a claim that may already look dead."""
+    monkeypatch.setattr(delivery, "SEND_WITHIN_SECONDS", -1.0)
+    n = row(case)
+    result = notifications_send(notification_ids=[n.pk], token="batch-1", now=LATE)
+    assert result.retry == [n.pk] and locmem.outbox == []
+    n.refresh_from_db()
+    assert (n.status, n.claimed_by, n.provider_id) == (S.PENDING, "", "")
+    assert n.error.startswith("not sent: ")
+
+
+def test_a_batch_larger_than_the_rate_allows_at_once_is_claimed_in_parts(case, settings):
+    """At 1.5 SMS/s one claim covers the 3 slots of CLAIM_SPAN_SECONDS; the fourth row is claimed later, when its
+    slot comes, so no claim is held long before its provider call."""
+    settings.SMS_RATE_PER_SECOND = 1.5
+    rows = [row(case, step=f"written_overdue_{i}") for i in range(4)]
+    result = notifications_send(notification_ids=[n.pk for n in rows], token="batch-1", now=LATE)
+    assert set(result.statuses.values()) == {S.SENT} and len(locmem.outbox) == 4
+    claimed_at = [Notification.objects.get(pk=n.pk).claimed_at for n in rows]
+    assert claimed_at[0] == claimed_at[1] == claimed_at[2] < claimed_at[3]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_batches_over_overlapping_chunks_send_each_row_once(case, settings):
+    settings.SMS_BACKEND = backend("Slow")
+    rows = [row(case, step=f"written_overdue_{i}") for i in range(6)]
+    ids = [n.pk for n in rows]
+    results = []
+
+    def work(i):
+        try:
+            chunk = ids[i % 3 :] + ids[: i % 3]  # overlapping chunks, in different orders
+            results.append(notifications_send(notification_ids=chunk, token=f"batch-{i}", now=LATE))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 6
+    assert sorted(m.to for m in locmem.outbox) == sorted(n.to for n in rows)
+    assert set(Notification.objects.filter(pk__in=ids).values_list("status", "attempts")) == {(S.SENT, 1)}
+    assert AuditEvent.objects.filter(kind="notification_sent").count() == 6
+    assert chain_verify() is None
+
+
+def test_the_batch_task_is_late_acked_and_retried():
+    """The batch task's contract: re-delivered when its worker dies, retried (only its transient rows)."""
+    from notifications.tasks import send_notifications
+
+    assert send_notifications.acks_late is True and send_notifications.reject_on_worker_lost is True
+    assert send_notifications.max_retries >= 3
+
+
+@pytest.mark.parametrize(
+    ("count", "size", "lengths"),
+    [(0, 20, []), (1, 20, [1]), (20, 20, [20]), (21, 20, [11, 10]), (45, 20, [15, 15, 15]), (3, 1, [1, 1, 1])],
+)
+def test_the_sweeps_rows_are_split_into_even_chunks(count, size, lengths):
+    from notifications.sweep import chunks_of
+
+    ids = list(range(100, 100 + count))
+    chunks = chunks_of(ids, size)
+    assert [len(c) for c in chunks] == lengths
+    assert [pk for c in chunks for pk in c] == ids
+
+
+def test_reserve_many_takes_consecutive_slots_in_one_call():
+    key = f"test:rate:{time.time_ns()}"
+    assert ratelimit.reserve_many(3, rate=0.5, key=key) == [0.0, 2.0, 4.0]
+    # The next reservation comes after all three (6 s after the first, less the little time since).
+    assert 4.0 < ratelimit.reserve(rate=0.5, key=key) <= 6.0
+    assert ratelimit.reserve_many(2, rate=0, key=key) == [0.0, 0.0]
