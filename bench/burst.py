@@ -180,9 +180,10 @@ def main(argv: list[str] | None = None) -> int:
         peer = {1000: "31 s", 10000: "662 s"}
         rows = "\n".join(
             f"| {n:,} | {r['sent']:,} / {r['expected']:,} | {r['p50']:.2f} s | **{r['p99']:.2f} s** | {r['max']:.2f} s "
-            f"| {r['rate']:.0f} | {peer.get(n, '—')} |"
+            f"| {r['rate']:.0f} | {peer.get(n, '—')} | {'meets' if r['p99'] < 10 else 'misses'} |"
             for n, r in results
         )
+        needed = max(2 * n / args.window for n, _ in results)
         command = f".venv/bin/python -m bench burst --deadlines {' '.join(map(str, args.deadlines))}"
         docs_section_write(
             SECTION,
@@ -198,11 +199,14 @@ due times fall within {args.window:g} s; 10,000 other open obligations in the da
 local stub answering like Twilio's CreateMessage (Prism answers only ~20 requests/s here); `SMS_RATE_PER_SECOND`
 lifted (in production the Twilio account's rate bounds any burst). Lag = arrival at the stub − the step's due time.
 
-| deadlines | SMS received | p50 | p99 | max | SMS/s | peer p99 |
-|---|---|---|---|---|---|---|
+| deadlines | SMS received | p50 | p99 | max | SMS/s | peer p99 | goal: p99 < 10 s |
+|---|---|---|---|---|---|---|---|
 {rows}
 
-Goal: p99 under 10 s for the burst.
+Keeping up with the largest burst takes about {needed:,.0f} SMS/s for {args.window:g} s. Sending costs about 2.5–4 ms of
+CPU per SMS in a worker (most of it in the `twilio` SDK and `requests`), and the sweep, PostgreSQL and the stub share
+the same 2 CPUs, so a burst above what the machine sends per second queues, and its lag grows with its size (the
+sweep itself falls behind while the workers use every CPU). The work splits per row: more worker CPUs raise the rate.
 
 How it sends: the sweep hands the rows it writes to `send_notifications` tasks in chunks of at most
 {delivery.BATCH_SIZE}; each task claims its chunk in one conditional `UPDATE … RETURNING`, makes the SDK calls from
