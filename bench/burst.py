@@ -205,8 +205,9 @@ lifted (in production the Twilio account's rate bounds any burst). Lag = arrival
 
 Keeping up with the largest burst takes about {needed:,.0f} SMS/s for {args.window:g} s. Sending costs about 2.5–4 ms of
 CPU per SMS in a worker (most of it in the `twilio` SDK and `requests`), and the sweep, PostgreSQL and the stub share
-the same {os.cpu_count()} CPUs, so a burst above what the machine sends per second queues, and its lag grows with its size (the
-sweep itself falls behind while the workers use every CPU). The work splits per row: more worker CPUs raise the rate.
+the same {os.cpu_count()} CPUs, so a burst above what the machine sends per second queues, and its lag grows with its
+size (the sweep itself falls behind while the workers use every CPU). The work splits per row: more worker CPUs raise
+the rate.
 
 How it sends: the sweep hands the rows it writes to `send_notifications` tasks in chunks of at most
 {delivery.BATCH_SIZE}; each task claims its chunk in one conditional `UPDATE … RETURNING`, makes the SDK calls from
