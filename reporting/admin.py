@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from reporting import deadlines, grading, services
 from reporting import models as m
-from reporting.findings_services import finding_review
+from reporting.findings_services import finding_review, review_errors
 
 
 @admin.register(m.Unit)
@@ -177,10 +177,9 @@ class FindingAdminForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         if "review" in self.changed_data or "reason" in self.changed_data:
-            if cleaned.get("review") not in (m.ReviewState.CONFIRMED, m.ReviewState.DISMISSED):
-                self.add_error("review", "审核结论须为确认或排除 (confirm or dismiss)")
-            if not (cleaned.get("reason") or "").strip():
-                self.add_error("reason", "必须填写审核理由 (a reason is required)")
+            errors = review_errors(decision=cleaned.get("review"), reason=cleaned.get("reason") or "")
+            for field, messages in errors.items():
+                self.add_error("review" if field == "decision" else field, messages)
         return cleaned
 
 

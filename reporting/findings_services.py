@@ -354,14 +354,20 @@ def _json_safe(detail: dict[str, Any]) -> dict[str, Any]:
 
 
 @transaction.atomic
-def finding_review(*, finding: Finding, decision: str, reason: str, actor, now: datetime) -> Finding:
-    """An auditor confirms or dismisses a finding, with a required reason. The decision, who and when are
-    appended to the audit chain; a later decision replaces the current one and both stay in the chain."""
+def review_errors(*, decision, reason) -> dict[str, list[str]]:
+    """What is wrong with a review decision (by field); empty when it may be recorded."""
     errors: dict[str, list[str]] = {}
     if decision not in (ReviewState.CONFIRMED, ReviewState.DISMISSED):
         errors["decision"] = ["审核结论须为 confirmed 或 dismissed (decision must be confirmed or dismissed)"]
     if not isinstance(reason, str) or not reason.strip():
         errors["reason"] = ["必须填写审核理由 (a reason is required)"]
+    return errors
+
+
+def finding_review(*, finding: Finding, decision: str, reason: str, actor, now: datetime) -> Finding:
+    """An auditor confirms or dismisses a finding, with a required reason. The decision, who and when are
+    appended to the audit chain; a later decision replaces the current one and both stay in the chain."""
+    errors = review_errors(decision=decision, reason=reason)
     if errors:
         raise DomainError(errors)
     finding = Finding.objects.select_for_update(no_key=True).get(pk=finding.pk)
