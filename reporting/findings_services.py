@@ -353,7 +353,6 @@ def _json_safe(detail: dict[str, Any]) -> dict[str, Any]:
 # --- review ------------------------------------------------------------------------------------------------------
 
 
-@transaction.atomic
 def review_errors(*, decision, reason) -> dict[str, list[str]]:
     """What is wrong with a review decision (by field); empty when it may be recorded."""
     errors: dict[str, list[str]] = {}
@@ -364,6 +363,7 @@ def review_errors(*, decision, reason) -> dict[str, list[str]]:
     return errors
 
 
+@transaction.atomic
 def finding_review(*, finding: Finding, decision: str, reason: str, actor, now: datetime) -> Finding:
     """An auditor confirms or dismisses a finding, with a required reason. The decision, who and when are
     appended to the audit chain; a later decision replaces the current one and both stay in the chain."""
