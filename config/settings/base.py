@@ -151,7 +151,7 @@ SPECTACULAR_SETTINGS = {
 _cache_url = os.environ.get("CACHE_URL") or os.environ.get("REDIS_URL")
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url, "KEY_PREFIX": "tracker"}
+        {"BACKEND": "config.cache.RedisCache", "LOCATION": _cache_url, "KEY_PREFIX": "tracker"}
         if _cache_url
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )

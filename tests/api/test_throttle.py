@@ -9,9 +9,9 @@ from types import SimpleNamespace
 
 import pytest
 from django.conf import settings
-from django.core.cache.backends.redis import RedisCache
 from freezegun import freeze_time
 
+from config.cache import RedisCache
 from reporting.api.throttles import SmsThrottle
 
 # Half a minute into a minute: the windows of a "/min" rate are the clock's minutes.
@@ -99,3 +99,11 @@ def test_concurrent_web_processes_share_one_exact_count_in_redis():
         for t in threads:
             t.join()
     assert (results.count(True), results.count(False)) == (60, 140)
+
+
+def test_the_redis_cache_reuses_one_client_per_connection_pool():
+    """Django's backend builds a client object for every call; ours keeps one per pool (clients are thread-safe)."""
+    redis = RedisCache(settings.CELERY_BROKER_URL, {"KEY_PREFIX": f"client-test-{uuid.uuid4().hex}"})
+    client = redis._cache.get_client(write=True)
+    assert redis._cache.get_client(write=False) is client
+    assert redis.add("k", 1, timeout=5) and redis.incr("k") == 2 and redis.get("k") == 2
