@@ -24,7 +24,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from reporting import exports, stats
-from reporting.api.fields import AwareDateTimeField
+from reporting.api.fields import AwareDateTimeField, Serializer
 from reporting.findings_services import finding_review
 from reporting.models import FindingKind, ReviewState, Role, Unit
 
@@ -55,7 +55,7 @@ def _unit_by_code(code: str | None) -> Unit | None:
     return unit
 
 
-class PeriodQuerySerializer(serializers.Serializer):
+class PeriodQuerySerializer(Serializer):
     since = AwareDateTimeField(required=False, help_text="区间起 (含), ISO 8601 带时区偏移")
     until = AwareDateTimeField(required=False, help_text="区间止 (不含), ISO 8601 带时区偏移")
     unit = serializers.SlugField(required=False, max_length=40, help_text="单位代码")
@@ -72,7 +72,7 @@ class FindingQuerySerializer(PeriodQuerySerializer):
     review = serializers.ChoiceField(choices=ReviewState.choices, required=False)
 
 
-class ReviewInputSerializer(serializers.Serializer):
+class ReviewInputSerializer(Serializer):
     decision = serializers.ChoiceField(
         choices=[ReviewState.CONFIRMED, ReviewState.DISMISSED],
         error_messages={
@@ -91,7 +91,7 @@ class ReviewInputSerializer(serializers.Serializer):
 # --- output ------------------------------------------------------------------------------------------------------
 
 
-class FindingSerializer(serializers.Serializer):
+class FindingSerializer(Serializer):
     """API.md's finding, plus ``signal``, ``found_at``, ``superseded_by``, ``reviewed_at`` and ``kind_display``."""
 
     id = serializers.IntegerField(read_only=True)
@@ -112,7 +112,7 @@ class FindingSerializer(serializers.Serializer):
     superseded_by = serializers.IntegerField(source="superseded_by_id", read_only=True, allow_null=True)
 
 
-class TimelinessRowSerializer(serializers.Serializer):
+class TimelinessRowSerializer(Serializer):
     unit = serializers.CharField()
     obligations = serializers.IntegerField()
     verbal_on_time = serializers.IntegerField()

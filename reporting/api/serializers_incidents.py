@@ -7,7 +7,15 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from reporting import selectors
-from reporting.api.fields import E164, AwareDateTimeField, ModelSerializer, count_field, money_field, text_field
+from reporting.api.fields import (
+    E164,
+    AwareDateTimeField,
+    ModelSerializer,
+    Serializer,
+    count_field,
+    money_field,
+    text_field,
+)
 from reporting.api.serializers import UNIT_CODE_ERRORS, unit_code_field
 from reporting.models import (
     AuditEvent,
@@ -176,13 +184,13 @@ class TimelineEventSerializer(ModelSerializer):
 # --- input ---------------------------------------------------------------------------------------------------
 
 
-class IncidentUnitInput(serializers.Serializer):
+class IncidentUnitInput(Serializer):
     unit = unit_code_field()
     first_known_at = AwareDateTimeField()
     channel = serializers.ChoiceField(choices=Channel.choices, default=Channel.SELF)
 
 
-class IncidentCreateInput(serializers.Serializer):
+class IncidentCreateInput(Serializer):
     title = text_field(200)
     domain = serializers.ChoiceField(choices=Domain.choices)
     occurred_at = AwareDateTimeField()
@@ -198,7 +206,7 @@ class IncidentCreateInput(serializers.Serializer):
     units = IncidentUnitInput(many=True, allow_empty=False, max_length=100)
 
 
-class IncidentUpdateInput(serializers.Serializer):
+class IncidentUpdateInput(Serializer):
     """PATCH: figures, grade, title, summary (API.md); every change is logged by the service."""
 
     title = text_field(200, required=False)
@@ -210,15 +218,15 @@ class IncidentUpdateInput(serializers.Serializer):
     grade = serializers.ChoiceField(choices=Grade.choices, required=False, allow_null=True)
 
 
-class NotRequiredInput(serializers.Serializer):
+class NotRequiredInput(Serializer):
     reason = text_field(2000)
 
 
-class CityReportInput(serializers.Serializer):
+class CityReportInput(Serializer):
     reported_at = AwareDateTimeField()
 
 
-class FirstKnownInput(serializers.Serializer):
+class FirstKnownInput(Serializer):
     first_known_at = AwareDateTimeField()
     reason = text_field(2000)
 
@@ -226,7 +234,15 @@ class FirstKnownInput(serializers.Serializer):
 OWN_UNIT_ONLY = "报送单位人员只能填写本单位 (unit staff may name only their own unit)"
 
 
-class ReportCreateInput(serializers.Serializer):
+class _VisibleReportField(serializers.PrimaryKeyRelatedField):
+    """A report the serializer's ``user`` may see (another unit's report is unknown to unit staff)."""
+
+    def get_queryset(self):
+        user = getattr(self.parent, "user", None)
+        return super().get_queryset() if user is None else selectors.report_list(user=user)
+
+
+class ReportCreateInput(Serializer):
     """报送或保存草稿的报告 (a report to file, or to save as a draft)."""
 
     # ``validate`` resolves the obligation the report belongs to in one query (the unit's obligation with its
@@ -254,16 +270,12 @@ class ReportCreateInput(serializers.Serializer):
     contact_phone = serializers.CharField(
         max_length=20, required=False, allow_null=True, validators=[E164], help_text="E.164, 如 +8617000000001"
     )
-    references = serializers.PrimaryKeyRelatedField(
-        queryset=Report.objects.none(), required=False, allow_null=True, default=None
-    )
+    references = _VisibleReportField(queryset=Report.objects.none(), required=False, allow_null=True, default=None)
     draft = serializers.BooleanField(default=False)
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
-        if user is not None:
-            self.fields["references"].queryset = selectors.report_list(user=user)
 
     def validate(self, attrs):
         incident_id, code = attrs.pop("incident"), attrs.pop("unit")
@@ -292,7 +304,7 @@ class ReportCreateInput(serializers.Serializer):
         )
 
 
-class SignalInput(serializers.Serializer):
+class SignalInput(Serializer):
     source = serializers.ChoiceField(choices=SignalSource.choices)
     external_id = text_field(100)
     received_at = AwareDateTimeField()
@@ -315,5 +327,5 @@ class SignalInput(serializers.Serializer):
         return attrs
 
 
-class SignalLinkInput(serializers.Serializer):
+class SignalLinkInput(Serializer):
     incident = serializers.PrimaryKeyRelatedField(queryset=Incident.objects.all())

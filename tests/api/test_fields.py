@@ -39,3 +39,31 @@ def test_model_serializer_fields_are_built_once_per_class_and_copied_per_instanc
     assert second.fields["account"].label != "changed"
     assert first.data["unit"] == "sijing" and first.data["draft"] is False and second.data["draft"] is True
     assert ReportSerializer.__dict__["_built_fields"]["kind"] is not first.fields["kind"]
+
+
+def test_input_serializer_fields_are_copies_bound_to_their_own_instance():
+    """Declared fields are copied per instance without re-running their constructors; binding one copy (or changing
+    it) never reaches the class's fields or another instance, and nested serializers get their own children."""
+    from reporting.api.serializers_incidents import IncidentCreateInput, ReportCreateInput
+
+    first, second = ReportCreateInput(data={}), ReportCreateInput(data={})
+    assert first.fields["kind"] is not second.fields["kind"]
+    assert first.fields["kind"].parent is first and second.fields["kind"].parent is second
+    assert ReportCreateInput._declared_fields["kind"].parent is None  # the class's own field stays unbound
+    first.fields["account"].label = "changed"
+    assert second.fields["account"].label != "changed"
+    assert first.fields["account"].validators == second.fields["account"].validators != []
+
+    one, other = IncidentCreateInput(data={}), IncidentCreateInput(data={})
+    assert one.fields["units"] is not other.fields["units"]
+    assert one.fields["units"].child is not other.fields["units"].child
+    assert one.fields["units"].child.root is one
+
+
+def test_a_copied_field_still_validates_as_declared():
+    from reporting.api.serializers_incidents import ReportCreateInput
+
+    serializer = ReportCreateInput(data={"incident": "x", "unit": "u" * 41, "kind": "shouted", "injuries": -1})
+    assert not serializer.is_valid()
+    assert set(serializer.errors) == {"incident", "unit", "kind", "injuries"}
+    assert "整数" in str(serializer.errors["incident"][0])
