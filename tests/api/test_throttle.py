@@ -107,3 +107,13 @@ def test_the_redis_cache_reuses_one_client_per_connection_pool():
     client = redis._cache.get_client(write=True)
     assert redis._cache.get_client(write=False) is client
     assert redis.add("k", 1, timeout=5) and redis.incr("k") == 2 and redis.get("k") == 2
+
+
+def test_incr_is_one_atomic_step_and_refuses_a_missing_key():
+    redis = RedisCache(settings.CELERY_BROKER_URL, {"KEY_PREFIX": f"incr-test-{uuid.uuid4().hex}"})
+    with pytest.raises(ValueError, match="not found"):
+        redis.incr("missing")
+    assert redis.get("missing") is None  # not created by the refused increment
+    redis.set("n", 5, timeout=60)
+    assert (redis.incr("n", 3), redis.decr("n"), redis.get("n")) == (8, 7, 7)
+    assert 0 < redis._cache.get_client().ttl(redis.make_key("n")) <= 60  # the expiry is kept
