@@ -29,7 +29,7 @@ from django.db.models import Q
 from notifications import delivery, escalation, roster
 from notifications.models import Notification, NotificationChannel, NotificationStatus, SweepHeartbeat
 from reporting.models import Contact, Obligation
-from reporting.services import obligation_record_breaches
+from reporting.obligation_services import obligation_record_breaches
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from notifications.models import Notification
-from reporting import selectors, services
+from reporting import obligation_services, report_services, selectors, services, signal_services
 from reporting.api.base import ApiViewSet
 from reporting.api.filters import IncidentFilter, NotificationFilter, ObligationFilter, ReportFilter, SignalFilter
 from reporting.api.permissions import (
@@ -163,7 +163,7 @@ class ObligationViewSet(ReadMixin, ApiViewSet):
         obligation = self.get_object()
         data = _valid(NotRequiredInput, request.data)
         return self._out(
-            services.obligation_mark_not_required(
+            obligation_services.obligation_mark_not_required(
                 obligation=obligation, reason=data["reason"], actor=request.user, now=self.now
             )
         )
@@ -176,7 +176,7 @@ class ObligationViewSet(ReadMixin, ApiViewSet):
         obligation = self.get_object()
         data = _valid(CityReportInput, request.data)
         return self._out(
-            services.obligation_record_city_report(
+            obligation_services.obligation_record_city_report(
                 obligation=obligation, reported_at=data["reported_at"], actor=request.user, now=self.now
             )
         )
@@ -191,7 +191,7 @@ class ObligationViewSet(ReadMixin, ApiViewSet):
         obligation = self.get_object()
         data = _valid(FirstKnownInput, request.data)
         return self._out(
-            services.obligation_correct_first_known(
+            obligation_services.obligation_correct_first_known(
                 obligation=obligation,
                 first_known_at=data["first_known_at"],
                 reason=data["reason"],
@@ -222,7 +222,7 @@ class ReportViewSet(ReadMixin, ApiViewSet):
     def create(self, request, *args, **kwargs):
         data = _valid(ReportCreateInput, request.data, user=request.user)
         obligation = data.pop("obligation")
-        report = services.report_create(
+        report = report_services.report_create(
             obligation=obligation,
             kind=data.pop("kind"),
             actor=request.user,
@@ -237,7 +237,7 @@ class ReportViewSet(ReadMixin, ApiViewSet):
     @extend_schema(summary="报送已保存的草稿", request=None, responses=ReportSerializer)
     @action(detail=True, methods=["post"], filterset_class=None)
     def file(self, request, *args, **kwargs):
-        report = services.report_file(report=self.get_object(), actor=request.user, now=self.now)
+        report = report_services.report_file(report=self.get_object(), actor=request.user, now=self.now)
         return Response(self.get_serializer(report).data)
 
 
@@ -269,7 +269,7 @@ class SignalViewSet(ReadMixin, ApiViewSet):
             raise serializers.ValidationError(
                 {"incident": ["关联事件由总值班室决定 (linking to an incident is the duty room's choice)"]}
             )
-        signal, created = services.signal_ingest(actor=request.user, now=self.now, **data)
+        signal, created = signal_services.signal_ingest(actor=request.user, now=self.now, **data)
         return Response(self.get_serializer(signal).data, status=201 if created else 200)
 
     @extend_schema(summary="将线索关联到事件 (duty room)", request=SignalLinkInput, responses=SignalSerializer)
@@ -277,7 +277,7 @@ class SignalViewSet(ReadMixin, ApiViewSet):
     def link(self, request, *args, **kwargs):
         signal = self.get_object()
         data = _valid(SignalLinkInput, request.data)
-        signal = services.signal_link(signal=signal, incident=data["incident"], actor=request.user, now=self.now)
+        signal = signal_services.signal_link(signal=signal, incident=data["incident"], actor=request.user, now=self.now)
         return Response(self.get_serializer(signal).data)
 
 

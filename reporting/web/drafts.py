@@ -1,9 +1,9 @@
 """Which draft the filing form edits (SPEC rule 7: drafts may be saved before filing; only filing counts).
 
-A draft keeps its first save time (``created_at``) however often it is edited (``services.report_draft_update``),
-and the form files *that* row with ``services.report_file``: the audit rule "a draft saved before the deadline but
-filed after it" (suspected 压报) compares the row's save and filing times, so filing a fresh copy instead would
-hide the held-back draft.
+A draft keeps its first save time (``created_at``) however often it is edited
+(``report_services.report_draft_update``), and the form files *that* row with ``report_services.report_file``: the
+audit rule "a draft saved before the deadline but filed after it" (suspected 压报) compares the row's save and filing
+times, so filing a fresh copy instead would hide the held-back draft.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Filing a report from the web (the form each SMS links to): ``/obligations/<id>/file/`` and ``/f/<token>``.
 
-Filing goes through ``reporting.services.report_create`` with the server's clock (SPEC rule 2: ``filed_at`` is
+Filing goes through ``reporting.report_services.report_create`` with the server's clock (SPEC rule 2: ``filed_at`` is
 server time). A refused report (missing elements, a bad time) shows each message next to its field and keeps
 everything the user typed.
 """
@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from reporting import elements, services
+from reporting import elements, report_services
 from reporting.errors import DomainError, MissingElementsError
 from reporting.links import obligation_from_token
 from reporting.models import DeadlineState, Obligation, Report, ReportKind, Role
@@ -44,7 +44,7 @@ def _initial(obligation: Obligation, user, kinds: list[str]) -> tuple[dict, Repo
     """Start from the user's latest draft for this obligation, else from what the incident already says."""
     draft = drafts.latest_draft(obligation=obligation, user=user)
     if draft is not None:
-        initial = {f: getattr(draft, f) for f in services.REPORT_FIELDS}
+        initial = {f: getattr(draft, f) for f in report_services.REPORT_FIELDS}
         initial["occurred_at"] = local_input(draft.occurred_at)
         initial["call_received_at"] = local_input(draft.call_received_at)
         initial["kind"] = draft.kind if draft.kind in kinds else kinds[0]
@@ -70,11 +70,13 @@ def _submit(*, obligation: Obligation, form: ReportForm, user, as_draft: bool) -
     values = form.report_values()
     draft = drafts.draft_for_form(obligation=obligation, draft_id=form.cleaned_data.get("draft"))
     if draft is None:
-        return services.report_create(obligation=obligation, kind=kind, actor=user, now=now, draft=as_draft, **values)
-    draft = services.report_draft_update(report=draft, kind=kind, actor=user, now=now, **values)
+        return report_services.report_create(
+            obligation=obligation, kind=kind, actor=user, now=now, draft=as_draft, **values
+        )
+    draft = report_services.report_draft_update(report=draft, kind=kind, actor=user, now=now, **values)
     if as_draft:
         return draft
-    return services.report_file(report=draft, actor=user, now=now)
+    return report_services.report_file(report=draft, actor=user, now=now)
 
 
 def _add_domain_errors(form: ReportForm, exc: DomainError) -> None:

@@ -10,7 +10,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from notifications.models import Notification
-from reporting import services
+from reporting import report_services, services, signal_services
 from reporting.models import Contact, ContactRole, Report, Shift, Signal
 
 V1 = "/api/v1"
@@ -74,8 +74,10 @@ def world(units, sijing_officer, duty_room):
     )
     obligation = incident.obligations.get()
     fields = written_body(occurred_at=now - timedelta(minutes=20))
-    report = services.report_create(obligation=obligation, kind="written", actor=sijing_officer, now=now, **fields)
-    draft = services.report_create(
+    report = report_services.report_create(
+        obligation=obligation, kind="written", actor=sijing_officer, now=now, **fields
+    )
+    draft = report_services.report_create(
         obligation=obligation, kind="follow_up", actor=sijing_officer, now=now, draft=True, **fields
     )
     contact = sijing_officer.contact
@@ -85,7 +87,7 @@ def world(units, sijing_officer, duty_room):
     shift = Shift.objects.create(
         unit=units["sijing"], contact=contact, role=ContactRole.DUTY_OFFICER, starts_at=now, ends_at=now + timedelta(1)
     )
-    signal, _ = services.signal_ingest(
+    signal, _ = signal_services.signal_ingest(
         actor=duty_room,
         now=now,
         source="119",

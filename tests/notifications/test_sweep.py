@@ -7,7 +7,7 @@ from freezegun import freeze_time
 
 from notifications.models import EscalationPolicy, EscalationStep, Notification, SweepHeartbeat
 from notifications.sweep import notifications_redrive, sweep_run
-from reporting import services
+from reporting import obligation_services, report_services
 from reporting.models import DeadlineBreach, Obligation, ObligationKind
 from tests.notifications.conftest import T0, open_incident, report_fields
 
@@ -26,7 +26,7 @@ def steps(obligation, **filters):
 
 def file(obligation, kind, when):
     with freeze_time(when):
-        return services.report_create(obligation=obligation, kind=kind, actor=None, now=when, **report_fields())
+        return report_services.report_create(obligation=obligation, kind=kind, actor=None, now=when, **report_fields())
 
 
 def test_report_filed_exactly_at_due_gets_no_overdue_notification(units, roster):
@@ -145,7 +145,9 @@ def test_exercise_incident_is_chased_like_any_other(units, roster):
 def test_not_required_stops_the_sweep(units, roster, duty_room):
     with freeze_time(T0):
         obligation = open_incident(units).obligations.get()
-        services.obligation_mark_not_required(obligation=obligation, reason="误派单位", actor=duty_room, now=T0)
+        obligation_services.obligation_mark_not_required(
+            obligation=obligation, reason="误派单位", actor=duty_room, now=T0
+        )
     obligation.refresh_from_db()
     assert obligation.next_action_at is None
     assert sweep_at(T0 + timedelta(hours=2)) == 0

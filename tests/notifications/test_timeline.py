@@ -10,7 +10,7 @@ from freezegun import freeze_time
 
 from notifications.models import Notification
 from notifications.sweep import sweep_run
-from reporting import services
+from reporting import report_services
 from reporting.models import DeadlineBreach, Obligation
 from tests.notifications.conftest import T0, open_incident, report_fields
 
@@ -85,10 +85,10 @@ def test_unit_that_never_reports(units, roster):
 
 def test_unit_reporting_verbally_at_25_and_in_writing_at_70(units, roster):
     def verbal(obligation, now):
-        services.report_create(obligation=obligation, kind="verbal", actor=None, now=now, **report_fields())
+        report_services.report_create(obligation=obligation, kind="verbal", actor=None, now=now, **report_fields())
 
     def written(obligation, now):
-        services.report_create(obligation=obligation, kind="written", actor=None, now=now, **report_fields())
+        report_services.report_create(obligation=obligation, kind="written", actor=None, now=now, **report_fields())
 
     obligation, rows = run_timeline(
         units, actions={T0 + timedelta(minutes=25): verbal, T0 + timedelta(minutes=70): written}

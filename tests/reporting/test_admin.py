@@ -7,7 +7,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils import timezone
 
-from reporting import services
+from reporting import report_services, services
 from reporting.models import AuditEvent, Grade, Incident, Report
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +32,7 @@ def filed_report(units, sijing_officer):
         injuries=1,
         units=[{"unit": units["sijing"], "first_known_at": now - timedelta(minutes=10), "channel": "self"}],
     )
-    return services.report_create(
+    return report_services.report_create(
         obligation=incident.obligations.get(),
         kind="written",
         actor=sijing_officer,

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.db import IntegrityError, connection, transaction
 
-from reporting import services
+from reporting import report_services, services
 from reporting.models import AuditEvent, Report
 from tests.conftest import NOW
 
@@ -32,7 +32,7 @@ def _raw(sql, params):
 
 def test_raw_sql_cannot_change_or_delete_a_filed_report(units, sijing_officer):
     _incident, obligation = _incident_and_obligation(units, sijing_officer)
-    report = services.report_create(
+    report = report_services.report_create(
         obligation=obligation,
         kind="verbal",
         actor=sijing_officer,
@@ -53,7 +53,7 @@ def test_raw_sql_cannot_change_or_delete_a_filed_report(units, sijing_officer):
 
 def test_a_draft_may_still_be_edited_and_filed(units, sijing_officer):
     _incident, obligation = _incident_and_obligation(units, sijing_officer)
-    draft = services.report_create(
+    draft = report_services.report_create(
         obligation=obligation, kind="verbal", actor=sijing_officer, now=NOW, draft=True, account="厂房起火"
     )
     assert _raw("UPDATE reporting_report SET location = %s WHERE id = %s", ["泗泾镇某路1号", draft.pk]) == 1

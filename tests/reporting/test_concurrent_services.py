@@ -8,7 +8,7 @@ import pytest
 from django.db import OperationalError, connections
 from psycopg import errors as pg_errors
 
-from reporting import services
+from reporting import obligation_services, report_services, services
 from reporting.auditlog import DEADLOCK_RETRIES, audited, chain_verify
 from reporting.models import AuditEvent, Role, Unit, UnitKind, User
 from tests.conftest import NOW
@@ -39,7 +39,7 @@ def test_racing_services_on_one_incident_all_succeed_and_keep_one_chain():
                 if n % 2 == 0:
                     services.incident_update(incident=incident, actor=duty, now=now, injuries=n * 10 + i)
                 else:
-                    services.report_create(
+                    report_services.report_create(
                         obligation=obligations[n],
                         kind="follow_up",
                         actor=duty,
@@ -49,7 +49,7 @@ def test_racing_services_on_one_incident_all_succeed_and_keep_one_chain():
                         injuries=0,
                         missing=0,
                     )
-            services.obligation_mark_not_required(
+            obligation_services.obligation_mark_not_required(
                 obligation=obligations[n], reason="误加", actor=duty, now=NOW + timedelta(minutes=1)
             )
         except Exception as exc:  # noqa: BLE001 - reported below

@@ -9,7 +9,7 @@ import pytest
 from django.test import TestCase
 from freezegun import freeze_time
 
-from reporting import services
+from reporting import obligation_services, report_services, services, signal_services
 from reporting.errors import MissingElementsError
 from reporting.findings_services import finding_roster_gap_record, findings_recompute
 from reporting.models import AuditEvent, Finding, RefusedReport
@@ -63,7 +63,9 @@ def after_commit():
 def file(obligation, kind, at, actor=None, **over):
     obligation.refresh_from_db()
     with freeze_time(at), after_commit():
-        return services.report_create(obligation=obligation, kind=kind, actor=actor, now=at, **report_fields(**over))
+        return report_services.report_create(
+            obligation=obligation, kind=kind, actor=actor, now=at, **report_fields(**over)
+        )
 
 
 def recompute(at, **kwargs):
@@ -208,7 +210,7 @@ def test_refused_then_filed_on_time_is_not_missed(units, sijing_officer):
 
 def ingest(units, *, external_id, at, unit=None, incident=None, source="110", deaths=0, delivered_at=None):
     with freeze_time(at), after_commit():
-        signal, _ = services.signal_ingest(
+        signal, _ = signal_services.signal_ingest(
             actor=None,
             now=at,
             source=source,
@@ -277,7 +279,7 @@ def test_draft_saved_before_deadline_and_filed_after_is_held_back(units, sijing_
     incident = open_incident(units, sijing_officer)
     obligation = incident.obligations.get()
     with freeze_time(VERBAL_DUE - timedelta(minutes=1)):
-        draft = services.report_create(
+        draft = report_services.report_create(
             obligation=obligation,
             kind="verbal",
             actor=sijing_officer,
@@ -286,7 +288,7 @@ def test_draft_saved_before_deadline_and_filed_after_is_held_back(units, sijing_
             **report_fields(),
         )
     with freeze_time(VERBAL_DUE + timedelta(seconds=30)), after_commit():
-        services.report_file(report=draft, actor=sijing_officer, now=VERBAL_DUE + timedelta(seconds=30))
+        report_services.report_file(report=draft, actor=sijing_officer, now=VERBAL_DUE + timedelta(seconds=30))
     file(obligation, "written", T0 + timedelta(minutes=50), sijing_officer)
     recompute(WRITTEN_DUE + 3 * DAY)
     assert found() == {("late", "verbal", False), ("held_back", "draft_filed_after_deadline", False)}
@@ -299,11 +301,11 @@ def test_draft_saved_after_deadline_is_only_late(units, sijing_officer):
     obligation = incident.obligations.get()
     saved = VERBAL_DUE + timedelta(seconds=10)
     with freeze_time(saved):
-        draft = services.report_create(
+        draft = report_services.report_create(
             obligation=obligation, kind="verbal", actor=sijing_officer, now=saved, draft=True, **report_fields()
         )
     with freeze_time(VERBAL_DUE + timedelta(minutes=1)), after_commit():
-        services.report_file(report=draft, actor=sijing_officer, now=VERBAL_DUE + timedelta(minutes=1))
+        report_services.report_file(report=draft, actor=sijing_officer, now=VERBAL_DUE + timedelta(minutes=1))
     file(obligation, "written", T0 + timedelta(minutes=50), sijing_officer)
     recompute(WRITTEN_DUE + 3 * DAY)
     assert found() == {("late", "verbal", False)}
@@ -323,7 +325,7 @@ def test_vertical_unit_city_report_before_district_verbal(units, duty_room, city
     file(obligation, "verbal", T0 + timedelta(minutes=10), duty_room)
     file(obligation, "written", T0 + timedelta(minutes=40), duty_room)
     with freeze_time(T0 + timedelta(minutes=45)), after_commit():
-        services.obligation_record_city_report(
+        obligation_services.obligation_record_city_report(
             obligation=obligation, reported_at=T0 + city_after_t0, actor=duty_room, now=T0 + timedelta(minutes=45)
         )
     assert found() == expected  # produced by the obligation_changed event
@@ -335,7 +337,7 @@ def test_vertical_unit_city_report_with_no_district_report_is_held_back(units, d
     incident = open_incident(units, duty_room, unit="police")
     obligation = incident.obligations.get()
     with freeze_time(T0 + timedelta(minutes=5)), after_commit():
-        services.obligation_record_city_report(
+        obligation_services.obligation_record_city_report(
             obligation=obligation, reported_at=T0 + timedelta(minutes=4), actor=duty_room, now=T0 + timedelta(minutes=5)
         )
     assert found() == {("held_back", "city_before_district", False)}
@@ -398,7 +400,7 @@ def test_not_required_obligation_gives_no_finding(units, sijing_officer, duty_ro
     incident = open_incident(units, sijing_officer, extra_units=("chedun",))
     chedun = incident.obligations.get(unit=units["chedun"])
     with freeze_time(T0 + timedelta(minutes=45)), after_commit():
-        services.obligation_mark_not_required(
+        obligation_services.obligation_mark_not_required(
             obligation=chedun, reason="误加单位", actor=duty_room, now=T0 + timedelta(minutes=45)
         )
     file(incident.obligations.get(unit=units["sijing"]), "written", T0 + timedelta(minutes=20), sijing_officer)

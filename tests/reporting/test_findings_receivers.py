@@ -2,7 +2,7 @@
 
 from datetime import datetime, timedelta
 
-from reporting import services
+from reporting import report_services, services
 from reporting.receivers import _Recompute
 from tests.conftest import NOW
 
@@ -19,7 +19,7 @@ def test_a_filing_schedules_one_recompute_of_its_incident(units, sijing_officer,
     )
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         # Filing sends report_filed and obligation_changed; each asks for the incident's recompute.
-        services.report_create(
+        report_services.report_create(
             obligation=incident.obligations.get(),
             kind="verbal",
             actor=sijing_officer,
@@ -36,7 +36,7 @@ def test_a_filing_schedules_one_recompute_of_its_incident(units, sijing_officer,
 
 
 def _file_verbal(obligation, officer, now):
-    return services.report_create(
+    return report_services.report_create(
         obligation=obligation,
         kind="verbal",
         actor=officer,

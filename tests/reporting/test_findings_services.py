@@ -44,13 +44,15 @@ def test_a_failing_recompute_never_fails_the_filing(units, sijing_officer, monke
 def test_event_findings_are_computed_after_the_commit_not_inside_the_filing(units, sijing_officer):
     from django.test import TestCase
 
-    from reporting import services
+    from reporting import report_services
     from tests.reporting.test_findings import report_fields
 
     obligation = open_incident(units, sijing_officer).obligations.get()
     at = WRITTEN_DUE + timedelta(seconds=30)
     with freeze_time(at), TestCase.captureOnCommitCallbacks(execute=False) as callbacks:
-        services.report_create(obligation=obligation, kind="written", actor=sijing_officer, now=at, **report_fields())
+        report_services.report_create(
+            obligation=obligation, kind="written", actor=sijing_officer, now=at, **report_fields()
+        )
     assert found() == set()  # nothing yet: the filing transaction has not committed
     assert callbacks
     for callback in callbacks:

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from reporting import services
+from reporting import report_services, services
 from reporting.models import Finding
 from tests.fixtures.workers import wait_until
 
@@ -80,8 +80,10 @@ def test_a_filing_hands_its_findings_to_a_worker_once_per_window(units, sijing_o
         "missing": 0,
     }
     obligation = incident.obligations.get()
-    services.report_create(obligation=obligation, kind="verbal", now=timezone.now(), account="厂房起火", **common)
-    services.report_create(
+    report_services.report_create(
+        obligation=obligation, kind="verbal", now=timezone.now(), account="厂房起火", **common
+    )
+    report_services.report_create(
         obligation=obligation,
         kind="written",
         now=timezone.now(),

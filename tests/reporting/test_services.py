@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 from freezegun import freeze_time
 
-from reporting import services
+from reporting import obligation_services, report_services, services, signal_services
 from reporting.auditlog import chain_verify
 from reporting.errors import ConflictError, DomainError, MissingElementsError
 from reporting.models import (
@@ -70,7 +70,9 @@ def file_at(at, obligation, kind, actor, **fields):
     values = written_fields() if kind in ("written", "final") else verbal_fields()
     values.update(fields)
     with freeze_time(at):
-        return services.report_create(obligation=obligation, kind=kind, actor=actor, now=timezone.now(), **values)
+        return report_services.report_create(
+            obligation=obligation, kind=kind, actor=actor, now=timezone.now(), **values
+        )
 
 
 def events(kind):
@@ -174,7 +176,7 @@ def test_correcting_first_known_after_late_filing_leaves_it_late(units, sijing_o
     report = file_at(VERBAL_DUE + timedelta(minutes=10), obligation, "verbal", sijing_officer)
     corrected_to = KNOWN + timedelta(minutes=15)  # would make 09:40 on time (due 09:45)
     with freeze_time(VERBAL_DUE + timedelta(minutes=20)):
-        services.obligation_correct_first_known(
+        obligation_services.obligation_correct_first_known(
             obligation=obligation, first_known_at=corrected_to, actor=duty_room, now=timezone.now(), reason="更正"
         )
     obligation.refresh_from_db()
@@ -196,7 +198,7 @@ def test_correction_moves_a_pending_clock(units, sijing_officer, duty_room):
     obligation = open_incident(sijing_officer, units["sijing"]).obligations.get()
     earlier = KNOWN - timedelta(minutes=8)
     with freeze_time(KNOWN + timedelta(minutes=5)):
-        services.obligation_correct_first_known(
+        obligation_services.obligation_correct_first_known(
             obligation=obligation, first_known_at=earlier, actor=duty_room, now=timezone.now()
         )
     obligation.refresh_from_db()
@@ -208,7 +210,7 @@ def test_correction_moves_a_pending_clock(units, sijing_officer, duty_room):
 def test_correction_refuses_a_time_before_occurrence(units, sijing_officer, duty_room):
     obligation = open_incident(sijing_officer, units["sijing"]).obligations.get()
     with pytest.raises(DomainError) as exc:
-        services.obligation_correct_first_known(
+        obligation_services.obligation_correct_first_known(
             obligation=obligation, first_known_at=OCCURRED - ONE_SECOND, actor=duty_room, now=KNOWN
         )
     assert list(exc.value.errors) == ["first_known_at"]
@@ -221,7 +223,7 @@ def test_correction_refuses_a_time_before_occurrence(units, sijing_officer, duty
 def test_clock_runs_from_a_signal_delivered_earlier_than_declared(units, sijing_officer, feed, duty_room):
     delivered = KNOWN - timedelta(minutes=8)  # 08:52, after the fire broke out at 08:50
     with freeze_time(delivered):
-        signal, created = services.signal_ingest(
+        signal, created = signal_services.signal_ingest(
             actor=feed,
             now=timezone.now(),
             source="110",
@@ -235,7 +237,7 @@ def test_clock_runs_from_a_signal_delivered_earlier_than_declared(units, sijing_
     assert created is True
     obligation = open_incident(sijing_officer, units["sijing"]).obligations.get()
     with freeze_time(KNOWN + timedelta(minutes=1)):
-        services.signal_link(signal=signal, incident=obligation.incident, actor=duty_room, now=timezone.now())
+        signal_services.signal_link(signal=signal, incident=obligation.incident, actor=duty_room, now=timezone.now())
     obligation.refresh_from_db()
     assert obligation.first_known_at == delivered
     assert obligation.declared_first_known_at == KNOWN
@@ -254,7 +256,7 @@ def test_incident_opened_after_a_linked_delivery_starts_from_it(units, sijing_of
     placeholder = open_incident(sijing_officer, units["chedun"])
     delivered = KNOWN - timedelta(minutes=4)
     with freeze_time(delivered):
-        services.signal_ingest(
+        signal_services.signal_ingest(
             actor=feed,
             now=timezone.now(),
             source="120",
@@ -281,8 +283,8 @@ def test_incident_opened_after_a_linked_delivery_starts_from_it(units, sijing_of
 
 def test_signal_ingest_is_idempotent(units, feed):
     kwargs = dict(source="12345", external_id="h-1", received_at=KNOWN, delivered_to=units["sijing"])
-    first, created = services.signal_ingest(actor=feed, now=KNOWN, **kwargs)
-    again, created_again = services.signal_ingest(actor=feed, now=KNOWN, **kwargs)
+    first, created = signal_services.signal_ingest(actor=feed, now=KNOWN, **kwargs)
+    again, created_again = signal_services.signal_ingest(actor=feed, now=KNOWN, **kwargs)
     assert (created, created_again) == (True, False)
     assert first.pk == again.pk
     assert len(events("signal_received")) == 1
@@ -376,7 +378,7 @@ def test_verbal_report_needs_what_where_when_and_casualties(units, sijing_office
     obligation = open_incident(sijing_officer, units["sijing"]).obligations.get()
     with freeze_time(KNOWN + timedelta(minutes=5)):
         with pytest.raises(MissingElementsError) as exc:
-            services.report_create(
+            report_services.report_create(
                 obligation=obligation, kind="verbal", actor=sijing_officer, now=timezone.now(), account="起火"
             )
     assert sorted(exc.value.errors) == ["deaths", "injuries", "location", "missing", "occurred_at"]
@@ -419,7 +421,7 @@ def test_filing_a_report_twice_is_a_conflict(units, sijing_officer):
     obligation = open_incident(sijing_officer, units["sijing"]).obligations.get()
     report = file_at(KNOWN + timedelta(minutes=5), obligation, "verbal", sijing_officer)
     with pytest.raises(ConflictError):
-        services.report_file(report=report, actor=sijing_officer, now=KNOWN + timedelta(minutes=6))
+        report_services.report_file(report=report, actor=sijing_officer, now=KNOWN + timedelta(minutes=6))
     assert RefusedReport.objects.count() == 0
 
 
@@ -438,7 +440,7 @@ def test_a_correction_is_a_new_report_referencing_the_old_one(units, sijing_offi
 def test_draft_does_not_count_filing_it_later_counts_at_filing_time(units, sijing_officer):
     obligation = open_incident(sijing_officer, units["sijing"]).obligations.get()
     with freeze_time(KNOWN + timedelta(minutes=10)):
-        draft = services.report_create(
+        draft = report_services.report_create(
             obligation=obligation, kind="verbal", actor=sijing_officer, now=timezone.now(), draft=True, account="起火"
         )
     obligation.refresh_from_db()
@@ -448,11 +450,11 @@ def test_draft_does_not_count_filing_it_later_counts_at_filing_time(units, sijin
     # An incomplete draft is refused at filing, and the attempt is kept.
     with freeze_time(VERBAL_DUE):
         with pytest.raises(MissingElementsError):
-            services.report_file(report=draft, actor=sijing_officer, now=timezone.now())
+            report_services.report_file(report=draft, actor=sijing_officer, now=timezone.now())
     assert RefusedReport.objects.count() == 1
     Report.objects.filter(pk=draft.pk).update(**verbal_fields())  # drafts may still change
     with freeze_time(VERBAL_DUE + timedelta(seconds=5)):
-        filed = services.report_file(report=draft, actor=sijing_officer, now=timezone.now())
+        filed = report_services.report_file(report=draft, actor=sijing_officer, now=timezone.now())
     obligation.refresh_from_db()
     assert filed.pk == draft.pk
     assert filed.created_at == KNOWN + timedelta(minutes=10)
@@ -465,25 +467,25 @@ def test_draft_does_not_count_filing_it_later_counts_at_filing_time(units, sijin
 def test_editing_a_draft_keeps_its_first_save_time_and_refuses_once_filed(units, sijing_officer):
     obligation = open_incident(sijing_officer, units["sijing"]).obligations.get()
     with freeze_time(KNOWN + timedelta(minutes=10)):
-        draft = services.report_create(
+        draft = report_services.report_create(
             obligation=obligation, kind="verbal", actor=sijing_officer, now=timezone.now(), draft=True, account="起火"
         )
     with freeze_time(KNOWN + timedelta(minutes=20)):
         with pytest.raises(DomainError) as refused:  # a unit officer may not back-date to a call time
-            services.report_draft_update(
+            report_services.report_draft_update(
                 report=draft, kind="verbal", actor=sijing_officer, now=timezone.now(), call_received_at=KNOWN
             )
         assert "call_received_at" in refused.value.errors
-        edited = services.report_draft_update(
+        edited = report_services.report_draft_update(
             report=draft, kind="written", actor=sijing_officer, now=timezone.now(), **written_fields()
         )
     assert (edited.pk, edited.kind, edited.measures) == (draft.pk, "written", "消防到场, 疏散员工")
     assert edited.created_at == KNOWN + timedelta(minutes=10) and edited.filed_at is None
     assert [e.detail.get("updated", False) for e in events("report_draft_saved")] == [False, True]
     with freeze_time(KNOWN + timedelta(minutes=30)):
-        services.report_file(report=edited, actor=sijing_officer, now=timezone.now())
+        report_services.report_file(report=edited, actor=sijing_officer, now=timezone.now())
         with pytest.raises(ConflictError):
-            services.report_draft_update(
+            report_services.report_draft_update(
                 report=edited, kind="written", actor=sijing_officer, now=timezone.now(), **written_fields()
             )
     assert Report.objects.get(pk=draft.pk).filed_at == KNOWN + timedelta(minutes=30)
@@ -656,8 +658,10 @@ def test_per_grade_policy_minutes(units, sijing_officer):
 def test_mark_not_required_keeps_the_reason(units, sijing_officer, duty_room):
     obligation = open_incident(sijing_officer, units["sijing"]).obligations.get()
     with pytest.raises(DomainError):
-        services.obligation_mark_not_required(obligation=obligation, reason=" ", actor=duty_room, now=KNOWN)
-    services.obligation_mark_not_required(obligation=obligation, reason="误加单位", actor=duty_room, now=KNOWN)
+        obligation_services.obligation_mark_not_required(obligation=obligation, reason=" ", actor=duty_room, now=KNOWN)
+    obligation_services.obligation_mark_not_required(
+        obligation=obligation, reason="误加单位", actor=duty_room, now=KNOWN
+    )
     obligation.refresh_from_db()
     assert obligation.is_not_required
     assert (obligation.not_required_reason, obligation.not_required_by) == ("误加单位", duty_room)
@@ -669,12 +673,12 @@ def test_vertical_unit_records_its_city_report(units, sijing_officer, duty_room)
     incident = open_incident(sijing_officer, units["police"], domain="social_security")
     obligation = incident.obligations.get()
     at = KNOWN + timedelta(minutes=3)
-    services.obligation_record_city_report(obligation=obligation, reported_at=at, actor=duty_room, now=at)
+    obligation_services.obligation_record_city_report(obligation=obligation, reported_at=at, actor=duty_room, now=at)
     obligation.refresh_from_db()
     assert obligation.city_reported_at == at
     town = open_incident(sijing_officer, units["sijing"]).obligations.get()
     with pytest.raises(DomainError):
-        services.obligation_record_city_report(obligation=town, reported_at=at, actor=duty_room, now=at)
+        obligation_services.obligation_record_city_report(obligation=town, reported_at=at, actor=duty_room, now=at)
 
 
 # --- the sweep's transition --------------------------------------------------------------------------------------
@@ -682,11 +686,14 @@ def test_vertical_unit_records_its_city_report(units, sijing_officer, duty_room)
 
 def test_breaches_are_recorded_once_dated_to_the_deadline(units, sijing_officer):
     obligation = open_incident(sijing_officer, units["sijing"]).obligations.get()
-    assert services.obligation_record_breaches(obligation=obligation, now=VERBAL_DUE) == []
-    [verbal] = services.obligation_record_breaches(obligation=obligation, now=VERBAL_DUE + ONE_SECOND)
+    assert obligation_services.obligation_record_breaches(obligation=obligation, now=VERBAL_DUE) == []
+    [verbal] = obligation_services.obligation_record_breaches(obligation=obligation, now=VERBAL_DUE + ONE_SECOND)
     assert (verbal.deadline, verbal.due_at, verbal.recorded_at) == ("verbal", VERBAL_DUE, VERBAL_DUE + ONE_SECOND)
-    assert services.obligation_record_breaches(obligation=obligation, now=VERBAL_DUE + timedelta(minutes=1)) == []
-    [written] = services.obligation_record_breaches(obligation=obligation, now=WRITTEN_DUE + ONE_SECOND)
+    assert (
+        obligation_services.obligation_record_breaches(obligation=obligation, now=VERBAL_DUE + timedelta(minutes=1))
+        == []
+    )
+    [written] = obligation_services.obligation_record_breaches(obligation=obligation, now=WRITTEN_DUE + ONE_SECOND)
     assert written.deadline == "written"
     assert DeadlineBreach.objects.filter(obligation=obligation).count() == 2
     assert len(events("deadline_passed")) == 2
@@ -695,7 +702,7 @@ def test_breaches_are_recorded_once_dated_to_the_deadline(units, sijing_officer)
 def test_every_service_above_leaves_a_verifiable_chain(units, sijing_officer, duty_room):
     obligation = open_incident(sijing_officer, units["sijing"], injuries=1).obligations.get()
     file_at(KNOWN + timedelta(minutes=3), obligation, "written", sijing_officer, deaths=10)
-    services.obligation_correct_first_known(
+    obligation_services.obligation_correct_first_known(
         obligation=obligation, first_known_at=KNOWN - timedelta(minutes=1), actor=duty_room, now=KNOWN + ONE_SECOND
     )
     assert AuditEvent.objects.count() >= 6
@@ -705,7 +712,7 @@ def test_every_service_above_leaves_a_verifiable_chain(units, sijing_officer, du
 def test_a_delivery_before_the_incident_occurred_is_not_evidence(units, sijing_officer, feed):
     incident = open_incident(sijing_officer, units["sijing"])
     with freeze_time(KNOWN):
-        services.signal_ingest(
+        signal_services.signal_ingest(
             actor=feed,
             now=timezone.now(),
             source="110",

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from freezegun import freeze_time
 
-from reporting import services, stats
+from reporting import obligation_services, stats
 from tests.reporting.test_findings import DAY, T0, VERBAL_DUE, WRITTEN_DUE, file, open_incident, recompute
 
 PERIOD = {"since": T0 - timedelta(hours=1), "until": T0 + timedelta(days=1)}
@@ -43,7 +43,7 @@ def data_set(units, sijing_officer, outsider, duty_room):
     file(e, "written", WRITTEN_DUE + timedelta(hours=3))
     f = open_incident(units, sijing_officer).obligations.get()
     with freeze_time(T0 + timedelta(minutes=5)):
-        services.obligation_mark_not_required(
+        obligation_services.obligation_mark_not_required(
             obligation=f, reason="误加单位", actor=duty_room, now=T0 + timedelta(minutes=5)
         )
     g = open_incident(units, sijing_officer, known=T0 - timedelta(hours=2), at=T0).obligations.get()

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.utils import timezone, translation
 
 from notifications.models import SweepHeartbeat
-from reporting import services
+from reporting import report_services
 from reporting.links import filing_token
 from reporting.models import DeadlineState, Finding, RefusedReport, Report
 from reporting.web.display import local_input
@@ -384,7 +384,7 @@ def test_a_draft_held_past_its_deadline_is_suspected_held_back(
     """SPEC 压报: a draft saved before the deadline but filed after it; the web form must not hide it."""
     ob = open_incident(sijing_officer, units["sijing"], known_minutes_ago=70, title="压报").obligations.get()
     saved_at = ob.written_due_at - timedelta(minutes=5)
-    draft = services.report_create(
+    draft = report_services.report_create(
         obligation=ob, kind="written", actor=sijing_officer, now=saved_at, draft=True, account="早就写好了"
     )
     client.force_login(sijing_officer)
@@ -399,7 +399,9 @@ def test_a_draft_held_past_its_deadline_is_suspected_held_back(
 
 def test_someone_elses_obligation_draft_id_is_ignored(client, units, sijing_officer, outsider, sijing_obligation):
     other = open_incident(outsider, units["chedun"], known_minutes_ago=5, title="车墩").obligations.get()
-    foreign = services.report_create(obligation=other, kind="written", actor=outsider, now=timezone.now(), draft=True)
+    foreign = report_services.report_create(
+        obligation=other, kind="written", actor=outsider, now=timezone.now(), draft=True
+    )
     client.force_login(sijing_officer)
     post = {"kind": "written", "occurred_at": local_input(sijing_obligation.incident.occurred_at), **WRITTEN}
     post["draft"] = foreign.pk

@@ -1,0 +1,144 @@
+"""Writes to obligations: correct the first-known time, mark not required, record the city report, record
+passed deadlines (the sweep).
+
+Like ``reporting.services``: one transaction each, ``now`` from the caller, audit events, ``reporting.hooks``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+
+from reporting import deadlines, hooks
+from reporting.auditlog import audited, event_append
+from reporting.errors import ConflictError, DomainError
+from reporting.models import DeadlineBreach, DeadlineState, Obligation
+from reporting.services import _clock, _delivery_evidence, _domain_error, _rearm, actor_name
+
+
+@audited
+def obligation_correct_first_known(
+    *, obligation: Obligation, first_known_at: datetime, actor, now: datetime, reason: str = ""
+) -> Obligation:
+    """Correct the first-known time (SPEC rule 4). Clocks already decided keep their lateness; pending ones move."""
+    obligation = Obligation.objects.select_for_update(no_key=True).select_related("incident").get(pk=obligation.pk)
+    try:
+        deadlines.check_incident_times(
+            occurred_at=obligation.incident.occurred_at, first_known_at=[first_known_at], now=now
+        )
+    except deadlines.TimeError as exc:
+        raise _domain_error(exc) from exc
+    old = {
+        "first_known_at": obligation.first_known_at,
+        "verbal_due_at": obligation.verbal_due_at,
+        "written_due_at": obligation.written_due_at,
+    }
+    known = deadlines.earliest_evidence(
+        first_known_at, _delivery_evidence(incident=obligation.incident, unit=obligation.unit)
+    )
+    due = deadlines.due_times(
+        known, verbal_minutes=obligation.verbal_minutes, written_minutes=obligation.written_minutes
+    )
+    obligation.first_known_at = known
+    obligation.declared_first_known_at = first_known_at
+    obligation.verbal_due_at, obligation.written_due_at = due.verbal_due_at, due.written_due_at
+    _rearm(obligation)
+    obligation.save()
+    event_append(
+        at=now,
+        kind="first_known_corrected",
+        actor=actor_name(actor),
+        incident=obligation.incident,
+        obj=obligation,
+        detail={
+            "before": old,
+            "after": {
+                "first_known_at": known,
+                "verbal_due_at": due.verbal_due_at,
+                "written_due_at": due.written_due_at,
+            },
+            "declared": first_known_at,
+            "reason": reason,
+            "verbal_state": obligation.verbal_state,
+            "written_state": obligation.written_state,
+        },
+    )
+    hooks.obligation_changed.send(sender=Obligation, obligation=obligation, now=now)
+    return obligation
+
+
+@audited
+def obligation_mark_not_required(*, obligation: Obligation, reason: str, actor, now: datetime) -> Obligation:
+    """SPEC rule 11: stays visible to auditors with the reason; only pending clocks become not required."""
+    if not reason or not reason.strip():
+        raise DomainError({"reason": ["必须说明原因 (a reason is required)"]})
+    obligation = Obligation.objects.select_for_update(no_key=True).get(pk=obligation.pk)
+    if obligation.verbal_state != DeadlineState.PENDING and obligation.written_state != DeadlineState.PENDING:
+        raise ConflictError("该义务已完成报送 (both reports are already filed)")
+    if obligation.verbal_state == DeadlineState.PENDING:
+        obligation.verbal_state = DeadlineState.NOT_REQUIRED
+    if obligation.written_state == DeadlineState.PENDING:
+        obligation.written_state = DeadlineState.NOT_REQUIRED
+    obligation.not_required_reason = reason.strip()
+    obligation.not_required_by = actor if getattr(actor, "pk", None) else None
+    obligation.not_required_at = now
+    obligation.next_action_at = None
+    obligation.save()
+    event_append(
+        at=now,
+        kind="obligation_not_required",
+        actor=actor_name(actor),
+        incident=obligation.incident,
+        obj=obligation,
+        detail={"unit": obligation.unit.code, "reason": obligation.not_required_reason},
+    )
+    hooks.obligation_changed.send(sender=Obligation, obligation=obligation, now=now)
+    return obligation
+
+
+@audited
+def obligation_record_city_report(*, obligation: Obligation, reported_at: datetime, actor, now: datetime) -> Obligation:
+    """SPEC rule 12: a vertical unit records when it reported to its city-level department."""
+    try:
+        deadlines.check_past("reported_at", reported_at, now=now)
+    except deadlines.TimeError as exc:
+        raise _domain_error(exc) from exc
+    obligation = Obligation.objects.select_for_update(no_key=True).select_related("unit").get(pk=obligation.pk)
+    if not obligation.unit.vertical:
+        raise DomainError({"non_field_errors": ["仅垂直管理(拉条)单位可登记向市级报告时间 (vertical units only)"]})
+    obligation.city_reported_at = reported_at
+    obligation.save(update_fields=["city_reported_at"])
+    event_append(
+        at=now,
+        kind="city_report_recorded",
+        actor=actor_name(actor),
+        incident=obligation.incident,
+        obj=obligation,
+        detail={"unit": obligation.unit.code, "reported_at": reported_at},
+    )
+    hooks.obligation_changed.send(sender=Obligation, obligation=obligation, now=now)
+    return obligation
+
+
+def obligation_record_breaches(*, obligation: Obligation, now: datetime) -> list[DeadlineBreach]:
+    """The sweep's transition: each deadline that has passed with nothing filed is written once, dated to the
+    deadline. The caller holds the obligation's row lock; the unique constraint makes a racing duplicate a no-op."""
+    created = []
+    for deadline, due_at in deadlines.passed_deadlines(_clock(obligation), now=now):
+        try:
+            with transaction.atomic():
+                breach = DeadlineBreach.objects.create(
+                    obligation=obligation, deadline=deadline, due_at=due_at, recorded_at=now
+                )
+        except IntegrityError:
+            continue
+        event_append(
+            at=now,
+            kind="deadline_passed",
+            actor="system",
+            incident=obligation.incident,
+            obj=obligation,
+            detail={"unit": obligation.unit.code, "deadline": deadline, "due_at": due_at},
+        )
+        created.append(breach)
+    return created
