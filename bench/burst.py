@@ -35,10 +35,55 @@ from urllib.parse import parse_qs
 os.environ.setdefault("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tracker_bench_burst")
 os.environ.setdefault("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8")
 
-from bench import docs_section_write, sweep_lag  # noqa: E402  (sweep_lag reads the two variables above)
+from bench import descendants, docs_section_write, machine_cpu, process_table, sweep_lag  # noqa: E402  (reads the variables)
 
 STUB_PORT = 8131
 SECTION = "## Chasing: a burst of deadlines"
+#: The parts of the run CPU is accounted to, in the order they are printed.
+CPU_PARTS = ("workers", "beat", "postgresql", "postgresql (ended)", "postgresql (server)", "redis", "bench + stub")
+
+
+def cpu_by_process(procs: sweep_lag.Processes) -> dict[object, tuple[str, float]]:
+    """CPU seconds used so far by each process of the run, with the part it belongs to: the two Celery workers with
+    their pool processes, beat, the bench database's PostgreSQL backends, the backends that ended (PostgreSQL's
+    own children waited for: any database's, since the server cannot tell), PostgreSQL's background processes
+    (WAL writer, checkpointer, …), redis-server, and this process (the stub's threads and the polling loop). Key
+    "machine": every CPU's busy time, whoever used it."""
+    table = process_table()
+    workers, beat = procs.procs[0:2], procs.procs[2]
+    worker_pids = descendants(table, [p.pid for p in workers])
+    beat_pids = descendants(table, [beat.pid])
+    database = sweep_lag.BENCH_DB.rsplit("/", 1)[1]
+    out: dict[object, tuple[str, float]] = {"machine": ("machine", machine_cpu())}
+    for pid, proc in table.items():
+        if pid in worker_pids:
+            out[pid] = ("workers", proc.cpu)
+        elif pid in beat_pids:
+            out[pid] = ("beat", proc.cpu)
+        elif proc.cmdline.startswith("postgres:") and f" {database} " in proc.cmdline:
+            out[pid] = ("postgresql", proc.cpu)
+        elif proc.cmdline.startswith("postgres:") and " postgres " not in proc.cmdline:
+            out[pid] = ("postgresql (server)", proc.cpu)  # background processes: their title names no database
+        elif proc.cmdline.split(" ", 1)[0].endswith("/bin/postgres"):
+            out[pid] = ("postgresql (server)", proc.cpu)
+            out["reaped"] = ("postgresql (ended)", proc.reaped)
+        elif proc.cmdline.startswith("redis-server"):
+            out[pid] = ("redis", proc.cpu)
+        elif pid == os.getpid():
+            out[pid] = ("bench + stub", proc.cpu)
+    return out
+
+
+def cpu_used(before: dict, after: dict) -> dict[str, float]:
+    """CPU seconds per part between two ``cpu_by_process`` readings, process by process (one started in between
+    counts from zero), and "other": the machine's busy time no part of the run accounts for (other programs, the
+    kernel)."""
+    used = dict.fromkeys((*CPU_PARTS, "machine"), 0.0)
+    for key, (part, seconds) in after.items():
+        used[part] += seconds - before.get(key, (part, 0.0))[1]
+    machine = used.pop("machine")
+    used["other"] = machine - sum(used.values())
+    return used
 
 
 class TwilioStub:
@@ -126,10 +171,13 @@ def burst_run(*, deadlines: int, window: float, tmp: Path) -> dict[str, float]:
             measured=deadlines,
             warm_lead=timedelta(seconds=8),
         )
+        cpu_before, measured_from = cpu_by_process(procs), time.monotonic()
         expected = 2 * deadlines
         give_up = time.monotonic() + 20 + window + max(120, deadlines / 10)
         while len(stub.snapshot()) < 2 * total and time.monotonic() < give_up:
             time.sleep(0.5)
+        cpu_after, measured_for = cpu_by_process(procs), time.monotonic() - measured_from
+        received = len(stub.snapshot())
         arrivals = [(at, to) for at, to in stub.snapshot() if to not in warm_phones]
         lags = sorted(at - dues[to].timestamp() for at, to in arrivals)
         first, last = min(at for at, _ in arrivals), max(at for at, _ in arrivals)
@@ -140,6 +188,9 @@ def burst_run(*, deadlines: int, window: float, tmp: Path) -> dict[str, float]:
             "p99": statistics.quantiles(lags, n=100)[98],
             "max": lags[-1],
             "rate": len(arrivals) / max(last - first, 1e-9),
+            # Over every SMS received since the obligations were written (the warm-up ones included).
+            "cpu_ms": {k: v * 1000 / max(received, 1) for k, v in cpu_used(cpu_before, cpu_after).items()},
+            "cpu_budget_ms": measured_for * (os.cpu_count() or 1) * 1000 / max(received, 1),
         }
     finally:
         stub.server.shutdown()
@@ -174,6 +225,13 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{n:,} deadlines in {args.window:g} s: {r['sent']}/{r['expected']} SMS, p50 {r['p50']:.2f} s, "
             f"p99 {r['p99']:.2f} s, max {r['max']:.2f} s, {r['rate']:.0f} SMS/s",
+            flush=True,
+        )
+        run = {k: v for k, v in r["cpu_ms"].items() if k != "other"}
+        parts = ", ".join(f"{k} {v:.2f}" for k, v in run.items())
+        print(
+            f"  CPU ms per SMS: {sum(run.values()):.2f} ({parts}); not the run's: {r['cpu_ms']['other']:.2f};"
+            f" the machine had {r['cpu_budget_ms']:.2f}",
             flush=True,
         )
     if not args.no_write:
