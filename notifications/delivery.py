@@ -475,8 +475,20 @@ def _clocks_refresh(part: list[Notification]) -> None:
 
 
 def _case(values: dict[int, object]) -> tuple[str, list]:
-    """``CASE id WHEN … THEN … END``: one statement sets a different value on each row."""
+    """One expression giving each row (by ``id``) its own value: a statement sets a different value on each row.
+
+    On PostgreSQL two arrays, so the statement stays short and has two placeholders whatever the number of rows
+    (psycopg parses placeholders in Python and caches only short statements); elsewhere ``CASE id WHEN … END``."""
+    if connection.vendor == "postgresql":
+        return "(%s::text[])[array_position(%s::bigint[], id)]", [list(values.values()), list(values)]
     return "CASE id" + " WHEN %s THEN %s" * len(values) + " END", [x for item in values.items() for x in item]
+
+
+def _ids_in(ids: list[int]) -> tuple[str, list]:
+    """``id`` is one of ``ids``: one array placeholder on PostgreSQL (see ``_case``), else an ``IN`` list."""
+    if connection.vendor == "postgresql":
+        return "id = ANY(%s::bigint[])", [list(ids)]
+    return "id IN (" + ", ".join(["%s"] * len(ids)) + ")", list(ids)
 
 
 def _sql_time(moment: datetime):
@@ -486,11 +498,11 @@ def _sql_time(moment: datetime):
 
 def _update_returning(assignments: str, params: list, *, ids: list[int], where: str, where_params: list) -> set[int]:
     """``UPDATE … SET <assignments> WHERE id IN (ids) <where> RETURNING id``: the ids it changed."""
-    listed = ", ".join(["%s"] * len(ids))
+    ids_sql, ids_params = _ids_in(ids)
     # Identifiers and SQL fragments are this module's constants; every value is a bound parameter.
-    sql = f"UPDATE {_TABLE} SET {assignments} WHERE id IN ({listed}){where} RETURNING id"  # noqa: S608
+    sql = f"UPDATE {_TABLE} SET {assignments} WHERE {ids_sql}{where} RETURNING id"  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, *ids, *where_params])
+        cursor.execute(sql, [*params, *ids_params, *where_params])
         return {row[0] for row in cursor.fetchall()}
 
 
@@ -506,10 +518,10 @@ def _claim_many(rows: list[Notification], *, token: str, now: datetime) -> set[i
     where_params = [S.PENDING, _sql_time(_stale_before(now)), *holder_params]
     if connection.vendor == "postgresql":
         # Lock the rows in id order first: two tasks claiming overlapping chunks queue instead of deadlocking.
-        listed = ", ".join(["%s"] * len(ids))
-        where += f" AND id IN (SELECT id FROM {_TABLE} WHERE id IN ({listed})"  # noqa: S608 (constants, bound values)
+        ids_sql, ids_params = _ids_in(ids)
+        where += f" AND id IN (SELECT id FROM {_TABLE} WHERE {ids_sql}"  # noqa: S608 (constants, bound values)
         where += " ORDER BY id FOR NO KEY UPDATE)"
-        where_params += ids
+        where_params += ids_params
     return _update_returning(
         f"claimed_by = %s, claimed_at = %s, attempts = attempts + 1, body = {body_sql}, subject = {subject_sql}",
         [token, _sql_time(now), *body_params, *subject_params],
