@@ -20,6 +20,7 @@ and port 8131 for the stub.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import statistics
@@ -28,7 +29,6 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -87,57 +87,82 @@ def cpu_used(before: dict, after: dict) -> dict[str, float]:
 
 
 class TwilioStub:
-    """Answers POST …/Messages.json like Twilio (201 + a message resource) and records each arrival."""
+    """Answers POST …/Messages.json like Twilio (201 + a message resource with a fresh ``SM…`` sid) and records each
+    arrival. A minimal HTTP/1.1 server (keep-alive, ``Content-Length`` bodies) on an asyncio loop in one thread: the
+    stub shares the CPUs it measures, and ``http.server`` spent ~0.3 ms of CPU per request (headers parsed by the
+    email package, a thread per connection); this costs a fraction of that. asyncio sets ``TCP_NODELAY``, so no
+    answer waits for the client's delayed ACK."""
 
     def __init__(self, port: int):
         self.arrivals: list[tuple[float, str]] = []
         self.lock = threading.Lock()
-        stub = self
+        self.loop = asyncio.new_event_loop()
+        started = threading.Event()
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            # The headers and the body are two writes: with Nagle's algorithm the body waits for the client's
-            # delayed ACK, 40 ms per request that Twilio's own servers do not add.
-            disable_nagle_algorithm = True
+        def run() -> None:
+            asyncio.set_event_loop(self.loop)
+            self.server = self.loop.run_until_complete(asyncio.start_server(self._connection, "127.0.0.1", port))
+            started.set()
+            self.loop.run_forever()
 
-            def do_POST(self):  # noqa: N802
+        threading.Thread(target=run, daemon=True).start()
+        started.wait()
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
                 arrived = time.time()
-                data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                form = {k: v[-1] for k, v in parse_qs(data.decode("utf-8")).items()}
-                sid = "SM" + uuid.uuid4().hex
-                body = json.dumps(
-                    {
-                        "sid": sid,
-                        "account_sid": sweep_lag.ACCOUNT_SID,
-                        "to": form.get("To"),
-                        "from": form.get("From"),
-                        "body": form.get("Body"),
-                        "status": "queued",
-                        "num_segments": "1",
-                        "direction": "outbound-api",
-                        "api_version": "2010-04-01",
-                        "date_created": "Sat, 28 Nov 2026 09:00:00 +0000",
-                        "uri": f"/2010-04-01/Accounts/{sweep_lag.ACCOUNT_SID}/Messages/{sid}.json",
-                    }
-                ).encode()
-                with stub.lock:
-                    stub.arrivals.append((arrived, form.get("To", "")))
-                self.send_response(201)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line[:15].lower() == b"content-length:":
+                        length = int(line[15:])
+                data = await reader.readexactly(length)
+                writer.write(self._answer(data, arrived))
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):  # closed, or shut down
+            pass
+        finally:
+            writer.close()
 
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def _answer(self, data: bytes, arrived: float) -> bytes:
+        form = {k: v[-1] for k, v in parse_qs(data.decode("utf-8")).items()}
+        sid = "SM" + uuid.uuid4().hex
+        body = json.dumps(
+            {
+                "sid": sid,
+                "account_sid": sweep_lag.ACCOUNT_SID,
+                "to": form.get("To"),
+                "from": form.get("From"),
+                "body": form.get("Body"),
+                "status": "queued",
+                "num_segments": "1",
+                "direction": "outbound-api",
+                "api_version": "2010-04-01",
+                "date_created": "Sat, 28 Nov 2026 09:00:00 +0000",
+                "uri": f"/2010-04-01/Accounts/{sweep_lag.ACCOUNT_SID}/Messages/{sid}.json",
+            }
+        ).encode()
+        with self.lock:
+            self.arrivals.append((arrived, form.get("To", "")))
+        head = f"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        return head.encode() + body
 
     def snapshot(self) -> list[tuple[float, str]]:
         with self.lock:
             return list(self.arrivals)
+
+    def shutdown(self) -> None:
+        """Stop listening, close the open connections, stop the loop."""
+
+        async def stop() -> None:
+            self.server.close()
+            for task in asyncio.all_tasks():
+                if task is not asyncio.current_task():
+                    task.cancel()
+            await asyncio.sleep(0.1)
+
+        asyncio.run_coroutine_threadsafe(stop(), self.loop).result(timeout=10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
 
 
 def burst_run(*, deadlines: int, window: float, tmp: Path) -> dict[str, float]:
@@ -193,7 +218,7 @@ def burst_run(*, deadlines: int, window: float, tmp: Path) -> dict[str, float]:
             "cpu_budget_ms": measured_for * (os.cpu_count() or 1) * 1000 / max(received, 1),
         }
     finally:
-        stub.server.shutdown()
+        stub.shutdown()
         procs.stop()
 
 
