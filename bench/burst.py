@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     django.setup()
     from django.core.management import call_command
 
-    from notifications import delivery, escalation
+    from notifications import escalation
 
     call_command("migrate", verbosity=0)
     results = []
@@ -260,17 +260,47 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
     if not args.no_write:
-        peer = {1000: "31 s", 10000: "662 s"}
-        rows = "\n".join(
-            f"| {n:,} | {r['sent']:,} / {r['expected']:,} | {r['p50']:.2f} s | **{r['p99']:.2f} s** | {r['max']:.2f} s "
-            f"| {r['rate']:.0f} | {peer.get(n, '—')} | {'meets' if r['p99'] < 10 else 'misses'} |"
-            for n, r in results
-        )
-        needed = max(2 * n / args.window for n, _ in results)
-        command = f".venv/bin/python -m bench burst --deadlines {' '.join(map(str, args.deadlines))}"
-        docs_section_write(
-            SECTION,
-            f"""{SECTION}
+        docs_write(args, results)
+    return 0
+
+
+def docs_write(args: argparse.Namespace, results: list[tuple[int, dict]]) -> None:
+    """This benchmark's section of docs/benchmarks.md, from ``results`` (deadlines, ``burst_run``'s figures)."""
+    from notifications import delivery
+
+    peer = {1000: "31 s", 10000: "662 s"}
+    rows = "\n".join(
+        f"| {n:,} | {r['sent']:,} / {r['expected']:,} | {r['p50']:.2f} s | **{r['p99']:.2f} s** | {r['max']:.2f} s "
+        f"| {r['rate']:.0f} | {peer.get(n, '—')} | {'meets' if r['p99'] < 10 else 'misses'} |"
+        for n, r in results
+    )
+    needed = max(2 * n / args.window for n, _ in results)
+    names = {
+        "workers": "workers (2 × `-c 4`: sweep and sending)",
+        "postgresql": "PostgreSQL, the bench database's backends",
+        "postgresql (ended)": "PostgreSQL, ended backends",
+        "postgresql (server)": "PostgreSQL, background processes",
+        "bench + stub": "bench process (the Twilio stub)",
+    }
+    cpu_rows = "\n".join(
+        f"| {names.get(part, part)} | " + " | ".join(f"{r['cpu_ms'][part]:.2f}" for _, r in results) + " |"
+        for part in CPU_PARTS
+    )
+    cpu_rows += "\n| **total** | " + " | ".join(
+        f"**{sum(v for k, v in r['cpu_ms'].items() if k != 'other'):.2f}**" for _, r in results
+    )
+    cpu_rows += " |\n| not the run's (other programs) | " + " | ".join(
+        f"{r['cpu_ms']['other']:.2f}" for _, r in results
+    )
+    cpu_rows += (
+        " |\n| the machine's CPUs, per SMS received | "
+        + " | ".join(f"{r['cpu_budget_ms']:.2f}" for _, r in results)
+        + " |"
+    )
+    command = f".venv/bin/python -m bench burst --deadlines {' '.join(map(str, args.deadlines))}"
+    docs_section_write(
+        SECTION,
+        f"""{SECTION}
 
 Command:
 
@@ -286,20 +316,38 @@ lifted (in production the Twilio account's rate bounds any burst). Lag = arrival
 |---|---|---|---|---|---|---|---|
 {rows}
 
-Keeping up with the largest burst takes about {needed:,.0f} SMS/s for {args.window:g} s. Sending costs about 2.5–4 ms of
-CPU per SMS in a worker (most of it in the `twilio` SDK and `requests`), and the sweep, PostgreSQL and the stub share
-the same {os.cpu_count()} CPUs, so a burst above what the machine sends per second queues, and its lag grows with its
-size (the sweep itself falls behind while the workers use every CPU). The work splits per row: more worker CPUs raise
-the rate.
+Keeping up with the largest burst takes about {needed:,.0f} SMS/s for {args.window:g} s, about
+{1000 * os.cpu_count() / needed:.1f} ms of CPU per SMS on this machine, every process included. CPU per SMS by process
+(ms, /proc user + system time from the moment the obligations are written until the last SMS arrives, divided by the
+SMS received; "PostgreSQL, ended backends" is the CPU of backends that exited meanwhile, any database's; "not the
+run's" is what the rest of the machine used meanwhile, e.g. a test suite, and is not in the total):
+
+| process | {" | ".join(f"{n:,} deadlines" for n, _ in results)} |
+|---|{"---|" * len(results)}
+{cpu_rows}
+
+Where the workers' CPU goes (py-spy, `--gil`, one worker during the 10,000 burst): about a third in the sweep (a
+third of that in `obligation_record_breaches`, one `DeadlineBreach` INSERT in its own savepoint per obligation, in
+`reporting.services`), about a third in the send tasks' database work (reading the chunk's rows with their incident,
+obligation and unit, the claim, the outcomes and the audit chain append), a fifth in the `twilio` SDK and `requests`
+in the send threads (request preparation and urllib3; the SDK's own parsing is small), the rest Celery's own. What
+made it cheaper: workers keep their database connections (Celery's Django fixup had closed them around every task,
+so each task started a PostgreSQL backend: ~1.8 ms of CPU per SMS); the sweep reads the roster of a whole batch in one
+query and writes its notifications in one INSERT, and chains the breaches' audit events once per batch instead of
+holding the chain's lock from the first breach; per-row values go as arrays, so statements stay short (psycopg's
+client-side binding parses and quotes every placeholder in Python); chunks of {delivery.BATCH_SIZE} instead of 20;
+and the stub is a small asyncio server (`http.server` cost 0.3 ms per request). The work splits per row: more
+worker CPUs raise the rate, and a burst beyond what the machine sends per second queues, its lag growing with its
+size.
 
 How it sends: the sweep hands the rows it writes to `send_notifications` tasks in chunks of at most
 {delivery.BATCH_SIZE}; each task claims its chunk in one conditional `UPDATE … RETURNING`, makes the SDK calls from
-{delivery.SEND_THREADS} threads per worker process (one Twilio client each) and writes the outcomes and their audit
-events in one transaction (`notifications.delivery`). The stub answers with `TCP_NODELAY`: without it each answer
-waited ~40 ms for the client's delayed ACK (an artefact of the stub, in the figures measured before 2026-11-28 20:00).
+{delivery.SEND_THREADS} threads per worker process (one Twilio client each, its `requests` session kept alive) and
+writes the outcomes and their audit events in one transaction (`notifications.delivery`). The stub answers with
+`TCP_NODELAY` (asyncio's default): without it each answer waited ~40 ms for the client's delayed ACK (an artefact of
+the stub, in the figures measured before 2026-11-28 20:00).
 """,
-        )
-    return 0
+    )
 
 
 if __name__ == "__main__":
