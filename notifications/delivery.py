@@ -397,9 +397,12 @@ def notifications_send(*, notification_ids: list[int], token: str, now: datetime
         raise ValueError("a fencing token is required")
     ids = list(dict.fromkeys(notification_ids))
     result = BatchResult()
+    # The rows of a chunk share few incidents: each is read once (prefetch) instead of once per row (a join), and the
+    # recipient only when a fallback needs it; building these objects was a tenth of a worker's CPU in a burst.
     rows = {
         n.pk: n
-        for n in Notification.objects.select_related("incident", "obligation", "obligation__unit", "recipient")
+        for n in Notification.objects.select_related("obligation", "obligation__unit")
+        .prefetch_related("incident")
         .filter(pk__in=ids)
         .annotate(claimable_now=ExpressionWrapper(_claimable(now), output_field=BooleanField()))
     }
