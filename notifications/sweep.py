@@ -126,13 +126,6 @@ def fired_steps_by_obligation(ids: list[int]) -> dict[int, set[tuple[str, int]]]
     return fired
 
 
-def obligation_chase(*, obligation: Obligation, now: datetime, fired: set[tuple[str, int]]) -> list[int]:
-    """Act on one claimed (row-locked) obligation at ``now``, given the steps already ``fired`` for it; sets
-    ``obligation.next_action_at`` (the caller saves it and records the breaches) and returns the ids of the
-    notification rows created."""
-    return _insert_ignoring_conflicts(obligation_rows(obligation=obligation, now=now, fired=fired))
-
-
 def obligation_rows(
     *,
     obligation: Obligation,
@@ -140,8 +133,10 @@ def obligation_rows(
     fired: set[tuple[str, int]],
     duties: dict[int, roster.OnDuty] | None = None,
 ) -> list[Notification]:
-    """``obligation_chase`` without the INSERT: the notification rows its due steps call for (unsaved), and
-    ``obligation.next_action_at`` set. ``duties``: rosters already read at ``now`` (``roster.on_duty_many``)."""
+    """Act on one claimed (row-locked) obligation at ``now``, given the steps already ``fired`` for it: the
+    notification rows its due steps call for (unsaved: the caller inserts a whole batch's in one statement and
+    records the breaches), and ``obligation.next_action_at`` set (the caller saves it). ``duties``: the rosters
+    already read at ``now`` (``roster.on_duty_many``)."""
     plan = obligation.escalation_plan or []
     clock = clock_of(obligation)
     rows: list[Notification] = []
@@ -188,31 +183,11 @@ def address_of(contact: Contact, channel: str) -> str:
     return (contact.email if channel == NotificationChannel.EMAIL else contact.phone) or ""
 
 
-def notifications_insert(
-    *,
-    incident_id: int,
-    obligation_id: int | None,
-    step: str,
-    repeat: int,
-    contacts: list[Contact],
-    channels,
-    scheduled_for: datetime,
-    now: datetime,
-) -> list[int]:
+def notifications_insert(**fields) -> list[int]:
     """Write one pending row per (contact, channel) with an address; a row that already exists is left alone
-    (``ON CONFLICT DO NOTHING`` under ``notification_exactly_once``). Returns the ids actually inserted."""
-    return _insert_ignoring_conflicts(
-        notification_rows(
-            incident_id=incident_id,
-            obligation_id=obligation_id,
-            step=step,
-            repeat=repeat,
-            contacts=contacts,
-            channels=channels,
-            scheduled_for=scheduled_for,
-            now=now,
-        )
-    )
+    (``ON CONFLICT DO NOTHING`` under ``notification_exactly_once``). Takes ``notification_rows``'s keyword
+    arguments; returns the ids actually inserted."""
+    return _insert_ignoring_conflicts(notification_rows(**fields))
 
 
 def notification_rows(
@@ -226,7 +201,8 @@ def notification_rows(
     scheduled_for: datetime,
     now: datetime,
 ) -> list[Notification]:
-    """The unsaved pending rows of ``notifications_insert``: one per (contact, channel) with an address."""
+    """The unsaved pending rows for ``step`` (``repeat``) of an incident or obligation: one per (contact, channel)
+    with an address, ``scheduled_for`` its moment, ``created_at`` now."""
     return [
         Notification(
             incident_id=incident_id,
