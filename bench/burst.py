@@ -326,19 +326,25 @@ run's" is what the rest of the machine used meanwhile, e.g. a test suite, and is
 |---|{"---|" * len(results)}
 {cpu_rows}
 
-Where the workers' CPU goes (py-spy, `--gil`, one worker during the 10,000 burst): about a third in the sweep (a
-third of that in `obligation_record_breaches`, one `DeadlineBreach` INSERT in its own savepoint per obligation, in
-`reporting.services`), about a third in the send tasks' database work (reading the chunk's rows with their incident,
-obligation and unit, the claim, the outcomes and the audit chain append), a fifth in the `twilio` SDK and `requests`
-in the send threads (request preparation and urllib3; the SDK's own parsing is small), the rest Celery's own. What
-made it cheaper: workers keep their database connections (Celery's Django fixup had closed them around every task,
-so each task started a PostgreSQL backend: ~1.8 ms of CPU per SMS); the sweep reads the roster of a whole batch in one
-query and writes its notifications in one INSERT, and chains the breaches' audit events once per batch instead of
-holding the chain's lock from the first breach; per-row values go as arrays, so statements stay short (psycopg's
-client-side binding parses and quotes every placeholder in Python); chunks of {delivery.BATCH_SIZE} instead of 20;
-and the stub is a small asyncio server (`http.server` cost 0.3 ms per request). The work splits per row: more
-worker CPUs raise the rate, and a burst beyond what the machine sends per second queues, its lag growing with its
-size.
+Where the workers' CPU goes (py-spy `--gil` on one worker and its pool, 40 s of the 10,000 burst): nearly half in
+the sweep — a third of that in `obligation_record_breaches` (`reporting.services`: one `DeadlineBreach` INSERT in its
+own savepoint per obligation), a tenth in scheduling the wake sweeps (`notifications.wakeups` reads every distinct
+moment of the next 10 s and rounds each in Python) —, a quarter in the send tasks' database work (reading the
+chunk's rows, the claim, the outcomes, and the audit chain append, a third of it), a fifth in the `twilio` SDK and
+`requests` in the send threads (request preparation and urllib3; the SDK's own parsing is small), the rest Celery's
+own.
+
+Before (the code of 2026-11-28 20:08, measured the same way at 22:00): 10,000 deadlines p99 36–56 s (other programs
+on the machine moved it), 240–300 SMS/s, 6.3 ms of CPU per SMS (workers 4.05, PostgreSQL backends that ended 1.85,
+the stub 0.34, Redis 0.03), with CPUs idle a quarter of the time. What made it cheaper: workers keep their database
+connections (Celery's Django fixup closed them around every task, so each task started a PostgreSQL backend: ~1.8 ms
+of CPU per SMS); the sweep reads the roster of a whole batch in one query, writes its notifications in one INSERT,
+and chains the breaches' audit events once at the end of the batch instead of holding the chain's lock from the first
+breach (the workers had waited on that lock with CPUs idle); per-row values go as arrays, so statements stay short
+(psycopg's client-side binding parses and quotes every placeholder in Python); chunks of {delivery.BATCH_SIZE} rows
+instead of 20; a chunk's incidents read once each; and the stub is a small asyncio server (`http.server` cost 0.3 ms
+per request). The work splits per row: more worker CPUs raise the rate, and a burst beyond what the machine sends
+per second still queues, its lag growing with its size.
 
 How it sends: the sweep hands the rows it writes to `send_notifications` tasks in chunks of at most
 {delivery.BATCH_SIZE}; each task claims its chunk in one conditional `UPDATE … RETURNING`, makes the SDK calls from
