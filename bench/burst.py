@@ -326,6 +326,12 @@ run's" is what the rest of the machine used meanwhile, e.g. a test suite, and is
 |---|{"---|" * len(results)}
 {cpu_rows}
 
+The figures move from run to run: six runs of the 10,000 burst with this code and nothing else running gave p99
+0.5, 0.9, 6.5, 7.2 and 14.4 s (and 4.3 s under py-spy) at 2.7 to 4.1 ms of CPU per SMS. Keeping up needs at most
+{1000 * os.cpu_count() / needed:.1f} ms, and that is where it sits: a run whose cost comes out above it falls behind
+and its lag grows until the burst ends; one below it keeps up within a second. The 1,000 burst's CPU per SMS is
+mostly the idle cost (beat, the wake sweeps every 200 ms, the workers' own polling) spread over few SMS.
+
 Where the workers' CPU goes (py-spy `--gil` on one worker and its pool, 40 s of the 10,000 burst): nearly half in
 the sweep — a third of that in `obligation_record_breaches` (`reporting.services`: one `DeadlineBreach` INSERT in its
 own savepoint per obligation), a tenth in scheduling the wake sweeps (`notifications.wakeups` reads every distinct
