@@ -326,7 +326,8 @@ run's" is what the rest of the machine used meanwhile, e.g. a test suite, and is
 |---|{"---|" * len(results)}
 {cpu_rows}
 
-The figures move from run to run: six runs of the 10,000 burst with this code and nothing else running gave p99
+The figures move from run to run: six earlier runs of the 10,000 burst since chunks became 50 rows, with nothing
+else running, gave p99
 0.5, 0.9, 6.5, 7.2 and 14.4 s (and 4.3 s under py-spy) at 2.7 to 4.1 ms of CPU per SMS. Keeping up needs at most
 {1000 * os.cpu_count() / needed:.1f} ms, and that is where it sits: a run whose cost comes out above it falls behind
 and its lag grows until the burst ends; one below it keeps up within a second. The 1,000 burst's CPU per SMS is
