@@ -293,7 +293,7 @@ def docs_write(args: argparse.Namespace, results: list[tuple[int, dict]]) -> Non
         f"{r['cpu_ms']['other']:.2f}" for _, r in results
     )
     cpu_rows += (
-        " |\n| the machine's CPUs, per SMS received | "
+        " |\n| the machine's CPUs × the time measured (from 15–20 s before the first deadline), per SMS | "
         + " | ".join(f"{r['cpu_budget_ms']:.2f}" for _, r in results)
         + " |"
     )
