@@ -33,20 +33,26 @@ class OnDuty:
 
 def on_duty(*, unit: Unit, at: datetime) -> OnDuty:
     """The unit's shifts covering ``at`` (``starts_at <= at < ends_at``), grouped by shift role."""
+    return on_duty_many(units=[unit], at=at)[unit.pk]
+
+
+def on_duty_many(*, units: Iterable[Unit], at: datetime) -> dict[int, OnDuty]:
+    """``on_duty`` for many units at the same moment, by unit id, in one query (the sweep resolves a whole batch)."""
+    result = {unit.pk: OnDuty(unit=unit, at=at) for unit in units}
     shifts = (
-        Shift.objects.filter(unit=unit, starts_at__lte=at, ends_at__gt=at, contact__active=True)
+        Shift.objects.filter(unit_id__in=list(result), starts_at__lte=at, ends_at__gt=at, contact__active=True)
         .select_related("contact")
-        .order_by("contact_id", "id")
+        .order_by("unit_id", "contact_id", "id")
     )
-    result = OnDuty(unit=unit, at=at)
-    seen: set[int] = set()
+    seen: set[tuple[int, int]] = set()
     for shift in shifts:
-        result.by_role.setdefault(shift.role, [])
-        if shift.contact not in result.by_role[shift.role]:
-            result.by_role[shift.role].append(shift.contact)
-        if shift.contact_id not in seen:
-            seen.add(shift.contact_id)
-            result.on_post.append(shift.contact)
+        duty = result[shift.unit_id]
+        duty.by_role.setdefault(shift.role, [])
+        if shift.contact not in duty.by_role[shift.role]:
+            duty.by_role[shift.role].append(shift.contact)
+        if (shift.unit_id, shift.contact_id) not in seen:
+            seen.add((shift.unit_id, shift.contact_id))
+            duty.on_post.append(shift.contact)
     return result
 
 
@@ -83,14 +89,22 @@ def audience_resolve(
     obligation=None,
     step: str = "",
     repeat: int = 0,
+    duties: dict[int, OnDuty] | None = None,
 ) -> list[Contact]:
     """The contacts a step's audience means for ``unit`` at ``at``, each once, ordered by id.
 
     Roster roles come from the unit's shifts; ``duty_room`` is everyone on post in the district duty room;
     ``unit_head`` is the unit's head. A roster gap adds the unit's (or duty room's) default contacts and is recorded.
+    ``duties``: the rosters already read at ``at`` (``on_duty_many``), by unit id; a unit not in it is read and added.
     """
     audience = list(audience)
     contacts: dict[int, Contact] = {}
+    duties = {} if duties is None else duties
+
+    def duty_of(u: Unit) -> OnDuty:
+        if u.pk not in duties:
+            duties[u.pk] = on_duty(unit=u, at=at)
+        return duties[u.pk]
 
     def add(items: Iterable[Contact]) -> None:
         for contact in items:
@@ -98,7 +112,7 @@ def audience_resolve(
 
     roles = [a for a in audience if a in ROSTER_ROLES]
     if roles:
-        duty = on_duty(unit=unit, at=at)
+        duty = duty_of(unit)
         for role in roles:
             add(duty.by_role.get(role, []))
         if duty.gap:
@@ -108,7 +122,7 @@ def audience_resolve(
         add(Contact.objects.filter(unit=unit, role=ContactRole.UNIT_HEAD, active=True).order_by("id"))
     if "duty_room" in audience:
         for room in duty_room_units():
-            duty = on_duty(unit=room, at=at)
+            duty = duty_of(room)
             add(duty.on_post)
             if duty.gap:
                 add(default_contacts(room))

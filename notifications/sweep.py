@@ -28,6 +28,7 @@ from django.db.models import Q
 
 from notifications import delivery, escalation, roster
 from notifications.models import Notification, NotificationChannel, NotificationStatus, SweepHeartbeat
+from reporting.auditlog import events_deferred
 from reporting.models import Contact, Obligation
 from reporting.obligation_services import obligation_record_breaches
 
@@ -60,15 +61,21 @@ def sweep_run(*, now: datetime) -> int:
     obligations were claimed."""
     claimed = 0
     while True:
-        with transaction.atomic():
+        with transaction.atomic(), events_deferred():
             batch = list(_claim(now))
             fired = fired_steps_by_obligation([o.pk for o in batch])
-            new_ids: list[int] = []
+            # One roster query and one INSERT for the whole batch: a tick costs per query, not per row.
+            duties = roster.on_duty_many(units={o.unit_id: o.unit for o in batch}.values(), at=now)
+            rows: list[Notification] = []
             for obligation in batch:
-                new_ids += obligation_chase(obligation=obligation, now=now, fired=fired.get(obligation.pk, set()))
+                rows += obligation_rows(
+                    obligation=obligation, now=now, fired=fired.get(obligation.pk, set()), duties=duties
+                )
+            new_ids = _insert_ignoring_conflicts(rows)
             _next_actions_save(batch)
-            # Last, right before the commit: the audit chain's append lock is transaction-scoped, and every
-            # other appender (the send tasks' "notification_sent" events) waits for it.
+            # The breaches' audit events are chained at the end of the block, in one INSERT right before the commit:
+            # the chain's append lock is transaction-scoped, and every other appender (the send tasks'
+            # "notification_sent" events, the other sweeps) waits for it.
             for obligation in batch:
                 obligation_record_breaches(obligation=obligation, now=now)
             enqueue_on_commit(new_ids)
@@ -119,13 +126,20 @@ def fired_steps_by_obligation(ids: list[int]) -> dict[int, set[tuple[str, int]]]
     return fired
 
 
-def obligation_chase(*, obligation: Obligation, now: datetime, fired: set[tuple[str, int]]) -> list[int]:
-    """Act on one claimed (row-locked) obligation at ``now``, given the steps already ``fired`` for it; sets
-    ``obligation.next_action_at`` (the caller saves it and records the breaches) and returns the ids of the
-    notification rows created."""
+def obligation_rows(
+    *,
+    obligation: Obligation,
+    now: datetime,
+    fired: set[tuple[str, int]],
+    duties: dict[int, roster.OnDuty] | None = None,
+) -> list[Notification]:
+    """Act on one claimed (row-locked) obligation at ``now``, given the steps already ``fired`` for it: the
+    notification rows its due steps call for (unsaved: the caller inserts a whole batch's in one statement and
+    records the breaches), and ``obligation.next_action_at`` set (the caller saves it). ``duties``: the rosters
+    already read at ``now`` (``roster.on_duty_many``)."""
     plan = obligation.escalation_plan or []
     clock = clock_of(obligation)
-    created: list[int] = []
+    rows: list[Notification] = []
     for moment in escalation.due_steps(plan, clock, now=now, fired=fired):
         contacts = roster.audience_resolve(
             unit=obligation.unit,
@@ -135,10 +149,11 @@ def obligation_chase(*, obligation: Obligation, now: datetime, fired: set[tuple[
             obligation=obligation,
             step=moment.key,
             repeat=moment.repeat,
+            duties=duties,
         )
         if moment.is_repeat:
             contacts = _without_acknowledged(contacts, obligation=obligation, plan=plan, deadline=moment.deadline)
-        created += notifications_insert(
+        rows += notification_rows(
             incident_id=obligation.incident_id,
             obligation_id=obligation.pk,
             step=moment.key,
@@ -149,7 +164,7 @@ def obligation_chase(*, obligation: Obligation, now: datetime, fired: set[tuple[
             now=now,
         )
     obligation.next_action_at = escalation.next_action_at(plan, clock, now=now)
-    return created
+    return rows
 
 
 def _without_acknowledged(contacts: list[Contact], *, obligation: Obligation, plan: list[dict], deadline: str):
@@ -168,7 +183,14 @@ def address_of(contact: Contact, channel: str) -> str:
     return (contact.email if channel == NotificationChannel.EMAIL else contact.phone) or ""
 
 
-def notifications_insert(
+def notifications_insert(**fields) -> list[int]:
+    """Write one pending row per (contact, channel) with an address; a row that already exists is left alone
+    (``ON CONFLICT DO NOTHING`` under ``notification_exactly_once``). Takes ``notification_rows``'s keyword
+    arguments; returns the ids actually inserted."""
+    return _insert_ignoring_conflicts(notification_rows(**fields))
+
+
+def notification_rows(
     *,
     incident_id: int,
     obligation_id: int | None,
@@ -178,10 +200,10 @@ def notifications_insert(
     channels,
     scheduled_for: datetime,
     now: datetime,
-) -> list[int]:
-    """Write one pending row per (contact, channel) with an address; a row that already exists is left alone
-    (``ON CONFLICT DO NOTHING`` under ``notification_exactly_once``). Returns the ids actually inserted."""
-    rows = [
+) -> list[Notification]:
+    """The unsaved pending rows for ``step`` (``repeat``) of an incident or obligation: one per (contact, channel)
+    with an address, ``scheduled_for`` its moment, ``created_at`` now."""
+    return [
         Notification(
             incident_id=incident_id,
             obligation_id=obligation_id,
@@ -197,7 +219,6 @@ def notifications_insert(
         for channel in channels
         if address_of(contact, channel)
     ]
-    return _insert_ignoring_conflicts(rows)
 
 
 def _insert_ignoring_conflicts(rows: list[Notification]) -> list[int]:
@@ -208,12 +229,18 @@ def _insert_ignoring_conflicts(rows: list[Notification]) -> list[int]:
     fields = [f for f in meta.concrete_fields if not f.primary_key]
     qn = connection.ops.quote_name
     columns = ", ".join(qn(f.column) for f in fields)
-    one = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    params: list = []
-    for row in rows:
-        params += [f.get_db_prep_save(f.pre_save(row, True), connection) for f in fields]
-    # Identifiers come from the model's own metadata; every value is a bound parameter.
-    sql = f"INSERT INTO {qn(meta.db_table)} ({columns}) VALUES {', '.join([one] * len(rows))} "  # noqa: S608
+    values = [[f.get_db_prep_save(f.pre_save(row, True), connection) for f in fields] for row in rows]
+    if connection.vendor == "postgresql":
+        # One array per column: a short statement with one placeholder per column, whatever the number of rows
+        # (psycopg parses a statement's placeholders in Python, and caches only short statements).
+        arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+        rows_sql = f"SELECT * FROM unnest({arrays})"  # noqa: S608 (the model's own column types)
+        params = [list(column) for column in zip(*values, strict=True)]
+    else:
+        one = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        rows_sql, params = "VALUES " + ", ".join([one] * len(rows)), [x for row in values for x in row]
+    # Identifiers and types come from the model's own metadata; every value is a bound parameter.
+    sql = f"INSERT INTO {qn(meta.db_table)} ({columns}) {rows_sql} "  # noqa: S608
     sql += f"ON CONFLICT DO NOTHING RETURNING {qn(meta.pk.column)}"
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

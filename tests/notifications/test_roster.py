@@ -84,3 +84,22 @@ def test_district_leaders_by_portfolio_and_list(units):
     person(office, "区领导丙", ContactRole.DISTRICT_LEADER, 32, portfolio=["production_safety"], active=False)
     assert names(duty.district_leaders(domain="production_safety")) == [a.name]
     assert names(duty.district_leaders(notify_on_grade=True)) == ["区领导乙"]
+
+
+def test_rosters_read_together_match_each_read_alone(units, roster, django_assert_num_queries):
+    """The sweep reads a batch's rosters in one query: the same people, roles and order as one unit at a time."""
+    picked = [units["sijing"], units["duty-room"], units["chedun"]]
+    with django_assert_num_queries(1):
+        together = duty.on_duty_many(units=picked, at=T0)
+    for unit in picked:
+        alone = duty.on_duty(unit=unit, at=T0)
+        assert names(together[unit.pk].on_post) == names(alone.on_post)
+        assert {r: names(c) for r, c in together[unit.pk].by_role.items()} == {
+            r: names(c) for r, c in alone.by_role.items()
+        }
+        assert together[unit.pk].gap == alone.gap
+    assert together[units["chedun"].pk].gap  # nobody on post there
+    read = duty.on_duty_many(units=[units["sijing"]], at=T0)
+    with django_assert_num_queries(0):
+        got = duty.audience_resolve(unit=units["sijing"], audience=["duty_officer"], at=T0, duties=read)
+    assert names(got) == ["张值班员"]
