@@ -63,3 +63,47 @@ def descendants(procs: dict[int, Proc], roots) -> set[int]:
         found |= more
         grew = bool(more)
     return found
+
+
+def cpu_delta(before: dict, after: dict) -> dict[str, float]:
+    """CPU seconds per part between two readings ``{key: (part, seconds)}``, key by key. A process started in
+    between counts from zero. One that ended in between took its CPU with it into its parent's ``reaped`` (a reading
+    counts the PostgreSQL server's as a part of its own): what it had used before the first reading is taken off its
+    part, so only its use in between counts."""
+    used: dict[str, float] = {}
+    for key, (part, seconds) in after.items():
+        used[part] = used.get(part, 0.0) + seconds - before.get(key, (part, 0.0))[1]
+    for key, (part, seconds) in before.items():
+        if key not in after:
+            used[part] = used.get(part, 0.0) - seconds
+    return used
+
+
+def cpu_reading(*, roots: dict[str, list[int]], database: str, own: str, ended: str, server: str | None = None) -> dict:
+    """CPU seconds used so far by each process of a run, keyed by pid, with the part it belongs to (for
+    ``cpu_delta``): each of ``roots`` (part -> pids) with its descendants; the PostgreSQL backends of ``database``
+    ("postgresql"); the backends that ended, ``ended`` (the server's children it waited for, of any database: the
+    server cannot tell); the server's own processes (postmaster, WAL writer, checkpointer, …) as ``server``, or not
+    at all when it is None; redis-server ("redis"); this process, ``own``. Key "machine": every CPU's busy time,
+    whoever used it."""
+    table = process_table()
+    parts = {pid: part for part, pids in roots.items() for pid in descendants(table, pids)}
+    out: dict[object, tuple[str, float]] = {"machine": ("machine", machine_cpu())}
+    for pid, proc in table.items():
+        postgres = proc.cmdline.startswith("postgres:")
+        if pid in parts:
+            out[pid] = (parts[pid], proc.cpu)
+        elif postgres and f" {database} " in proc.cmdline:
+            out[pid] = ("postgresql", proc.cpu)
+        elif postgres and " postgres " not in proc.cmdline:  # background processes: their title names no database
+            if server:
+                out[pid] = (server, proc.cpu)
+        elif proc.cmdline.split(" ", 1)[0].endswith("/bin/postgres"):
+            if server:
+                out[pid] = (server, proc.cpu)
+            out["reaped"] = (ended, proc.reaped)
+        elif proc.cmdline.startswith("redis-server"):
+            out[pid] = ("redis", proc.cpu)
+        elif pid == os.getpid():
+            out[pid] = (own, proc.cpu)
+    return out

@@ -29,7 +29,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench import docs_section_write
+from bench import cpu_delta, cpu_reading, docs_section_write
 
 BENCH_DB = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tracker_bench_b")
 REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3")
@@ -216,32 +216,19 @@ def start_server(workers: int) -> subprocess.Popen:
     raise SystemExit("gunicorn did not come up")
 
 
-def cpu_seconds(*, gunicorn: int, worker: int) -> dict[str, float]:
-    """CPU seconds used so far (user + system, from /proc) by: the gunicorn master and its workers, the Celery
-    worker and its pool, this database's PostgreSQL backends, Redis, and this load generator. Linux only."""
-    tick = os.sysconf("SC_CLK_TCK")
-    database = BENCH_DB.rsplit("/", 1)[1]
-    procs = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        procs[int(stat.parent.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick, cmdline)
-    out = dict.fromkeys(("web (gunicorn)", "worker (celery)", "postgresql", "redis", "load generator"), 0.0)
-    for pid, (ppid, seconds, cmdline) in procs.items():
-        if gunicorn in (pid, ppid):
-            out["web (gunicorn)"] += seconds
-        elif worker in (pid, ppid):
-            out["worker (celery)"] += seconds
-        elif cmdline.startswith("postgres:") and f" {database} " in cmdline:
-            out["postgresql"] += seconds
-        elif cmdline.startswith("redis-server"):
-            out["redis"] += seconds
-        elif pid == os.getpid():
-            out["load generator"] += seconds
-    return out
+PARTS = ("web (gunicorn)", "worker (celery)", "postgresql", "redis", "load generator")
+
+
+def cpu_by_process(*, gunicorn: int, worker: int) -> dict[object, tuple[str, float]]:
+    """CPU seconds used so far by each process of the run (``bench.cpu_reading``): the gunicorn master and its
+    workers, the Celery worker and its pool, this database's PostgreSQL backends with the backends that ended (Django
+    closes a connection older than ``CONN_MAX_AGE`` and opens another), Redis, and this load generator."""
+    return cpu_reading(
+        roots={"web (gunicorn)": [gunicorn], "worker (celery)": [worker]},
+        database=BENCH_DB.rsplit("/", 1)[1],
+        own="load generator",
+        ended="postgresql",
+    )
 
 
 def start_worker(log_path: Path) -> subprocess.Popen:
@@ -298,14 +285,16 @@ def main(argv: list[str] | None = None) -> int:
         runs: dict[str, list[dict]] = {"get": [], "post": []}
         cpu: dict[str, dict[str, float]] = {"get": {}, "post": {}}
         for kind in ("get", "post", "get", "post"):
-            before = cpu_seconds(gunicorn=server.pid, worker=worker.pid)
+            before = cpu_by_process(gunicorn=server.pid, worker=worker.pid)
             runs[kind].append(asyncio.run(phase(kind, **kwargs)))
             if kind == "post":
                 # The worker's last debounced recomputes run now (counted with the filings), not in the next GET.
                 time.sleep(float(os.environ.get("FINDINGS_DEFER_SECONDS", "5")) + 3)
-            after = cpu_seconds(gunicorn=server.pid, worker=worker.pid)
-            for name in after:
-                cpu[kind][name] = cpu[kind].get(name, 0.0) + after[name] - before[name]
+            after = cpu_by_process(gunicorn=server.pid, worker=worker.pid)
+            used = dict.fromkeys(PARTS, 0.0) | cpu_delta(before, after)
+            used["other"] = used.pop("machine") - sum(used.values())  # the machine's busy time no part accounts for
+            for name, seconds in used.items():
+                cpu[kind][name] = cpu[kind].get(name, 0.0) + seconds
             print(f"{kind}: {runs[kind][-1]['count']} requests in {runs[kind][-1]['elapsed']:.1f} s")
     finally:
         server.terminate()
@@ -386,7 +375,8 @@ def write_section(args, get: dict, post: dict, ratio: float, filed: int, recompu
         f"findings recomputes for the {post['count']:,} filings.",
         "",
         "CPU per request, by process (ms, from /proc; the machine's 2 CPUs were saturated in every phase, so the "
-        "throughput ratio is roughly the inverse ratio of these totals):",
+        "throughput ratio is roughly the inverse ratio of these totals; *other* is the machine's busy time no process "
+        "of the run accounts for, mostly the kernel's network work):",
         "",
         "| request | total | " + " | ".join(names) + " |",
         "|---|---:|" + "---:|" * len(names),

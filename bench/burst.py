@@ -35,7 +35,7 @@ from urllib.parse import parse_qs
 os.environ.setdefault("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tracker_bench_burst")
 os.environ.setdefault("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8")
 
-from bench import descendants, docs_section_write, machine_cpu, process_table, sweep_lag  # noqa: E402  (reads the variables)
+from bench import cpu_delta, cpu_reading, docs_section_write, sweep_lag  # noqa: E402  (reads the variables)
 
 STUB_PORT = 8131
 SECTION = "## Chasing: a burst of deadlines"
@@ -44,43 +44,24 @@ CPU_PARTS = ("workers", "beat", "postgresql", "postgresql (ended)", "postgresql 
 
 
 def cpu_by_process(procs: sweep_lag.Processes) -> dict[object, tuple[str, float]]:
-    """CPU seconds used so far by each process of the run, with the part it belongs to: the two Celery workers with
-    their pool processes, beat, the bench database's PostgreSQL backends, the backends that ended (PostgreSQL's
-    own children waited for: any database's, since the server cannot tell), PostgreSQL's background processes
-    (WAL writer, checkpointer, …), redis-server, and this process (the stub's threads and the polling loop). Key
-    "machine": every CPU's busy time, whoever used it."""
-    table = process_table()
+    """CPU seconds used so far by each process of the run (``bench.cpu_reading``): the two Celery workers with
+    their pool processes, beat, the bench database's PostgreSQL backends, the backends that ended, PostgreSQL's own
+    processes, redis-server, and this process (the stub's thread and the polling loop)."""
     workers, beat = procs.procs[0:2], procs.procs[2]
-    worker_pids = descendants(table, [p.pid for p in workers])
-    beat_pids = descendants(table, [beat.pid])
-    database = sweep_lag.BENCH_DB.rsplit("/", 1)[1]
-    out: dict[object, tuple[str, float]] = {"machine": ("machine", machine_cpu())}
-    for pid, proc in table.items():
-        if pid in worker_pids:
-            out[pid] = ("workers", proc.cpu)
-        elif pid in beat_pids:
-            out[pid] = ("beat", proc.cpu)
-        elif proc.cmdline.startswith("postgres:") and f" {database} " in proc.cmdline:
-            out[pid] = ("postgresql", proc.cpu)
-        elif proc.cmdline.startswith("postgres:") and " postgres " not in proc.cmdline:
-            out[pid] = ("postgresql (server)", proc.cpu)  # background processes: their title names no database
-        elif proc.cmdline.split(" ", 1)[0].endswith("/bin/postgres"):
-            out[pid] = ("postgresql (server)", proc.cpu)
-            out["reaped"] = ("postgresql (ended)", proc.reaped)
-        elif proc.cmdline.startswith("redis-server"):
-            out[pid] = ("redis", proc.cpu)
-        elif pid == os.getpid():
-            out[pid] = ("bench + stub", proc.cpu)
-    return out
+    return cpu_reading(
+        roots={"workers": [p.pid for p in workers], "beat": [beat.pid]},
+        database=sweep_lag.BENCH_DB.rsplit("/", 1)[1],
+        own="bench + stub",
+        ended="postgresql (ended)",
+        server="postgresql (server)",
+    )
 
 
 def cpu_used(before: dict, after: dict) -> dict[str, float]:
     """CPU seconds per part between two ``cpu_by_process`` readings, process by process (one started in between
     counts from zero), and "other": the machine's busy time no part of the run accounts for (other programs, the
     kernel)."""
-    used = dict.fromkeys((*CPU_PARTS, "machine"), 0.0)
-    for key, (part, seconds) in after.items():
-        used[part] += seconds - before.get(key, (part, 0.0))[1]
+    used = dict.fromkeys((*CPU_PARTS, "machine"), 0.0) | cpu_delta(before, after)
     machine = used.pop("machine")
     used["other"] = machine - sum(used.values())
     return used
