@@ -30,7 +30,7 @@ from notifications import delivery, escalation, roster
 from notifications.models import Notification, NotificationChannel, NotificationStatus, SweepHeartbeat
 from reporting.auditlog import events_deferred
 from reporting.models import Contact, Obligation
-from reporting.obligation_services import obligation_record_breaches
+from reporting.obligation_services import obligations_record_breaches
 
 logger = logging.getLogger(__name__)
 
@@ -76,8 +76,7 @@ def sweep_run(*, now: datetime) -> int:
             # The breaches' audit events are chained at the end of the block, in one INSERT right before the commit:
             # the chain's append lock is transaction-scoped, and every other appender (the send tasks'
             # "notification_sent" events, the other sweeps) waits for it.
-            for obligation in batch:
-                obligation_record_breaches(obligation=obligation, now=now)
+            obligations_record_breaches(obligations=batch, now=now)
             enqueue_on_commit(new_ids)
         claimed += len(batch)
         if len(batch) < BATCH:

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
-
 from reporting import deadlines, hooks
 from reporting.auditlog import audited, event_append
 from reporting.errors import ConflictError, DomainError
@@ -120,25 +118,38 @@ def obligation_record_city_report(*, obligation: Obligation, reported_at: dateti
     return obligation
 
 
-def obligation_record_breaches(*, obligation: Obligation, now: datetime) -> list[DeadlineBreach]:
-    """The sweep's transition: each deadline that has passed with nothing filed is written once, dated to the
-    deadline. The caller holds the obligation's row lock; the unique constraint makes a racing duplicate a no-op."""
-    created = []
-    for deadline, due_at in deadlines.passed_deadlines(_clock(obligation), now=now):
-        try:
-            with transaction.atomic():
-                breach = DeadlineBreach.objects.create(
-                    obligation=obligation, deadline=deadline, due_at=due_at, recorded_at=now
-                )
-        except IntegrityError:
-            continue
+def obligations_record_breaches(*, obligations: list[Obligation], now: datetime) -> list[DeadlineBreach]:
+    """The sweep's transition for a batch: each deadline that has passed with nothing filed is written once, dated
+    to the deadline, with its ``deadline_passed`` audit event.
+
+    The caller holds the obligations' row locks (only the sweep writes breaches, and only under them), so the
+    breaches already written are read in one query and the new ones inserted in one statement: an overdue obligation
+    is swept again and again until its report comes. The unique constraint still makes a duplicate a no-op."""
+    passed = [
+        (obligation, deadline, due_at)
+        for obligation in obligations
+        for deadline, due_at in deadlines.passed_deadlines(_clock(obligation), now=now)
+    ]
+    if not passed:
+        return []
+    written = set(
+        DeadlineBreach.objects.filter(obligation__in={o.pk for o, _, _ in passed}).values_list(
+            "obligation_id", "deadline"
+        )
+    )
+    created = [
+        DeadlineBreach(obligation=obligation, deadline=deadline, due_at=due_at, recorded_at=now)
+        for obligation, deadline, due_at in passed
+        if (obligation.pk, deadline) not in written
+    ]
+    DeadlineBreach.objects.bulk_create(created, ignore_conflicts=True)
+    for breach in created:
         event_append(
             at=now,
             kind="deadline_passed",
             actor="system",
-            incident=obligation.incident,
-            obj=obligation,
-            detail={"unit": obligation.unit.code, "deadline": deadline, "due_at": due_at},
+            incident=breach.obligation.incident,
+            obj=breach.obligation,
+            detail={"unit": breach.obligation.unit.code, "deadline": breach.deadline, "due_at": breach.due_at},
         )
-        created.append(breach)
     return created

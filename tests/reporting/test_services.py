@@ -9,7 +9,7 @@ from django.utils import timezone
 from freezegun import freeze_time
 
 from reporting import obligation_services, report_services, services, signal_services
-from reporting.auditlog import chain_verify
+from reporting.auditlog import chain_verify, events_deferred
 from reporting.errors import ConflictError, DomainError, MissingElementsError
 from reporting.models import (
     AuditEvent,
@@ -686,17 +686,37 @@ def test_vertical_unit_records_its_city_report(units, sijing_officer, duty_room)
 
 def test_breaches_are_recorded_once_dated_to_the_deadline(units, sijing_officer):
     obligation = open_incident(sijing_officer, units["sijing"]).obligations.get()
-    assert obligation_services.obligation_record_breaches(obligation=obligation, now=VERBAL_DUE) == []
-    [verbal] = obligation_services.obligation_record_breaches(obligation=obligation, now=VERBAL_DUE + ONE_SECOND)
+    assert obligation_services.obligations_record_breaches(obligations=[obligation], now=VERBAL_DUE) == []
+    [verbal] = obligation_services.obligations_record_breaches(obligations=[obligation], now=VERBAL_DUE + ONE_SECOND)
     assert (verbal.deadline, verbal.due_at, verbal.recorded_at) == ("verbal", VERBAL_DUE, VERBAL_DUE + ONE_SECOND)
     assert (
-        obligation_services.obligation_record_breaches(obligation=obligation, now=VERBAL_DUE + timedelta(minutes=1))
+        obligation_services.obligations_record_breaches(obligations=[obligation], now=VERBAL_DUE + timedelta(minutes=1))
         == []
     )
-    [written] = obligation_services.obligation_record_breaches(obligation=obligation, now=WRITTEN_DUE + ONE_SECOND)
+    [written] = obligation_services.obligations_record_breaches(obligations=[obligation], now=WRITTEN_DUE + ONE_SECOND)
     assert written.deadline == "written"
     assert DeadlineBreach.objects.filter(obligation=obligation).count() == 2
     assert len(events("deadline_passed")) == 2
+
+
+def test_a_batchs_breaches_are_read_once_and_written_in_one_statement(units, sijing_officer, django_assert_num_queries):
+    """The sweep passes its whole batch: already-written breaches are skipped, the new ones go in one INSERT."""
+    late = open_incident(sijing_officer, units["sijing"]).obligations.get()
+    later = open_incident(sijing_officer, units["chedun"], title="车墩镇某仓库火灾").obligations.get()
+    obligation_services.obligations_record_breaches(obligations=[late], now=VERBAL_DUE + ONE_SECOND)
+    # As the sweep claims them: with their incidents and units.
+    batch = list(Obligation.objects.select_related("incident", "unit").filter(pk__in=[late.pk, later.pk]))
+    with events_deferred():  # the sweep's block: the audit events are chained once, at its end
+        with django_assert_num_queries(2):  # the breaches already written; one INSERT
+            created = obligation_services.obligations_record_breaches(obligations=batch, now=WRITTEN_DUE + ONE_SECOND)
+    assert sorted((b.obligation_id, b.deadline) for b in created) == sorted(
+        [(late.pk, "written"), (later.pk, "verbal"), (later.pk, "written")]
+    )
+    assert DeadlineBreach.objects.filter(obligation=late).count() == 2
+    assert DeadlineBreach.objects.filter(obligation=later).count() == 2
+    assert len(events("deadline_passed")) == 4
+    next_day = WRITTEN_DUE + timedelta(days=1)
+    assert obligation_services.obligations_record_breaches(obligations=[late, later], now=next_day) == []
 
 
 def test_every_service_above_leaves_a_verifiable_chain(units, sijing_officer, duty_room):
