@@ -2,7 +2,6 @@
 transient retries, permanent errors and the fallback, discharged steps, email through Django's mailers, and the
 cross-process SMS rate limit."""
 
-import multiprocessing
 import threading
 import time
 from datetime import timedelta
@@ -22,6 +21,7 @@ from reporting import services
 from reporting.auditlog import chain_verify
 from reporting.models import AuditEvent, Contact, ContactRole, Shift
 from tests.conftest import NOW
+from tests.fixtures import processes
 
 S = NotificationStatus
 DUE = NOW + timedelta(minutes=30)
@@ -376,20 +376,11 @@ def test_redrive_selector_skips_live_claims_and_sent_rows(case):
 # --- rate limit ----------------------------------------------------------------------------------------------------
 
 
-def _reserve_many(key: str, count: int, rate: float, out) -> None:
-    import django
-
-    django.setup()
-    for _ in range(count):
-        ratelimit.acquire(rate=rate, key=key)
-        out.put(time.time())
-
-
 def test_rate_limit_is_shared_across_processes():
     key = f"test:rate:{time.time_ns()}"
-    ctx = multiprocessing.get_context("fork")
+    ctx = processes.spawned()
     out = ctx.Queue()
-    procs = [ctx.Process(target=_reserve_many, args=(key, 10, 20.0, out)) for _ in range(3)]
+    procs = [ctx.Process(target=processes.reserve_many, args=(key, 10, 20.0, out)) for _ in range(3)]
     for p in procs:
         p.start()
     stamps = sorted(out.get(timeout=30) for _ in range(30))

@@ -2,7 +2,6 @@
 
 import io
 import json
-import multiprocessing
 
 import pytest
 from twilio.base.exceptions import TwilioRestException
@@ -12,6 +11,7 @@ from notifications.sms.backends import file as file_backend
 from notifications.sms.backends import locmem
 from notifications.sms.backends.console import SmsBackend as ConsoleBackend
 from notifications.sms.backends.twilio import RedirectingHttpClient, classify, message_params, twilio_client
+from tests.fixtures import processes
 from tests.fixtures.delivery import ACCOUNT_SID, FROM_NUMBER
 
 
@@ -35,15 +35,9 @@ def test_console_writes_the_message():
     assert f"SMS {result.provider_id} to +8617000000001\n口头报已超时\n" in stream.getvalue()
 
 
-def _send_many(path: str, worker: int, count: int) -> None:
-    backend = file_backend.SmsBackend(file_path=path)
-    for i in range(count):
-        backend.send(to=f"+86170{worker:03d}{i:05d}", body="并发写入" * 20)
-
-
 def test_file_backend_is_one_json_line_per_message_across_processes(tmp_path):
-    ctx = multiprocessing.get_context("fork")
-    procs = [ctx.Process(target=_send_many, args=(str(tmp_path), w, 200)) for w in range(4)]
+    ctx = processes.spawned()
+    procs = [ctx.Process(target=processes.send_many, args=(str(tmp_path), w, 200)) for w in range(4)]
     for p in procs:
         p.start()
     for p in procs:
