@@ -57,8 +57,8 @@ constructors; the cache keeps one Redis client per pool and increments in one ro
 
 Why the goal is out of reach here: the bound above. The work a filing causes outside the web process (PostgreSQL
 running its statements and commit, the worker's findings recompute, Redis, the load generator sending a bigger body
-and reading a bigger answer) already costs about as much as a whole trivial GET, so even a filing whose Python cost
-no more than the GET's would reach the goal only just. What remains in the web column is the request's own work,
+and reading a bigger answer) already costs about as much as a whole trivial GET, so even a filing that cost the web
+process no more than the GET would only be about at the goal. What remains in the web column is the request's own work,
 most of it in Django: each of the ~8 statements is compiled anew (the obligation lookup with its join ~1 ms, the
 lock ~0.5 ms, measured in-process), ~15 fields validated, the answer rendered. Tried and measured without gain:
 server-side binding with prepared statements (`server_side_binding`), loading fewer columns with `only()`. What could
