@@ -307,19 +307,21 @@ run's" is what the rest of the machine used meanwhile, e.g. a test suite, and is
 |---|{"---|" * len(results)}
 {cpu_rows}
 
-The figures move from run to run. With a batch's breaches written in one statement (below), three runs of the
-10,000 burst before this one, with nothing else running, gave p99 0.67, 0.50 and 0.84 s at 2.66 to 2.76 ms of CPU per
-SMS; before that change, seven runs gave 0.5 to 14.4 s at 2.7 to 4.1 ms. Keeping up needs at most
+The figures move from run to run. With a batch's breaches written in one statement and the wake-sweep slots rounded
+by PostgreSQL (below), a run of the 10,000 burst before this one gave p99 0.39 s at 2.47 ms of CPU per SMS; with the
+breaches alone, three runs gave 0.50 to 0.84 s at 2.66 to 2.76 ms; before both, seven runs gave 0.5 to 14.4 s at 2.7
+to 4.1 ms. Keeping up needs at most
 {1000 * os.cpu_count() / needed:.1f} ms: a run whose cost comes out above it falls behind and its lag grows until the
 burst ends; one below it keeps up within a second. The margin is small: a slower machine, or other work on it, brings
 the lag back. The 1,000 burst's CPU per SMS is mostly the idle cost (beat, the wake sweeps every 200 ms, the workers'
 own polling) spread over few SMS.
 
 Where the workers' CPU went (py-spy `--gil` on one worker and its pool, 40 s of the 10,000 burst, before the
-breaches were batched): nearly half in the sweep — a third of that in recording breaches (one `DeadlineBreach` INSERT
-in its own savepoint per obligation, failing on the unique constraint each time an overdue obligation was swept
-again; now one query and one INSERT per batch, `obligations_record_breaches`), a tenth in scheduling the wake sweeps
-(`notifications.wakeups` reads every distinct moment of the next 10 s and rounds each in Python) —, a quarter in the
+last two changes): nearly half in the sweep — a third of that in recording breaches (one `DeadlineBreach` INSERT in
+its own savepoint per obligation, failing on the unique constraint each time an overdue obligation was swept again;
+now one query and one INSERT per batch, `obligations_record_breaches`), a tenth in scheduling the wake sweeps (every
+distinct moment of the next 10 s read and rounded in Python; now PostgreSQL returns the slots,
+`notifications.wakeups.wakeup_slots`) —, a quarter in the
 send tasks' database work (reading the chunk's rows, the claim, the outcomes, and the audit chain append, a third of
 it), a fifth in the `twilio` SDK and `requests` in the send threads (request preparation and urllib3; the SDK's own
 parsing is small), the rest Celery's own.
