@@ -16,6 +16,10 @@ from reporting.models import Incident, Obligation, Report, Role
 BOARD_ROLES = frozenset({Role.DUTY_ROOM, Role.ADMIN, Role.DISTRICT_LEADER, Role.AUDITOR})
 #: May file for any unit (the duty room logs phoned-in verbal reports).
 FILE_ANY_ROLES = frozenset({Role.DUTY_ROOM, Role.ADMIN})
+#: May open an incident from the web (unit staff for their own unit; the duty room for any units).
+OPEN_INCIDENT_ROLES = frozenset({Role.UNIT_STAFF, Role.DUTY_ROOM, Role.ADMIN})
+#: May add units to an incident, mark an obligation not required and correct a first-known time (API: duty room).
+MANAGE_ROLES = frozenset({Role.DUTY_ROOM, Role.ADMIN})
 #: May open the auditor page.
 AUDIT_ROLES = frozenset({Role.AUDITOR, Role.ADMIN, Role.DISTRICT_LEADER, Role.DUTY_ROOM})
 

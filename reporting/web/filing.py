@@ -24,7 +24,7 @@ from reporting.web import drafts
 from reporting.web.access import obligation_for_filing, report_visible, role_of
 from reporting.web.board import board_row
 from reporting.web.display import local_input, local_short
-from reporting.web.forms import ReportForm
+from reporting.web.forms import ReportForm, add_domain_errors, error_summary
 
 
 def kinds_for(obligation: Obligation) -> list[str]:
@@ -79,23 +79,6 @@ def _submit(*, obligation: Obligation, form: ReportForm, user, as_draft: bool) -
     return report_services.report_file(report=draft, actor=user, now=now)
 
 
-def _add_domain_errors(form: ReportForm, exc: DomainError) -> None:
-    for field, msgs in exc.errors.items():
-        for msg in msgs if isinstance(msgs, list | tuple) else [msgs]:
-            form.add_error(field if field in form.fields else None, str(msg))
-
-
-def _error_summary(form: ReportForm) -> list[tuple[str, str]]:
-    """(field name, message) for the summary at the top; the field's label is added unless the message names it."""
-    summary = []
-    for name, errors in form.errors.items():
-        label = str(form.fields[name].label) if name in form.fields else ""
-        for error in errors:
-            mentioned = not label or label in error or f"({name})" in error
-            summary.append((name if name in form.fields else "", error if mentioned else f"{label}: {error}"))
-    return summary
-
-
 def _filing(request, obligation: Obligation):
     kinds = kinds_for(obligation)
     may_log_call = role_of(request.user) in (Role.DUTY_ROOM, Role.ADMIN)
@@ -108,7 +91,7 @@ def _filing(request, obligation: Obligation):
             try:
                 report = _submit(obligation=obligation, form=form, user=request.user, as_draft=as_draft)
             except (MissingElementsError, DomainError) as exc:
-                _add_domain_errors(form, exc)
+                add_domain_errors(form, exc)
                 status = exc.status_code
             else:
                 if not as_draft:
@@ -128,7 +111,7 @@ def _filing(request, obligation: Obligation):
         initial, draft_saved = _initial(obligation, request.user, kinds)
         form = ReportForm(initial=initial, kinds=kinds, may_log_call=may_log_call)
     context = {
-        "error_summary": _error_summary(form),
+        "error_summary": error_summary(form),
         "obligation": obligation,
         "incident": obligation.incident,
         "row": board_row(obligation, now=timezone.now()),

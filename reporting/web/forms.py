@@ -8,7 +8,8 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from reporting.models import ReportKind
+from reporting.errors import DomainError
+from reporting.models import Channel, Domain, Grade, ReportKind, Unit
 from reporting.web.display import LOCAL_TZ
 
 DATETIME_LOCAL_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
@@ -34,6 +35,24 @@ class LocalDateTimeField(forms.DateTimeField):
         if hasattr(value, "astimezone"):
             return value.astimezone(LOCAL_TZ).strftime("%Y-%m-%dT%H:%M")
         return value
+
+
+def add_domain_errors(form: forms.Form, exc: DomainError) -> None:
+    """A service's refusal on the form: each message on its field, or above the form when it names none."""
+    for field, msgs in exc.errors.items():
+        for msg in msgs if isinstance(msgs, list | tuple) else [msgs]:
+            form.add_error(field if field in form.fields else None, str(msg))
+
+
+def error_summary(form: forms.Form) -> list[tuple[str, str]]:
+    """(field name, message) for the summary at the top; the field's label is added unless the message names it."""
+    summary = []
+    for name, errors in form.errors.items():
+        label = str(form.fields[name].label) if name in form.fields else ""
+        for error in errors:
+            mentioned = not label or label in error or f"({name})" in error
+            summary.append((name if name in form.fields else "", error if mentioned else f"{label}: {error}"))
+    return summary
 
 
 def _count(label):
@@ -87,3 +106,98 @@ class ReportForm(forms.Form):
         data.pop("kind", None)
         data.pop("draft", None)
         return {k: (v.strip() if isinstance(v, str) else v) for k, v in data.items()}
+
+
+def _text(label, max_length, *, required=True, rows=None):
+    widget = forms.Textarea(attrs={"rows": rows}) if rows else forms.TextInput()
+    return forms.CharField(label=label, max_length=max_length, required=required, widget=widget)
+
+
+class IncidentForm(forms.Form):
+    """Opening an incident (新建事件): the incident's facts and who must report it from when (SPEC rules 1, 5, 6).
+
+    Unit staff open it for their own unit only; the duty room names one or more responsible units (``units``), each
+    first knowing at ``first_known_at``. The grade and the sensitive flag are the duty room's."""
+
+    title = _text(_("事件标题"), 200)
+    domain = forms.ChoiceField(label=_("领域"), choices=Domain.choices)
+    occurred_at = LocalDateTimeField(label=_("发生时间"))
+    location = _text(_("地点"), 300)
+    summary = _text(_("简要情况"), 5000, required=False, rows=3)
+    deaths = _count(_("死亡人数"))
+    injuries = _count(_("受伤人数"))
+    missing = _count(_("失踪人数"))
+    direct_loss_yuan = forms.IntegerField(
+        label=_("直接经济损失(元)"),
+        required=False,
+        min_value=0,
+        max_value=10**15,
+        widget=forms.NumberInput(attrs={"inputmode": "numeric", "min": "0"}),
+        error_messages={"invalid": _("请输入整数, 可以为0 (a whole number, 0 allowed)")},
+    )
+    grade = forms.ChoiceField(
+        label=_("等级 (不填则按伤亡损失计算; 只能调高)"),
+        choices=[("", _("按计算"))] + list(Grade.choices),
+        required=False,
+    )
+    exercise = forms.BooleanField(label=_("演练 (不计入督查统计)"), required=False)
+    sensitive = forms.BooleanField(label=_("敏感事件"), required=False)
+    units = forms.ModelMultipleChoiceField(
+        label=_("责任单位"),
+        queryset=Unit.objects.none(),
+        to_field_name="code",
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={
+            "required": _("至少选择一个责任单位 (at least one responsible unit)"),
+            "invalid_choice": _("未知单位: %(value)s (unknown unit)"),
+            "invalid_pk_value": _("未知单位: %(pk)s (unknown unit)"),
+        },
+    )
+    first_known_at = LocalDateTimeField(label=_("首次知悉时间"))
+    channel = forms.ChoiceField(label=_("知悉途径"), choices=Channel.choices)
+
+    def __init__(self, *args, own_unit: Unit | None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if own_unit is not None:
+            # Unit staff: their own unit is the responsible unit; grade and sensitivity are the duty room's.
+            for name in ("units", "grade", "sensitive"):
+                del self.fields[name]
+        else:
+            self.fields["units"].queryset = Unit.objects.filter(active=True).order_by("kind", "code")
+
+    def incident_values(self) -> dict:
+        """The keyword arguments of ``services.incident_create`` but ``units``."""
+        data = {k: v for k, v in self.cleaned_data.items() if k not in ("units", "first_known_at", "channel")}
+        data["grade"] = data.get("grade") or None
+        data["summary"] = data["summary"].strip()
+        return data
+
+
+class UnitClockForm(forms.Form):
+    """A responsible unit added to an open incident (增加责任单位), with when and how it first knew."""
+
+    unit = forms.ModelChoiceField(
+        label=_("单位"),
+        queryset=Unit.objects.filter(active=True).order_by("kind", "code"),
+        to_field_name="code",
+        empty_label=_("请选择"),
+        error_messages={
+            "required": _("请选择单位 (choose a unit)"),
+            "invalid_choice": _("未知单位 (unknown unit)"),
+        },
+    )
+    first_known_at = LocalDateTimeField(label=_("首次知悉时间"))
+    channel = forms.ChoiceField(label=_("知悉途径"), choices=Channel.choices, initial=Channel.DUTY_ROOM)
+
+
+class NotRequiredForm(forms.Form):
+    """SPEC rule 11: the duty room marks an obligation not required, with a reason auditors will see."""
+
+    reason = _text(_("原因"), 2000)
+
+
+class FirstKnownForm(forms.Form):
+    """SPEC rule 4: correcting a first-known time; decided clocks keep their lateness, pending ones move."""
+
+    first_known_at = LocalDateTimeField(label=_("更正后的首次知悉时间"))
+    reason = _text(_("更正原因"), 2000)

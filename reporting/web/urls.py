@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from reporting.web import audit, board, filing, pages
+from reporting.web import audit, board, filing, incidents, pages
 
 app_name = "web"
 
@@ -21,7 +21,11 @@ urlpatterns = [
     path("obligations/<int:obligation_id>/file/", filing.file_obligation, name="file"),
     path("f/<str:token>", filing.file_by_token, name="file-link"),
     path("reports/<int:report_id>/", filing.report_detail, name="report"),
-    path("incidents/<int:incident_id>/", pages.incident_detail, name="incident"),
+    path("obligations/<int:obligation_id>/not-required/", incidents.obligation_not_required, name="not-required"),
+    path("obligations/<int:obligation_id>/first-known/", incidents.obligation_first_known, name="first-known"),
+    path("incidents/new/", incidents.incident_new, name="incident-new"),
+    path("incidents/<int:incident_id>/", incidents.incident_detail, name="incident"),
+    path("incidents/<int:incident_id>/units/", incidents.incident_add_unit, name="incident-add-unit"),
     path("audit/", audit.audit, name="audit"),
     path("audit/findings/<int:finding_id>/review/", audit.finding_review, name="finding-review"),
 ]

@@ -16,7 +16,8 @@ from playwright.sync_api import expect
 
 from notifications.models import SweepHeartbeat
 from reporting.links import filing_token
-from reporting.models import Finding, RefusedReport, Report
+from reporting.models import Finding, Incident, RefusedReport, Report
+from reporting.web.display import local_input
 from tests.web.conftest import login, open_incident
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("transactional_db")]
@@ -196,3 +197,73 @@ def test_switching_to_english(page, live_server, duty_room):
     assert page.url == f"{live_server.url}/board/"
     page.select_option("#lang-select", "zh-hans")
     expect(page.locator("header nav")).to_contain_text("值班大屏")
+
+
+def test_unit_officer_reports_a_new_incident_from_the_phone(phone_page, live_server, units, sijing_officer, tmp_path):
+    page = phone_page
+    login(page, live_server, "sijing-officer")
+    page.click("#new-incident")
+    page.wait_for_url(f"{live_server.url}/incidents/new/")
+    expect(page.locator("h1")).to_contain_text("泗泾镇")
+    now = timezone.now()
+    page.fill("#id_title", "泗泾镇某小区燃气泄漏")
+    page.select_option("#id_domain", "city_operation")
+    page.fill("#id_occurred_at", local_input(now - timedelta(minutes=12)))
+    page.fill("#id_location", "泗泾镇某小区3号楼")
+    page.fill("#id_injuries", "1")
+    page.fill("#id_first_known_at", local_input(now + timedelta(minutes=30)))  # a slip: in the future
+    page.click("#incident-form button[type=submit]")
+    expect(page.locator('.field[data-field="first_known_at"] .field-error')).to_contain_text("不能晚于当前时间")
+    expect(page.locator("#error-summary")).to_be_visible()
+    expect(page.locator("#id_title")).to_have_value("泗泾镇某小区燃气泄漏")
+    assert Incident.objects.count() == 0
+
+    page.fill("#id_first_known_at", local_input(now - timedelta(minutes=8)))
+    page.click("#incident-form button[type=submit]")
+    page.wait_for_url(re.compile(r".*/incidents/\d+/$"))
+    expect(page.locator(".msg")).to_contain_text("事件已建立")
+    expect(page.locator("#incident-obligations")).to_contain_text("泗泾镇")
+    expect(page.locator("#timeline")).to_contain_text("事件创建")
+    incident = Incident.objects.get()
+    assert (incident.title, incident.domain, incident.injuries) == ("泗泾镇某小区燃气泄漏", "city_operation", 1)
+    page.click("#incident-obligations a.button")
+    expect(page.locator("h1")).to_contain_text("泗泾镇某小区燃气泄漏")
+
+
+def test_duty_room_opens_an_incident_and_adjusts_it(page, live_server, units, duty_room, tmp_path):
+    login(page, live_server, "duty")
+    page.click("#new-incident")
+    now = timezone.now()
+    page.fill("#id_title", "某化工企业储罐起火")
+    page.select_option("#id_domain", "production_safety")
+    page.fill("#id_occurred_at", local_input(now - timedelta(minutes=6)))
+    page.fill("#id_location", "经开区某路8号")
+    page.fill("#id_deaths", "1")
+    page.check("label.unit-choice:has-text('泗泾镇') input")
+    page.check("label.unit-choice:has-text('区应急局') input")
+    page.fill("#id_first_known_at", local_input(now - timedelta(minutes=5)))
+    keep_screenshot(tmp_path, page, "incident-new.png", full_page=True)
+    page.click("#incident-form button[type=submit]")
+    page.wait_for_url(re.compile(r".*/incidents/\d+/$"))
+    rows = page.locator("#incident-obligations tbody tr")
+    expect(rows).to_have_count(2)
+    incident = Incident.objects.get()
+    assert sorted(incident.obligations.values_list("unit__code", flat=True)) == ["emergency", "sijing"]
+
+    sijing = incident.obligations.get(unit__code="sijing")
+    row = page.locator(f"#ob-{sijing.pk}")
+    row.locator("summary").click()
+    row.locator(f"form[action$='/obligations/{sijing.pk}/not-required/'] button").click()
+    expect(page.locator(f"#ob-{sijing.pk} .field-error")).to_be_visible()  # no reason given
+    page.locator(f"#nr{sijing.pk}_reason").fill("事发地不在泗泾镇, 误派")
+    page.locator(f"form[action$='/obligations/{sijing.pk}/not-required/'] button").click()
+    expect(page.locator(".msg")).to_contain_text("已标记无需报送")
+    expect(page.locator(f"#ob-{sijing.pk}")).to_contain_text("事发地不在泗泾镇, 误派")
+
+    page.select_option("#add_unit", "police")
+    page.fill("#add_first_known_at", local_input(timezone.now() - timedelta(minutes=2)))
+    page.select_option("#add_channel", "110")
+    page.click("#add-unit button[type=submit]")
+    expect(page.locator(".msg")).to_contain_text("已增加责任单位")
+    expect(rows).to_have_count(3)
+    keep_screenshot(tmp_path, page, "incident-page.png", full_page=True)

@@ -1,0 +1,281 @@
+"""Incidents in the web pages: opening one (新建事件), its page with obligations and timeline, and the duty room's
+actions on it (add a responsible unit, mark an obligation not required, correct a first-known time).
+
+Every write goes through the domain services with the server's clock, exactly as the API's do. A refused input
+shows each message next to its field, keeps what the user typed, answers 400 (409 for a conflict) and writes nothing.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from reporting import obligation_services, services
+from reporting.errors import DomainError
+from reporting.models import AuditEvent, Channel, DeadlineState, Incident, Obligation, ObligationKind, Role
+from reporting.web.access import (
+    MANAGE_ROLES,
+    OPEN_INCIDENT_ROLES,
+    can_file,
+    incidents_visible,
+    obligations_visible,
+    role_of,
+)
+from reporting.web.board import board_row
+from reporting.web.display import EVENT_LABELS, local_input, local_short
+from reporting.web.forms import (
+    FirstKnownForm,
+    IncidentForm,
+    NotRequiredForm,
+    UnitClockForm,
+    add_domain_errors,
+    error_summary,
+)
+
+#: Audit events that concern the incident as a whole (shown to every unit on it); the rest name a unit.
+INCIDENT_LEVEL_EVENTS = frozenset({"incident_created", "incident_changed"})
+
+
+# --- opening an incident ---------------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def incident_new(request):
+    """``/incidents/new/``: unit staff open an incident for their own unit (declaring when they first knew, SPEC
+    rule 5); the duty room opens one for the units it names. The clocks start at once."""
+    role = role_of(request.user)
+    if role not in OPEN_INCIDENT_ROLES or (role == Role.UNIT_STAFF and request.user.unit is None):
+        raise PermissionDenied("this role does not open incidents")
+    own_unit = request.user.unit if role == Role.UNIT_STAFF else None
+    status = 200
+    if request.method == "POST":
+        form = IncidentForm(request.POST, own_unit=own_unit)
+        if form.is_valid():
+            units = [own_unit] if own_unit is not None else list(form.cleaned_data["units"])
+            clocks = [
+                {
+                    "unit": u,
+                    "first_known_at": form.cleaned_data["first_known_at"],
+                    "channel": form.cleaned_data["channel"],
+                }
+                for u in units
+            ]
+            try:
+                incident = services.incident_create(
+                    actor=request.user, now=timezone.now(), units=clocks, **form.incident_values()
+                )
+            except DomainError as exc:
+                add_domain_errors(form, exc)
+                status = exc.status_code
+            else:
+                messages.success(request, _("事件已建立, 报送计时已开始。"))
+                return redirect("web:incident", incident.pk)
+        else:
+            status = 400
+    else:
+        now = local_input(timezone.now())
+        initial = {
+            "occurred_at": now,
+            "first_known_at": now,
+            "channel": Channel.SELF if own_unit else Channel.DUTY_ROOM,
+        }
+        form = IncidentForm(initial=initial, own_unit=own_unit)
+    context = {"form": form, "own_unit": own_unit, "error_summary": error_summary(form)}
+    return render(request, "web/incident_new.html", context, status=status)
+
+
+# --- the incident page -----------------------------------------------------------------------------------------
+
+
+def _describe(event: AuditEvent) -> str:
+    """A short, language-neutral summary of an event's detail (unit, report kind, due time...)."""
+    detail = event.detail or {}
+    parts = []
+    for key in ("unit", "kind", "deadline", "sequence", "on_time", "missing", "reason", "source", "grade"):
+        if key in detail and detail[key] not in (None, "", []):
+            value = detail[key]
+            parts.append(f"{key}={','.join(value) if isinstance(value, list) else value}")
+    return " · ".join(parts)
+
+
+def _pending(obligation: Obligation) -> bool:
+    return DeadlineState.PENDING in (obligation.verbal_state, obligation.written_state)
+
+
+def _render_incident(request, incident: Incident, *, failed: dict | None = None, status: int = 200):
+    """The incident page. ``failed`` is a refused action's bound form (``{"action", "obligation", "form"}``),
+    shown with its errors where the user left it."""
+    failed = failed or {}
+    now = timezone.now()
+    manage = role_of(request.user) in MANAGE_ROLES
+    rows = []
+    for obligation in obligations_visible(request.user).filter(incident=incident).order_by("kind", "id"):
+        row = board_row(obligation, now=now) | {"may_file": can_file(request.user, obligation)}
+        if manage:
+            mine = failed.get("obligation") == obligation.pk
+            row["actions_open"] = mine
+            if _pending(obligation):
+                row["not_required_form"] = (
+                    failed["form"]
+                    if mine and failed["action"] == "not_required"
+                    else NotRequiredForm(auto_id=f"nr{obligation.pk}_%s")
+                )
+            # A correction is allowed after filing too: it moves pending clocks only (SPEC rule 4). The relay
+            # clock runs from the duty room's first report, not from a first-known time.
+            if obligation.kind == ObligationKind.REPORT:
+                row["first_known_form"] = (
+                    failed["form"]
+                    if mine and failed["action"] == "first_known"
+                    else FirstKnownForm(
+                        auto_id=f"fk{obligation.pk}_%s",
+                        initial={
+                            "first_known_at": local_input(
+                                obligation.declared_first_known_at or obligation.first_known_at
+                            )
+                        },
+                    )
+                )
+        if obligation.not_required_reason:
+            row["not_required_reason"] = obligation.not_required_reason
+        rows.append(row)
+    events = AuditEvent.objects.filter(incident=incident).order_by("id")
+    if role_of(request.user) == Role.UNIT_STAFF:
+        unit_code = request.user.unit.code
+        events = [e for e in events if e.kind in INCIDENT_LEVEL_EVENTS or (e.detail or {}).get("unit") == unit_code]
+    timeline = [
+        {
+            "at": local_short(e.at, seconds=True),
+            "kind": e.kind,
+            "label": EVENT_LABELS.get(e.kind, e.kind),
+            "actor": e.actor,
+            "summary": _describe(e),
+        }
+        for e in events
+    ]
+    add_unit_form = None
+    if manage:
+        add_unit_form = (
+            failed["form"]
+            if failed.get("action") == "add_unit"
+            else UnitClockForm(auto_id="add_%s", initial={"first_known_at": local_input(now)})
+        )
+    context = {
+        "incident": incident,
+        "rows": rows,
+        "timeline": timeline,
+        "occurred_at": local_short(incident.occurred_at),
+        "manage": manage,
+        "add_unit_form": add_unit_form,
+    }
+    return render(request, "web/incident.html", context, status=status)
+
+
+def _incident_for(user, incident_id: int) -> Incident:
+    incident = incidents_visible(user).filter(pk=incident_id).first()
+    if incident is None:
+        raise Http404("no such incident")
+    return incident
+
+
+@require_GET
+@login_required
+def incident_detail(request, incident_id: int):
+    return _render_incident(request, _incident_for(request.user, incident_id))
+
+
+# --- the duty room's actions -----------------------------------------------------------------------------------
+
+
+def _managed_obligation(user, obligation_id: int) -> Obligation:
+    """An obligation the duty room may act on; 404 for everyone else (as the page shows them no such action)."""
+    if role_of(user) not in MANAGE_ROLES:
+        raise Http404("no such action")
+    obligation = obligations_visible(user).filter(pk=obligation_id).first()
+    if obligation is None:
+        raise Http404("no such obligation")
+    return obligation
+
+
+def _act(request, incident: Incident, form, action: str, write, *, obligation: Obligation | None = None, done: str):
+    """Validate ``form``, run ``write(cleaned_data)``; on success back to the incident page with ``done``, else the
+    page again with the refused form in place."""
+    if form.is_valid():
+        try:
+            write(form.cleaned_data)
+        except DomainError as exc:
+            add_domain_errors(form, exc)
+            status = exc.status_code
+        else:
+            messages.success(request, done)
+            return redirect("web:incident", incident.pk)
+    else:
+        status = 400
+    failed = {"action": action, "obligation": obligation.pk if obligation else None, "form": form}
+    return _render_incident(request, incident, failed=failed, status=status)
+
+
+@require_POST
+@login_required
+def incident_add_unit(request, incident_id: int):
+    """增加责任单位: a new obligation whose clocks start from the unit's first-known time."""
+    if role_of(request.user) not in MANAGE_ROLES:
+        raise Http404("no such action")
+    incident = _incident_for(request.user, incident_id)
+    form = UnitClockForm(request.POST, auto_id="add_%s")
+
+    def write(data):
+        services.incident_add_unit(
+            incident=incident,
+            unit=data["unit"],
+            first_known_at=data["first_known_at"],
+            channel=data["channel"],
+            actor=request.user,
+            now=timezone.now(),
+        )
+
+    return _act(request, incident, form, "add_unit", write, done=_("已增加责任单位, 计时已开始。"))
+
+
+@require_POST
+@login_required
+def obligation_not_required(request, obligation_id: int):
+    """SPEC rule 11: not required, with a reason that stays visible to auditors."""
+    obligation = _managed_obligation(request.user, obligation_id)
+    form = NotRequiredForm(request.POST, auto_id=f"nr{obligation.pk}_%s")
+
+    def write(data):
+        obligation_services.obligation_mark_not_required(
+            obligation=obligation, reason=data["reason"], actor=request.user, now=timezone.now()
+        )
+
+    return _act(
+        request, obligation.incident, form, "not_required", write, obligation=obligation, done=_("已标记无需报送。")
+    )
+
+
+@require_POST
+@login_required
+def obligation_first_known(request, obligation_id: int):
+    """SPEC rule 4: correct the first-known time; pending clocks move, decided ones keep their lateness."""
+    obligation = _managed_obligation(request.user, obligation_id)
+    form = FirstKnownForm(request.POST, auto_id=f"fk{obligation.pk}_%s")
+
+    def write(data):
+        obligation_services.obligation_correct_first_known(
+            obligation=obligation,
+            first_known_at=data["first_known_at"],
+            reason=data["reason"],
+            actor=request.user,
+            now=timezone.now(),
+        )
+
+    return _act(
+        request, obligation.incident, form, "first_known", write, obligation=obligation, done=_("首次知悉时间已更正。")
+    )

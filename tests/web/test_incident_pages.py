@@ -1,0 +1,320 @@
+"""Opening an incident from the web, and the duty room's actions on the incident page (add a unit, not required,
+first-known correction), through Django's test client: who may, what is written, and bad input (400 naming the
+field, what was typed kept, nothing written)."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from reporting import report_services
+from reporting.models import AuditEvent, Channel, DeadlineState, Incident, Obligation
+from reporting.web.display import local_input
+from tests.web.conftest import WRITTEN, open_incident
+
+pytestmark = pytest.mark.django_db
+
+
+def fields(**overrides) -> dict:
+    """A valid new-incident form as the browser posts it (Shanghai wall times, to the minute)."""
+    now = timezone.now()
+    data = {
+        "title": "泗泾镇某厂房火灾",
+        "domain": "production_safety",
+        "occurred_at": local_input(now - timedelta(minutes=20)),
+        "location": "泗泾镇某路1号",
+        "summary": "厂房起火",
+        "deaths": "0",
+        "injuries": "2",
+        "missing": "0",
+        "direct_loss_yuan": "",
+        "first_known_at": local_input(now - timedelta(minutes=10)),
+        "channel": "self",
+    }
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def written_counts() -> tuple[int, int, int]:
+    return Incident.objects.count(), Obligation.objects.count(), AuditEvent.objects.count()
+
+
+# --- opening an incident ---------------------------------------------------------------------------------------
+
+
+def test_unit_staff_open_an_incident_for_their_own_unit(client, sijing_officer):
+    client.force_login(sijing_officer)
+    page = client.get("/incidents/new/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "泗泾镇" in html and 'name="units"' not in html and 'name="grade"' not in html
+    data = fields()
+    response = client.post("/incidents/new/", data)
+    incident = Incident.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/incidents/{incident.pk}/"
+    obligation = incident.obligations.get()
+    assert obligation.unit.code == "sijing"
+    assert local_input(obligation.first_known_at) == data["first_known_at"]
+    assert obligation.verbal_due_at == obligation.first_known_at + timedelta(minutes=30)
+    assert obligation.written_due_at == obligation.first_known_at + timedelta(minutes=60)
+    assert obligation.first_known_channel == Channel.SELF
+    assert (incident.injuries, incident.grade, incident.created_by) == (2, "IV", sijing_officer)
+    assert list(AuditEvent.objects.filter(incident=incident).values_list("kind", flat=True)[:2]) == [
+        "incident_created",
+        "obligation_created",
+    ]
+    followed = client.get(response["Location"])
+    assert "事件已建立" in followed.content.decode()
+    assert f"/obligations/{obligation.pk}/file/" in followed.content.decode()
+
+
+def test_unit_staff_cannot_name_another_unit(client, sijing_officer, units):
+    """The form has no unit field for them: a forged ``units`` value is ignored, the incident is their unit's."""
+    client.force_login(sijing_officer)
+    response = client.post("/incidents/new/", fields(units=["chedun", "police"]))
+    assert response.status_code == 302
+    assert list(Obligation.objects.values_list("unit__code", flat=True)) == ["sijing"]
+
+
+def test_duty_room_opens_an_incident_for_several_units_with_a_grade(client, duty_room, units):
+    client.force_login(duty_room)
+    page = client.get("/incidents/new/").content.decode()
+    assert 'value="sijing"' in page and 'value="police"' in page and 'name="grade"' in page
+    response = client.post(
+        "/incidents/new/", fields(units=["sijing", "emergency"], channel="duty_room", grade="III", exercise="on")
+    )
+    assert response.status_code == 302
+    incident = Incident.objects.get()
+    assert (incident.grade, incident.grade_computed, incident.exercise) == ("III", "IV", True)
+    obligations = incident.obligations.order_by("unit__code")
+    assert [(o.unit.code, o.first_known_channel) for o in obligations] == [
+        ("emergency", "duty_room"),
+        ("sijing", "duty_room"),
+    ]
+
+
+@pytest.mark.parametrize("persona", ["leader", "auditor", "feed"])
+def test_read_only_roles_cannot_open_incidents(client, request, persona):
+    client.force_login(request.getfixturevalue(persona))
+    assert client.get("/incidents/new/").status_code == 403
+    assert client.post("/incidents/new/", fields(units=["sijing"])).status_code == 403
+    assert Incident.objects.count() == 0
+
+
+def test_anonymous_is_sent_to_login(client, units):
+    response = client.post("/incidents/new/", fields())
+    assert response.status_code == 302 and response["Location"].startswith("/login/")
+    assert Incident.objects.count() == 0
+
+
+def _later(minutes: int) -> str:
+    return local_input(timezone.now() + timedelta(minutes=minutes))
+
+
+def _earlier(minutes: int) -> str:
+    return local_input(timezone.now() - timedelta(minutes=minutes))
+
+
+BAD_NEW_INCIDENT = [
+    ("empty title", {"title": ""}, "title"),
+    ("blank title", {"title": "   "}, "title"),
+    ("10,000-character title", {"title": "火" * 10_000}, "title"),
+    ("unknown domain", {"domain": "aliens"}, "domain"),
+    ("no occurred time", {"occurred_at": ""}, "occurred_at"),
+    ("not a time", {"occurred_at": "yesterday noon"}, "occurred_at"),
+    ("impossible date", {"occurred_at": "2026-02-30T10:00"}, "occurred_at"),
+    ("occurred in the future", {"occurred_at": _later(30), "first_known_at": _later(31)}, "occurred_at"),
+    ("first known in the future", {"first_known_at": _later(30)}, "first_known_at"),
+    ("first known before it occurred", {"first_known_at": _earlier(60)}, "first_known_at"),
+    ("no first-known time", {"first_known_at": ""}, "first_known_at"),
+    ("empty location", {"location": ""}, "location"),
+    ("negative deaths", {"deaths": "-1"}, "deaths"),
+    ("fractional injuries", {"injuries": "1.5"}, "injuries"),
+    ("words for missing", {"missing": "two"}, "missing"),
+    ("negative loss", {"direct_loss_yuan": "-100"}, "direct_loss_yuan"),
+    ("unknown channel", {"channel": "telepathy"}, "channel"),
+    ("summary over 5,000 characters", {"summary": "x" * 5001}, "summary"),
+]
+
+
+@pytest.mark.parametrize(("case", "overrides", "field"), BAD_NEW_INCIDENT, ids=[c[0] for c in BAD_NEW_INCIDENT])
+def test_bad_input_is_refused_on_its_field_and_nothing_is_written(client, sijing_officer, case, overrides, field):
+    client.force_login(sijing_officer)
+    before = written_counts()
+    response = client.post("/incidents/new/", fields(**overrides))
+    assert response.status_code == 400, case
+    form = response.context["form"]
+    assert field in form.errors, form.errors
+    assert f'href="#id_{field}"' in response.content.decode()
+    assert written_counts() == before
+    # What the user typed is kept (the title, whatever else was wrong).
+    if field != "title":
+        assert 'value="泗泾镇某厂房火灾"' in response.content.decode()
+
+
+BAD_DUTY_ROOM = [
+    ("no unit", {"units": None}, "units"),
+    ("unknown unit", {"units": ["sijing", "atlantis"]}, "units"),
+    ("unknown grade", {"units": ["sijing"], "grade": "V"}, "grade"),
+    ("grade below the computed one", {"units": ["sijing"], "deaths": "3", "grade": "IV"}, "grade"),
+]
+
+
+@pytest.mark.parametrize(("case", "overrides", "field"), BAD_DUTY_ROOM, ids=[c[0] for c in BAD_DUTY_ROOM])
+def test_duty_room_bad_input(client, duty_room, case, overrides, field):
+    client.force_login(duty_room)
+    before = written_counts()
+    response = client.post("/incidents/new/", fields(**overrides))
+    assert response.status_code == 400, case
+    assert field in response.context["form"].errors
+    assert written_counts() == before
+
+
+def test_the_refusal_is_in_english_when_asked(client, sijing_officer):
+    client.force_login(sijing_officer)
+    client.cookies["django_language"] = "en"
+    response = client.post("/incidents/new/", fields(title=""), HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 400
+    assert "The incident was not opened" in response.content.decode()
+
+
+# --- the duty room's actions on the incident page --------------------------------------------------------------
+
+
+@pytest.fixture
+def incident(units, sijing_officer):
+    return open_incident(sijing_officer, units["sijing"], known_minutes_ago=10, title="泗泾镇某厂房火灾")
+
+
+def test_the_incident_page_offers_actions_to_the_duty_room_only(client, incident, duty_room, sijing_officer, leader):
+    obligation = incident.obligations.get()
+    client.force_login(duty_room)
+    html = client.get(f"/incidents/{incident.pk}/").content.decode()
+    assert f'action="/incidents/{incident.pk}/units/"' in html
+    assert f'action="/obligations/{obligation.pk}/not-required/"' in html
+    assert f'action="/obligations/{obligation.pk}/first-known/"' in html
+    for persona in (sijing_officer, leader):
+        client.force_login(persona)
+        html = client.get(f"/incidents/{incident.pk}/").content.decode()
+        assert "/units/" not in html and "not-required" not in html and "first-known" not in html
+
+
+def test_duty_room_adds_a_unit(client, incident, duty_room):
+    client.force_login(duty_room)
+    known = _earlier(5)
+    response = client.post(
+        f"/incidents/{incident.pk}/units/", {"unit": "police", "first_known_at": known, "channel": "110"}
+    )
+    assert response.status_code == 302 and response["Location"] == f"/incidents/{incident.pk}/"
+    added = incident.obligations.get(unit__code="police")
+    assert (local_input(added.first_known_at), added.first_known_channel) == (known, "110")
+    assert added.verbal_due_at == added.first_known_at + timedelta(minutes=30)
+
+
+@pytest.mark.parametrize(
+    ("case", "data", "status", "field"),
+    [
+        ("already responsible", {"unit": "sijing", "first_known_at": _earlier(5), "channel": "110"}, 409, "unit"),
+        ("unknown unit", {"unit": "atlantis", "first_known_at": _earlier(5), "channel": "110"}, 400, "unit"),
+        ("future time", {"unit": "police", "first_known_at": _later(10), "channel": "110"}, 400, "first_known_at"),
+        ("no time", {"unit": "police", "first_known_at": "", "channel": "110"}, 400, "first_known_at"),
+        ("unknown channel", {"unit": "police", "first_known_at": _earlier(5), "channel": "x"}, 400, "channel"),
+    ],
+)
+def test_adding_a_unit_refuses_bad_input(client, incident, duty_room, case, data, status, field):
+    client.force_login(duty_room)
+    before = written_counts()
+    response = client.post(f"/incidents/{incident.pk}/units/", data)
+    assert response.status_code == status, case
+    assert field in response.context["add_unit_form"].errors
+    assert written_counts() == before
+
+
+def test_unit_staff_and_readers_cannot_act(client, incident, sijing_officer, leader, outsider):
+    obligation = incident.obligations.get()
+    for persona in (sijing_officer, leader, outsider):
+        client.force_login(persona)
+        before = written_counts()
+        add = {"unit": "police", "first_known_at": _earlier(5), "channel": "110"}
+        assert client.post(f"/incidents/{incident.pk}/units/", add).status_code == 404
+        assert client.post(f"/obligations/{obligation.pk}/not-required/", {"reason": "x"}).status_code == 404
+        correction = {"first_known_at": _earlier(8), "reason": "x"}
+        assert client.post(f"/obligations/{obligation.pk}/first-known/", correction).status_code == 404
+        assert written_counts() == before
+    assert client.get(f"/obligations/{obligation.pk}/not-required/").status_code == 405
+
+
+def test_duty_room_marks_an_obligation_not_required(client, incident, duty_room):
+    obligation = incident.obligations.get()
+    client.force_login(duty_room)
+    response = client.post(f"/obligations/{obligation.pk}/not-required/", {"reason": "误派单位"})
+    assert response.status_code == 302
+    obligation.refresh_from_db()
+    assert (obligation.verbal_state, obligation.written_state) == (DeadlineState.NOT_REQUIRED,) * 2
+    assert obligation.not_required_reason == "误派单位" and obligation.not_required_by == duty_room
+    assert "误派单位" in client.get(response["Location"]).content.decode()
+
+
+def test_not_required_needs_a_reason_and_a_pending_clock(client, incident, duty_room, sijing_officer):
+    obligation = incident.obligations.get()
+    client.force_login(duty_room)
+    response = client.post(f"/obligations/{obligation.pk}/not-required/", {"reason": "  "})
+    assert response.status_code == 400
+    assert "reason" in response.context["rows"][0]["not_required_form"].errors
+    assert response.context["rows"][0]["actions_open"] is True
+    obligation.refresh_from_db()
+    assert obligation.verbal_state == DeadlineState.PENDING
+    now = timezone.now()
+    report_services.report_create(
+        obligation=obligation,
+        kind="written",
+        actor=sijing_officer,
+        now=now,
+        occurred_at=now - timedelta(minutes=15),
+        **WRITTEN,
+    )
+    response = client.post(f"/obligations/{obligation.pk}/not-required/", {"reason": "误派单位"})
+    assert response.status_code == 409
+    obligation.refresh_from_db()
+    assert obligation.written_state == DeadlineState.ON_TIME
+
+
+def test_duty_room_corrects_a_first_known_time(client, incident, duty_room):
+    obligation = incident.obligations.get()
+    client.force_login(duty_room)
+    corrected = _earlier(13)
+    response = client.post(
+        f"/obligations/{obligation.pk}/first-known/", {"first_known_at": corrected, "reason": "值班记录显示更早"}
+    )
+    assert response.status_code == 302
+    obligation.refresh_from_db()
+    assert local_input(obligation.first_known_at) == corrected
+    assert obligation.verbal_due_at == obligation.first_known_at + timedelta(minutes=30)
+    event = AuditEvent.objects.filter(kind="first_known_corrected").get()
+    assert event.detail["reason"] == "值班记录显示更早" and event.actor == "duty"
+
+
+@pytest.mark.parametrize(
+    ("case", "data", "field"),
+    [
+        ("future", {"first_known_at": _later(10), "reason": "x"}, "first_known_at"),
+        ("before it occurred", {"first_known_at": _earlier(120), "reason": "x"}, "first_known_at"),
+        ("no reason", {"first_known_at": _earlier(12), "reason": ""}, "reason"),
+        ("not a time", {"first_known_at": "soon", "reason": "x"}, "first_known_at"),
+    ],
+)
+def test_a_bad_correction_is_refused(client, incident, duty_room, case, data, field):
+    obligation = incident.obligations.get()
+    before = (obligation.first_known_at, written_counts())
+    client.force_login(duty_room)
+    response = client.post(f"/obligations/{obligation.pk}/first-known/", data)
+    assert response.status_code == 400, case
+    assert field in response.context["rows"][0]["first_known_form"].errors
+    obligation.refresh_from_db()
+    assert (obligation.first_known_at, written_counts()) == before
+
+
+def test_actions_on_an_unknown_obligation_are_404(client, duty_room, units):
+    client.force_login(duty_room)
+    assert client.post("/obligations/999999/not-required/", {"reason": "x"}).status_code == 404
+    assert client.post("/incidents/999999/units/", {"unit": "police"}).status_code == 404
