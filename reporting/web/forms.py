@@ -201,3 +201,48 @@ class FirstKnownForm(forms.Form):
 
     first_known_at = LocalDateTimeField(label=_("更正后的首次知悉时间"))
     reason = _text(_("更正原因"), 2000)
+
+
+class IncidentEditForm(forms.Form):
+    """The duty room corrects an incident's facts (API: PATCH); the grade may be raised, never set below the one
+    computed from the figures (SPEC rule 9). Every change is logged by the service."""
+
+    title = _text(_("事件标题"), 200)
+    location = _text(_("地点"), 300)
+    summary = _text(_("简要情况"), 5000, required=False, rows=3)
+    deaths = _count(_("死亡人数"))
+    injuries = _count(_("受伤人数"))
+    missing = _count(_("失踪人数"))
+    direct_loss_yuan = forms.IntegerField(
+        label=_("直接经济损失(元)"),
+        min_value=0,
+        max_value=10**15,
+        widget=forms.NumberInput(attrs={"inputmode": "numeric", "min": "0"}),
+        error_messages={"invalid": _("请输入整数, 可以为0 (a whole number, 0 allowed)")},
+    )
+    grade = forms.ChoiceField(
+        label=_("等级 (只能调高, 不能低于计算等级)"),
+        choices=[("", _("不变 (伤亡损失增加时自动调高)"))] + list(Grade.choices),
+        required=False,
+    )
+
+    def changes(self) -> dict:
+        """The keyword arguments of ``services.incident_update``: no grade chosen keeps the current one (raised
+        automatically when the figures call for more)."""
+        data = dict(self.cleaned_data)
+        data["grade"] = data.get("grade") or None
+        data["summary"] = data["summary"].strip()
+        if data["grade"] is None:
+            del data["grade"]
+        return data
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("deaths", "injuries", "missing"):
+            self.fields[name].required = True
+
+
+class CityReportForm(forms.Form):
+    """SPEC rule 12: when a vertical unit reported to its city-level department."""
+
+    reported_at = LocalDateTimeField(label=_("向市级部门报告时间"))

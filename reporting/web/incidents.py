@@ -30,7 +30,9 @@ from reporting.web.access import (
 from reporting.web.board import board_row
 from reporting.web.display import EVENT_LABELS, local_input, local_short
 from reporting.web.forms import (
+    CityReportForm,
     FirstKnownForm,
+    IncidentEditForm,
     IncidentForm,
     NotRequiredForm,
     UnitClockForm,
@@ -142,6 +144,17 @@ def _render_incident(request, incident: Incident, *, failed: dict | None = None,
                         },
                     )
                 )
+        if obligation.unit.vertical and obligation.kind == ObligationKind.REPORT and can_file(request.user, obligation):
+            mine = failed.get("obligation") == obligation.pk and failed.get("action") == "city_report"
+            row["city_report_form"] = (
+                failed["form"]
+                if mine
+                else CityReportForm(
+                    auto_id=f"cr{obligation.pk}_%s", initial={"reported_at": local_input(obligation.city_reported_at)}
+                )
+            )
+            row["city_reported_at"] = local_short(obligation.city_reported_at)
+            row["actions_open"] = row.get("actions_open") or mine
         if obligation.not_required_reason:
             row["not_required_reason"] = obligation.not_required_reason
         rows.append(row)
@@ -159,8 +172,16 @@ def _render_incident(request, incident: Incident, *, failed: dict | None = None,
         }
         for e in events
     ]
-    add_unit_form = None
+    add_unit_form = edit_form = None
     if manage:
+        edit_form = (
+            failed["form"]
+            if failed.get("action") == "edit"
+            else IncidentEditForm(
+                auto_id="edit_%s",
+                initial={f: getattr(incident, f) for f in IncidentEditForm.base_fields if f != "grade"},
+            )
+        )
         add_unit_form = (
             failed["form"]
             if failed.get("action") == "add_unit"
@@ -173,6 +194,7 @@ def _render_incident(request, incident: Incident, *, failed: dict | None = None,
         "occurred_at": local_short(incident.occurred_at),
         "manage": manage,
         "add_unit_form": add_unit_form,
+        "edit_form": edit_form,
     }
     return render(request, "web/incident.html", context, status=status)
 
@@ -278,4 +300,44 @@ def obligation_first_known(request, obligation_id: int):
 
     return _act(
         request, obligation.incident, form, "first_known", write, obligation=obligation, done=_("首次知悉时间已更正。")
+    )
+
+
+@require_POST
+@login_required
+def incident_edit(request, incident_id: int):
+    """修改事件信息: figures, grade, title, place, summary (the API's PATCH); the service logs each change."""
+    if role_of(request.user) not in MANAGE_ROLES:
+        raise Http404("no such action")
+    incident = _incident_for(request.user, incident_id)
+    form = IncidentEditForm(request.POST, auto_id="edit_%s")
+
+    def write(data):
+        services.incident_update(incident=incident, actor=request.user, now=timezone.now(), **form.changes())
+
+    return _act(request, incident, form, "edit", write, done=_("事件信息已修改。"))
+
+
+@require_POST
+@login_required
+def obligation_city_report(request, obligation_id: int):
+    """SPEC rule 12: a vertical unit (or the duty room for it) records when it reported to the city level."""
+    obligation = obligations_visible(request.user).filter(pk=obligation_id).first()
+    if obligation is None or not can_file(request.user, obligation):
+        raise Http404("no such obligation")
+    form = CityReportForm(request.POST, auto_id=f"cr{obligation.pk}_%s")
+
+    def write(data):
+        obligation_services.obligation_record_city_report(
+            obligation=obligation, reported_at=data["reported_at"], actor=request.user, now=timezone.now()
+        )
+
+    return _act(
+        request,
+        obligation.incident,
+        form,
+        "city_report",
+        write,
+        obligation=obligation,
+        done=_("已登记向市级报告时间。"),
     )

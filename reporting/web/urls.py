@@ -23,9 +23,11 @@ urlpatterns = [
     path("reports/<int:report_id>/", filing.report_detail, name="report"),
     path("obligations/<int:obligation_id>/not-required/", incidents.obligation_not_required, name="not-required"),
     path("obligations/<int:obligation_id>/first-known/", incidents.obligation_first_known, name="first-known"),
+    path("obligations/<int:obligation_id>/city-report/", incidents.obligation_city_report, name="city-report"),
     path("incidents/new/", incidents.incident_new, name="incident-new"),
     path("incidents/<int:incident_id>/", incidents.incident_detail, name="incident"),
     path("incidents/<int:incident_id>/units/", incidents.incident_add_unit, name="incident-add-unit"),
+    path("incidents/<int:incident_id>/edit/", incidents.incident_edit, name="incident-edit"),
     path("audit/", audit.audit, name="audit"),
     path("audit/findings/<int:finding_id>/review/", audit.finding_review, name="finding-review"),
 ]

@@ -318,3 +318,119 @@ def test_actions_on_an_unknown_obligation_are_404(client, duty_room, units):
     client.force_login(duty_room)
     assert client.post("/obligations/999999/not-required/", {"reason": "x"}).status_code == 404
     assert client.post("/incidents/999999/units/", {"unit": "police"}).status_code == 404
+
+
+# --- editing an incident, and a vertical unit's city-level report ----------------------------------------------
+
+
+def edit_fields(incident, **overrides) -> dict:
+    data = {
+        "title": incident.title,
+        "location": incident.location,
+        "summary": incident.summary,
+        "deaths": str(incident.deaths),
+        "injuries": str(incident.injuries),
+        "missing": str(incident.missing),
+        "direct_loss_yuan": str(incident.direct_loss_yuan),
+        "grade": "",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_duty_room_edits_the_figures_and_the_grade_follows(client, incident, duty_room):
+    client.force_login(duty_room)
+    page = client.get(f"/incidents/{incident.pk}/").content.decode()
+    assert f'action="/incidents/{incident.pk}/edit/"' in page
+    response = client.post(f"/incidents/{incident.pk}/edit/", edit_fields(incident, deaths="3", title="厂房火灾(更新)"))
+    assert response.status_code == 302
+    incident.refresh_from_db()
+    assert (incident.deaths, incident.grade, incident.grade_computed, incident.title) == (
+        3,
+        "III",
+        "III",
+        "厂房火灾(更新)",
+    )
+    event = AuditEvent.objects.filter(kind="incident_changed").get()
+    assert event.detail["changes"]["deaths"] == [0, 3] and event.actor == "duty"
+
+
+@pytest.mark.parametrize(
+    ("case", "overrides", "field"),
+    [
+        ("grade below computed", {"deaths": "3", "grade": "IV"}, "grade"),
+        ("unknown grade", {"grade": "V"}, "grade"),
+        ("negative injuries", {"injuries": "-2"}, "injuries"),
+        ("empty deaths", {"deaths": ""}, "deaths"),
+        ("empty title", {"title": " "}, "title"),
+        ("title too long", {"title": "x" * 201}, "title"),
+    ],
+)
+def test_a_bad_edit_is_refused_and_changes_nothing(client, incident, duty_room, case, overrides, field):
+    client.force_login(duty_room)
+    before = (incident.title, incident.deaths, incident.injuries, incident.grade, written_counts())
+    response = client.post(f"/incidents/{incident.pk}/edit/", edit_fields(incident, **overrides))
+    assert response.status_code == 400, case
+    assert field in response.context["edit_form"].errors
+    assert 'id="edit-incident" open' in response.content.decode()
+    incident.refresh_from_db()
+    assert (incident.title, incident.deaths, incident.injuries, incident.grade, written_counts()) == before
+
+
+def test_only_the_duty_room_edits(client, incident, sijing_officer, leader):
+    for persona in (sijing_officer, leader):
+        client.force_login(persona)
+        response = client.post(f"/incidents/{incident.pk}/edit/", edit_fields(incident, deaths="5"))
+        assert response.status_code == 404
+    incident.refresh_from_db()
+    assert incident.deaths == 0
+
+
+@pytest.fixture
+def police_officer(units):
+    from tests.conftest import make_user
+
+    return make_user("police-officer", "unit_staff", units["police"])
+
+
+def test_a_vertical_unit_records_its_city_report(client, units, police_officer, sijing_officer):
+    incident = open_incident(police_officer, units["police"], known_minutes_ago=10, title="某路口交通事故")
+    obligation = incident.obligations.get()
+    client.force_login(police_officer)
+    assert (
+        f'action="/obligations/{obligation.pk}/city-report/"'
+        in client.get(f"/incidents/{incident.pk}/").content.decode()
+    )
+    reported = _earlier(8)
+    response = client.post(f"/obligations/{obligation.pk}/city-report/", {"reported_at": reported})
+    assert response.status_code == 302
+    obligation.refresh_from_db()
+    assert local_input(obligation.city_reported_at) == reported
+    assert AuditEvent.objects.filter(kind="city_report_recorded", actor="police-officer").count() == 1
+    # A future time is refused on its field; another unit's officer does not even see the obligation.
+    response = client.post(f"/obligations/{obligation.pk}/city-report/", {"reported_at": _later(10)})
+    assert response.status_code == 400
+    assert "reported_at" in response.context["rows"][0]["city_report_form"].errors
+    client.force_login(sijing_officer)
+    assert client.post(f"/obligations/{obligation.pk}/city-report/", {"reported_at": reported}).status_code == 404
+
+
+def test_no_city_report_form_for_a_unit_that_is_not_vertical(client, incident, duty_room):
+    obligation = incident.obligations.get()
+    client.force_login(duty_room)
+    assert "city-report" not in client.get(f"/incidents/{incident.pk}/").content.decode()
+    response = client.post(f"/obligations/{obligation.pk}/city-report/", {"reported_at": _earlier(5)})
+    assert response.status_code == 400
+    obligation.refresh_from_db()
+    assert obligation.city_reported_at is None
+
+
+def test_the_pages_speak_english_when_asked(client, incident, duty_room):
+    client.force_login(duty_room)
+    client.cookies["django_language"] = "en"
+    new = client.get("/incidents/new/").content.decode()
+    for text in ("New incident", "Open the incident and start the clocks", "Responsible units", "First known"):
+        assert text in new
+    page = client.get(f"/incidents/{incident.pk}/").content.decode()
+    for text in ("Edit the incident", "Add a responsible unit", "Mark as not required", "Correct the first-known time"):
+        assert text in page
