@@ -14,7 +14,7 @@ from reporting import deadlines, hooks
 from reporting.auditlog import audited, event_append
 from reporting.errors import ConflictError
 from reporting.models import Incident, Obligation, ObligationKind, Signal
-from reporting.services import _domain_error, _obligation_open, _rearm, actor_name
+from reporting.services import _domain_error, _obligation_open, _rearm, actor_name, incident_create
 
 
 @audited
@@ -123,3 +123,15 @@ def _apply_signal_evidence(*, signal: Signal, actor, now: datetime) -> None:
         },
     )
     hooks.obligation_changed.send(sender=Obligation, obligation=obligation, now=now)
+
+
+@audited
+def incident_create_from_signal(*, signal: Signal, actor, now: datetime, units: list[dict[str, Any]], **fields: Any):
+    """The duty room opens an incident from a signal (API.md: "opening one is the duty room's choice") and links the
+    signal to it, in one transaction: either both happen or neither. The signal's delivery is then evidence for the
+    unit it was delivered to (SPEC rule 5), which gets an obligation if the duty room did not name it."""
+    if Signal.objects.filter(pk=signal.pk, incident__isnull=False).exists():
+        raise ConflictError({"signal": ["该线索已关联事件 (this signal is already linked to an incident)"]})
+    incident = incident_create(actor=actor, now=now, units=units, **fields)
+    signal_link(signal=signal, incident=incident, actor=actor, now=now)
+    return incident

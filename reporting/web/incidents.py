@@ -10,15 +10,15 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from reporting import obligation_services, services
+from reporting import obligation_services, services, signal_services
 from reporting.errors import DomainError
-from reporting.models import AuditEvent, Channel, DeadlineState, Incident, Obligation, ObligationKind, Role
+from reporting.models import AuditEvent, Channel, DeadlineState, Incident, Obligation, ObligationKind, Role, Signal
 from reporting.web.access import (
     MANAGE_ROLES,
     OPEN_INCIDENT_ROLES,
@@ -51,11 +51,15 @@ INCIDENT_LEVEL_EVENTS = frozenset({"incident_created", "incident_changed"})
 @login_required
 def incident_new(request):
     """``/incidents/new/``: unit staff open an incident for their own unit (declaring when they first knew, SPEC
-    rule 5); the duty room opens one for the units it names. The clocks start at once."""
+    rule 5); the duty room opens one for the units it names, or from a signal (``?signal=<id>``: prefilled from it,
+    and the signal is linked to the new incident in the same transaction). The clocks start at once."""
     role = role_of(request.user)
     if role not in OPEN_INCIDENT_ROLES or (role == Role.UNIT_STAFF and request.user.unit is None):
         raise PermissionDenied("this role does not open incidents")
     own_unit = request.user.unit if role == Role.UNIT_STAFF else None
+    signal = _signal_to_open(request) if own_unit is None else None
+    if isinstance(signal, HttpResponse):
+        return signal
     status = 200
     if request.method == "POST":
         form = IncidentForm(request.POST, own_unit=own_unit)
@@ -70,9 +74,14 @@ def incident_new(request):
                 for u in units
             ]
             try:
-                incident = services.incident_create(
-                    actor=request.user, now=timezone.now(), units=clocks, **form.incident_values()
-                )
+                if signal is None:
+                    incident = services.incident_create(
+                        actor=request.user, now=timezone.now(), units=clocks, **form.incident_values()
+                    )
+                else:
+                    incident = signal_services.incident_create_from_signal(
+                        signal=signal, actor=request.user, now=timezone.now(), units=clocks, **form.incident_values()
+                    )
             except DomainError as exc:
                 add_domain_errors(form, exc)
                 status = exc.status_code
@@ -82,15 +91,44 @@ def incident_new(request):
         else:
             status = 400
     else:
-        now = local_input(timezone.now())
-        initial = {
-            "occurred_at": now,
-            "first_known_at": now,
-            "channel": Channel.SELF if own_unit else Channel.DUTY_ROOM,
-        }
-        form = IncidentForm(initial=initial, own_unit=own_unit)
-    context = {"form": form, "own_unit": own_unit, "error_summary": error_summary(form)}
+        form = IncidentForm(initial=_initial_incident(own_unit, signal), own_unit=own_unit)
+    context = {"form": form, "own_unit": own_unit, "signal": signal, "error_summary": error_summary(form)}
     return render(request, "web/incident_new.html", context, status=status)
+
+
+def _signal_to_open(request) -> Signal | HttpResponse | None:
+    """The signal named by ``signal`` (query or form), unlinked; a linked one sends the user to its incident."""
+    raw = request.POST.get("signal") if request.method == "POST" else request.GET.get("signal")
+    if not raw:
+        return None
+    if not raw.isdigit() or len(raw) > 10:
+        raise Http404("no such signal")
+    signal = Signal.objects.select_related("delivered_to").filter(pk=int(raw)).first()
+    if signal is None:
+        raise Http404("no such signal")
+    if signal.incident_id is not None:
+        messages.info(request, _("该线索已关联事件。"))
+        return redirect("web:incident", signal.incident_id)
+    return signal
+
+
+def _initial_incident(own_unit, signal: Signal | None) -> dict:
+    now = local_input(timezone.now())
+    if signal is None:
+        channel = Channel.SELF if own_unit else Channel.DUTY_ROOM
+        return {"occurred_at": now, "first_known_at": now, "channel": channel}
+    return {
+        "title": (signal.summary.splitlines() or [""])[0][:60] or f"{signal.get_source_display()} {signal.external_id}",
+        "domain": signal.domain,
+        "occurred_at": local_input(signal.received_at),
+        "location": signal.location,
+        "summary": signal.summary,
+        "deaths": signal.deaths,
+        "injuries": signal.injuries,
+        "units": [signal.delivered_to.code] if signal.delivered_to else [],
+        "first_known_at": local_input(signal.delivered_at) or now,
+        "channel": signal.source,
+    }
 
 
 # --- the incident page -----------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from reporting.web import audit, board, filing, incidents, pages
+from reporting.web import audit, board, filing, incidents, pages, signals
 
 app_name = "web"
 
@@ -28,6 +28,8 @@ urlpatterns = [
     path("incidents/<int:incident_id>/", incidents.incident_detail, name="incident"),
     path("incidents/<int:incident_id>/units/", incidents.incident_add_unit, name="incident-add-unit"),
     path("incidents/<int:incident_id>/edit/", incidents.incident_edit, name="incident-edit"),
+    path("signals/", signals.signals, name="signals"),
+    path("signals/<int:signal_id>/link/", signals.signal_link, name="signal-link"),
     path("audit/", audit.audit, name="audit"),
     path("audit/findings/<int:finding_id>/review/", audit.finding_review, name="finding-review"),
 ]

@@ -15,6 +15,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from notifications.models import SweepHeartbeat
+from reporting import signal_services
 from reporting.links import filing_token
 from reporting.models import Finding, Incident, RefusedReport, Report
 from reporting.web.display import local_input
@@ -267,3 +268,35 @@ def test_duty_room_opens_an_incident_and_adjusts_it(page, live_server, units, du
     expect(page.locator(".msg")).to_contain_text("已增加责任单位")
     expect(rows).to_have_count(3)
     keep_screenshot(tmp_path, page, "incident-page.png", full_page=True)
+
+
+def test_duty_room_opens_an_incident_from_a_signal(page, live_server, units, duty_room, tmp_path):
+    now = timezone.now()
+    signal, _ = signal_services.signal_ingest(
+        actor=None,
+        now=now,
+        source="119",
+        external_id="F-2026-1128-07",
+        received_at=now - timedelta(minutes=9),
+        delivered_to=units["sijing"],
+        delivered_at=now - timedelta(minutes=8),
+        domain="production_safety",
+        summary="泗泾镇某仓库起火, 有浓烟",
+        location="泗泾镇某路12号",
+        injuries=2,
+    )
+    login(page, live_server, "duty")
+    page.click("nav >> text=信息线索")
+    expect(page.locator(f"#signal-{signal.pk}")).to_contain_text("F-2026-1128-07")
+    keep_screenshot(tmp_path, page, "signals.png", full_page=True)
+    page.locator(f"#signal-{signal.pk} a.button").click()
+    expect(page.locator("#from-signal")).to_contain_text("F-2026-1128-07")
+    expect(page.locator("#id_title")).to_have_value("泗泾镇某仓库起火, 有浓烟")
+    expect(page.locator("label.unit-choice:has-text('泗泾镇') input")).to_be_checked()
+    page.click("#incident-form button[type=submit]")
+    page.wait_for_url(re.compile(r".*/incidents/\d+/$"))
+    expect(page.locator("#timeline")).to_contain_text("线索关联事件")
+    signal.refresh_from_db()
+    obligation = signal.incident.obligations.get()
+    assert (obligation.unit.code, obligation.first_known_channel) == ("sijing", "119")
+    assert obligation.first_known_at <= signal.delivered_at

@@ -1,0 +1,113 @@
+"""The duty room's signal inbox (信息线索): what 110/119/120, 12345, 随身拍 and city notices pushed in, the unlinked
+ones first. The duty room links a signal to an incident or opens an incident from it (API.md: "the duty room's
+choice"); a signal delivered to a unit is then first-known evidence for that unit (SPEC rule 5)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_POST
+
+from reporting import signal_services
+from reporting.errors import DomainError
+from reporting.models import Incident, Signal
+from reporting.web.access import BOARD_ROLES, MANAGE_ROLES, role_of
+from reporting.web.display import local_short
+
+#: Incidents offered for linking: those opened in the last few days (older ones are linked through the API).
+LINKABLE_DAYS = 7
+#: Signals shown on the page, newest first within each group.
+PAGE_SIZE = 100
+
+
+class LinkForm(forms.Form):
+    incident = forms.ModelChoiceField(
+        label=gettext_lazy("关联到事件"),
+        queryset=Incident.objects.none(),
+        empty_label=gettext_lazy("请选择"),
+        error_messages={
+            "required": gettext_lazy("请选择事件 (choose an incident)"),
+            "invalid_choice": gettext_lazy("未知事件 (unknown incident)"),
+        },
+    )
+
+    def __init__(self, *args, now, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["incident"].queryset = linkable_incidents(now)
+        self.fields["incident"].label_from_instance = lambda i: f"{i.number} {i.title}"
+
+
+def linkable_incidents(now):
+    return Incident.objects.filter(created_at__gte=now - timedelta(days=LINKABLE_DAYS)).order_by("-id")
+
+
+def _rows(now, *, manage: bool, show_all: bool, failed: tuple[int, LinkForm] | None = None) -> list[dict]:
+    qs = Signal.objects.select_related("delivered_to", "incident")
+    if not show_all:
+        qs = qs.filter(incident__isnull=True)
+    rows = []
+    for signal in qs.order_by("incident_id", "-received_at", "-id")[:PAGE_SIZE]:
+        row = {
+            "signal": signal,
+            "received_at": local_short(signal.received_at),
+            "delivered_at": local_short(signal.delivered_at),
+        }
+        if manage and signal.incident_id is None:
+            bound = failed is not None and failed[0] == signal.pk
+            row["link_form"] = failed[1] if bound else LinkForm(auto_id=f"link{signal.pk}_%s", now=now)
+        rows.append(row)
+    return rows
+
+
+def _page(request, *, failed=None, status=200, errors=()):
+    role = role_of(request.user)
+    if role not in BOARD_ROLES:
+        raise Http404("no pages for this role")
+    now = timezone.now()
+    show_all = request.GET.get("show") == "all"
+    manage = role in MANAGE_ROLES
+    context = {
+        "rows": _rows(now, manage=manage, show_all=show_all, failed=failed),
+        "show_all": show_all,
+        "manage": manage,
+        "unlinked": Signal.objects.filter(incident__isnull=True).count(),
+        "errors": list(errors),
+    }
+    return render(request, "web/signals.html", context, status=status)
+
+
+@require_GET
+@login_required
+def signals(request):
+    return _page(request)
+
+
+@require_POST
+@login_required
+def signal_link(request, signal_id: int):
+    if role_of(request.user) not in MANAGE_ROLES:
+        raise Http404("no such action")
+    signal = Signal.objects.filter(pk=signal_id).first()
+    if signal is None:
+        raise Http404("no such signal")
+    now = timezone.now()
+    form = LinkForm(request.POST, auto_id=f"link{signal.pk}_%s", now=now)
+    if form.is_valid():
+        incident = form.cleaned_data["incident"]
+        try:
+            signal_services.signal_link(signal=signal, incident=incident, actor=request.user, now=now)
+        except DomainError as exc:
+            # Linked elsewhere meanwhile: the row no longer offers a form, so the message goes above the table.
+            errors = [f"{signal.source} {signal.external_id}: {m}" for msgs in exc.errors.values() for m in msgs]
+            return _page(request, status=exc.status_code, errors=errors)
+        messages.success(request, _("线索已关联到事件 %(number)s。") % {"number": incident.number})
+        return redirect("web:signals")
+    return _page(request, failed=(signal.pk, form), status=400)

@@ -1,0 +1,183 @@
+"""The duty room's signal inbox: unlinked signals first, linking one to an incident, and opening an incident from a
+signal (prefilled; the signal linked in the same transaction)."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from reporting import signal_services
+from reporting.errors import ConflictError
+from reporting.models import Incident, Signal
+from reporting.web.display import local_input
+from tests.web.conftest import open_incident
+
+pytestmark = pytest.mark.django_db
+
+
+def make_signal(units, *, external_id="A-778", minutes_ago=6, incident=None, **extra) -> Signal:
+    now = timezone.now()
+    fields = {
+        "received_at": now - timedelta(minutes=minutes_ago + 1),
+        "delivered_to": units["sijing"],
+        "delivered_at": now - timedelta(minutes=minutes_ago),
+        "domain": "production_safety",
+        "summary": "泗泾镇某厂房冒烟\n群众报警",
+        "location": "泗泾镇某路1号",
+        "deaths": 0,
+        "injuries": 1,
+        "incident": incident,
+    }
+    fields.update(extra)
+    signal, _ = signal_services.signal_ingest(actor=None, now=now, source="110", external_id=external_id, **fields)
+    return signal
+
+
+def test_the_inbox_shows_unlinked_signals_with_actions(client, units, duty_room, sijing_officer):
+    linked_to = open_incident(sijing_officer, units["sijing"], known_minutes_ago=30, title="已有事件")
+    waiting = make_signal(units)
+    done = make_signal(units, external_id="B-1", incident=linked_to)
+    client.force_login(duty_room)
+    html = client.get("/signals/").content.decode()
+    assert f'id="signal-{waiting.pk}"' in html and f'id="signal-{done.pk}"' not in html
+    assert f"/incidents/new/?signal={waiting.pk}" in html and f'action="/signals/{waiting.pk}/link/"' in html
+    assert "已有事件" in html  # offered in the link form's incident list
+    everything = client.get("/signals/?show=all").content.decode()
+    assert f'id="signal-{done.pk}"' in everything and linked_to.number in everything
+
+
+def test_readers_see_the_inbox_without_actions_and_unit_staff_not_at_all(client, units, leader, sijing_officer, feed):
+    signal = make_signal(units)
+    client.force_login(leader)
+    html = client.get("/signals/").content.decode()
+    assert f'id="signal-{signal.pk}"' in html and "/link/" not in html and "?signal=" not in html
+    for persona in (sijing_officer, feed):
+        client.force_login(persona)
+        assert client.get("/signals/").status_code == 404
+
+
+def test_linking_a_signal_makes_its_delivery_evidence(client, units, duty_room, sijing_officer):
+    incident = open_incident(sijing_officer, units["sijing"], known_minutes_ago=3, title="泗泾镇某厂房火灾")
+    signal = make_signal(units, minutes_ago=5)
+    client.force_login(duty_room)
+    response = client.post(f"/signals/{signal.pk}/link/", {"incident": incident.pk})
+    assert response.status_code == 302 and response["Location"] == "/signals/"
+    signal.refresh_from_db()
+    assert signal.incident == incident
+    obligation = incident.obligations.get()
+    assert obligation.first_known_at == signal.delivered_at  # earlier than the declared time: the clock moved
+    assert obligation.verbal_due_at == signal.delivered_at + timedelta(minutes=30)
+
+
+@pytest.mark.parametrize(
+    ("case", "data"),
+    [("no incident", {}), ("unknown incident", {"incident": "999999"}), ("not a number", {"incident": "x"})],
+)
+def test_a_bad_link_is_refused(client, units, duty_room, case, data):
+    signal = make_signal(units)
+    client.force_login(duty_room)
+    response = client.post(f"/signals/{signal.pk}/link/", data)
+    assert response.status_code == 400, case
+    assert response.context["rows"][0]["link_form"].errors
+    signal.refresh_from_db()
+    assert signal.incident is None
+
+
+def test_a_signal_linked_elsewhere_is_a_conflict(client, units, duty_room, sijing_officer):
+    first = open_incident(sijing_officer, units["sijing"], known_minutes_ago=3, title="甲")
+    second = open_incident(sijing_officer, units["sijing"], known_minutes_ago=3, title="乙")
+    signal = make_signal(units, incident=first)
+    client.force_login(duty_room)
+    response = client.post(f"/signals/{signal.pk}/link/?show=all", {"incident": second.pk})
+    assert response.status_code == 409
+    assert "已关联其他事件" in response.content.decode()
+    signal.refresh_from_db()
+    assert signal.incident == first
+
+
+def test_only_the_duty_room_links(client, units, leader, sijing_officer):
+    incident = open_incident(sijing_officer, units["sijing"], known_minutes_ago=3, title="甲")
+    signal = make_signal(units)
+    for persona in (leader, sijing_officer):
+        client.force_login(persona)
+        assert client.post(f"/signals/{signal.pk}/link/", {"incident": incident.pk}).status_code == 404
+    signal.refresh_from_db()
+    assert signal.incident is None
+
+
+def test_opening_an_incident_from_a_signal(client, units, duty_room):
+    signal = make_signal(units, minutes_ago=6)
+    client.force_login(duty_room)
+    response = client.get(f"/incidents/new/?signal={signal.pk}")
+    form = response.context["form"]
+    assert form.initial["title"] == "泗泾镇某厂房冒烟"
+    assert form.initial["units"] == ["sijing"] and form.initial["channel"] == "110"
+    assert form.initial["first_known_at"] == local_input(signal.delivered_at)
+    assert 'name="signal"' in response.content.decode()
+    data = {
+        "signal": str(signal.pk),
+        "title": "泗泾镇某厂房火灾",
+        "domain": "production_safety",
+        "occurred_at": local_input(signal.received_at),
+        "location": "泗泾镇某路1号",
+        "deaths": "0",
+        "injuries": "1",
+        "missing": "0",
+        "units": ["sijing", "emergency"],
+        "first_known_at": local_input(signal.delivered_at),
+        "channel": "110",
+    }
+    response = client.post("/incidents/new/", data)
+    assert response.status_code == 302
+    incident = Incident.objects.get()
+    signal.refresh_from_db()
+    assert signal.incident == incident
+    assert sorted(incident.obligations.values_list("unit__code", flat=True)) == ["emergency", "sijing"]
+    assert incident.events.filter(kind="signal_linked").count() == 1
+    # The signal is no longer waiting; opening it again leads to its incident.
+    again = client.get(f"/incidents/new/?signal={signal.pk}")
+    assert again.status_code == 302 and again["Location"] == f"/incidents/{incident.pk}/"
+
+
+def test_a_bad_incident_from_a_signal_writes_nothing(client, units, duty_room):
+    signal = make_signal(units)
+    client.force_login(duty_room)
+    response = client.post(
+        "/incidents/new/", {"signal": str(signal.pk), "title": "", "units": ["sijing"], "channel": "110"}
+    )
+    assert response.status_code == 400
+    assert 'name="signal"' in response.content.decode()  # still tied to the signal on the next try
+    signal.refresh_from_db()
+    assert (Incident.objects.count(), signal.incident) == (0, None)
+
+
+@pytest.mark.parametrize("raw", ["abc", "999999", "1" * 30])
+def test_an_unknown_signal_is_404(client, units, duty_room, raw):
+    client.force_login(duty_room)
+    assert client.get(f"/incidents/new/?signal={raw}").status_code == 404
+
+
+def test_incident_and_link_are_one_transaction(units, duty_room, sijing_officer):
+    """A signal linked meanwhile: the service refuses and the incident is not created either."""
+    other = open_incident(sijing_officer, units["sijing"], known_minutes_ago=3, title="甲")
+    signal = make_signal(units, incident=other)
+    now = timezone.now()
+    with pytest.raises(ConflictError):
+        signal_services.incident_create_from_signal(
+            signal=signal,
+            actor=duty_room,
+            now=now,
+            units=[{"unit": units["police"], "first_known_at": now - timedelta(minutes=1), "channel": "110"}],
+            title="乙",
+            domain="social_security",
+            occurred_at=now - timedelta(minutes=5),
+            location="某路",
+        )
+    assert Incident.objects.count() == 1
+
+
+def test_unit_staff_cannot_use_a_signal(client, units, sijing_officer):
+    signal = make_signal(units)
+    client.force_login(sijing_officer)
+    page = client.get(f"/incidents/new/?signal={signal.pk}")
+    assert page.status_code == 200 and 'name="signal"' not in page.content.decode()
