@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from reporting.web import audit, board, filing, incidents, pages, signals
+from reporting.web import audit, board, filing, incident_list, incidents, pages, signals
 
 app_name = "web"
 
@@ -24,6 +24,7 @@ urlpatterns = [
     path("obligations/<int:obligation_id>/not-required/", incidents.obligation_not_required, name="not-required"),
     path("obligations/<int:obligation_id>/first-known/", incidents.obligation_first_known, name="first-known"),
     path("obligations/<int:obligation_id>/city-report/", incidents.obligation_city_report, name="city-report"),
+    path("incidents/", incident_list.incident_list, name="incidents"),
     path("incidents/new/", incidents.incident_new, name="incident-new"),
     path("incidents/<int:incident_id>/", incidents.incident_detail, name="incident"),
     path("incidents/<int:incident_id>/units/", incidents.incident_add_unit, name="incident-add-unit"),
