@@ -113,6 +113,7 @@ def test_overdue_obligation_reaches_prism_and_the_smtp_server(
     # The email, through Django's SMTP mailer to the real server.
     assert str(email["Subject"]) == f"[催报] {incident.number} 泗泾镇 " + str(email["Subject"]).split()[-1]
     assert "口头报" in email.get_body().get_content()
+    assert email["Message-ID"].startswith("<notification-")
 
     row = wait_until(
         lambda: Notification.objects.filter(

@@ -11,7 +11,7 @@ from django.core import mail
 from django.db import connection
 
 from notifications import delivery, ratelimit
-from notifications.delivery import TransientError, notification_send, notifications_send
+from notifications.delivery import TransientError, email_message_id, notification_send, notifications_send
 from notifications.messages import SEGMENT_CHARS
 from notifications.models import Notification, NotificationStatus
 from notifications.sms import SmsError, SmsResult
@@ -335,6 +335,17 @@ def test_email_goes_through_django_mailers(case):
     assert message.to == ["officer@example.org"]
     assert message.subject == f"[催报] {case['incident'].number} 泗泾镇 口头报已超时3分钟"
     assert "请立即登录报送" in message.body and message.body == Notification.objects.get(pk=n.pk).body
+    # One Message-ID per row, recorded as its provider id: a copy sent again after a crash carries the same one.
+    n.refresh_from_db()
+    assert message.extra_headers["Message-ID"] == n.provider_id == f"<notification-{n.pk}@localhost>"
+    assert "Message-ID: <notification-" in message.message().as_string()
+
+
+def test_the_message_id_fits_the_provider_id_column(settings):
+    settings.DEFAULT_FROM_EMAIL = "值班 <duty-tracker@" + "very-long-subdomain." * 5 + "example.org>"
+    message_id = email_message_id(Notification(pk=9_223_372_036_854_775_807))
+    assert len(message_id) <= Notification._meta.get_field("provider_id").max_length
+    assert message_id.startswith("<notification-9223372036854775807@very-long-subdomain.") and message_id[-1] == ">"
 
 
 def test_unreachable_smtp_server_is_transient(case, settings):
