@@ -3,6 +3,7 @@
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from reporting.models.choices import ContactRole, Role, UnitKind
@@ -24,6 +25,13 @@ class Unit(models.Model):
         verbose_name_plural = _("报送单位")
 
     def __str__(self) -> str:
+        return self.label
+
+    @property
+    def label(self) -> str:
+        """The name to show: the English one when the page is in English and the unit has one, else the Chinese."""
+        if self.name_en and (get_language() or "").startswith("en"):
+            return self.name_en
         return self.name
 
 

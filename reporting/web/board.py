@@ -89,7 +89,7 @@ def board_row(obligation: Obligation, *, now: datetime) -> dict:
         "exercise": incident.exercise,
         "grade": incident.grade,
         "grade_label": str(Grade(incident.grade).label) if incident.grade in Grade.values else incident.grade,
-        "unit": obligation.unit.name,
+        "unit": obligation.unit.label,
         "unit_code": obligation.unit.code,
         "kind": obligation.kind,
         "first_known_at": local_short(obligation.first_known_at),

@@ -83,7 +83,7 @@ def incident_list(request):
         {
             "incident": incident,
             "occurred_at": local_short(incident.occurred_at),
-            "units": ", ".join(o.unit.name for o in incident.obligations.all()),
+            "units": ", ".join(o.unit.label for o in incident.obligations.all()),
         }
         for incident in page
     ]

@@ -15,7 +15,7 @@ KNOWN = NOW - timedelta(minutes=10)
 def obligation(*, verbal_state="pending", written_state="pending", plan=None, known=KNOWN):
     """A stand-in with just what board_row reads (no database: the rules are pure)."""
     incident = SimpleNamespace(pk=7, number="SJ-2026-000007", title="火灾", exercise=False, grade="IV")
-    unit = SimpleNamespace(name="泗泾镇", code="sijing")
+    unit = SimpleNamespace(name="泗泾镇", label="泗泾镇", code="sijing")
     return SimpleNamespace(
         pk=3,
         incident=incident,

@@ -100,3 +100,16 @@ def test_the_list_in_english(client, duty_room, incidents):
     html = client.get("/incidents/").content.decode()
     for text in ("1 overdue", "1 running", "Number or title", "Without exercises"):
         assert text in html
+
+
+def test_unit_names_follow_the_language(client, units, duty_room, incidents):
+    units["chedun"].name_en = "Chedun Town"
+    units["chedun"].save()
+    client.force_login(duty_room)
+    assert "车墩镇" in "".join(row["units"] for row in client.get("/incidents/").context["rows"])
+    client.cookies["django_language"] = "en"
+    english = client.get("/incidents/")
+    assert "Chedun Town" in "".join(row["units"] for row in english.context["rows"])
+    assert "Chedun Town" in client.get("/board/").content.decode()
+    # A unit without an English name keeps its Chinese one.
+    assert "泗泾镇" in "".join(row["units"] for row in english.context["rows"])
