@@ -21,7 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from notifications.models import SweepHeartbeat
-from reporting.models import DeadlineState, Grade, Obligation, Role
+from reporting.models import DeadlineState, Grade, Obligation, Role, Signal
 from reporting.web.access import BOARD_ROLES, role_of
 from reporting.web.display import local_short
 
@@ -139,6 +139,8 @@ def _context(request, now: datetime) -> dict:
         "now_local": local_short(now, seconds=True),
         "overdue_count": sum(1 for r in rows if r["overdue"]),
         "alarm_count": sum(1 for r in rows if r["alarm"]),
+        # Feed signals no one has linked to an incident yet (the duty room's inbox, /signals/).
+        "signals_waiting": Signal.objects.filter(incident__isnull=True).count(),
         "read_only": not may_file,
     }
 
@@ -170,6 +172,7 @@ def board_data(request):
             "heartbeat": {"age_seconds": heartbeat.age_seconds, "stale": heartbeat.stale},
             "overdue_count": context["overdue_count"],
             "alarm_count": context["alarm_count"],
+            "signals_waiting": context["signals_waiting"],
             "rows": context["rows"],
             "html": html,
         }

@@ -181,3 +181,13 @@ def test_unit_staff_cannot_use_a_signal(client, units, sijing_officer):
     client.force_login(sijing_officer)
     page = client.get(f"/incidents/new/?signal={signal.pk}")
     assert page.status_code == 200 and 'name="signal"' not in page.content.decode()
+
+
+def test_the_board_counts_the_signals_waiting(client, units, duty_room, sijing_officer):
+    client.force_login(duty_room)
+    assert client.get("/board/data.json").json()["signals_waiting"] == 0
+    incident = open_incident(sijing_officer, units["sijing"], known_minutes_ago=3, title="甲")
+    make_signal(units, external_id="A-1")
+    make_signal(units, external_id="A-2", incident=incident)
+    assert client.get("/board/data.json").json()["signals_waiting"] == 1
+    assert '<a id="count-signals" href="/signals/">1</a>' in client.get("/board/").content.decode()

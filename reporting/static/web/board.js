@@ -22,6 +22,7 @@
     text("count-open", data.rows.length);
     text("count-overdue", data.overdue_count);
     text("count-alarm", data.alarm_count);
+    text("count-signals", data.signals_waiting);
     text("board-now", data.now);
     document.body.classList.toggle("has-alarm", data.alarm_count > 0);
   }
