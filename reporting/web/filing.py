@@ -50,10 +50,15 @@ def _initial(obligation: Obligation, user, kinds: list[str]) -> tuple[dict, Repo
         initial["kind"] = draft.kind if draft.kind in kinds else kinds[0]
         initial["draft"] = draft.pk
         return initial, draft
+    incident = obligation.incident
     initial = {
         "kind": kinds[0],
-        "occurred_at": local_input(obligation.incident.occurred_at),
-        "location": obligation.incident.location,
+        "occurred_at": local_input(incident.occurred_at),
+        "location": incident.location,
+        # The figures known so far (快报事实): the officer confirms or corrects them.
+        "deaths": incident.deaths,
+        "injuries": incident.injuries,
+        "missing": incident.missing,
     }
     contact = getattr(user, "contact", None)
     if role_of(user) == Role.UNIT_STAFF and contact is not None:

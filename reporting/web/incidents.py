@@ -87,6 +87,9 @@ def incident_new(request):
                 status = exc.status_code
             else:
                 messages.success(request, _("事件已建立, 报送计时已开始。"))
+                if own_unit is not None:
+                    # 快报: unit staff go straight on to their report, the incident's facts already filled in.
+                    return redirect("web:file", incident.obligations.get(unit=own_unit).pk)
                 return redirect("web:incident", incident.pk)
         else:
             status = 400

@@ -221,14 +221,19 @@ def test_unit_officer_reports_a_new_incident_from_the_phone(phone_page, live_ser
 
     page.fill("#id_first_known_at", local_input(now - timedelta(minutes=8)))
     page.click("#incident-form button[type=submit]")
-    page.wait_for_url(re.compile(r".*/incidents/\d+/$"))
+    # Straight on to the report, with what the incident already says.
+    page.wait_for_url(re.compile(r".*/obligations/\d+/file/$"))
     expect(page.locator(".msg")).to_contain_text("事件已建立")
-    expect(page.locator("#incident-obligations")).to_contain_text("泗泾镇")
-    expect(page.locator("#timeline")).to_contain_text("事件创建")
+    expect(page.locator("h1")).to_contain_text("泗泾镇某小区燃气泄漏")
+    expect(page.locator("#id_location")).to_have_value("泗泾镇某小区3号楼")
+    expect(page.locator("#id_injuries")).to_have_value("1")
     incident = Incident.objects.get()
     assert (incident.title, incident.domain, incident.injuries) == ("泗泾镇某小区燃气泄漏", "city_operation", 1)
-    page.click("#incident-obligations a.button")
-    expect(page.locator("h1")).to_contain_text("泗泾镇某小区燃气泄漏")
+    page.fill("#id_account", "燃气管道泄漏, 已关阀, 一人轻微不适送医")
+    page.fill("#id_measures", "燃气公司抢修, 周边住户疏散")
+    page.click("button[value=file]")
+    page.wait_for_url(f"{live_server.url}/reports/**")
+    expect(page.locator("#verdict")).to_contain_text("按时报送")
 
 
 def test_duty_room_opens_an_incident_and_adjusts_it(page, live_server, units, duty_room, tmp_path):

@@ -51,8 +51,9 @@ def test_unit_staff_open_an_incident_for_their_own_unit(client, sijing_officer):
     data = fields()
     response = client.post("/incidents/new/", data)
     incident = Incident.objects.get()
-    assert response.status_code == 302 and response["Location"] == f"/incidents/{incident.pk}/"
     obligation = incident.obligations.get()
+    # Straight on to the report (快报), the incident's facts filled in.
+    assert response.status_code == 302 and response["Location"] == f"/obligations/{obligation.pk}/file/"
     assert obligation.unit.code == "sijing"
     assert local_input(obligation.first_known_at) == data["first_known_at"]
     assert obligation.verbal_due_at == obligation.first_known_at + timedelta(minutes=30)
@@ -65,7 +66,9 @@ def test_unit_staff_open_an_incident_for_their_own_unit(client, sijing_officer):
     ]
     followed = client.get(response["Location"])
     assert "事件已建立" in followed.content.decode()
-    assert f"/obligations/{obligation.pk}/file/" in followed.content.decode()
+    initial = followed.context["form"].initial
+    assert (initial["location"], initial["injuries"], initial["deaths"]) == ("泗泾镇某路1号", 2, 0)
+    assert initial["occurred_at"] == data["occurred_at"]
 
 
 def test_unit_staff_cannot_name_another_unit(client, sijing_officer, units):
