@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from reporting import deadlines, grading, hooks
@@ -253,11 +254,20 @@ def incident_add_unit(
         deadlines.check_incident_times(occurred_at=incident.occurred_at, first_known_at=[first_known_at], now=now)
     except deadlines.TimeError as exc:
         raise _domain_error(exc) from exc
+    already = ConflictError({"unit": [f"该单位已是本事件的责任单位: {unit.code} (already responsible)"]})
     if Obligation.objects.filter(incident=incident, unit=unit, kind=ObligationKind.REPORT).exists():
-        raise ConflictError({"unit": [f"该单位已是本事件的责任单位: {unit.code} (already responsible)"]})
-    return _obligation_open(
-        incident=incident, unit=unit, first_known_at=first_known_at, channel=channel, actor=actor, now=now
-    )
+        raise already
+    try:
+        # Another transaction may add the same unit between the check and the insert: the unique constraint
+        # decides, and the loser gets the same conflict (the savepoint keeps this transaction usable).
+        with transaction.atomic():
+            return _obligation_open(
+                incident=incident, unit=unit, first_known_at=first_known_at, channel=channel, actor=actor, now=now
+            )
+    except IntegrityError as exc:
+        if "obligation_unique_per_unit" not in str(exc):
+            raise
+        raise already from exc
 
 
 #: What ``incident_update`` may change. The exercise flag and the number are fixed at creation.

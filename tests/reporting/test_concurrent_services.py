@@ -109,3 +109,61 @@ def test_retries_give_up_and_other_errors_are_not_retried():
     with pytest.raises(OperationalError):
         broken()
     assert calls.count(2) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_duty_officers_adding_the_same_unit_at_once_get_one_obligation_and_a_conflict():
+    """The existence check and the insert are not atomic across transactions: the one that commits second meets the
+    unique constraint, which must be a 409 conflict (ConflictError), never an IntegrityError (a 500)."""
+    import time
+
+    from django.db import transaction
+
+    from reporting.errors import ConflictError
+
+    town = Unit.objects.create(code="t", name="某镇", kind=UnitKind.TOWN)
+    police = Unit.objects.create(code="police", name="区公安分局", kind=UnitKind.DEPARTMENT)
+    duty = User.objects.create_user(username="duty", password="x", role=Role.DUTY_ROOM)
+    incident = services.incident_create(
+        actor=duty,
+        now=NOW,
+        title="并发增加单位",
+        domain="social_security",
+        occurred_at=NOW - timedelta(minutes=30),
+        location="某处",
+        units=[{"unit": town, "first_known_at": NOW - timedelta(minutes=20)}],
+    )
+
+    def add():
+        return services.incident_add_unit(
+            incident=incident,
+            unit=police,
+            first_known_at=NOW - timedelta(minutes=5),
+            channel="110",
+            actor=duty,
+            now=NOW,
+        )
+
+    outcome = []
+
+    def second():
+        try:
+            add()
+            outcome.append("added")
+        except ConflictError as exc:
+            outcome.append(exc.errors)
+        except Exception as exc:  # noqa: BLE001 - the assertion shows it
+            outcome.append(repr(exc))
+        finally:
+            connections.close_all()
+
+    # The first add is inserted but not committed when the second one checks (and finds nothing) and inserts.
+    with transaction.atomic():
+        add()
+        thread = threading.Thread(target=second)
+        thread.start()
+        time.sleep(1.0)  # the second add is now waiting on the unique index
+    thread.join(timeout=60)
+    assert outcome == [{"unit": ["该单位已是本事件的责任单位: police (already responsible)"]}]
+    assert incident.obligations.filter(unit=police).count() == 1
+    assert chain_verify() is None
