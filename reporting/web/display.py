@@ -29,7 +29,21 @@ EVENT_LABELS = {
     "notification_delivered": _("通知已送达"),
     "notification_acknowledged": _("通知已确认收到"),
     "notification_failed": _("通知发送失败"),
+    "notification_cancelled": _("通知已取消 (已报送)"),
     "finding_reviewed": _("督查发现已审核"),
+}
+
+
+#: Chasing steps (the escalation ladder's keys and the event rules) as the timeline shows them.
+STEP_LABELS = {
+    "verbal_reminder": _("口头报临近截止提醒"),
+    "verbal_overdue": _("口头报超时催报"),
+    "verbal_escalate": _("口头报超时升级"),
+    "written_reminder": _("书面报临近截止提醒"),
+    "written_overdue": _("书面报超时催报"),
+    "written_escalate": _("书面报超时升级"),
+    "event_deaths": _("有人员死亡, 通知分管区领导"),
+    "event_grade_IV": _("一般及以上事件, 通知区领导"),
 }
 
 

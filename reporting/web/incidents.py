@@ -28,7 +28,7 @@ from reporting.web.access import (
     role_of,
 )
 from reporting.web.board import board_row
-from reporting.web.display import EVENT_LABELS, local_input, local_short
+from reporting.web.display import EVENT_LABELS, STEP_LABELS, local_input, local_short
 from reporting.web.forms import (
     CityReportForm,
     FirstKnownForm,
@@ -138,8 +138,17 @@ def _initial_incident(own_unit, signal: Signal | None) -> dict:
 
 
 def _describe(event: AuditEvent) -> str:
-    """A short, language-neutral summary of an event's detail (unit, report kind, due time...)."""
+    """A short summary of an event's detail: for a notification the chasing step, channel and recipient; else the
+    unit, report kind, deadline and the like, language-neutral."""
     detail = event.detail or {}
+    if event.kind.startswith("notification_") and "step" in detail:
+        step = str(STEP_LABELS.get(detail["step"], detail["step"]))
+        repeat = f" #{detail['repeat']}" if detail.get("repeat") else ""
+        parts = [f"{step}{repeat}", f"{detail.get('channel', '')} → {detail.get('to', '')}"]
+        for key in ("error", "reason"):
+            if detail.get(key):
+                parts.append(str(detail[key])[:120])
+        return " · ".join(parts)
     parts = []
     for key in ("unit", "kind", "deadline", "sequence", "on_time", "missing", "reason", "source", "grade"):
         if key in detail and detail[key] not in (None, "", []):
@@ -201,8 +210,15 @@ def _render_incident(request, incident: Incident, *, failed: dict | None = None,
         rows.append(row)
     events = AuditEvent.objects.filter(incident=incident).order_by("id")
     if role_of(request.user) == Role.UNIT_STAFF:
-        unit_code = request.user.unit.code
-        events = [e for e in events if e.kind in INCIDENT_LEVEL_EVENTS or (e.detail or {}).get("unit") == unit_code]
+        # Their unit's events: those naming the unit, and the chasing of its obligations (which name the obligation).
+        unit_code, own = request.user.unit.code, {row["id"] for row in rows}
+        events = [
+            e
+            for e in events
+            if e.kind in INCIDENT_LEVEL_EVENTS
+            or (e.detail or {}).get("unit") == unit_code
+            or (e.kind.startswith("notification_") and (e.detail or {}).get("obligation") in own)
+        ]
     timeline = [
         {
             "at": local_short(e.at, seconds=True),

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from reporting import report_services
+from reporting import report_services, services
 from reporting.models import AuditEvent, Channel, DeadlineState, Incident, Obligation
 from reporting.web.display import local_input
 from tests.web.conftest import WRITTEN, open_incident
@@ -437,3 +437,50 @@ def test_the_pages_speak_english_when_asked(client, incident, duty_room):
     page = client.get(f"/incidents/{incident.pk}/").content.decode()
     for text in ("Edit the incident", "Add a responsible unit", "Mark as not required", "Correct the first-known time"):
         assert text in page
+
+
+# --- the timeline shows the chasing ----------------------------------------------------------------------------
+
+
+def test_the_timeline_shows_each_chase_and_unit_staff_see_their_own(client, units, sijing_officer, duty_room):
+    from notifications.delivery import notification_audit
+    from notifications.models import Notification
+    from reporting.auditlog import audited
+
+    mine = open_incident(sijing_officer, units["sijing"], known_minutes_ago=40, title="泗泾镇某厂房火灾")
+    obligation = mine.obligations.get()
+    theirs = services.incident_add_unit(
+        incident=mine,
+        unit=units["chedun"],
+        first_known_at=timezone.now() - timedelta(minutes=35),
+        channel="duty_room",
+        actor=duty_room,
+        now=timezone.now(),
+    )
+    now = timezone.now()
+
+    @audited
+    def chase(ob, to, step, repeat=0):
+        n = Notification.objects.create(
+            incident=mine,
+            obligation=ob,
+            step=step,
+            repeat=repeat,
+            channel="sms",
+            to=to,
+            scheduled_for=now,
+            created_at=now,
+        )
+        notification_audit(n, kind="notification_sent", now=now, provider_id="SM1")
+
+    chase(obligation, "+8617000000001", "verbal_overdue", repeat=1)
+    chase(theirs, "+8617000000002", "verbal_escalate")
+    client.force_login(duty_room)
+    timeline = client.get(f"/incidents/{mine.pk}/").context["timeline"]
+    chases = [e["summary"] for e in timeline if e["kind"] == "notification_sent"]
+    assert chases == ["口头报超时催报 #1 · sms → +8617000000001", "口头报超时升级 · sms → +8617000000002"]
+    client.force_login(sijing_officer)
+    timeline = client.get(f"/incidents/{mine.pk}/").context["timeline"]
+    assert [e["summary"] for e in timeline if e["kind"] == "notification_sent"] == [
+        "口头报超时催报 #1 · sms → +8617000000001"
+    ]
