@@ -80,23 +80,34 @@ def signal_link(*, signal: Signal, incident: Incident, actor, now: datetime) -> 
 
 
 def _apply_signal_evidence(*, signal: Signal, actor, now: datetime) -> None:
-    obligation = (
-        Obligation.objects.select_for_update(no_key=True)
-        .filter(incident=signal.incident, unit=signal.delivered_to, kind=ObligationKind.REPORT)
-        .first()
-    )
+    def locked() -> Obligation | None:
+        return (
+            Obligation.objects.select_for_update(no_key=True)
+            .filter(incident=signal.incident, unit=signal.delivered_to, kind=ObligationKind.REPORT)
+            .first()
+        )
+
+    obligation = locked()
     if obligation is None:
         if signal.delivered_at < signal.incident.occurred_at:
             return
-        _obligation_open(
-            incident=signal.incident,
-            unit=signal.delivered_to,
-            first_known_at=signal.delivered_at,
-            channel=signal.source,
-            actor=actor,
-            now=now,
-        )
-        return
+        try:
+            # The duty room may be adding this very unit at the same moment: the unique constraint decides, and
+            # the evidence then applies to the obligation the other transaction created (savepoint: this one goes on).
+            with transaction.atomic():
+                _obligation_open(
+                    incident=signal.incident,
+                    unit=signal.delivered_to,
+                    first_known_at=signal.delivered_at,
+                    channel=signal.source,
+                    actor=actor,
+                    now=now,
+                )
+            return
+        except IntegrityError as exc:
+            if "obligation_unique_per_unit" not in str(exc):
+                raise
+        obligation = locked()
     if signal.delivered_at >= obligation.first_known_at or signal.delivered_at < signal.incident.occurred_at:
         return
     old = obligation.first_known_at

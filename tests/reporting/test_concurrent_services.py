@@ -167,3 +167,65 @@ def test_two_duty_officers_adding_the_same_unit_at_once_get_one_obligation_and_a
     assert outcome == [{"unit": ["该单位已是本事件的责任单位: police (already responsible)"]}]
     assert incident.obligations.filter(unit=police).count() == 1
     assert chain_verify() is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_signal_linked_while_its_unit_is_being_added_moves_that_obligations_clock():
+    """The link finds no obligation for the delivered-to unit and creates one, while the duty room's add of the same
+    unit is not yet committed: the link must apply its evidence to that obligation, not fail."""
+    import time
+
+    from django.db import transaction
+
+    from reporting import signal_services
+
+    town = Unit.objects.create(code="t", name="某镇", kind=UnitKind.TOWN)
+    police = Unit.objects.create(code="police", name="区公安分局", kind=UnitKind.DEPARTMENT)
+    duty = User.objects.create_user(username="duty", password="x", role=Role.DUTY_ROOM)
+    incident = services.incident_create(
+        actor=duty,
+        now=NOW,
+        title="并发关联线索",
+        domain="social_security",
+        occurred_at=NOW - timedelta(minutes=30),
+        location="某处",
+        units=[{"unit": town, "first_known_at": NOW - timedelta(minutes=20)}],
+    )
+    signal, _ = signal_services.signal_ingest(
+        actor=duty,
+        now=NOW,
+        source="110",
+        external_id="A-1",
+        received_at=NOW - timedelta(minutes=16),
+        delivered_to=police,
+        delivered_at=NOW - timedelta(minutes=15),
+    )
+    outcome = []
+
+    def link():
+        try:
+            signal_services.signal_link(signal=signal, incident=incident, actor=duty, now=NOW)
+            outcome.append("linked")
+        except Exception as exc:  # noqa: BLE001 - the assertion shows it
+            outcome.append(repr(exc))
+        finally:
+            connections.close_all()
+
+    with transaction.atomic():
+        services.incident_add_unit(
+            incident=incident,
+            unit=police,
+            first_known_at=NOW - timedelta(minutes=5),
+            channel="duty_room",
+            actor=duty,
+            now=NOW,
+        )
+        thread = threading.Thread(target=link)
+        thread.start()
+        time.sleep(1.0)  # the link is now waiting on the unique index
+    thread.join(timeout=60)
+    assert outcome == ["linked"]
+    obligation = incident.obligations.get(unit=police)
+    assert obligation.first_known_at == NOW - timedelta(minutes=15)  # the delivery, earlier than the declared time
+    assert obligation.first_known_channel == "110"
+    assert chain_verify() is None
