@@ -99,7 +99,8 @@ def test_duty_room_opens_an_incident_for_several_units_with_a_grade(client, duty
 @pytest.mark.parametrize("persona", ["leader", "auditor", "feed"])
 def test_read_only_roles_cannot_open_incidents(client, request, persona):
     client.force_login(request.getfixturevalue(persona))
-    assert client.get("/incidents/new/").status_code == 403
+    page = client.get("/incidents/new/")
+    assert page.status_code == 403 and "无权操作" in page.content.decode()
     assert client.post("/incidents/new/", fields(units=["sijing"])).status_code == 403
     assert Incident.objects.count() == 0
 
