@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
-from reporting.models import DeadlineState, Domain, Incident, Obligation, Role
+from reporting.models import DeadlineState, Domain, Grade, Incident, Obligation, Role
 from reporting.web.access import BOARD_ROLES, OPEN_INCIDENT_ROLES, incidents_visible, role_of
 from reporting.web.display import local_short
 
@@ -27,6 +27,12 @@ class IncidentListFilter(filters.FilterSet):
         method="filter_q", label=_("编号或标题"), max_length=100, widget=forms.TextInput(attrs={"type": "search"})
     )
     domain = filters.ChoiceFilter(choices=Domain.choices, label=_("领域"), empty_label=_("全部"))
+    grade = filters.ChoiceFilter(
+        method="filter_grade",
+        label=_("等级"),
+        choices=[("graded", _("一般及以上")), *Grade.choices],
+        empty_label=_("全部"),
+    )
     state = filters.ChoiceFilter(
         method="filter_state",
         label=_("状态"),
@@ -42,11 +48,17 @@ class IncidentListFilter(filters.FilterSet):
 
     class Meta:
         model = Incident
-        fields = ["q", "domain", "state", "exercise"]
+        fields = ["q", "domain", "grade", "state", "exercise"]
 
     def filter_q(self, queryset, name, value):
         value = value.strip()
         return queryset.filter(Q(number__icontains=value) | Q(title__icontains=value)) if value else queryset
+
+    def filter_grade(self, queryset, name, value):
+        """One grade, or every graded incident (一般 IV and above: what district leaders are told of)."""
+        if value == "graded":
+            return queryset.exclude(grade=Grade.BELOW)
+        return queryset.filter(grade=value)
 
     def filter_state(self, queryset, name, value):
         running = Obligation.objects.open().values("incident_id")

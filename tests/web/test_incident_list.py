@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def incidents(units, sijing_officer, outsider):
     return {
-        "late": open_incident(outsider, units["chedun"], known_minutes_ago=70, title="车墩镇某仓库火灾"),
+        "late": open_incident(outsider, units["chedun"], known_minutes_ago=70, title="车墩镇某仓库火灾", injuries=2),
         "fresh": open_incident(sijing_officer, units["sijing"], known_minutes_ago=5, title="泗泾镇道路塌陷"),
         "drill": open_incident(sijing_officer, units["sijing"], known_minutes_ago=3, title="防汛演练", exercise=True),
     }
@@ -46,6 +46,9 @@ def test_unit_staff_see_only_their_units_incidents(client, sijing_officer, incid
         ("state=open&exercise=no", ["泗泾镇道路塌陷", "车墩镇某仓库火灾"]),
         ("exercise=only", ["防汛演练"]),
         ("domain=public_health", []),
+        ("grade=graded", ["车墩镇某仓库火灾"]),
+        ("grade=IV", ["车墩镇某仓库火灾"]),
+        ("grade=below", ["泗泾镇道路塌陷", "防汛演练"]),
         ("state=done", ["泗泾镇道路塌陷"]),
     ],
 )
@@ -70,7 +73,7 @@ def test_a_search_by_number(client, duty_room, incidents):
     assert listed(client.get(f"/incidents/?q={incidents['fresh'].number}")) == ["泗泾镇道路塌陷"]
 
 
-@pytest.mark.parametrize("query", ["domain=aliens", "state=maybe", "exercise=2", "q=" + "x" * 101])
+@pytest.mark.parametrize("query", ["domain=aliens", "state=maybe", "exercise=2", "grade=V", "q=" + "x" * 101])
 def test_a_bad_filter_is_a_400_naming_it(client, duty_room, incidents, query):
     client.force_login(duty_room)
     response = client.get(f"/incidents/?{query}")
