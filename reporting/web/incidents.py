@@ -1,5 +1,5 @@
-"""Incidents in the web pages: opening one (新建事件), its page with obligations and timeline, and the duty room's
-actions on it (add a responsible unit, mark an obligation not required, correct a first-known time).
+"""Incidents in the web pages: opening one (新建事件, also from a feed signal) and its page with obligations,
+timeline and the forms of the duty room's actions (which live in ``reporting.web.incident_actions``).
 
 Every write goes through the domain services with the server's clock, exactly as the API's do. A refused input
 shows each message next to its field, keeps what the user typed, answers 400 (409 for a conflict) and writes nothing.
@@ -14,9 +14,9 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
-from reporting import obligation_services, services, signal_services
+from reporting import services, signal_services
 from reporting.errors import DomainError
 from reporting.models import AuditEvent, Channel, DeadlineState, Incident, Obligation, ObligationKind, Role, Signal
 from reporting.web.access import (
@@ -89,7 +89,7 @@ def incident_new(request):
                 messages.success(request, _("事件已建立, 报送计时已开始。"))
                 if own_unit is not None:
                     # 快报: unit staff go straight on to their report, the incident's facts already filled in.
-                    return redirect("web:file", incident.obligations.get(unit=own_unit).pk)
+                    return redirect("web:file", incident.obligations.get(unit=own_unit, kind=ObligationKind.REPORT).pk)
                 return redirect("web:incident", incident.pk)
         else:
             status = 400
@@ -161,7 +161,7 @@ def _pending(obligation: Obligation) -> bool:
     return DeadlineState.PENDING in (obligation.verbal_state, obligation.written_state)
 
 
-def _render_incident(request, incident: Incident, *, failed: dict | None = None, status: int = 200):
+def render_incident(request, incident: Incident, *, failed: dict | None = None, status: int = 200):
     """The incident page. ``failed`` is a refused action's bound form (``{"action", "obligation", "form"}``),
     shown with its errors where the user left it."""
     failed = failed or {}
@@ -256,7 +256,7 @@ def _render_incident(request, incident: Incident, *, failed: dict | None = None,
     return render(request, "web/incident.html", context, status=status)
 
 
-def _incident_for(user, incident_id: int) -> Incident:
+def incident_for(user, incident_id: int) -> Incident:
     incident = incidents_visible(user).filter(pk=incident_id).first()
     if incident is None:
         raise Http404("no such incident")
@@ -266,135 +266,4 @@ def _incident_for(user, incident_id: int) -> Incident:
 @require_GET
 @login_required
 def incident_detail(request, incident_id: int):
-    return _render_incident(request, _incident_for(request.user, incident_id))
-
-
-# --- the duty room's actions -----------------------------------------------------------------------------------
-
-
-def _managed_obligation(user, obligation_id: int) -> Obligation:
-    """An obligation the duty room may act on; 404 for everyone else (as the page shows them no such action)."""
-    if role_of(user) not in MANAGE_ROLES:
-        raise Http404("no such action")
-    obligation = obligations_visible(user).filter(pk=obligation_id).first()
-    if obligation is None:
-        raise Http404("no such obligation")
-    return obligation
-
-
-def _act(request, incident: Incident, form, action: str, write, *, obligation: Obligation | None = None, done: str):
-    """Validate ``form``, run ``write(cleaned_data)``; on success back to the incident page with ``done``, else the
-    page again with the refused form in place."""
-    if form.is_valid():
-        try:
-            write(form.cleaned_data)
-        except DomainError as exc:
-            add_domain_errors(form, exc)
-            status = exc.status_code
-        else:
-            messages.success(request, done)
-            return redirect("web:incident", incident.pk)
-    else:
-        status = 400
-    failed = {"action": action, "obligation": obligation.pk if obligation else None, "form": form}
-    return _render_incident(request, incident, failed=failed, status=status)
-
-
-@require_POST
-@login_required
-def incident_add_unit(request, incident_id: int):
-    """增加责任单位: a new obligation whose clocks start from the unit's first-known time."""
-    if role_of(request.user) not in MANAGE_ROLES:
-        raise Http404("no such action")
-    incident = _incident_for(request.user, incident_id)
-    form = UnitClockForm(request.POST, auto_id="add_%s")
-
-    def write(data):
-        services.incident_add_unit(
-            incident=incident,
-            unit=data["unit"],
-            first_known_at=data["first_known_at"],
-            channel=data["channel"],
-            actor=request.user,
-            now=timezone.now(),
-        )
-
-    return _act(request, incident, form, "add_unit", write, done=_("已增加责任单位, 计时已开始。"))
-
-
-@require_POST
-@login_required
-def obligation_not_required(request, obligation_id: int):
-    """SPEC rule 11: not required, with a reason that stays visible to auditors."""
-    obligation = _managed_obligation(request.user, obligation_id)
-    form = NotRequiredForm(request.POST, auto_id=f"nr{obligation.pk}_%s")
-
-    def write(data):
-        obligation_services.obligation_mark_not_required(
-            obligation=obligation, reason=data["reason"], actor=request.user, now=timezone.now()
-        )
-
-    return _act(
-        request, obligation.incident, form, "not_required", write, obligation=obligation, done=_("已标记无需报送。")
-    )
-
-
-@require_POST
-@login_required
-def obligation_first_known(request, obligation_id: int):
-    """SPEC rule 4: correct the first-known time; pending clocks move, decided ones keep their lateness."""
-    obligation = _managed_obligation(request.user, obligation_id)
-    form = FirstKnownForm(request.POST, auto_id=f"fk{obligation.pk}_%s")
-
-    def write(data):
-        obligation_services.obligation_correct_first_known(
-            obligation=obligation,
-            first_known_at=data["first_known_at"],
-            reason=data["reason"],
-            actor=request.user,
-            now=timezone.now(),
-        )
-
-    return _act(
-        request, obligation.incident, form, "first_known", write, obligation=obligation, done=_("首次知悉时间已更正。")
-    )
-
-
-@require_POST
-@login_required
-def incident_edit(request, incident_id: int):
-    """修改事件信息: figures, grade, title, place, summary (the API's PATCH); the service logs each change."""
-    if role_of(request.user) not in MANAGE_ROLES:
-        raise Http404("no such action")
-    incident = _incident_for(request.user, incident_id)
-    form = IncidentEditForm(request.POST, auto_id="edit_%s")
-
-    def write(data):
-        services.incident_update(incident=incident, actor=request.user, now=timezone.now(), **form.changes())
-
-    return _act(request, incident, form, "edit", write, done=_("事件信息已修改。"))
-
-
-@require_POST
-@login_required
-def obligation_city_report(request, obligation_id: int):
-    """SPEC rule 12: a vertical unit (or the duty room for it) records when it reported to the city level."""
-    obligation = obligations_visible(request.user).filter(pk=obligation_id).first()
-    if obligation is None or not can_file(request.user, obligation):
-        raise Http404("no such obligation")
-    form = CityReportForm(request.POST, auto_id=f"cr{obligation.pk}_%s")
-
-    def write(data):
-        obligation_services.obligation_record_city_report(
-            obligation=obligation, reported_at=data["reported_at"], actor=request.user, now=timezone.now()
-        )
-
-    return _act(
-        request,
-        obligation.incident,
-        form,
-        "city_report",
-        write,
-        obligation=obligation,
-        done=_("已登记向市级报告时间。"),
-    )
+    return render_incident(request, incident_for(request.user, incident_id))

@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from reporting.web import audit, board, filing, incident_list, incidents, pages, signals
+from reporting.web import audit, board, filing, incident_actions, incident_list, incidents, pages, signals
 
 app_name = "web"
 
@@ -21,14 +21,16 @@ urlpatterns = [
     path("obligations/<int:obligation_id>/file/", filing.file_obligation, name="file"),
     path("f/<str:token>", filing.file_by_token, name="file-link"),
     path("reports/<int:report_id>/", filing.report_detail, name="report"),
-    path("obligations/<int:obligation_id>/not-required/", incidents.obligation_not_required, name="not-required"),
-    path("obligations/<int:obligation_id>/first-known/", incidents.obligation_first_known, name="first-known"),
-    path("obligations/<int:obligation_id>/city-report/", incidents.obligation_city_report, name="city-report"),
+    path(
+        "obligations/<int:obligation_id>/not-required/", incident_actions.obligation_not_required, name="not-required"
+    ),
+    path("obligations/<int:obligation_id>/first-known/", incident_actions.obligation_first_known, name="first-known"),
+    path("obligations/<int:obligation_id>/city-report/", incident_actions.obligation_city_report, name="city-report"),
     path("incidents/", incident_list.incident_list, name="incidents"),
     path("incidents/new/", incidents.incident_new, name="incident-new"),
     path("incidents/<int:incident_id>/", incidents.incident_detail, name="incident"),
-    path("incidents/<int:incident_id>/units/", incidents.incident_add_unit, name="incident-add-unit"),
-    path("incidents/<int:incident_id>/edit/", incidents.incident_edit, name="incident-edit"),
+    path("incidents/<int:incident_id>/units/", incident_actions.incident_add_unit, name="incident-add-unit"),
+    path("incidents/<int:incident_id>/edit/", incident_actions.incident_edit, name="incident-edit"),
     path("signals/", signals.signals, name="signals"),
     path("signals/<int:signal_id>/link/", signals.signal_link, name="signal-link"),
     path("audit/", audit.audit, name="audit"),
