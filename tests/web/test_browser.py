@@ -218,6 +218,7 @@ def test_unit_officer_reports_a_new_incident_from_the_phone(phone_page, live_ser
     expect(page.locator("#error-summary")).to_be_visible()
     expect(page.locator("#id_title")).to_have_value("泗泾镇某小区燃气泄漏")
     assert Incident.objects.count() == 0
+    keep_screenshot(tmp_path, page, "incident-new-phone.png", full_page=True)
 
     page.fill("#id_first_known_at", local_input(now - timedelta(minutes=8)))
     page.click("#incident-form button[type=submit]")
