@@ -8,6 +8,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from reporting.api.fields import MAX_BIGINT
 from reporting.errors import DomainError
 from reporting.models import Channel, Domain, Grade, ReportKind, Unit
 from reporting.web.display import LOCAL_TZ
@@ -55,6 +56,18 @@ def error_summary(form: forms.Form) -> list[tuple[str, str]]:
     return summary
 
 
+def _money(*, required: bool) -> forms.IntegerField:
+    """直接经济损失(元): whole yuan, 0 or more, within the database's range (a bigger number is a 400, not a 500)."""
+    return forms.IntegerField(
+        label=_("直接经济损失(元)"),
+        required=required,
+        min_value=0,
+        max_value=MAX_BIGINT,
+        widget=forms.NumberInput(attrs={"inputmode": "numeric", "min": "0"}),
+        error_messages={"invalid": _("请输入整数, 可以为0 (a whole number, 0 allowed)")},
+    )
+
+
 def _count(label):
     return forms.IntegerField(
         label=label,
@@ -76,13 +89,7 @@ class ReportForm(forms.Form):
     deaths = _count(_("死亡人数"))
     injuries = _count(_("受伤人数"))
     missing = _count(_("失踪人数"))
-    direct_loss_yuan = forms.IntegerField(
-        label=_("直接经济损失(元)"),
-        required=False,
-        min_value=0,
-        widget=forms.NumberInput(attrs={"inputmode": "numeric", "min": "0"}),
-        error_messages={"invalid": _("请输入整数, 可以为0 (a whole number, 0 allowed)")},
-    )
+    direct_loss_yuan = _money(required=False)
     measures = forms.CharField(
         label=_("已采取措施"), max_length=5000, required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
@@ -127,14 +134,7 @@ class IncidentForm(forms.Form):
     deaths = _count(_("死亡人数"))
     injuries = _count(_("受伤人数"))
     missing = _count(_("失踪人数"))
-    direct_loss_yuan = forms.IntegerField(
-        label=_("直接经济损失(元)"),
-        required=False,
-        min_value=0,
-        max_value=10**15,
-        widget=forms.NumberInput(attrs={"inputmode": "numeric", "min": "0"}),
-        error_messages={"invalid": _("请输入整数, 可以为0 (a whole number, 0 allowed)")},
-    )
+    direct_loss_yuan = _money(required=False)
     grade = forms.ChoiceField(
         label=_("等级 (不填则按伤亡损失计算; 只能调高)"),
         choices=[("", _("按计算"))] + list(Grade.choices),
@@ -213,13 +213,7 @@ class IncidentEditForm(forms.Form):
     deaths = _count(_("死亡人数"))
     injuries = _count(_("受伤人数"))
     missing = _count(_("失踪人数"))
-    direct_loss_yuan = forms.IntegerField(
-        label=_("直接经济损失(元)"),
-        min_value=0,
-        max_value=10**15,
-        widget=forms.NumberInput(attrs={"inputmode": "numeric", "min": "0"}),
-        error_messages={"invalid": _("请输入整数, 可以为0 (a whole number, 0 allowed)")},
-    )
+    direct_loss_yuan = _money(required=True)
     grade = forms.ChoiceField(
         label=_("等级 (只能调高, 不能低于计算等级)"),
         choices=[("", _("不变 (伤亡损失增加时自动调高)"))] + list(Grade.choices),

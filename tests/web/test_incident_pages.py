@@ -136,6 +136,10 @@ BAD_NEW_INCIDENT = [
     ("fractional injuries", {"injuries": "1.5"}, "injuries"),
     ("words for missing", {"missing": "two"}, "missing"),
     ("negative loss", {"direct_loss_yuan": "-100"}, "direct_loss_yuan"),
+    ("loss beyond the database", {"direct_loss_yuan": str(10**20)}, "direct_loss_yuan"),
+    ("deaths beyond any count", {"deaths": str(10**12)}, "deaths"),
+    ("NUL in the place", {"location": "某路\x001号"}, "location"),
+    ("year 99999", {"occurred_at": "99999-01-01T00:00"}, "occurred_at"),
     ("unknown channel", {"channel": "telepathy"}, "channel"),
     ("summary over 5,000 characters", {"summary": "x" * 5001}, "summary"),
 ]
@@ -368,6 +372,7 @@ def test_duty_room_edits_the_figures_and_the_grade_follows(client, incident, dut
         ("empty deaths", {"deaths": ""}, "deaths"),
         ("empty title", {"title": " "}, "title"),
         ("title too long", {"title": "x" * 201}, "title"),
+        ("loss beyond the database", {"direct_loss_yuan": str(10**20)}, "direct_loss_yuan"),
     ],
 )
 def test_a_bad_edit_is_refused_and_changes_nothing(client, incident, duty_room, case, overrides, field):

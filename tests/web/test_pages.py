@@ -464,3 +464,23 @@ def test_only_auditors_review(client, request, persona, late_finding):
     assert late_finding.review == "open"
     if persona != "sijing_officer":
         assert "review-form" not in client.get("/audit/").content.decode()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("direct_loss_yuan", str(10**20)),
+        ("deaths", str(10**12)),
+        ("account", "起火\x00经过"),
+        ("contact_phone", "1" * 21),
+        ("occurred_at", "99999-01-01T00:00"),
+    ],
+)
+def test_values_the_database_cannot_hold_are_a_400_not_a_500(client, sijing_officer, sijing_obligation, field, value):
+    client.force_login(sijing_officer)
+    post = {"kind": "written", **WRITTEN, "occurred_at": local_input(sijing_obligation.incident.occurred_at)}
+    post[field] = value
+    response = client.post(f"/obligations/{sijing_obligation.pk}/file/", post)
+    assert response.status_code == 400
+    assert field in response.context["form"].errors
+    assert Report.objects.count() == 0
