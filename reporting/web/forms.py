@@ -99,7 +99,7 @@ class ReportForm(forms.Form):
     )
     call_received_at = LocalDateTimeField(label=_("来电时间(总值班室登记口头报)"), required=False)
     # The draft being edited: filing files that very row (its first save time matters to the 压报 rule).
-    draft = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    draft = forms.IntegerField(required=False, min_value=1, max_value=MAX_BIGINT, widget=forms.HiddenInput)
 
     def __init__(self, *args, kinds: list[str], may_log_call: bool, **kwargs):
         super().__init__(*args, **kwargs)

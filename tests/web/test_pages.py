@@ -484,3 +484,11 @@ def test_values_the_database_cannot_hold_are_a_400_not_a_500(client, sijing_offi
     assert response.status_code == 400
     assert field in response.context["form"].errors
     assert Report.objects.count() == 0
+
+
+def test_a_draft_id_beyond_the_database_is_a_400(client, sijing_officer, sijing_obligation):
+    client.force_login(sijing_officer)
+    post = {"kind": "written", **WRITTEN, "draft": str(10**20), "action": "draft"}
+    response = client.post(f"/obligations/{sijing_obligation.pk}/file/", post)
+    assert response.status_code == 400
+    assert Report.objects.count() == 0

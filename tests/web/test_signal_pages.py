@@ -191,3 +191,10 @@ def test_the_board_counts_the_signals_waiting(client, units, duty_room, sijing_o
     make_signal(units, external_id="A-2", incident=incident)
     assert client.get("/board/data.json").json()["signals_waiting"] == 1
     assert '<a id="count-signals" href="/signals/">1</a>' in client.get("/board/").content.decode()
+
+
+def test_an_incident_id_beyond_the_database_is_a_400(client, units, duty_room):
+    signal = make_signal(units)
+    client.force_login(duty_room)
+    response = client.post(f"/signals/{signal.pk}/link/", {"incident": str(10**20)})
+    assert response.status_code == 400
