@@ -34,6 +34,7 @@ from reporting.models import (
     ReviewState,
     Signal,
 )
+from reporting.text import CONTROL_MESSAGE, has_control_characters
 
 logger = logging.getLogger(__name__)
 
@@ -353,6 +354,10 @@ def _json_safe(detail: dict[str, Any]) -> dict[str, Any]:
 # --- review ------------------------------------------------------------------------------------------------------
 
 
+#: A review reason's length limit (the API's, for the pages and the admin too).
+REVIEW_REASON_MAX = 2000
+
+
 def review_errors(*, decision, reason) -> dict[str, list[str]]:
     """What is wrong with a review decision (by field); empty when it may be recorded."""
     errors: dict[str, list[str]] = {}
@@ -360,6 +365,10 @@ def review_errors(*, decision, reason) -> dict[str, list[str]]:
         errors["decision"] = ["审核结论须为 confirmed 或 dismissed (decision must be confirmed or dismissed)"]
     if not isinstance(reason, str) or not reason.strip():
         errors["reason"] = ["必须填写审核理由 (a reason is required)"]
+    elif len(reason) > REVIEW_REASON_MAX:
+        errors["reason"] = [f"审核理由不能超过{REVIEW_REASON_MAX}字 (at most {REVIEW_REASON_MAX} characters)"]
+    elif has_control_characters(reason):
+        errors["reason"] = [CONTROL_MESSAGE]
     return errors
 
 

@@ -11,6 +11,8 @@ from django.db import models
 from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
+from reporting.text import CONTROL_MESSAGE, has_control_characters
+
 #: PostgreSQL integer / bigint bounds: larger values would be a database error (a 500), so they are a 400 here.
 MAX_INT = 2_147_483_647
 MAX_BIGINT = 9_223_372_036_854_775_807
@@ -60,14 +62,10 @@ class AwareDateTimeField(serializers.DateTimeField):
         return self.enforce_timezone(value).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
 def no_control_characters(value: str) -> None:
-    """Text is printable (tabs and line breaks allowed): control characters break exports (XLSX refuses them),
-    SMS and the board, and no duty officer types them."""
-    if _CONTROL.search(value or ""):
-        raise serializers.ValidationError("不能包含控制字符 (control characters are not allowed)")
+    """Text is printable, tabs and line breaks allowed (``reporting.text``)."""
+    if has_control_characters(value):
+        raise serializers.ValidationError(CONTROL_MESSAGE)
 
 
 def count_field(**kwargs) -> serializers.IntegerField:

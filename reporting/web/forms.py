@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from reporting.api.fields import MAX_BIGINT
 from reporting.errors import DomainError
 from reporting.models import Channel, Domain, Grade, ReportKind, Unit
+from reporting.text import CONTROL_MESSAGE, has_control_characters
 from reporting.web.display import LOCAL_TZ
 
 DATETIME_LOCAL_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
@@ -36,6 +37,21 @@ class LocalDateTimeField(forms.DateTimeField):
         if hasattr(value, "astimezone"):
             return value.astimezone(LOCAL_TZ).strftime("%Y-%m-%dT%H:%M")
         return value
+
+
+def _printable(value: str) -> None:
+    if has_control_characters(value):
+        raise forms.ValidationError(CONTROL_MESSAGE)
+
+
+class TextForm(forms.Form):
+    """A form whose text fields refuse control characters, as the API's do (``reporting.text``)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            if isinstance(field, forms.CharField):
+                field.validators.append(_printable)
 
 
 def add_domain_errors(form: forms.Form, exc: DomainError) -> None:
@@ -79,7 +95,7 @@ def _count(label):
     )
 
 
-class ReportForm(forms.Form):
+class ReportForm(TextForm):
     kind = forms.ChoiceField(label=_("报告类型"), choices=ReportKind.choices, widget=forms.RadioSelect)
     occurred_at = LocalDateTimeField(label=_("发生时间"), required=False)
     location = forms.CharField(label=_("地点"), max_length=300, required=False)
@@ -120,7 +136,7 @@ def _text(label, max_length, *, required=True, rows=None):
     return forms.CharField(label=label, max_length=max_length, required=required, widget=widget)
 
 
-class IncidentForm(forms.Form):
+class IncidentForm(TextForm):
     """Opening an incident (新建事件): the incident's facts and who must report it from when (SPEC rules 1, 5, 6).
 
     Unit staff open it for their own unit only; the duty room names one or more responsible units (``units``), each
@@ -173,7 +189,7 @@ class IncidentForm(forms.Form):
         return data
 
 
-class UnitClockForm(forms.Form):
+class UnitClockForm(TextForm):
     """A responsible unit added to an open incident (增加责任单位), with when and how it first knew."""
 
     unit = forms.ModelChoiceField(
@@ -190,20 +206,20 @@ class UnitClockForm(forms.Form):
     channel = forms.ChoiceField(label=_("知悉途径"), choices=Channel.choices, initial=Channel.DUTY_ROOM)
 
 
-class NotRequiredForm(forms.Form):
+class NotRequiredForm(TextForm):
     """SPEC rule 11: the duty room marks an obligation not required, with a reason auditors will see."""
 
     reason = _text(_("原因"), 2000)
 
 
-class FirstKnownForm(forms.Form):
+class FirstKnownForm(TextForm):
     """SPEC rule 4: correcting a first-known time; decided clocks keep their lateness, pending ones move."""
 
     first_known_at = LocalDateTimeField(label=_("更正后的首次知悉时间"))
     reason = _text(_("更正原因"), 2000)
 
 
-class IncidentEditForm(forms.Form):
+class IncidentEditForm(TextForm):
     """The duty room corrects an incident's facts (API: PATCH); the grade may be raised, never set below the one
     computed from the figures (SPEC rule 9). Every change is logged by the service."""
 
@@ -236,7 +252,7 @@ class IncidentEditForm(forms.Form):
             self.fields[name].required = True
 
 
-class CityReportForm(forms.Form):
+class CityReportForm(TextForm):
     """SPEC rule 12: when a vertical unit reported to its city-level department."""
 
     reported_at = LocalDateTimeField(label=_("向市级部门报告时间"))
