@@ -136,6 +136,9 @@ def test_demo_users_have_their_roles(monkeypatch):
     assert User.objects.get(username="duty").role == Role.DUTY_ROOM
     officer = User.objects.get(username="sijing-officer")
     assert (officer.role, officer.unit.code) == (Role.UNIT_STAFF, "sijing")
+    # One of 泗泾镇's duty officers, so the filing form fills in the contact person and phone.
+    assert (officer.contact.unit.code, officer.contact.role) == ("sijing", ContactRole.DUTY_OFFICER)
+    assert officer.contact.phone.startswith("+86")
 
 
 def test_seed_uses_the_real_clock_when_not_frozen(monkeypatch):

@@ -152,6 +152,12 @@ class Command(BaseCommand):
                 user.set_password(password)
                 user.save()
                 self.stdout.write(f"demo user {username} ({role}) password: {password}")
+            if unit_code and user.contact_id is None:
+                # The officer is one of the unit's duty officers: the filing form fills in their name and phone.
+                user.contact = (
+                    Contact.objects.filter(unit__code=unit_code, role=ContactRole.DUTY_OFFICER).order_by("id").first()
+                )
+                user.save(update_fields=["contact"])
 
 
 # --- demo incidents ---------------------------------------------------------------------------------------------
