@@ -42,6 +42,7 @@ from reporting.api.serializers_incidents import (
     TimelineEventSerializer,
 )
 from reporting.api.serializers_notifications import NotificationSerializer
+from reporting.models import Incident
 
 
 def _valid(serializer_class, data, **kwargs):
@@ -253,6 +254,7 @@ class SignalViewSet(ReadMixin, ApiViewSet):
         "list": frozenset({UNIT_STAFF, DUTY_ROOM, LEADER, AUDITOR, ADMIN}),
         "retrieve": frozenset({UNIT_STAFF, DUTY_ROOM, LEADER, AUDITOR, ADMIN}),
         "link": DUTY,
+        "incident": DUTY,
     }
 
     def get_queryset(self):
@@ -279,6 +281,22 @@ class SignalViewSet(ReadMixin, ApiViewSet):
         data = _valid(SignalLinkInput, request.data)
         signal = signal_services.signal_link(signal=signal, incident=data["incident"], actor=request.user, now=self.now)
         return Response(self.get_serializer(signal).data)
+
+    @extend_schema(
+        summary="据线索新建事件并关联 (duty room): one transaction; 409 when the signal is already linked",
+        request=IncidentCreateInput,
+        responses={201: IncidentSerializer},
+    )
+    @action(detail=True, methods=["post"], filterset_class=None)
+    def incident(self, request, *args, **kwargs):
+        signal = self.get_object()
+        data = _valid(IncidentCreateInput, request.data)
+        units = [dict(u) for u in data.pop("units")]
+        incident = signal_services.incident_create_from_signal(
+            signal=signal, actor=request.user, now=self.now, units=units, **data
+        )
+        incident = Incident.objects.prefetch_related("obligations__unit").get(pk=incident.pk)
+        return Response(IncidentSerializer(incident, context=self.get_serializer_context()).data, status=201)
 
 
 @extend_schema_view(
