@@ -136,20 +136,26 @@ def _text(label, max_length, *, required=True, rows=None):
     return forms.CharField(label=label, max_length=max_length, required=required, widget=widget)
 
 
-class IncidentForm(TextForm):
-    """Opening an incident (新建事件): the incident's facts and who must report it from when (SPEC rules 1, 5, 6).
-
-    Unit staff open it for their own unit only; the duty room names one or more responsible units (``units``), each
-    first knowing at ``first_known_at``. The grade and the sensitive flag are the duty room's."""
+class IncidentFactsForm(TextForm):
+    """What the new-incident and edit forms share: the incident's title, place, summary and figures."""
 
     title = _text(_("事件标题"), 200)
-    domain = forms.ChoiceField(label=_("领域"), choices=Domain.choices)
-    occurred_at = LocalDateTimeField(label=_("发生时间"))
     location = _text(_("地点"), 300)
     summary = _text(_("简要情况"), 5000, required=False, rows=3)
     deaths = _count(_("死亡人数"))
     injuries = _count(_("受伤人数"))
     missing = _count(_("失踪人数"))
+    direct_loss_yuan = _money(required=True)
+
+
+class IncidentForm(IncidentFactsForm):
+    """Opening an incident (新建事件): the incident's facts and who must report it from when (SPEC rules 1, 5, 6).
+
+    Unit staff open it for their own unit only; the duty room names one or more responsible units (``units``), each
+    first knowing at ``first_known_at``. The grade and the sensitive flag are the duty room's."""
+
+    domain = forms.ChoiceField(label=_("领域"), choices=Domain.choices)
+    occurred_at = LocalDateTimeField(label=_("发生时间"))
     direct_loss_yuan = _money(required=False)
     grade = forms.ChoiceField(
         label=_("等级 (不填则按伤亡损失计算; 只能调高)"),
@@ -219,17 +225,10 @@ class FirstKnownForm(TextForm):
     reason = _text(_("更正原因"), 2000)
 
 
-class IncidentEditForm(TextForm):
+class IncidentEditForm(IncidentFactsForm):
     """The duty room corrects an incident's facts (API: PATCH); the grade may be raised, never set below the one
     computed from the figures (SPEC rule 9). Every change is logged by the service."""
 
-    title = _text(_("事件标题"), 200)
-    location = _text(_("地点"), 300)
-    summary = _text(_("简要情况"), 5000, required=False, rows=3)
-    deaths = _count(_("死亡人数"))
-    injuries = _count(_("受伤人数"))
-    missing = _count(_("失踪人数"))
-    direct_loss_yuan = _money(required=True)
     grade = forms.ChoiceField(
         label=_("等级 (只能调高, 不能低于计算等级)"),
         choices=[("", _("不变 (伤亡损失增加时自动调高)"))] + list(Grade.choices),
