@@ -31,6 +31,13 @@ from reporting.web.forms import (
 from reporting.web.incidents import incident_for, render_incident
 
 
+def _managed_incident(user, incident_id: int) -> Incident:
+    """An incident the duty room may act on; 404 for everyone else (as the page shows them no such action)."""
+    if role_of(user) not in MANAGE_ROLES:
+        raise Http404("no such action")
+    return incident_for(user, incident_id)
+
+
 def _managed_obligation(user, obligation_id: int) -> Obligation:
     """An obligation the duty room may act on; 404 for everyone else (as the page shows them no such action)."""
     if role_of(user) not in MANAGE_ROLES:
@@ -63,9 +70,7 @@ def _act(request, incident: Incident, form, action: str, write, *, obligation: O
 @login_required
 def incident_add_unit(request, incident_id: int):
     """增加责任单位: a new obligation whose clocks start from the unit's first-known time."""
-    if role_of(request.user) not in MANAGE_ROLES:
-        raise Http404("no such action")
-    incident = incident_for(request.user, incident_id)
+    incident = _managed_incident(request.user, incident_id)
     form = UnitClockForm(request.POST, auto_id="add_%s")
 
     def write(data):
@@ -123,9 +128,7 @@ def obligation_first_known(request, obligation_id: int):
 @login_required
 def incident_edit(request, incident_id: int):
     """修改事件信息: figures, grade, title, place, summary (the API's PATCH); the service logs each change."""
-    if role_of(request.user) not in MANAGE_ROLES:
-        raise Http404("no such action")
-    incident = incident_for(request.user, incident_id)
+    incident = _managed_incident(request.user, incident_id)
     form = IncidentEditForm(request.POST, auto_id="edit_%s")
 
     def write(data):
