@@ -10,24 +10,14 @@ from reporting import signal_services
 from reporting.models import AuditEvent, Incident, Obligation
 from tests.api.conftest import V1
 from tests.web.conftest import open_incident
+from tests.web.test_signal_pages import make_signal
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def signal(units):
-    now = timezone.now()
-    signal, _ = signal_services.signal_ingest(
-        actor=None,
-        now=now,
-        source="120",
-        external_id="E-77",
-        received_at=now - timedelta(minutes=9),
-        delivered_to=units["sijing"],
-        delivered_at=now - timedelta(minutes=8),
-        summary="一人受伤",
-    )
-    return signal
+    return make_signal(units, source="120", external_id="E-77", minutes_ago=8, summary="一人受伤")
 
 
 def body(**overrides):

@@ -15,7 +15,7 @@ from tests.web.conftest import open_incident
 pytestmark = pytest.mark.django_db
 
 
-def make_signal(units, *, external_id="A-778", minutes_ago=6, incident=None, **extra) -> Signal:
+def make_signal(units, *, source="110", external_id="A-778", minutes_ago=6, incident=None, **extra) -> Signal:
     now = timezone.now()
     fields = {
         "received_at": now - timedelta(minutes=minutes_ago + 1),
@@ -29,7 +29,7 @@ def make_signal(units, *, external_id="A-778", minutes_ago=6, incident=None, **e
         "incident": incident,
     }
     fields.update(extra)
-    signal, _ = signal_services.signal_ingest(actor=None, now=now, source="110", external_id=external_id, **fields)
+    signal, _ = signal_services.signal_ingest(actor=None, now=now, source=source, external_id=external_id, **fields)
     return signal
 
 
