@@ -12,11 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from reporting import findings_services
+from reporting.coverage import MIN_ON_POST
 from reporting.models import Contact, ContactRole, Shift, Unit, UnitKind
 
 ROSTER_ROLES = {ContactRole.DUTY_OFFICER, ContactRole.SHIFT_LEADER, ContactRole.LEADER_ON_SHIFT}
-#: Two people on post at every moment (SPEC, 双人在岗).
-MIN_ON_POST = 2
 
 
 @dataclass

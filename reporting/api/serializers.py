@@ -8,13 +8,16 @@ input and the output of each. Incidents, reports and signals have separate input
 from __future__ import annotations
 
 from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.authtoken.models import Token
 from rest_framework.validators import UniqueValidator
 
+from reporting import shift_services
 from reporting.api.fields import E164, AwareDateTimeField, ModelSerializer, text_field
 from reporting.models import Contact, ContactRole, Domain, Role, Shift, Unit, UnitKind, User
 
+OWN_UNIT_ONLY = "报送单位人员只能填写本单位 (unit staff may name only their own unit)"
 UNIT_CODE_ERRORS = {
     "does_not_exist": "单位不存在: {value} (unknown unit)",
     "invalid": "单位代码无效 (invalid unit code)",
@@ -82,14 +85,18 @@ class ShiftSerializer(ModelSerializer):
         model = Shift
         fields = ["id", "unit", "contact", "role", "starts_at", "ends_at"]
 
-    def validate(self, attrs):
-        if attrs["ends_at"] <= attrs["starts_at"]:
-            raise serializers.ValidationError(
-                {"ends_at": ["结束时间必须晚于开始时间 (ends_at must be after starts_at)"]}
-            )
-        if attrs["contact"].unit_id != attrs["unit"].pk:
-            raise serializers.ValidationError({"contact": ["该人员不属于此单位 (the contact belongs to another unit)"]})
-        return attrs
+    def validate_unit(self, unit):
+        user = self.context["request"].user
+        if user.effective_role == Role.UNIT_STAFF and unit.pk != user.unit_id:
+            raise serializers.ValidationError(OWN_UNIT_ONLY)
+        return unit
+
+    def create(self, validated_data):
+        """Through the service (the rules and the audit event live there); the API adds one shift at a time."""
+        (shift,) = shift_services.shifts_create(
+            **validated_data, actor=self.context["request"].user, now=timezone.now()
+        )
+        return shift
 
 
 class UserSerializer(ModelSerializer):

@@ -16,7 +16,7 @@ from reporting.api.fields import (
     money_field,
     text_field,
 )
-from reporting.api.serializers import UNIT_CODE_ERRORS, unit_code_field
+from reporting.api.serializers import OWN_UNIT_ONLY, UNIT_CODE_ERRORS, unit_code_field
 from reporting.models import (
     AuditEvent,
     Channel,
@@ -229,9 +229,6 @@ class CityReportInput(Serializer):
 class FirstKnownInput(Serializer):
     first_known_at = AwareDateTimeField()
     reason = text_field(2000)
-
-
-OWN_UNIT_ONLY = "报送单位人员只能填写本单位 (unit staff may name only their own unit)"
 
 
 class _VisibleReportField(serializers.PrimaryKeyRelatedField):

@@ -24,8 +24,8 @@ from reporting.api.permissions import (
     UNIT_STAFF,
     role_of,
 )
+from reporting.api.serializers import OWN_UNIT_ONLY
 from reporting.api.serializers_incidents import (
-    OWN_UNIT_ONLY,
     CityReportInput,
     FirstKnownInput,
     IncidentCreateInput,

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from reporting import selectors
+from reporting import selectors, shift_services
 from reporting.api.base import ApiViewSet
-from reporting.api.permissions import ADMINS, DUTY, EVERYONE, READERS
+from reporting.api.permissions import ADMINS, DUTY, EVERYONE, OPERATORS, READERS
 from reporting.api.serializers import (
     ContactSerializer,
     ShiftSerializer,
@@ -92,18 +93,23 @@ class ContactViewSet(ListRetrieveMixin, CreateMixin, PatchMixin, ApiViewSet):
 @extend_schema_view(
     list=extend_schema(summary="值班表 (shifts)"),
     retrieve=extend_schema(summary="一个班次 (a shift)"),
-    create=extend_schema(summary="排班 (duty room, admin); ends_at 必须晚于 starts_at"),
-    destroy=extend_schema(summary="删除班次 (duty room, admin)"),
+    create=extend_schema(
+        summary="排班 (unit staff for their own unit, duty room, admin); ends_at 必须晚于 starts_at, 最长 7 天"
+    ),
+    destroy=extend_schema(summary="删除班次 (unit staff for their own unit, duty room, admin)"),
 )
 class ShiftViewSet(ListRetrieveMixin, CreateMixin, ApiViewSet):
+    """A unit keeps its own duty roster (its staff know who is on post); the duty room keeps anyone's. Changes are
+    audit events (``reporting.shift_services``)."""
+
     serializer_class = ShiftSerializer
-    roles = {"list": READERS, "retrieve": READERS, "create": DUTY, "destroy": DUTY}
+    roles = {"list": READERS, "retrieve": READERS, "create": OPERATORS, "destroy": OPERATORS}
 
     def get_queryset(self):
         return selectors.shift_list(user=self.request.user)
 
     def destroy(self, request, *args, **kwargs):
-        self.get_object().delete()
+        shift_services.shift_delete(shift=self.get_object(), actor=request.user, now=timezone.now())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -1,0 +1,82 @@
+"""Duty roster writes (值班表): a unit's shifts, added and removed through here by the API and the pages.
+
+Every change appends an audit event with the whole shift, so a roster edited after the fact (a gap filled in
+retroactively, a shift removed) stays visible to auditors even though the shift row itself is gone or new.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from reporting.auditlog import audited, event_append
+from reporting.errors import DomainError
+from reporting.models import Contact, Shift, Unit
+from reporting.services import actor_name
+
+#: A longer shift is a typing mistake (a year for a day) that would hide every gap behind it. Seven days covers a
+#: leader on shift for a whole public holiday.
+MAX_SHIFT = timedelta(days=7)
+#: "Repeat daily" on the roster page: at most a month of shifts in one go.
+MAX_REPEAT_DAYS = 31
+
+
+def _detail(shift: Shift) -> dict:
+    return {
+        "unit": shift.unit.code,
+        "contact": shift.contact_id,
+        "name": shift.contact.name,
+        "role": shift.role,
+        "starts_at": shift.starts_at,
+        "ends_at": shift.ends_at,
+    }
+
+
+@audited
+def shifts_create(
+    *,
+    unit: Unit,
+    contact: Contact,
+    role: str,
+    starts_at: datetime,
+    ends_at: datetime,
+    days: int = 1,
+    actor,
+    now: datetime,
+) -> list[Shift]:
+    """Put ``contact`` on ``unit``'s roster from ``starts_at`` to ``ends_at``, and the same hours on each of the
+    following ``days - 1`` days. All or nothing: a refusal writes no shift."""
+    errors: dict[str, list[str]] = {}
+    if ends_at <= starts_at:
+        errors["ends_at"] = ["结束时间必须晚于开始时间 (ends_at must be after starts_at)"]
+    elif ends_at - starts_at > MAX_SHIFT:
+        errors["ends_at"] = ["一个班次不能超过 7 天 (a shift lasts at most 7 days)"]
+    if contact.unit_id != unit.pk:
+        errors["contact"] = ["该人员不属于此单位 (the contact belongs to another unit)"]
+    elif not contact.active:
+        errors["contact"] = ["该人员已停用, 不能排班 (the contact is inactive)"]
+    if not 1 <= days <= MAX_REPEAT_DAYS:
+        errors["days"] = [f"连续天数须在 1 到 {MAX_REPEAT_DAYS} 之间 (1 to {MAX_REPEAT_DAYS} days)"]
+    if errors:
+        raise DomainError(errors)
+    shifts = Shift.objects.bulk_create(
+        Shift(
+            unit=unit,
+            contact=contact,
+            role=role,
+            starts_at=starts_at + timedelta(days=day),
+            ends_at=ends_at + timedelta(days=day),
+        )
+        for day in range(days)
+    )
+    for shift in shifts:
+        event_append(at=now, kind="shift_added", actor=actor_name(actor), obj=shift, detail=_detail(shift))
+    return shifts
+
+
+@audited
+def shift_delete(*, shift: Shift, actor, now: datetime) -> None:
+    """Take a shift off the roster; the audit event keeps what it was."""
+    shift = Shift.objects.select_related("unit", "contact").get(pk=shift.pk)
+    detail = _detail(shift)
+    event_append(at=now, kind="shift_removed", actor=actor_name(actor), obj=shift, detail=detail)
+    shift.delete()
