@@ -31,6 +31,8 @@ EVENT_LABELS = {
     "notification_failed": _("通知发送失败"),
     "notification_cancelled": _("通知已取消 (已报送)"),
     "finding_reviewed": _("督查发现已审核"),
+    "shift_added": _("排班"),
+    "shift_removed": _("删除班次"),
 }
 
 

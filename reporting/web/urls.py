@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from reporting.web import audit, board, filing, incident_actions, incident_list, incidents, pages, signals
+from reporting.web import audit, board, filing, incident_actions, incident_list, incidents, pages, roster, signals
 
 app_name = "web"
 
@@ -33,6 +33,10 @@ urlpatterns = [
     path("incidents/<int:incident_id>/edit/", incident_actions.incident_edit, name="incident-edit"),
     path("signals/", signals.signals, name="signals"),
     path("signals/<int:signal_id>/link/", signals.signal_link, name="signal-link"),
+    path("roster/", roster.roster_home, name="roster"),
+    path("roster/<slug:code>/", roster.roster_unit, name="roster-unit"),
+    path("roster/<slug:code>/shifts/", roster.shift_add, name="shift-add"),
+    path("roster/shifts/<int:shift_id>/delete/", roster.shift_delete, name="shift-delete"),
     path("audit/", audit.audit, name="audit"),
     path("audit/findings/<int:finding_id>/review/", audit.finding_review, name="finding-review"),
 ]

@@ -306,3 +306,40 @@ def test_duty_room_opens_an_incident_from_a_signal(page, live_server, units, dut
     obligation = signal.incident.obligations.get()
     assert (obligation.unit.code, obligation.first_known_channel) == ("sijing", "119")
     assert obligation.first_known_at <= signal.delivered_at
+
+
+def test_unit_officer_fills_the_rosters_gaps_and_the_duty_room_sees_it(
+    page, live_server, units, sijing_officer, duty_room, tmp_path
+):
+    from reporting.models import Contact, Shift
+
+    Contact.objects.create(unit=units["sijing"], name="李值班", phone="+8617000000011", role="shift_leader")
+    login(page, live_server, "sijing-officer")
+    page.click("nav >> text=值班表")
+    page.wait_for_url(f"{live_server.url}/roster/sijing/")
+    expect(page.locator("#gaps")).to_contain_text("无人值班")
+    # Two people around the clock from the next handover for the rest of the week: the form starts there.
+    for name, role in (("王某", "duty_officer"), ("李值班", "shift_leader")):
+        page.select_option("#id_contact", label=f"{name} ({'值班员' if role == 'duty_officer' else '值班长'})")
+        page.select_option("#id_role", role)
+        page.fill("#id_days", "8")
+        page.click("#shift-form button[type=submit]")
+        expect(page.locator(".msg")).to_contain_text("已排班 8 个班次")
+    assert Shift.objects.count() == 16
+    expect(page.locator("#shifts tbody tr")).to_have_count(14)  # the week shown: 7 days × 2 people
+    keep_screenshot(tmp_path, page, "roster-unit.png", full_page=True)
+    # A slip: a shift that ends when it starts keeps what was typed and says why.
+    page.select_option("#id_contact", label="王某 (值班员)")
+    starts = page.input_value("#id_starts_at")
+    page.fill("#id_ends_at", starts)
+    page.click("#shift-form button[type=submit]")
+    expect(page.locator('.field[data-field="ends_at"] .field-error')).to_contain_text("晚于开始")
+    expect(page.locator("#id_ends_at")).to_have_value(starts)
+    assert Shift.objects.count() == 16
+    page.click("text=退出")
+    login(page, live_server, "duty")
+    page.goto(f"{live_server.url}/roster/")
+    # 泗泾镇 is covered from the next handover on, so it sorts after every unit with no roster at all.
+    expect(page.locator("#coverage tbody tr").last).to_have_id("unit-sijing")
+    expect(page.locator("#coverage tbody tr").first).to_have_class(re.compile("overdue"))
+    keep_screenshot(tmp_path, page, "roster-overview.png", full_page=True)

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from reporting import signal_services
-from reporting.models import AuditEvent, Finding, FindingKind, Incident, Obligation, Report, Signal
+from reporting.models import AuditEvent, Finding, FindingKind, Incident, Obligation, Report, Shift, Signal
 from reporting.web.display import local_input
 from tests.web.conftest import WRITTEN, open_incident
 
@@ -60,6 +60,9 @@ def world(units, sijing_officer, duty_room):
         "finding": finding,
         "earlier": earlier,
         "occurred": local_input(incident.occurred_at),
+        "tomorrow": local_input(now + timedelta(days=1)),
+        "after": local_input(now + timedelta(days=2)),
+        "contact": str(sijing_officer.contact.pk),
     }
 
 
@@ -98,6 +101,17 @@ def forms(world) -> list[tuple[str, str, dict]]:
         ("duty_room", f"/signals/{world['signal'].pk}/link/", {"incident": str(i)}),
         ("auditor", f"/audit/findings/{world['finding'].pk}/review/", {"decision": "dismissed", "reason": "核实"}),
         (
+            "sijing_officer",
+            "/roster/sijing/shifts/",
+            {
+                "contact": world["contact"],
+                "role": "duty_officer",
+                "starts_at": world["tomorrow"],
+                "ends_at": world["after"],
+                "days": "2",
+            },
+        ),
+        (
             "duty_room",
             f"/obligations/{o}/file/",
             {"kind": "written", **{k: str(v) for k, v in WRITTEN.items()}, "occurred_at": world["occurred"]},
@@ -106,7 +120,7 @@ def forms(world) -> list[tuple[str, str, dict]]:
 
 
 def written() -> tuple[int, ...]:
-    return tuple(m.objects.count() for m in (Incident, Obligation, Report, AuditEvent, Signal))
+    return tuple(m.objects.count() for m in (Incident, Obligation, Report, AuditEvent, Signal, Shift))
 
 
 def test_no_value_in_any_field_of_any_form_is_a_500(client, request, world):

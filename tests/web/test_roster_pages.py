@@ -1,0 +1,243 @@
+"""值班表 pages: a unit keeps its own roster and sees its 双人在岗 gaps ahead; the duty room sees every unit's."""
+
+from datetime import datetime, timedelta
+
+import pytest
+from django.utils import timezone
+from freezegun import freeze_time
+
+from reporting.models import AuditEvent, Contact, ContactRole, Shift
+from reporting.web.display import LOCAL_TZ, local_input
+
+pytestmark = pytest.mark.django_db
+
+#: Saturday 2026-11-28 10:00 Asia/Shanghai.
+NOW = datetime(2026, 11, 28, 10, 0, tzinfo=LOCAL_TZ)
+
+
+@pytest.fixture
+def people(units, sijing_officer):
+    second = Contact.objects.create(unit=units["sijing"], name="李值班", phone="+8617000000011", role="shift_leader")
+    return {"officer": sijing_officer.contact, "second": second}
+
+
+def shift(unit, contact, start, hours=24, role=ContactRole.DUTY_OFFICER):
+    return Shift.objects.create(
+        unit=unit, contact=contact, role=role, starts_at=start, ends_at=start + timedelta(hours=hours)
+    )
+
+
+def add_body(contact, start, hours=24, days=1, role="duty_officer"):
+    return {
+        "contact": str(contact.pk),
+        "role": role,
+        "starts_at": local_input(start),
+        "ends_at": local_input(start + timedelta(hours=hours)),
+        "days": str(days),
+    }
+
+
+@freeze_time(NOW)
+def test_unit_staff_land_on_their_own_roster_with_this_weeks_gaps(client, units, sijing_officer, people):
+    day = NOW.replace(hour=0)
+    shift(units["sijing"], people["officer"], day, hours=24 * 7)
+    shift(units["sijing"], people["second"], day, hours=24 * 6)  # the last day has one person only
+    client.force_login(sijing_officer)
+    response = client.get("/roster/", follow=True)
+    assert response.redirect_chain == [("/roster/sijing/", 302)]
+    page = response.content.decode()
+    assert "2026-11-28 — 2026-12-04" in page
+    assert [(g["starts_at"], g["ends_at"], g["on_post"]) for g in response.context["gaps"]] == [
+        ("2026-12-04 00:00", "2026-12-05 00:00", 1)
+    ]
+    assert "仅 1 人在岗" in page and "李值班" in page
+
+
+@freeze_time(NOW)
+def test_a_week_with_no_roster_is_one_gap_and_week_paging_moves_it(client, units, sijing_officer, people):
+    client.force_login(sijing_officer)
+    response = client.get("/roster/sijing/?from=2026-12-07")
+    assert response.context["first"].isoformat() == "2026-12-07"
+    (gap,) = response.context["gaps"]
+    assert (gap["starts_at"], gap["ends_at"], gap["on_post"], gap["hours"]) == (
+        "2026-12-07 00:00",
+        "2026-12-14 00:00",
+        0,
+        168.0,
+    )
+    assert "无人值班" in response.content.decode()
+
+
+@pytest.mark.parametrize("bad", ["", "yesterday", "2026-13-01", "9999-12-31", "0001-01-01", "%00"])
+@freeze_time(NOW)
+def test_a_bad_week_shows_this_week(client, units, sijing_officer, bad):
+    client.force_login(sijing_officer)
+    response = client.get("/roster/sijing/", {"from": bad})
+    assert response.status_code == 200 and response.context["first"].isoformat() == "2026-11-28"
+
+
+@freeze_time(NOW)
+def test_unit_staff_add_a_week_of_shifts_in_one_go(client, units, sijing_officer, people):
+    client.force_login(sijing_officer)
+    start = NOW.replace(hour=8, minute=30) + timedelta(days=1)
+    response = client.post("/roster/sijing/shifts/", add_body(people["second"], start, days=7, role="shift_leader"))
+    assert response.status_code == 302 and response["Location"] == "/roster/sijing/?from=2026-11-29"
+    shifts = list(Shift.objects.order_by("starts_at"))
+    assert len(shifts) == 7 and {s.contact for s in shifts} == {people["second"]}
+    assert [s.starts_at for s in shifts] == [start + timedelta(days=d) for d in range(7)]
+    assert all(s.ends_at - s.starts_at == timedelta(hours=24) and s.role == "shift_leader" for s in shifts)
+    events = AuditEvent.objects.filter(kind="shift_added")
+    assert events.count() == 7 and {e.actor for e in events} == {"sijing-officer"}
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        ({"ends_at": "2026-11-28T09:59"}, "ends_at", "尚未结束"),
+        ({"days": "0"}, "days", ""),
+        ({"days": "32"}, "days", ""),
+        ({"role": "district_leader"}, "role", ""),
+        ({"starts_at": "2026-11-30T08:30", "ends_at": "2026-11-29T08:30"}, "ends_at", "晚于开始"),
+        ({"starts_at": "2026-11-29T08:30", "ends_at": "2026-12-06T08:31"}, "ends_at", "7 天"),
+        ({"starts_at": "明天早上"}, "starts_at", "有效的日期时间"),
+        ({"contact": "999999"}, "contact", "本单位"),
+    ],
+)
+@freeze_time(NOW)
+def test_a_refused_shift_keeps_what_was_typed_and_writes_nothing(
+    client, units, sijing_officer, people, change, field, message
+):
+    client.force_login(sijing_officer)
+    body = {**add_body(people["second"], NOW + timedelta(days=1)), **change}
+    response = client.post("/roster/sijing/shifts/", body)
+    assert response.status_code == 400
+    form = response.context["form"]
+    assert field in form.errors and message in " ".join(form.errors[field])
+    assert form.data["starts_at"] == body["starts_at"]
+    assert not Shift.objects.exists() and not AuditEvent.objects.exists()
+
+
+@freeze_time(NOW)
+def test_another_units_person_is_not_offered_nor_accepted(client, units, sijing_officer, people):
+    stranger = Contact.objects.create(unit=units["chedun"], name="陈某", phone="+8617000000077", role="duty_officer")
+    client.force_login(sijing_officer)
+    page = client.get("/roster/sijing/").content.decode()
+    assert "李值班" in page and "陈某" not in page
+    response = client.post("/roster/sijing/shifts/", add_body(stranger, NOW + timedelta(days=1)))
+    assert response.status_code == 400 and "contact" in response.context["form"].errors
+    assert not Shift.objects.exists()
+
+
+@freeze_time(NOW)
+def test_another_units_roster_is_404_to_unit_staff(client, units, sijing_officer, outsider, people):
+    future = shift(units["sijing"], people["officer"], NOW + timedelta(days=1))
+    client.force_login(outsider)
+    assert client.get("/roster/sijing/").status_code == 404
+    assert (
+        client.post("/roster/sijing/shifts/", add_body(people["officer"], NOW + timedelta(days=2))).status_code == 404
+    )
+    assert client.post(f"/roster/shifts/{future.pk}/delete/").status_code == 404
+    assert Shift.objects.count() == 1
+
+
+@freeze_time(NOW)
+def test_leaders_and_auditors_read_but_do_not_edit(client, units, leader, auditor, people, sijing_officer):
+    future = shift(units["sijing"], people["officer"], NOW + timedelta(days=1))
+    for reader in (leader, auditor):
+        client.force_login(reader)
+        response = client.get("/roster/sijing/")
+        assert response.status_code == 200 and response.context["form"] is None
+        assert 'id="shift-form"' not in response.content.decode()
+        assert client.post("/roster/sijing/shifts/", add_body(people["officer"], NOW)).status_code == 404
+        assert client.post(f"/roster/shifts/{future.pk}/delete/").status_code == 404
+    assert Shift.objects.count() == 1
+
+
+@freeze_time(NOW)
+def test_removing_a_coming_shift_is_audited_and_an_ended_one_is_history(client, units, sijing_officer, people):
+    coming = shift(units["sijing"], people["second"], NOW + timedelta(hours=2))
+    ended = shift(units["sijing"], people["second"], NOW - timedelta(hours=30))
+    client.force_login(sijing_officer)
+    response = client.post(f"/roster/shifts/{coming.pk}/delete/")
+    assert response.status_code == 302 and not Shift.objects.filter(pk=coming.pk).exists()
+    assert AuditEvent.objects.get(kind="shift_removed").detail["name"] == "李值班"
+    response = client.post(f"/roster/shifts/{ended.pk}/delete/")
+    assert response.status_code == 409 and "不能删除" in response.content.decode()
+    assert Shift.objects.filter(pk=ended.pk).exists()
+
+
+@freeze_time(NOW)
+def test_duty_room_sees_every_unit_worst_first_and_edits_any(client, units, duty_room, people):
+    # 泗泾镇 has two on post all week; 车墩镇 one person now; the others nobody.
+    day = NOW.replace(hour=0)
+    shift(units["sijing"], people["officer"], day, hours=24 * 8)
+    shift(units["sijing"], people["second"], day, hours=24 * 8)
+    chedun = Contact.objects.create(unit=units["chedun"], name="陈某", phone="+8617000000077", role="duty_officer")
+    shift(units["chedun"], chedun, day, hours=24)
+    client.force_login(duty_room)
+    response = client.get("/roster/")
+    rows = {r["unit"].code: r for r in response.context["rows"]}
+    assert rows["sijing"]["short_now"] is False and rows["sijing"]["week_hours"] == 0
+    assert rows["sijing"]["on_post"] == ["李值班", "王某"]
+    assert rows["chedun"]["short_now"] is True and rows["chedun"]["day_hours"] == 24.0
+    assert rows["chedun"]["on_post"] == ["陈某"]
+    assert response.context["rows"][-1]["unit"].code == "sijing"
+    assert response.context["short_now"] == len(units) - 1
+    start = NOW + timedelta(days=1)
+    response = client.post("/roster/chedun/shifts/", add_body(chedun, start))
+    assert response.status_code == 302
+    assert Shift.objects.filter(unit=units["chedun"], starts_at=start).exists()
+    assert AuditEvent.objects.get(kind="shift_added").actor == "duty"
+
+
+@freeze_time(NOW)
+def test_an_inactive_person_leaves_a_gap(client, units, duty_room, people):
+    day = NOW.replace(hour=0)
+    shift(units["sijing"], people["officer"], day, hours=24 * 8)
+    shift(units["sijing"], people["second"], day, hours=24 * 8)
+    Contact.objects.filter(pk=people["second"].pk).update(active=False)
+    client.force_login(duty_room)
+    rows = {r["unit"].code: r for r in client.get("/roster/").context["rows"]}
+    assert rows["sijing"]["short_now"] is True and rows["sijing"]["on_post"] == ["王某"]
+
+
+def test_feeds_have_no_roster(client, feed, units):
+    client.force_login(feed)
+    assert client.get("/roster/").status_code == 404
+    assert client.get("/roster/sijing/").status_code == 404
+
+
+def test_the_add_form_starts_at_the_next_handover(client, units, sijing_officer, people):
+    with freeze_time(datetime(2026, 11, 28, 7, 0, tzinfo=LOCAL_TZ)):
+        client.force_login(sijing_officer)
+        form = client.get("/roster/sijing/").context["form"]
+        assert form.initial["starts_at"] == datetime(2026, 11, 28, 8, 30, tzinfo=LOCAL_TZ)
+    with freeze_time(datetime(2026, 11, 28, 23, 59, tzinfo=LOCAL_TZ)):
+        form = client.get("/roster/sijing/").context["form"]
+        assert form.initial["starts_at"] == datetime(2026, 11, 29, 8, 30, tzinfo=LOCAL_TZ)
+        assert form.initial["ends_at"] == datetime(2026, 11, 30, 8, 30, tzinfo=LOCAL_TZ)
+    assert timezone.now() > NOW  # the clock is back
+
+
+@freeze_time(NOW)
+def test_the_roster_speaks_english_on_request(client, units, sijing_officer, people):
+    client.force_login(sijing_officer)
+    client.post("/i18n/setlang/", {"language": "en", "next": "/roster/"})
+    page = client.get("/roster/sijing/").content.decode()
+    assert "Duty roster" in page and "nobody on duty" in page and "Days in a row" in page
+    assert "值班表" not in page.split("<main", 1)[1]
+
+
+@freeze_time(NOW)
+def test_the_duty_rooms_own_roster_offers_duty_room_staff(client, units, duty_room):
+    staff = Contact.objects.create(
+        unit=units["duty-room"], name="值班室甲", phone="+8617000000031", role="duty_room_staff"
+    )
+    client.force_login(duty_room)
+    form = client.get("/roster/duty-room/").context["form"]
+    assert [value for value, _ in form.fields["role"].choices][0] == "duty_room_staff"
+    response = client.post(
+        "/roster/duty-room/shifts/", add_body(staff, NOW + timedelta(hours=1), role="duty_room_staff")
+    )
+    assert response.status_code == 302 and Shift.objects.get().role == "duty_room_staff"
+    assert "duty_room_staff" not in [v for v, _ in client.get("/roster/sijing/").context["form"].fields["role"].choices]
