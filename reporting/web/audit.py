@@ -19,9 +19,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from reporting import findings_services, stats
+from reporting import findings_services, selectors, stats
 from reporting.errors import DomainError
-from reporting.models import Finding, FindingKind, ReviewState, Role, Unit
+from reporting.models import Finding, FindingKind, ReviewState, Role
 from reporting.web.access import AUDIT_ROLES, role_of
 from reporting.web.display import LOCAL_TZ, local_short
 
@@ -33,9 +33,10 @@ REVIEW_ROLES = frozenset({Role.AUDITOR, Role.ADMIN})
 
 def unit_rates(*, since: datetime | None, until: datetime | None) -> list[dict]:
     """The per-unit timeliness rows of ``reporting.stats`` (the same figures as the CSV/XLSX export), for the
-    units with obligations or findings in the period, each with the unit's name added."""
+    units with obligations or findings in the period, each with ``name``: the unit's name in the active language
+    (``Unit.label``), else its code."""
     rows = [r for r in stats.timeliness_rows(since=since, until=until) if r["obligations"] or _findings_in(r)]
-    names = dict(Unit.objects.filter(code__in=[r["unit"] for r in rows]).values_list("code", "name"))
+    names = selectors.unit_labels(codes=[r["unit"] for r in rows])
     return [r | {"name": names.get(r["unit"], r["unit"])} for r in rows]
 
 
