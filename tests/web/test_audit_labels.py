@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from reporting.models import Finding
+from reporting.web.audit import LABEL_MAX_WIDTH, chart_rows
 from tests.web.conftest import open_incident
 
 pytestmark = pytest.mark.django_db
@@ -53,3 +54,37 @@ def test_chinese_page_names_units_in_chinese(client, auditor, figures, headers):
     names = ["车墩镇", "区公安分局", "泗泾镇"]
     assert _table_units(html) == names
     assert _chart(html) == [(name, name) for name in names]
+
+
+def _rate(name: str) -> dict:
+    return {"name": name, "obligations": 1, "verbal_on_time_rate": None, "written_on_time_rate": None}
+
+
+@pytest.mark.parametrize(
+    ("name", "label"),
+    [
+        ("泗泾镇", "泗泾镇"),
+        ("松江经济技术开发区", "松江经济技术开发区"),  # 18 columns: fits
+        ("一二三四五六七八九十一", "一二三四五六七八九…"),  # 22 columns
+        ("x" * LABEL_MAX_WIDTH, "x" * LABEL_MAX_WIDTH),
+        ("District Public Security Sub-bureau", "District Public Sec…"),
+        ("Songjiang Economic and Technological Development Zone", "Songjiang Economic…"),  # no space before "…"
+    ],
+)
+def test_chart_label_is_cut_to_fit_left_of_the_bars(name, label):
+    (row,) = chart_rows([_rate(name)])
+    assert row["unit"] == name
+    assert row["label"] == label
+
+
+def test_long_english_name_is_whole_in_the_table_and_tooltip(client, auditor, figures, units):
+    units["sijing"].name_en = "Songjiang Economic and Technological Development Zone"
+    units["sijing"].save()
+    client.force_login(auditor)
+    client.cookies["django_language"] = "en"
+    html = client.get("/audit/").content.decode()
+    assert "Songjiang Economic and Technological Development Zone" in _table_units(html)
+    assert (
+        "Songjiang Economic and Technological Development Zone",
+        "Songjiang Economic…<title>Songjiang Economic and Technological Development Zone</title>",
+    ) in _chart(html)
