@@ -1,6 +1,7 @@
 """Timeliness figures as downloads: CSV (UTF-8 with BOM, so Excel reads the Chinese) and XLSX (openpyxl).
 
-Columns follow the API row (``reporting.stats.FIELDS``) with Chinese headers, plus the unit's name after its code.
+Columns follow the API row (``reporting.stats.FIELDS``), plus the unit's name after its code. Headers (and the
+workbook's sheet names and notes) are in the active language: Chinese, or English when the request is in English.
 """
 
 from __future__ import annotations
@@ -13,29 +14,41 @@ from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy, pgettext_lazy
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
 from reporting.stats import FIELDS
 
 HEADERS = {
-    "unit": "单位代码",
-    "unit_name": "单位名称",
-    "obligations": "报送义务数",
-    "verbal_on_time": "口头报按时数",
-    "written_on_time": "书面报按时数",
-    "verbal_on_time_rate": "口头报及时率",
-    "written_on_time_rate": "书面报及时率",
-    "median_verbal_delay_seconds": "口头报延迟中位数(秒)",
-    "p90_written_delay_seconds": "书面报延迟P90(秒)",
-    "late": "迟报",
-    "missed": "漏报",
-    "held_back": "压报",
-    "concealed": "瞒报/谎报",
+    "unit": gettext_lazy("单位代码"),
+    "unit_name": gettext_lazy("单位名称"),
+    "obligations": gettext_lazy("报送义务数"),
+    "verbal_on_time": gettext_lazy("口头报按时数"),
+    "written_on_time": gettext_lazy("书面报按时数"),
+    # The audit page's column says "Verbal on time" above a percentage; in a sheet of bare numbers, beside the
+    # on-time counts, that would read as a count.
+    "verbal_on_time_rate": pgettext_lazy("timeliness export", "口头报及时率"),
+    "written_on_time_rate": pgettext_lazy("timeliness export", "书面报及时率"),
+    "median_verbal_delay_seconds": gettext_lazy("口头报延迟中位数(秒)"),
+    "p90_written_delay_seconds": gettext_lazy("书面报延迟P90(秒)"),
+    "late": gettext_lazy("迟报"),
+    "missed": gettext_lazy("漏报"),
+    "held_back": gettext_lazy("压报"),
+    "concealed": gettext_lazy("瞒报/谎报"),
 }
 COLUMNS = ("unit", "unit_name", *FIELDS[1:])
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _headers() -> list[str]:
+    return [str(HEADERS[c]) for c in COLUMNS]
+
+
+def _column_width(header: str) -> int:
+    # Excel measures widths in Latin characters; a Chinese one takes about two.
+    return max(10, len(header) * (1 if header.isascii() else 2) + 2)
 
 
 def _cells(rows: Iterable[dict[str, Any]], names: dict[str, str]) -> list[list[Any]]:
@@ -43,10 +56,11 @@ def _cells(rows: Iterable[dict[str, Any]], names: dict[str, str]) -> list[list[A
 
 
 def timeliness_csv(rows: Iterable[dict[str, Any]], *, unit_names: dict[str, str]) -> bytes:
-    """The figures as CSV: a header row in Chinese, empty cells for nulls."""
+    """The figures as CSV: a header row in the active language, empty cells for nulls. ``unit_names`` maps unit
+    codes to the names to show (a missing one leaves the cell empty)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([HEADERS[c] for c in COLUMNS])
+    writer.writerow(_headers())
     for cells in _cells(rows, unit_names):
         writer.writerow(["" if v is None else v for v in cells])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
@@ -59,11 +73,13 @@ def timeliness_xlsx(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> bytes:
-    """The figures as an XLSX workbook: one sheet 及时率统计, bold Chinese headers, rates as percentages."""
+    """The figures as an XLSX workbook: one sheet 及时率统计 with bold headers and rates as percentages, and a
+    sheet 说明 with the period and the definitions; all in the active language. ``unit_names`` as for the CSV."""
+    headers = _headers()
     book = Workbook()
     sheet = book.active
-    sheet.title = "及时率统计"
-    sheet.append([HEADERS[c] for c in COLUMNS])
+    sheet.title = gettext("及时率统计")
+    sheet.append(headers)
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for cells in _cells(rows, unit_names):
@@ -72,14 +88,14 @@ def timeliness_xlsx(
         column = COLUMNS.index(name) + 1
         for (cell,) in sheet.iter_rows(min_row=2, min_col=column, max_col=column):
             cell.number_format = "0.0%"
-    for index, column in enumerate(COLUMNS, start=1):
-        sheet.column_dimensions[sheet.cell(row=1, column=index).column_letter].width = max(
-            10, len(HEADERS[column]) * 2 + 2
-        )
-    info = book.create_sheet("说明")
-    info.append(["统计区间起", since.isoformat() if since else "不限"])
-    info.append(["统计区间止", until.isoformat() if until else "不限"])
-    info.append(["口径", "按首次知悉时间计入区间; 演练与无需报送的义务不计; 延迟按已报送的义务计算 (秒)"])
+    for index, header in enumerate(headers, start=1):
+        sheet.column_dimensions[sheet.cell(row=1, column=index).column_letter].width = _column_width(header)
+    info = book.create_sheet(gettext("说明"))
+    info.append([gettext("统计区间起"), since.isoformat() if since else gettext("不限")])
+    info.append([gettext("统计区间止"), until.isoformat() if until else gettext("不限")])
+    info.append(
+        [gettext("口径"), gettext("按首次知悉时间计入区间; 演练与无需报送的义务不计; 延迟按已报送的义务计算 (秒)")]
+    )
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

@@ -7,6 +7,8 @@ read at all; whether a role may read a kind of object at all is the API's permis
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.db.models import QuerySet
 
 from reporting.models import AuditEvent, Contact, Incident, Obligation, Report, Role, Shift, Signal, Unit
@@ -18,6 +20,13 @@ def _confined(user) -> bool:
 
 def unit_list() -> QuerySet[Unit]:
     return Unit.objects.order_by("id")
+
+
+def unit_labels(*, codes: Iterable[str]) -> dict[str, str]:
+    """Unit code -> the name to show in the active language (``Unit.label``: the English name when the language is
+    English and the unit has one, else the Chinese name), for ``codes``; unknown codes are left out. One query."""
+    units = Unit.objects.filter(code__in=list(codes)).only("code", "name", "name_en")
+    return {unit.code: unit.label for unit in units}
 
 
 def contact_list(*, user) -> QuerySet[Contact]:

@@ -23,7 +23,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
-from reporting import exports, stats
+from reporting import exports, selectors, stats
 from reporting.api.fields import AwareDateTimeField, Serializer
 from reporting.findings_services import finding_review
 from reporting.models import FindingKind, ReviewState, Role, Unit
@@ -276,7 +276,9 @@ class FindingViewSet(_StrictNegotiation, mixins.ListModelMixin, viewsets.Generic
         description=(
             "One row per unit over obligations first known in [since, until). Exercises and not-required "
             "obligations excluded. Delays in seconds over the obligations with a filed report (percentile_cont). "
-            "``?format=csv`` or ``Accept: text/csv`` gives CSV, ``?format=xlsx`` XLSX, with Chinese headers."
+            "``?format=csv`` or ``Accept: text/csv`` gives CSV, ``?format=xlsx`` XLSX, with Chinese headers and "
+            "unit names; English ones when the request's language is English (``Accept-Language: en`` or the "
+            "language cookie)."
         ),
         parameters=[
             *PERIOD_PARAMETERS,
@@ -284,8 +286,10 @@ class FindingViewSet(_StrictNegotiation, mixins.ListModelMixin, viewsets.Generic
         ],
         responses={
             (200, "application/json"): TimelinessRowSerializer(many=True),
-            (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description="CSV, 中文表头"),
-            (200, exports.XLSX_CONTENT_TYPE): OpenApiResponse(OpenApiTypes.BINARY, description="XLSX, 中文表头"),
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description="CSV, 中文表头 (English on request)"),
+            (200, exports.XLSX_CONTENT_TYPE): OpenApiResponse(
+                OpenApiTypes.BINARY, description="XLSX, 中文表头 (English on request)"
+            ),
         },
     )
 )
@@ -306,7 +310,7 @@ class TimelinessViewSet(_StrictNegotiation, viewsets.GenericViewSet):
         rows = stats.timeliness_rows(since=since, until=until, unit=unit)
         fmt = request.accepted_renderer.format
         if fmt in ("csv", "xlsx"):
-            names = dict(Unit.objects.filter(code__in=[r["unit"] for r in rows]).values_list("code", "name"))
+            names = selectors.unit_labels(codes=[r["unit"] for r in rows])
             if fmt == "csv":
                 body, content_type = exports.timeliness_csv(rows, unit_names=names), exports.CSV_CONTENT_TYPE
             else:

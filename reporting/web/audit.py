@@ -6,6 +6,7 @@ XLSX export); the chart is inline SVG drawn server-side: no script, no CDN.
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date, datetime, time, timedelta
 from urllib.parse import urlencode
 
@@ -19,23 +20,27 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from reporting import findings_services, stats
+from reporting import findings_services, selectors, stats
 from reporting.errors import DomainError
-from reporting.models import Finding, FindingKind, ReviewState, Role, Unit
+from reporting.models import Finding, FindingKind, ReviewState, Role
 from reporting.web.access import AUDIT_ROLES, role_of
 from reporting.web.display import LOCAL_TZ, local_short
 
 FINDINGS_SHOWN = 200
 BAR_MAX_WIDTH = 420
+#: The chart's unit names sit left of the bars, in 150 px of 14 px text: about 20 Latin letters or 10 Chinese
+#: characters. Longer names (English ones mostly) are cut, or they would run into the bars.
+LABEL_MAX_WIDTH = 20
 #: SPEC roles: auditors review findings (admins too); leaders and the duty room only read them.
 REVIEW_ROLES = frozenset({Role.AUDITOR, Role.ADMIN})
 
 
 def unit_rates(*, since: datetime | None, until: datetime | None) -> list[dict]:
     """The per-unit timeliness rows of ``reporting.stats`` (the same figures as the CSV/XLSX export), for the
-    units with obligations or findings in the period, each with the unit's name added."""
+    units with obligations or findings in the period, each with ``name``: the unit's name in the active language
+    (``Unit.label``), else its code."""
     rows = [r for r in stats.timeliness_rows(since=since, until=until) if r["obligations"] or _findings_in(r)]
-    names = dict(Unit.objects.filter(code__in=[r["unit"] for r in rows]).values_list("code", "name"))
+    names = selectors.unit_labels(codes=[r["unit"] for r in rows])
     return [r | {"name": names.get(r["unit"], r["unit"])} for r in rows]
 
 
@@ -44,7 +49,8 @@ def _findings_in(row: dict) -> int:
 
 
 def chart_rows(rates: list[dict]) -> list[dict]:
-    """Bar geometry for the SVG chart: one group per unit, a verbal and a written bar, widths in px."""
+    """Bar geometry for the SVG chart: one group per unit, a verbal and a written bar, widths in px; ``unit`` is the
+    unit's name, ``label`` the same cut to fit left of the bars."""
     rows = []
     for index, rate in enumerate(rates):
         bars = []
@@ -58,8 +64,34 @@ def chart_rows(rates: list[dict]) -> list[dict]:
                     "width": 0 if value is None else round(value * BAR_MAX_WIDTH, 1),
                 }
             )
-        rows.append({"unit": rate["name"], "obligations": rate["obligations"], "bars": bars, "y": index * 56})
+        rows.append(
+            {
+                "unit": rate["name"],
+                "label": _fit(rate["name"], LABEL_MAX_WIDTH),
+                "obligations": rate["obligations"],
+                "bars": bars,
+                "y": index * 56,
+            }
+        )
     return rows
+
+
+def _width(char: str) -> int:
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+
+
+def _fit(text: str, width: int) -> str:
+    """``text`` unchanged when it is at most ``width`` columns wide (a Chinese character takes two), else cut to
+    fit with "…" at the end."""
+    if sum(map(_width, text)) <= width:
+        return text
+    kept, used = [], 1  # the ellipsis
+    for char in text:
+        used += _width(char)
+        if used > width:
+            break
+        kept.append(char)
+    return "".join(kept).rstrip() + "…"
 
 
 def _parse_day(raw: str, field: str, errors: dict) -> date | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from django.db import connection
@@ -322,3 +322,132 @@ def test_findings_xlsx_export(findings, auditor):
     values = list(load_workbook(io.BytesIO(response.content))["督查发现"].values)
     assert values[0][:2] == ("编号", "类型")
     assert sorted(row[1] for row in values[1:]) == ["漏报", "迟报", "迟报"]
+
+
+# --- export language ---------------------------------------------------------------------------------------------
+
+#: The whole default CSV of the ``findings`` fixture, byte for byte as existing clients get it (Chinese).
+CHINESE_CSV = (
+    "\ufeff单位代码,单位名称,报送义务数,口头报按时数,书面报按时数,口头报及时率,书面报及时率,"
+    "口头报延迟中位数(秒),书面报延迟P90(秒),迟报,漏报,压报,瞒报/谎报\r\n"
+    "chedun,车墩镇,1,0,0,0.0,0.0,,,0,1,0,0\r\n"
+    "duty-room,区政府总值班室,0,0,0,,,,,0,0,0,0\r\n"
+    "emergency,区应急局,0,0,0,,,,,0,0,0,0\r\n"
+    "police,区公安分局,0,0,0,,,,,0,0,0,0\r\n"
+    "qfb,区政府办公室,0,0,0,,,,,0,0,0,0\r\n"
+    "qwb,区委办公室,0,0,0,,,,,0,0,0,0\r\n"
+    "sijing,泗泾镇,1,0,0,0.0,0.0,2220,420,1,0,0,0\r\n"
+).encode()
+CHINESE_XLSX_WIDTHS = [10, 10, 12, 14, 14, 14, 14, 24, 24, 10, 10, 10, 12]
+ENGLISH_HEADER = [
+    "Unit code",
+    "Unit name",
+    "Obligations",
+    "Verbal reports on time",
+    "Written reports on time",
+    "Verbal on-time rate",
+    "Written on-time rate",
+    "Median verbal delay (s)",
+    "P90 written delay (s)",
+    "Late",
+    "Missed",
+    "Held back",
+    "Concealed/false",
+]
+NOT_ENGLISH = [{}, {"HTTP_ACCEPT_LANGUAGE": "zh-CN,zh;q=0.9"}, {"HTTP_ACCEPT_LANGUAGE": "fr"}]
+
+
+@pytest.fixture
+def english_names(units):
+    """English names for the two towns; the other units have none."""
+    for code, name_en in (("sijing", "Sijing Town"), ("chedun", "Chedun Town")):
+        units[code].name_en = name_en
+        units[code].save()
+
+
+@pytest.mark.parametrize("headers", NOT_ENGLISH, ids=["no-accept-language", "zh-CN", "fr"])
+def test_stats_csv_is_chinese_unless_the_request_is_english(findings, english_names, auditor, headers):
+    response = client_for(auditor).get("/api/v1/stats/timeliness/?format=csv", **headers)
+    assert response.content == CHINESE_CSV
+
+
+@pytest.mark.parametrize("headers", NOT_ENGLISH, ids=["no-accept-language", "zh-CN", "fr"])
+def test_stats_xlsx_is_chinese_unless_the_request_is_english(findings, english_names, auditor, headers):
+    response = client_for(auditor).get("/api/v1/stats/timeliness/?format=xlsx", **headers)
+    book = load_workbook(io.BytesIO(response.content))
+    assert book.sheetnames == ["及时率统计", "说明"]
+    sheet = book["及时率统计"]
+    values = list(sheet.values)
+    assert list(values[0]) == next(csv.reader(io.StringIO(CHINESE_CSV.decode("utf-8-sig"))))
+    assert [row[:2] for row in values[1:]] == [
+        ("chedun", "车墩镇"),
+        ("duty-room", "区政府总值班室"),
+        ("emergency", "区应急局"),
+        ("police", "区公安分局"),
+        ("qfb", "区政府办公室"),
+        ("qwb", "区委办公室"),
+        ("sijing", "泗泾镇"),
+    ]
+    assert [sheet.column_dimensions[cell.column_letter].width for cell in sheet[1]] == CHINESE_XLSX_WIDTHS
+    assert list(book["说明"].values) == [
+        ("统计区间起", "不限"),
+        ("统计区间止", "不限"),
+        ("口径", "按首次知悉时间计入区间; 演练与无需报送的义务不计; 延迟按已报送的义务计算 (秒)"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("query", "headers", "cookie"),
+    [
+        ("?format=csv", {"HTTP_ACCEPT_LANGUAGE": "en"}, None),
+        ("?format=csv", {"HTTP_ACCEPT_LANGUAGE": "en-US,en;q=0.9,zh-CN;q=0.8"}, None),
+        ("", {"HTTP_ACCEPT": "text/csv", "HTTP_ACCEPT_LANGUAGE": "en"}, None),
+        ("?format=csv", {}, "en"),
+    ],
+    ids=["accept-language", "browser-english", "accept-text-csv", "language-cookie"],
+)
+def test_stats_csv_in_english(findings, english_names, auditor, query, headers, cookie):
+    client = client_for(auditor)
+    if cookie:
+        client.cookies["django_language"] = cookie
+    response = client.get(f"/api/v1/stats/timeliness/{query}", **headers)
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    assert response.content.startswith("\ufeff".encode())
+    header, *rows = _csv_rows(response)
+    assert header == ENGLISH_HEADER
+    names = {row[0]: row[1] for row in rows}
+    assert names["sijing"] == "Sijing Town" and names["chedun"] == "Chedun Town"
+    assert names["police"] == "区公安分局"  # no English name: the Chinese one
+    # Same rows in the same order with the same figures: only the names differ.
+    chinese = list(csv.reader(io.StringIO(CHINESE_CSV.decode("utf-8-sig"))))[1:]
+    assert [row[:1] + row[2:] for row in rows] == [row[:1] + row[2:] for row in chinese]
+
+
+def test_stats_xlsx_in_english(findings, english_names, auditor):
+    response = client_for(auditor).get(
+        "/api/v1/stats/timeliness/?format=xlsx&since=2020-01-01T00:00:00%2B08:00", HTTP_ACCEPT_LANGUAGE="en"
+    )
+    assert response.status_code == 200
+    book = load_workbook(io.BytesIO(response.content))
+    assert book.sheetnames == ["Timeliness", "Notes"]
+    sheet = book["Timeliness"]
+    values = list(sheet.values)
+    assert list(values[0]) == ENGLISH_HEADER
+    assert all(cell.font.b for cell in sheet[1])
+    by_unit = {row[0]: row for row in values[1:]}
+    assert [row[0] for row in values[1:]] == ["chedun", "duty-room", "emergency", "police", "qfb", "qwb", "sijing"]
+    assert by_unit["sijing"][1] == "Sijing Town" and by_unit["chedun"][1] == "Chedun Town"
+    assert by_unit["police"][1] == "区公安分局"
+    assert by_unit["chedun"][ENGLISH_HEADER.index("Missed")] == 1
+    assert by_unit["sijing"][ENGLISH_HEADER.index("Late")] == 1
+    assert by_unit["sijing"][ENGLISH_HEADER.index("P90 written delay (s)")] == 420
+    rate = sheet.cell(row=values.index(by_unit["sijing"]) + 1, column=ENGLISH_HEADER.index("Verbal on-time rate") + 1)
+    assert rate.number_format == "0.0%"
+    # Latin headers are not widened like Chinese ones.
+    assert sheet.column_dimensions["A"].width == len("Unit code") + 2
+    notes = list(book["Notes"].values)
+    assert [row[0] for row in notes] == ["Period from", "Period until", "Definitions"]
+    assert datetime.fromisoformat(notes[0][1]) == datetime(2020, 1, 1, tzinfo=timezone(timedelta(hours=8)))
+    assert notes[1][1] == "open"
+    assert notes[2][1].startswith("An obligation counts in the period of its first-known time")

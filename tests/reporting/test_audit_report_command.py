@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import translation
 from openpyxl import load_workbook
 
 from tests.reporting.test_findings import DAY, WRITTEN_DUE, file, open_incident, recompute
@@ -32,6 +33,17 @@ def test_csv_to_a_file(late_written, tmp_path):
     assert sijing[header.index("报送义务数")] == "1"
     assert sijing[header.index("迟报")] == "1"
     assert sijing[header.index("书面报延迟P90(秒)")] == "90"
+
+
+def test_stays_chinese_whatever_language_is_active(late_written, units, tmp_path):
+    units["sijing"].name_en = "Sijing Town"
+    units["sijing"].save()
+    out = tmp_path / "report.csv"
+    with translation.override("en"):
+        call_command("audit_report", *PERIOD, "--format", "csv", "--output", str(out), "--unit", "sijing")
+    header, row = csv.reader(io.StringIO(out.read_text(encoding="utf-8-sig")))
+    assert header[:3] == ["单位代码", "单位名称", "报送义务数"]
+    assert row[:2] == ["sijing", "泗泾镇"]
 
 
 def test_xlsx_to_a_file(late_written, tmp_path):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, no_translations
 from django.utils.dateparse import parse_datetime
 
 from reporting import exports, stats
@@ -37,6 +37,9 @@ class Command(BaseCommand):
         parser.add_argument("--unit", help="单位代码 (one unit only)")
         parser.add_argument("--output", help="file to write; default standard output (CSV only)")
 
+    # ``reporting.exports`` follows the active language (English for an English API request); this command keeps
+    # the Chinese its help promises, whatever language the process has active.
+    @no_translations
     def handle(self, *args, **options):
         since, until = _aware("since", options["since"]), _aware("until", options["until"])
         if since is not None and until is not None and since >= until:
