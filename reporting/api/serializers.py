@@ -13,7 +13,7 @@ from rest_framework import serializers
 from rest_framework.authtoken.models import Token
 from rest_framework.validators import UniqueValidator
 
-from reporting import shift_services
+from reporting import roster_services
 from reporting.api.fields import E164, AwareDateTimeField, ModelSerializer, text_field
 from reporting.models import Contact, ContactRole, Domain, Role, Shift, Unit, UnitKind, User
 
@@ -93,7 +93,7 @@ class ShiftSerializer(ModelSerializer):
 
     def create(self, validated_data):
         """Through the service (the rules and the audit event live there); the API adds one shift at a time."""
-        (shift,) = shift_services.shifts_create(
+        (shift,) = roster_services.shifts_create(
             **validated_data, actor=self.context["request"].user, now=timezone.now()
         )
         return shift

@@ -10,7 +10,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from reporting import selectors, shift_services
+from reporting import roster_services, selectors
 from reporting.api.base import ApiViewSet
 from reporting.api.permissions import ADMINS, DUTY, EVERYONE, OPERATORS, READERS
 from reporting.api.serializers import (
@@ -100,7 +100,7 @@ class ContactViewSet(ListRetrieveMixin, CreateMixin, PatchMixin, ApiViewSet):
 )
 class ShiftViewSet(ListRetrieveMixin, CreateMixin, ApiViewSet):
     """A unit keeps its own duty roster (its staff know who is on post); the duty room keeps anyone's. Changes are
-    audit events (``reporting.shift_services``)."""
+    audit events (``reporting.roster_services``)."""
 
     serializer_class = ShiftSerializer
     roles = {"list": READERS, "retrieve": READERS, "create": OPERATORS, "destroy": OPERATORS}
@@ -109,7 +109,7 @@ class ShiftViewSet(ListRetrieveMixin, CreateMixin, ApiViewSet):
         return selectors.shift_list(user=self.request.user)
 
     def destroy(self, request, *args, **kwargs):
-        shift_services.shift_delete(shift=self.get_object(), actor=request.user, now=timezone.now())
+        roster_services.shift_delete(shift=self.get_object(), actor=request.user, now=timezone.now())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -33,6 +33,8 @@ EVENT_LABELS = {
     "finding_reviewed": _("督查发现已审核"),
     "shift_added": _("排班"),
     "shift_removed": _("删除班次"),
+    "contact_added": _("添加人员"),
+    "contact_changed": _("人员信息变更"),
 }
 
 

@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from reporting import shift_services
+from reporting import roster_services
 from reporting.coverage import MIN_ON_POST, Gap, coverage_gaps
 from reporting.errors import DomainError
 from reporting.models import Contact, ContactRole, Role, Shift, Unit, UnitKind
@@ -57,7 +57,7 @@ class ShiftForm(forms.Form):
     days = forms.IntegerField(
         label=gettext_lazy("连续天数"),
         min_value=1,
-        max_value=shift_services.MAX_REPEAT_DAYS,
+        max_value=roster_services.MAX_REPEAT_DAYS,
         initial=1,
         help_text=gettext_lazy("同一时段每天重复, 如连续排 7 天"),
     )
@@ -88,12 +88,12 @@ def _initial(now: datetime) -> dict:
     return {"starts_at": start, "ends_at": start + DAY, "days": 1}
 
 
-def _may_edit(user, unit: Unit) -> bool:
+def may_edit(user, unit: Unit) -> bool:
     role = role_of(user)
     return role in MANAGE_ROLES or (role == Role.UNIT_STAFF and user.unit_id == unit.pk)
 
 
-def _readable_unit(user, code: str) -> Unit:
+def readable_unit(user, code: str) -> Unit:
     """The unit whose roster ``user`` may read, or 404 (unit staff: only their own)."""
     role = role_of(user)
     unit = get_object_or_404(Unit, code=code)
@@ -142,7 +142,7 @@ def _unit_page(request, unit: Unit, *, form: ShiftForm | None = None, status: in
     end = start + WEEK
     shifts = list(_shifts([unit], start, end))
     gaps = coverage_gaps([(s.starts_at, s.ends_at, s.contact_id) for s in shifts], start=start, end=end)
-    editable = _may_edit(request.user, unit)
+    editable = may_edit(request.user, unit)
     if editable and form is None:
         form = ShiftForm(unit=unit, now=now, initial=_initial(now))
     rows = [
@@ -218,14 +218,14 @@ def roster_home(request):
 @require_GET
 @login_required
 def roster_unit(request, code: str):
-    return _unit_page(request, _readable_unit(request.user, code))
+    return _unit_page(request, readable_unit(request.user, code))
 
 
 @require_POST
 @login_required
 def shift_add(request, code: str):
-    unit = _readable_unit(request.user, code)
-    if not _may_edit(request.user, unit):
+    unit = readable_unit(request.user, code)
+    if not may_edit(request.user, unit):
         raise Http404("no such action")
     now = timezone.now()
     form = ShiftForm(request.POST, unit=unit, now=now)
@@ -233,7 +233,7 @@ def shift_add(request, code: str):
         return _unit_page(request, unit, form=form, status=400)
     data = form.cleaned_data
     try:
-        shifts = shift_services.shifts_create(
+        shifts = roster_services.shifts_create(
             unit=unit,
             contact=data["contact"],
             role=data["role"],
@@ -255,13 +255,13 @@ def shift_add(request, code: str):
 @login_required
 def shift_delete(request, shift_id: int):
     shift = Shift.objects.select_related("unit").filter(pk=shift_id).first()
-    if shift is None or not _may_edit(request.user, shift.unit):
+    if shift is None or not may_edit(request.user, shift.unit):
         raise Http404("no such shift")
     unit = shift.unit
     now = timezone.now()
     if shift.ends_at <= now:
         return _unit_page(request, unit, status=409, refused=_("已结束的班次是值班记录, 不能删除。"))
-    shift_services.shift_delete(shift=shift, actor=request.user, now=now)
+    roster_services.shift_delete(shift=shift, actor=request.user, now=now)
     messages.success(request, _("班次已删除。"))
     first = shift.starts_at.astimezone(LOCAL_TZ).date()
     return redirect(f"{reverse('web:roster-unit', args=[unit.code])}?from={first.isoformat()}")

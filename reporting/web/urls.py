@@ -3,7 +3,18 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from reporting.web import audit, board, filing, incident_actions, incident_list, incidents, pages, roster, signals
+from reporting.web import (
+    audit,
+    board,
+    filing,
+    incident_actions,
+    incident_list,
+    incidents,
+    pages,
+    people,
+    roster,
+    signals,
+)
 
 app_name = "web"
 
@@ -37,6 +48,8 @@ urlpatterns = [
     path("roster/<slug:code>/", roster.roster_unit, name="roster-unit"),
     path("roster/<slug:code>/shifts/", roster.shift_add, name="shift-add"),
     path("roster/shifts/<int:shift_id>/delete/", roster.shift_delete, name="shift-delete"),
+    path("roster/<slug:code>/people/", people.people, name="people"),
+    path("roster/people/<int:contact_id>/", people.person_edit, name="person"),
     path("audit/", audit.audit, name="audit"),
     path("audit/findings/<int:finding_id>/review/", audit.finding_review, name="finding-review"),
 ]

@@ -7,7 +7,17 @@ import pytest
 from django.utils import timezone
 
 from reporting import signal_services
-from reporting.models import AuditEvent, Finding, FindingKind, Incident, Obligation, Report, Shift, Signal
+from reporting.models import (
+    AuditEvent,
+    Contact,
+    Finding,
+    FindingKind,
+    Incident,
+    Obligation,
+    Report,
+    Shift,
+    Signal,
+)
 from reporting.web.display import local_input
 from tests.web.conftest import WRITTEN, open_incident
 
@@ -82,6 +92,7 @@ def forms(world) -> list[tuple[str, str, dict]]:
         "first_known_at": world["earlier"],
         "channel": "self",
     }
+    person = {"name": "赵新", "role": "duty_officer", "phone": "+8613800000123", "email": "", "active": "on"}
     return [
         ("sijing_officer", "/incidents/new/", new),
         ("duty_room", "/incidents/new/", {**new, "units": "sijing", "grade": "", "signal": str(world["signal"].pk)}),
@@ -111,6 +122,8 @@ def forms(world) -> list[tuple[str, str, dict]]:
                 "days": "2",
             },
         ),
+        ("sijing_officer", "/roster/sijing/people/", person),
+        ("duty_room", f"/roster/people/{world['contact']}/", person),
         (
             "duty_room",
             f"/obligations/{o}/file/",
@@ -120,7 +133,7 @@ def forms(world) -> list[tuple[str, str, dict]]:
 
 
 def written() -> tuple[int, ...]:
-    return tuple(m.objects.count() for m in (Incident, Obligation, Report, AuditEvent, Signal, Shift))
+    return tuple(m.objects.count() for m in (Incident, Obligation, Report, AuditEvent, Signal, Shift, Contact))
 
 
 def test_no_value_in_any_field_of_any_form_is_a_500(client, request, world):

@@ -1,7 +1,8 @@
-"""Duty roster writes (值班表): a unit's shifts, added and removed through here by the API and the pages.
+"""Duty roster writes (值班表): a unit's people and shifts, added, changed and removed through here.
 
-Every change appends an audit event with the whole shift, so a roster edited after the fact (a gap filled in
-retroactively, a shift removed) stays visible to auditors even though the shift row itself is gone or new.
+Every change appends an audit event with what it changed, so a roster edited after the fact (a gap filled in
+retroactively, a shift removed, a phone number changed) stays visible to auditors even though the row itself is
+gone or different now.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from datetime import datetime, timedelta
 
 from reporting.auditlog import audited, event_append
 from reporting.errors import DomainError
-from reporting.models import Contact, Shift, Unit
+from reporting.models import Contact, ContactRole, Shift, Unit
 from reporting.services import actor_name
 
 #: A longer shift is a typing mistake (a year for a day) that would hide every gap behind it. Seven days covers a
@@ -18,6 +19,11 @@ from reporting.services import actor_name
 MAX_SHIFT = timedelta(days=7)
 #: "Repeat daily" on the roster page: at most a month of shifts in one go.
 MAX_REPEAT_DAYS = 31
+#: What a unit's own staff may make of one of their people (district leaders and their portfolios are the duty
+#: room's business); the duty room's own people are duty-room staff.
+UNIT_ROLES = (ContactRole.DUTY_OFFICER, ContactRole.SHIFT_LEADER, ContactRole.LEADER_ON_SHIFT, ContactRole.UNIT_HEAD)
+#: The fields ``contact_update`` changes.
+CONTACT_FIELDS = ("name", "phone", "email", "role", "is_default", "active")
 
 
 def _detail(shift: Shift) -> dict:
@@ -80,3 +86,54 @@ def shift_delete(*, shift: Shift, actor, now: datetime) -> None:
     detail = _detail(shift)
     event_append(at=now, kind="shift_removed", actor=actor_name(actor), obj=shift, detail=detail)
     shift.delete()
+
+
+@audited
+def contact_create(
+    *,
+    unit: Unit,
+    name: str,
+    phone: str,
+    email: str,
+    role: str,
+    is_default: bool,
+    active: bool = True,
+    actor,
+    now: datetime,
+) -> Contact:
+    """One more person of ``unit`` (to put on its roster, or to fall back to as a default contact)."""
+    contact = Contact.objects.create(
+        unit=unit, name=name, phone=phone, email=email, role=role, is_default=is_default, active=active
+    )
+    event_append(
+        at=now,
+        kind="contact_added",
+        actor=actor_name(actor),
+        obj=contact,
+        detail={"unit": unit.code, **{f: getattr(contact, f) for f in CONTACT_FIELDS}},
+    )
+    return contact
+
+
+@audited
+def contact_update(*, contact: Contact, changes: dict, actor, now: datetime) -> Contact:
+    """Change some of ``CONTACT_FIELDS``; the event records each changed field as ``[before, after]``. A person
+    made inactive drops off the roster at once: the chasing and the coverage count active people only."""
+    unknown = set(changes) - set(CONTACT_FIELDS)
+    if unknown:
+        raise ValueError(f"not contact fields: {sorted(unknown)}")
+    contact = Contact.objects.select_for_update().select_related("unit").get(pk=contact.pk)
+    changed = {f: [getattr(contact, f), v] for f, v in changes.items() if getattr(contact, f) != v}
+    if not changed:
+        return contact
+    for field, (_before, after) in changed.items():
+        setattr(contact, field, after)
+    contact.save(update_fields=list(changed))
+    event_append(
+        at=now,
+        kind="contact_changed",
+        actor=actor_name(actor),
+        obj=contact,
+        detail={"unit": contact.unit.code, "name": contact.name, "changed": changed},
+    )
+    return contact
