@@ -65,3 +65,14 @@ def signal_list(*, user) -> QuerySet[Signal]:
 def incident_timeline(*, incident: Incident) -> QuerySet[AuditEvent]:
     """Every audit event of an incident, oldest first (served by auditevent_incident_idx)."""
     return AuditEvent.objects.filter(incident=incident).order_by("id")
+
+
+#: The audit events of a unit's roster (``reporting.roster_services``).
+ROSTER_EVENT_KINDS = ("shift_added", "shift_removed", "contact_added", "contact_changed")
+
+
+def roster_changes(*, unit: Unit, limit: int = 20) -> QuerySet[AuditEvent]:
+    """The latest changes to ``unit``'s people and shifts, newest first (served by auditevent_kind_noinc_idx)."""
+    return AuditEvent.objects.filter(
+        incident__isnull=True, kind__in=ROSTER_EVENT_KINDS, detail__unit=unit.code
+    ).order_by("-id")[:limit]

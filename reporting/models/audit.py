@@ -21,7 +21,14 @@ class AuditEvent(models.Model):
         ordering = ["id"]
         verbose_name = _("审计事件")
         verbose_name_plural = _("审计事件")
-        indexes = [models.Index(fields=["incident", "id"], name="auditevent_incident_idx")]
+        indexes = [
+            models.Index(fields=["incident", "id"], name="auditevent_incident_idx"),
+            # Events that belong to no incident, by kind, newest first: the roster page's change log
+            # (shift_added/removed, contact_added/changed), read among every notification and report event.
+            models.Index(
+                fields=["kind", "-id"], name="auditevent_kind_noinc_idx", condition=models.Q(incident__isnull=True)
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.kind} {self.at:%Y-%m-%d %H:%M:%S}"

@@ -24,12 +24,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from reporting import roster_services
+from reporting import roster_services, selectors
 from reporting.coverage import MIN_ON_POST, Gap, coverage_gaps
 from reporting.errors import DomainError
 from reporting.models import Contact, ContactRole, Role, Shift, Unit, UnitKind
 from reporting.web.access import BOARD_ROLES, MANAGE_ROLES, role_of
-from reporting.web.display import LOCAL_TZ, local_short
+from reporting.web.display import EVENT_LABELS, LOCAL_TZ, local_short
 from reporting.web.forms import LocalDateTimeField, add_domain_errors, error_summary
 
 #: The roles a unit's roster is made of (带班领导, 值班长, 值班员): who the chasing looks for.
@@ -123,6 +123,48 @@ def _gap_rows(gaps: list[Gap]) -> list[dict]:
     ]
 
 
+def _change_rows(unit: Unit) -> list[dict]:
+    """The roster's change log as the page shows it: when, who, what (the whole shift, or the changed fields)."""
+    rows = []
+    for event in selectors.roster_changes(unit=unit):
+        d = event.detail
+        if event.kind.startswith("shift_"):
+            what = f"{d.get('name', '')} · {_role_label(d.get('role'))}"
+            span = f"{_iso_local(d.get('starts_at'))} — {_iso_local(d.get('ends_at'))}"
+        elif event.kind == "contact_changed":
+            what = d.get("name", "")
+            span = ", ".join(
+                f"{_field_label(field)}: {before} → {after}" for field, (before, after) in d.get("changed", {}).items()
+            )
+        else:
+            what, span = f"{d.get('name', '')} · {_role_label(d.get('role'))}", d.get("phone", "")
+        rows.append(
+            {
+                "at": local_short(event.at),
+                "actor": event.actor,
+                "label": EVENT_LABELS.get(event.kind, event.kind),
+                "what": what,
+                "span": span,
+            }
+        )
+    return rows
+
+
+def _role_label(role: str | None) -> str:
+    return str(ContactRole(role).label) if role in ContactRole.values else (role or "")
+
+
+def _field_label(field: str) -> str:
+    return str(Contact._meta.get_field(field).verbose_name)
+
+
+def _iso_local(value: str | None) -> str:
+    try:
+        return local_short(datetime.fromisoformat(value)) if value else ""
+    except ValueError:
+        return value
+
+
 def _week_start(request, now: datetime) -> date:
     """``?from=YYYY-MM-DD`` (Asia/Shanghai), else today; a malformed or far-off date is today too, never an error
     page (the year 9999 would overflow the week's end)."""
@@ -172,6 +214,7 @@ def _unit_page(request, unit: Unit, *, form: ShiftForm | None = None, status: in
         "overview": role_of(request.user) in BOARD_ROLES,
         "min_on_post": MIN_ON_POST,
         "has_people": editable and form.fields["contact"].queryset.exists(),
+        "changes": _change_rows(unit),
     }
     return render(request, "web/roster.html", context, status=status)
 

@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 from freezegun import freeze_time
 
+from reporting import roster_services
 from reporting.models import AuditEvent, Contact, ContactRole, Shift
 from reporting.web.display import LOCAL_TZ, local_input
 
@@ -241,3 +242,25 @@ def test_the_duty_rooms_own_roster_offers_duty_room_staff(client, units, duty_ro
     )
     assert response.status_code == 302 and Shift.objects.get().role == "duty_room_staff"
     assert "duty_room_staff" not in [v for v, _ in client.get("/roster/sijing/").context["form"].fields["role"].choices]
+
+
+@freeze_time(NOW)
+def test_the_roster_page_shows_its_change_log_for_auditors(client, units, sijing_officer, auditor, people):
+    client.force_login(sijing_officer)
+    client.post("/roster/sijing/shifts/", add_body(people["second"], NOW + timedelta(days=1), role="shift_leader"))
+    added = Shift.objects.get()
+    client.post(f"/roster/shifts/{added.pk}/delete/")
+    client.post(
+        f"/roster/people/{people['second'].pk}/",
+        {"name": "李值班", "role": "shift_leader", "phone": "+8617000000012", "email": "", "active": "on"},
+    )
+    # Another unit's change is not in 泗泾镇's log.
+    chedun = Contact.objects.create(unit=units["chedun"], name="陈某", phone="+8617000000077", role="duty_officer")
+    client.force_login(auditor)
+    client.get("/roster/chedun/")
+    roster_services.contact_update(contact=chedun, changes={"phone": "+8617000000078"}, actor=None, now=NOW)
+    changes = client.get("/roster/sijing/").context["changes"]
+    assert [c["label"] for c in changes] == ["人员信息变更", "删除班次", "排班"]
+    assert changes[0]["span"] == "手机: +8617000000011 → +8617000000012"
+    assert changes[1]["what"] == "李值班 · 值班长" and changes[1]["span"] == "2026-11-29 10:00 — 2026-11-30 10:00"
+    assert {c["actor"] for c in changes} == {"sijing-officer"}
