@@ -8,9 +8,11 @@ read at all; whether a role may read a kind of object at all is the API's permis
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
+from reporting.coverage import MIN_ON_POST
 from reporting.models import AuditEvent, Contact, Incident, Obligation, Report, Role, Shift, Signal, Unit
 
 
@@ -76,3 +78,15 @@ def roster_changes(*, unit: Unit, limit: int = 20) -> QuerySet[AuditEvent]:
     return AuditEvent.objects.filter(
         incident__isnull=True, kind__in=ROSTER_EVENT_KINDS, detail__unit=unit.code
     ).order_by("-id")[:limit]
+
+
+def units_short_on_post(*, at: datetime, minimum: int = MIN_ON_POST) -> int:
+    """How many active units have fewer than ``minimum`` distinct active people on a shift covering ``at``
+    (双人在岗 not kept right now), counted as the chasing counts (``notifications.roster.on_duty_many``)."""
+    covered = (
+        Shift.objects.filter(starts_at__lte=at, ends_at__gt=at, contact__active=True, unit__active=True)
+        .values("unit_id")
+        .annotate(people=Count("contact_id", distinct=True))
+        .filter(people__gte=minimum)
+    )
+    return Unit.objects.filter(active=True).exclude(pk__in=covered.values("unit_id")).count()

@@ -21,6 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from notifications.models import SweepHeartbeat
+from reporting import selectors
 from reporting.models import DeadlineState, Grade, Obligation, Role, Signal
 from reporting.web.access import BOARD_ROLES, role_of
 from reporting.web.display import local_short
@@ -141,6 +142,8 @@ def _context(request, now: datetime) -> dict:
         "alarm_count": sum(1 for r in rows if r["alarm"]),
         # Feed signals no one has linked to an incident yet (the duty room's inbox, /signals/).
         "signals_waiting": Signal.objects.filter(incident__isnull=True).count(),
+        # Units with fewer than two people on post right now (双人在岗, their 值班表).
+        "units_short": selectors.units_short_on_post(at=now),
         "read_only": not may_file,
     }
 
@@ -173,6 +176,7 @@ def board_data(request):
             "overdue_count": context["overdue_count"],
             "alarm_count": context["alarm_count"],
             "signals_waiting": context["signals_waiting"],
+            "units_short": context["units_short"],
             "rows": context["rows"],
             "html": html,
         }

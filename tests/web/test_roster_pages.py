@@ -264,3 +264,21 @@ def test_the_roster_page_shows_its_change_log_for_auditors(client, units, sijing
     assert changes[0]["span"] == "手机: +8617000000011 → +8617000000012"
     assert changes[1]["what"] == "李值班 · 值班长" and changes[1]["span"] == "2026-11-29 10:00 — 2026-11-30 10:00"
     assert {c["actor"] for c in changes} == {"sijing-officer"}
+
+
+@freeze_time(NOW)
+def test_the_board_counts_units_short_on_post_now(client, units, duty_room, people):
+    day = NOW.replace(hour=0)
+    shift(units["sijing"], people["officer"], day)
+    client.force_login(duty_room)
+    # Seven units, nobody has two on post (泗泾镇 has one).
+    assert client.get("/board/data.json").json()["units_short"] == 7
+    shift(units["sijing"], people["second"], day, role=ContactRole.SHIFT_LEADER)
+    shift(units["sijing"], people["second"], day)  # one person on two roles is still one
+    data = client.get("/board/data.json").json()
+    assert data["units_short"] == 6
+    page = client.get("/board/").content.decode()
+    assert 'id="count-short" href="/roster/">6<' in page
+    units["chedun"].active = False
+    units["chedun"].save()
+    assert client.get("/board/data.json").json()["units_short"] == 5

@@ -23,6 +23,7 @@
     text("count-overdue", data.overdue_count);
     text("count-alarm", data.alarm_count);
     text("count-signals", data.signals_waiting);
+    text("count-short", data.units_short);
     text("board-now", data.now);
     document.body.classList.toggle("has-alarm", data.alarm_count > 0);
   }
