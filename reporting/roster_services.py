@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from reporting.auditlog import audited, event_append
 from reporting.errors import DomainError
-from reporting.models import Contact, ContactRole, Shift, Unit
+from reporting.models import Contact, ContactRole, Shift, Unit, UnitKind
 from reporting.services import actor_name
 
 #: A longer shift is a typing mistake (a year for a day) that would hide every gap behind it. Seven days covers a
@@ -22,8 +22,17 @@ MAX_REPEAT_DAYS = 31
 #: What a unit's own staff may make of one of their people (district leaders and their portfolios are the duty
 #: room's business); the duty room's own people are duty-room staff.
 UNIT_ROLES = (ContactRole.DUTY_OFFICER, ContactRole.SHIFT_LEADER, ContactRole.LEADER_ON_SHIFT, ContactRole.UNIT_HEAD)
-#: The fields ``contact_update`` changes.
-CONTACT_FIELDS = ("name", "phone", "email", "role", "is_default", "active")
+#: The fields ``contact_update`` changes (``portfolio`` and ``notify_on_grade`` are district leaders' and are set
+#: by the duty room through the API).
+CONTACT_FIELDS = ("name", "phone", "email", "role", "is_default", "active", "portfolio", "notify_on_grade")
+
+
+def unit_roles(unit: Unit) -> list[ContactRole]:
+    """The roles a unit's own staff may give its people: ``UNIT_ROLES``, and duty-room staff in the duty room."""
+    roles = list(UNIT_ROLES)
+    if unit.kind == UnitKind.DUTY_ROOM:
+        roles.insert(0, ContactRole.DUTY_ROOM_STAFF)
+    return roles
 
 
 def _detail(shift: Shift) -> dict:
@@ -93,17 +102,27 @@ def contact_create(
     *,
     unit: Unit,
     name: str,
-    phone: str,
-    email: str,
     role: str,
-    is_default: bool,
+    phone: str = "",
+    email: str = "",
+    is_default: bool = False,
     active: bool = True,
+    portfolio: list[str] | None = None,
+    notify_on_grade: bool = False,
     actor,
     now: datetime,
 ) -> Contact:
     """One more person of ``unit`` (to put on its roster, or to fall back to as a default contact)."""
     contact = Contact.objects.create(
-        unit=unit, name=name, phone=phone, email=email, role=role, is_default=is_default, active=active
+        unit=unit,
+        name=name,
+        phone=phone,
+        email=email,
+        role=role,
+        is_default=is_default,
+        active=active,
+        portfolio=portfolio or [],
+        notify_on_grade=notify_on_grade,
     )
     event_append(
         at=now,
@@ -137,3 +156,15 @@ def contact_update(*, contact: Contact, changes: dict, actor, now: datetime) -> 
         detail={"unit": contact.unit.code, "name": contact.name, "changed": changed},
     )
     return contact
+
+
+@audited
+def contact_delete(*, contact: Contact, actor, now: datetime) -> None:
+    """Remove a person entered by mistake. One whom a notification names is protected (``ProtectedError``: the
+    API answers 409); make them inactive instead. Their shifts go with them, each recorded."""
+    contact = Contact.objects.select_related("unit").get(pk=contact.pk)
+    detail = {"unit": contact.unit.code, **{f: getattr(contact, f) for f in CONTACT_FIELDS}}
+    for shift in Shift.objects.filter(contact=contact).select_related("unit", "contact"):
+        event_append(at=now, kind="shift_removed", actor=actor_name(actor), obj=shift, detail=_detail(shift))
+    event_append(at=now, kind="contact_removed", actor=actor_name(actor), obj=contact, detail=detail)
+    contact.delete()

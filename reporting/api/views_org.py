@@ -73,20 +73,28 @@ class UnitViewSet(ListRetrieveMixin, CreateMixin, PatchMixin, ApiViewSet):
 @extend_schema_view(
     list=extend_schema(summary="联系人列表 (contacts)"),
     retrieve=extend_schema(summary="联系人 (a contact)"),
-    create=extend_schema(summary="新建联系人 (duty room, admin)"),
-    partial_update=extend_schema(summary="修改联系人 (duty room, admin)"),
+    create=extend_schema(summary="新建联系人 (unit staff for their own unit, duty room, admin)"),
+    partial_update=extend_schema(summary="修改联系人 (unit staff for their own unit, duty room, admin)"),
     destroy=extend_schema(summary="删除联系人 (duty room, admin); 已有通知记录的联系人不能删除 (409)"),
 )
 class ContactViewSet(ListRetrieveMixin, CreateMixin, PatchMixin, ApiViewSet):
+    """A unit keeps its own people, as it keeps its roster; the duty room anyone's and district leaders'. Every
+    change is an audit event (``reporting.roster_services``)."""
+
     serializer_class = ContactSerializer
-    roles = {"list": READERS, "retrieve": READERS, "create": DUTY, "partial_update": DUTY, "destroy": DUTY}
+    roles = {
+        "list": READERS,
+        "retrieve": READERS,
+        "create": OPERATORS,
+        "partial_update": OPERATORS,
+        "destroy": DUTY,
+    }
 
     def get_queryset(self):
         return selectors.contact_list(user=self.request.user)
 
-    @transaction.atomic
     def destroy(self, request, *args, **kwargs):
-        self.get_object().delete()
+        roster_services.contact_delete(contact=self.get_object(), actor=request.user, now=timezone.now())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -19,17 +19,17 @@ from django.views.decorators.http import require_http_methods
 
 from reporting import roster_services
 from reporting.api.fields import E164
-from reporting.models import Contact, ContactRole, Unit, UnitKind
+from reporting.models import Contact, ContactRole, Unit
 from reporting.web.forms import TextForm, error_summary
 from reporting.web.roster import may_edit, readable_unit
+
+#: What the page edits (a district leader's portfolio and notification flag are the duty room's, through the API).
+PERSON_FIELDS = ("name", "phone", "email", "role", "is_default", "active")
 
 
 def person_roles(unit: Unit) -> list[ContactRole]:
     """The roles a unit's people may have here; district leaders' records are the duty room's (API, admin)."""
-    roles = list(roster_services.UNIT_ROLES)
-    if unit.kind == UnitKind.DUTY_ROOM:
-        roles.insert(0, ContactRole.DUTY_ROOM_STAFF)
-    return roles
+    return roster_services.unit_roles(unit)
 
 
 class PersonForm(TextForm):
@@ -112,7 +112,7 @@ def person_edit(request, contact_id: int):
         if form.is_valid():
             roster_services.contact_update(
                 contact=person,
-                changes={f: form.cleaned_data[f] for f in roster_services.CONTACT_FIELDS},
+                changes={f: form.cleaned_data[f] for f in PERSON_FIELDS},
                 actor=request.user,
                 now=timezone.now(),
             )
@@ -120,7 +120,7 @@ def person_edit(request, contact_id: int):
             return redirect("web:people", unit.code)
         status = 400
     else:
-        form = PersonForm(unit=unit, initial={f: getattr(person, f) for f in roster_services.CONTACT_FIELDS})
+        form = PersonForm(unit=unit, initial={f: getattr(person, f) for f in PERSON_FIELDS})
         status = 200
     context = {"unit": unit, "person": person, "form": form, "errors": error_summary(form) if form.is_bound else []}
     return render(request, "web/roster_person.html", context, status=status)

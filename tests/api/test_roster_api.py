@@ -1,4 +1,5 @@
-"""The duty roster through the API: a unit keeps its own, the duty room anyone's, and every change is on record."""
+"""The duty roster through the API: a unit keeps its own people and shifts, the duty room anyone's, and every change
+is on record."""
 
 from __future__ import annotations
 
@@ -104,3 +105,86 @@ def test_another_units_shift_is_404_and_stays(api, outsider, sijing_officer, uni
     )
     assert api(outsider).delete(f"{V1}/shifts/{shift.pk}/").status_code == 404
     assert Shift.objects.filter(pk=shift.pk).exists() and not AuditEvent.objects.exists()
+
+
+PERSON = {"unit": "sijing", "name": "赵新", "phone": "+8613800000123", "role": "shift_leader"}
+
+
+def test_unit_staff_add_one_of_their_people_and_it_is_audited(api, sijing_officer):
+    response = api(sijing_officer).post(f"{V1}/contacts/", PERSON, format="json")
+    assert response.status_code == 201, response.json()
+    assert response.json()["unit"] == "sijing" and response.json()["role"] == "shift_leader"
+    event = AuditEvent.objects.get(kind="contact_added")
+    assert event.actor == "sijing-officer" and event.detail["phone"] == "+8613800000123"
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"unit": "chedun"}, "unit"),
+        ({"role": "district_leader"}, "role"),
+        ({"role": "duty_room_staff"}, "role"),
+        ({"portfolio": ["public_health"]}, "portfolio"),
+        ({"notify_on_grade": True}, "notify_on_grade"),
+    ],
+)
+def test_unit_staff_cannot_make_a_district_leader_or_name_another_unit(api, sijing_officer, change, field):
+    before = Contact.objects.count()
+    response = api(sijing_officer).post(f"{V1}/contacts/", {**PERSON, **change}, format="json")
+    assert response.status_code == 400 and field in response.json()
+    assert Contact.objects.count() == before and not AuditEvent.objects.exists()
+
+
+def test_the_duty_room_still_keeps_district_leaders(api, duty_room):
+    body = {**PERSON, "unit": "qwb", "role": "district_leader", "portfolio": ["public_health"], "notify_on_grade": True}
+    response = api(duty_room).post(f"{V1}/contacts/", body, format="json")
+    assert response.status_code == 201 and response.json()["portfolio"] == ["public_health"]
+    assert AuditEvent.objects.get(kind="contact_added").detail["notify_on_grade"] is True
+
+
+def test_unit_staff_change_their_persons_phone_and_the_change_is_recorded(api, sijing_officer):
+    contact = sijing_officer.contact
+    response = api(sijing_officer).patch(f"{V1}/contacts/{contact.pk}/", {"phone": "+8613800000456"}, format="json")
+    assert response.status_code == 200 and response.json()["phone"] == "+8613800000456"
+    event = AuditEvent.objects.get(kind="contact_changed")
+    assert event.detail["changed"] == {"phone": ["+8617000000001", "+8613800000456"]}
+
+
+def test_a_contact_does_not_move_to_another_unit(api, sijing_officer, duty_room):
+    contact = sijing_officer.contact
+    assert (
+        api(sijing_officer).patch(f"{V1}/contacts/{contact.pk}/", {"unit": "chedun"}, format="json").status_code == 400
+    )
+    response = api(duty_room).patch(f"{V1}/contacts/{contact.pk}/", {"unit": "chedun"}, format="json")
+    assert response.status_code == 400 and "unit" in response.json()
+    contact.refresh_from_db()
+    assert contact.unit.code == "sijing" and not AuditEvent.objects.exists()
+
+
+def test_another_units_person_is_404_to_unit_staff(api, outsider, sijing_officer):
+    contact = sijing_officer.contact
+    response = api(outsider).patch(f"{V1}/contacts/{contact.pk}/", {"phone": "+8613800000456"}, format="json")
+    assert response.status_code == 404
+    contact.refresh_from_db()
+    assert contact.phone == "+8617000000001"
+
+
+def test_deleting_a_person_records_them_and_their_shifts(api, duty_room, units):
+    person = Contact.objects.create(unit=units["sijing"], name="误录", phone="+8613800000777", role="duty_officer")
+    now = timezone.now()
+    Shift.objects.create(
+        unit=units["sijing"], contact=person, role="duty_officer", starts_at=now, ends_at=now + timedelta(1)
+    )
+    assert api(duty_room).delete(f"{V1}/contacts/{person.pk}/").status_code == 204
+    assert not Contact.objects.filter(pk=person.pk).exists() and not Shift.objects.exists()
+    kinds = list(AuditEvent.objects.order_by("id").values_list("kind", flat=True))
+    assert kinds == ["shift_removed", "contact_removed"]
+
+
+def test_a_person_a_notification_names_is_409_and_nothing_is_written(api, world, duty_room):
+    contact = world["contact"]
+    events = AuditEvent.objects.count()
+    response = api(duty_room).delete(f"{V1}/contacts/{contact.pk}/")
+    assert response.status_code == 409
+    assert Contact.objects.filter(pk=contact.pk).exists() and Shift.objects.filter(contact=contact).exists()
+    assert AuditEvent.objects.count() == events
