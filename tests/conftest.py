@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 
 import pytest
+from django.utils import translation
 
 from reporting.models import Contact, ContactRole, Role, Unit, UnitKind, User
 
@@ -10,6 +11,15 @@ pytest_plugins = ["tests.fixtures.workers", "tests.fixtures.delivery"]
 
 #: A fixed moment: 2026-11-28 09:00 Asia/Shanghai.
 NOW = datetime(2026, 11, 28, 1, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the default language: a request's language (an English page, ``Accept-Language: en``)
+    stays active in the thread after the response, and would otherwise leak into the next test."""
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture

@@ -9,8 +9,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from reporting.models import DeadlineState, Role
+from reporting.web import roster
 from reporting.web.access import BOARD_ROLES, OPEN_INCIDENT_ROLES, can_file, obligations_visible, role_of
 from reporting.web.board import board_row
+from reporting.web.display import local_short
 
 
 @require_GET
@@ -38,6 +40,8 @@ def obligations(request):
     visible = obligations_visible(request.user).order_by("verbal_due_at", "id")
     open_rows = [board_row(o, now=now) | {"may_file": can_file(request.user, o)} for o in visible.open()]
     done = visible.done().order_by("-created_at", "-id")[:20]
+    unit = request.user.unit if role_of(request.user) == Role.UNIT_STAFF else None
+    gaps = roster.gaps_ahead(unit, now=now) if unit is not None else []
     return render(
         request,
         "web/obligations.html",
@@ -47,5 +51,11 @@ def obligations(request):
             "unit": request.user.unit,
             "states": DeadlineState,
             "may_open": role_of(request.user) in OPEN_INCIDENT_ROLES,
+            "roster_gap": {
+                "hours": round(sum(g.seconds for g in gaps) / 3600, 1),
+                "from": local_short(gaps[0].starts_at),
+            }
+            if gaps
+            else None,
         },
     )

@@ -111,6 +111,12 @@ def _shifts(units, start: datetime, end: datetime):
     )
 
 
+def gaps_ahead(unit: Unit, *, now: datetime, within: timedelta = DAY) -> list[Gap]:
+    """``unit``'s 双人在岗 gaps from ``now`` for ``within`` (the unit's home page warns of them)."""
+    spans = [(s.starts_at, s.ends_at, s.contact_id) for s in _shifts([unit], now, now + within)]
+    return coverage_gaps(spans, start=now, end=now + within)
+
+
 def _gap_rows(gaps: list[Gap]) -> list[dict]:
     return [
         {

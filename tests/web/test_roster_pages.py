@@ -282,3 +282,16 @@ def test_the_board_counts_units_short_on_post_now(client, units, duty_room, peop
     units["chedun"].active = False
     units["chedun"].save()
     assert client.get("/board/data.json").json()["units_short"] == 5
+
+
+@freeze_time(NOW)
+def test_unit_staff_are_warned_of_a_gap_in_the_next_24_hours(client, units, sijing_officer, people):
+    client.force_login(sijing_officer)
+    shift(units["sijing"], people["officer"], NOW - timedelta(hours=2), hours=48)
+    shift(units["sijing"], people["second"], NOW - timedelta(hours=2), hours=20)  # leaves at 04:00 tomorrow
+    response = client.get("/obligations/")
+    assert response.context["roster_gap"] == {"hours": 6.0, "from": "2026-11-29 04:00"}
+    assert 'id="roster-gap"' in response.content.decode() and "/roster/sijing/" in response.content.decode()
+    shift(units["sijing"], people["second"], NOW + timedelta(hours=18), hours=24)
+    response = client.get("/obligations/")
+    assert response.context["roster_gap"] is None and 'id="roster-gap"' not in response.content.decode()
