@@ -7,7 +7,14 @@ from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from notifications import escalation
-from notifications.models import ChasePlan, EscalationPolicy, EscalationStep, Notification, SweepHeartbeat
+from notifications.models import (
+    ChasePlan,
+    EscalationPolicy,
+    EscalationStep,
+    Notification,
+    RosterReminder,
+    SweepHeartbeat,
+)
 from notifications.sweep import clock_of, fired_steps
 
 
@@ -73,3 +80,9 @@ class ChasePlanAdmin(ReadOnly):
                 for r in rows
             ),
         )
+
+
+@admin.register(RosterReminder)
+class RosterReminderAdmin(ReadOnly):
+    list_display = ["day", "unit", "status", "gap_seconds", "sent_at"]
+    list_filter = ["status", "day"]

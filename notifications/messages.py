@@ -125,7 +125,7 @@ def sms_text(facts: Facts, *, now: datetime) -> str:
     return candidates[0]
 
 
-def _local(value: datetime | None) -> str:
+def local_text(value: datetime | None) -> str:
     return value.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M") if value else "—"
 
 
@@ -149,7 +149,7 @@ def email_body(facts: Facts, *, now: datetime) -> str:
     if facts.deadline:
         lines += [
             f"报送单位: {facts.unit_name}",
-            f"时限: {DEADLINE_LABELS.get(facts.deadline, '报送')}，截止 {_local(facts.due_at)} (北京时间)",
+            f"时限: {DEADLINE_LABELS.get(facts.deadline, '报送')}，截止 {local_text(facts.due_at)} (北京时间)",
             f"状态: {_phrase(facts, now, compact=False)}",
             "",
             "请立即登录报送:" if not facts.reminder else "请按时登录报送:",

@@ -159,3 +159,37 @@ class ChasePlan(Obligation):
         proxy = True
         verbose_name = _("催报计划")
         verbose_name_plural = _("催报计划")
+
+
+class RosterReminder(models.Model):
+    """A unit told, once a day, that its duty roster leaves a 双人在岗 gap in the next 24 hours
+    (``notifications.roster_reminders``). The row is written before the email is sent; the unique (unit, day) keeps
+    it to one a day whatever beat or a second worker does."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("待发送")
+        SENDING = "sending", _("发送中")
+        SENT = "sent", _("已发送")
+        FAILED = "failed", _("失败")
+        NO_RECIPIENT = "no_recipient", _("无邮箱可发")
+
+    unit = models.ForeignKey("reporting.Unit", on_delete=models.PROTECT, related_name="roster_reminders")
+    day = models.DateField(_("日期 (上海)"))
+    gaps = models.JSONField(_("缺岗时段"), default=list)
+    gap_seconds = models.PositiveIntegerField(_("缺岗总时长(秒)"))
+    recipients = models.JSONField(_("收件人"), default=list)
+    status = models.CharField(_("状态"), max_length=20, choices=Status.choices, default=Status.PENDING)
+    error = models.TextField(_("错误"), blank=True)
+    created_at = models.DateTimeField(_("生成时间"))
+    sent_at = models.DateTimeField(_("发送时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("值班表缺岗提醒")
+        verbose_name_plural = _("值班表缺岗提醒")
+        constraints = [
+            # Exactly one reminder per unit and Shanghai day: a re-run of the daily job adds nothing.
+            models.UniqueConstraint(fields=["unit", "day"], name="roster_reminder_once_a_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.unit_id} {self.day} {self.status}"

@@ -4,7 +4,7 @@ from celery import shared_task
 from celery.utils.time import get_exponential_backoff_interval
 from django.utils import timezone
 
-from notifications import delivery
+from notifications import delivery, roster_reminders
 from notifications.sweep import sweep_run
 from notifications.wakeups import wakeups_schedule
 
@@ -53,3 +53,9 @@ def send_notifications(self, notification_ids: list[int]) -> None:
     if retry:
         countdown = get_exponential_backoff_interval(2, self.request.retries, 60, full_jitter=True)
         raise self.retry(args=(retry,), countdown=countdown, exc=delivery.TransientError(f"retry {retry}"))
+
+
+@shared_task(name="notifications.tasks.roster_reminders", ignore_result=True)
+def send_roster_reminders() -> int:
+    """The daily 值班表 reminder (beat, every half hour; it acts once a day per unit)."""
+    return roster_reminders.reminders_run(now=timezone.now())

@@ -90,3 +90,12 @@ def units_short_on_post(*, at: datetime, minimum: int = MIN_ON_POST) -> int:
         .filter(people__gte=minimum)
     )
     return Unit.objects.filter(active=True).exclude(pk__in=covered.values("unit_id")).count()
+
+
+def roster_shifts(*, units: Iterable[Unit], start: datetime, end: datetime) -> QuerySet[Shift]:
+    """Shifts of ``units`` overlapping ``[start, end)`` whose person is active, as the chasing counts them."""
+    return (
+        Shift.objects.filter(unit__in=list(units), starts_at__lt=end, ends_at__gt=start, contact__active=True)
+        .select_related("contact")
+        .order_by("starts_at", "id")
+    )

@@ -199,7 +199,21 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(os.environ.get("FINDINGS_INTERVAL_SECONDS", "300")),
         "options": {"expires": 600},
     },
+    # The daily 值班表 reminder: acts once a day per unit from ROSTER_REMINDER_HOUR; half-hourly so a late beat
+    # still sends it that day.
+    "roster-reminders": {
+        "task": "notifications.tasks.roster_reminders",
+        "schedule": 1800.0,
+        "options": {"expires": 1700},
+    },
 }
+# Shanghai hour (0-23) from which units with a 双人在岗 gap in the next 24 hours are emailed; "off" disables it.
+_reminder_hour = os.environ.get("ROSTER_REMINDER_HOUR", "16").strip().lower()
+ROSTER_REMINDER_HOUR = None if _reminder_hour in ("", "off", "none") else _reminder_hour
+if ROSTER_REMINDER_HOUR is not None:
+    if not ROSTER_REMINDER_HOUR.isdigit() or not 0 <= int(ROSTER_REMINDER_HOUR) <= 23:
+        raise ImproperlyConfigured(f"ROSTER_REMINDER_HOUR must be an hour from 0 to 23, or off, not {_reminder_hour!r}")
+    ROSTER_REMINDER_HOUR = int(ROSTER_REMINDER_HOUR)
 
 # SMS and email
 SMS_BACKEND = os.environ.get("SMS_BACKEND", "notifications.sms.backends.console.SmsBackend")

@@ -102,18 +102,12 @@ def readable_unit(user, code: str) -> Unit:
     raise Http404("no such roster")
 
 
-def _shifts(units, start: datetime, end: datetime):
-    """Shifts of ``units`` overlapping ``[start, end)`` whose person is active, as the chasing counts them."""
-    return (
-        Shift.objects.filter(unit__in=units, starts_at__lt=end, ends_at__gt=start, contact__active=True)
-        .select_related("contact")
-        .order_by("starts_at", "id")
-    )
-
-
 def gaps_ahead(unit: Unit, *, now: datetime, within: timedelta = DAY) -> list[Gap]:
     """``unit``'s 双人在岗 gaps from ``now`` for ``within`` (the unit's home page warns of them)."""
-    spans = [(s.starts_at, s.ends_at, s.contact_id) for s in _shifts([unit], now, now + within)]
+    spans = [
+        (s.starts_at, s.ends_at, s.contact_id)
+        for s in selectors.roster_shifts(units=[unit], start=now, end=now + within)
+    ]
     return coverage_gaps(spans, start=now, end=now + within)
 
 
@@ -188,7 +182,7 @@ def _unit_page(request, unit: Unit, *, form: ShiftForm | None = None, status: in
     first = _week_start(request, now)
     start = datetime.combine(first, time(0), tzinfo=LOCAL_TZ)
     end = start + WEEK
-    shifts = list(_shifts([unit], start, end))
+    shifts = list(selectors.roster_shifts(units=[unit], start=start, end=end))
     gaps = coverage_gaps([(s.starts_at, s.ends_at, s.contact_id) for s in shifts], start=start, end=end)
     editable = may_edit(request.user, unit)
     if editable and form is None:
@@ -237,7 +231,7 @@ def roster_home(request):
     now = timezone.now()
     units = list(Unit.objects.filter(active=True).order_by("id"))
     by_unit: dict[int, list[Shift]] = {u.pk: [] for u in units}
-    for shift in _shifts(units, now, now + WEEK):
+    for shift in selectors.roster_shifts(units=units, start=now, end=now + WEEK):
         by_unit[shift.unit_id].append(shift)
     rows = []
     for unit in units:
