@@ -70,7 +70,7 @@ def incident_timeline(*, incident: Incident) -> QuerySet[AuditEvent]:
 
 
 #: The audit events of a unit's roster (``reporting.roster_services``).
-ROSTER_EVENT_KINDS = ("shift_added", "shift_removed", "contact_added", "contact_changed")
+ROSTER_EVENT_KINDS = ("shift_added", "shift_removed", "contact_added", "contact_changed", "contact_removed")
 
 
 def roster_changes(*, unit: Unit, limit: int = 20) -> QuerySet[AuditEvent]:

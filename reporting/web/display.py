@@ -35,6 +35,7 @@ EVENT_LABELS = {
     "shift_removed": _("删除班次"),
     "contact_added": _("添加人员"),
     "contact_changed": _("人员信息变更"),
+    "contact_removed": _("删除人员"),
 }
 
 

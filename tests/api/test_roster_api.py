@@ -188,3 +188,11 @@ def test_a_person_a_notification_names_is_409_and_nothing_is_written(api, world,
     assert response.status_code == 409
     assert Contact.objects.filter(pk=contact.pk).exists() and Shift.objects.filter(contact=contact).exists()
     assert AuditEvent.objects.count() == events
+
+
+def test_a_removed_person_shows_in_the_units_roster_change_log(api, client, duty_room, units):
+    person = Contact.objects.create(unit=units["sijing"], name="误录", phone="+8613800000777", role="duty_officer")
+    assert api(duty_room).delete(f"{V1}/contacts/{person.pk}/").status_code == 204
+    client.force_login(duty_room)
+    (change,) = client.get("/roster/sijing/").context["changes"]
+    assert change["label"] == "删除人员" and change["what"] == "误录 · 值班员" and change["actor"] == "duty"
