@@ -343,3 +343,35 @@ def test_unit_officer_fills_the_rosters_gaps_and_the_duty_room_sees_it(
     expect(page.locator("#coverage tbody tr").last).to_have_id("unit-sijing")
     expect(page.locator("#coverage tbody tr").first).to_have_class(re.compile("overdue"))
     keep_screenshot(tmp_path, page, "roster-overview.png", full_page=True)
+
+
+def test_the_roster_and_people_pages_fit_a_phone(phone_page, live_server, units, sijing_officer, tmp_path):
+    from reporting.models import Contact, Shift
+
+    page = phone_page
+    person = Contact.objects.create(
+        unit=units["sijing"],
+        name="李值班",
+        phone="+8617000000011",
+        email="li.zhiban.long-address@example.org",
+        role="shift_leader",
+    )
+    now = timezone.now()
+    Shift.objects.create(
+        unit=units["sijing"], contact=person, role="shift_leader", starts_at=now, ends_at=now + timedelta(hours=10)
+    )
+    login(page, live_server, "sijing-officer")
+    expect(page.locator("#roster-gap")).to_contain_text("不足两人在岗")
+    lines = (
+        "(td) => { const r = document.createRange(); r.selectNodeContents(td);"
+        " return new Set([...r.getClientRects()].map((b) => Math.round(b.bottom))).size; }"
+    )
+    for path, cells in (("/roster/sijing/", "#shifts td"), ("/roster/sijing/people/", "#people td")):
+        page.goto(f"{live_server.url}{path}")
+        expect(page.locator(cells).first).to_be_visible()
+        # The page itself never scrolls sideways (the table scrolls inside its frame), and no cell (a time, a
+        # name, a phone number) is broken over lines.
+        assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth"), path
+        texts = [c for c in page.locator(cells).all() if c.inner_text().strip() and not c.locator("form, a").count()]
+        assert texts and all(cell.evaluate(lines) == 1 for cell in texts), path
+    keep_screenshot(tmp_path, page, "people-phone.png", full_page=True)
