@@ -104,22 +104,22 @@ def timeliness_xlsx(
 # --- findings ----------------------------------------------------------------------------------------------------
 
 FINDING_HEADERS = (
-    ("id", "编号"),
-    ("kind", "类型"),
-    ("unit", "单位代码"),
-    ("unit_name", "单位名称"),
-    ("incident", "事件"),
-    ("obligation", "报送义务"),
-    ("report", "报告"),
-    ("signal", "信息线索"),
-    ("suspected", "疑似"),
-    ("found_at", "发现时间"),
-    ("superseded_by", "已被取代(新发现编号)"),
-    ("review", "审核结论"),
-    ("reviewed_by", "审核人"),
-    ("reviewed_at", "审核时间"),
-    ("reason", "审核理由"),
-    ("detail", "详情"),
+    ("id", pgettext_lazy("findings export", "编号")),
+    ("kind", gettext_lazy("类型")),
+    ("unit", gettext_lazy("单位代码")),
+    ("unit_name", gettext_lazy("单位名称")),
+    ("incident", gettext_lazy("事件")),
+    ("obligation", pgettext_lazy("findings export", "报送义务")),
+    ("report", gettext_lazy("报告")),
+    ("signal", pgettext_lazy("findings export", "信息线索")),
+    ("suspected", pgettext_lazy("findings export", "疑似")),
+    ("found_at", gettext_lazy("发现时间")),
+    ("superseded_by", gettext_lazy("已被取代(新发现编号)")),
+    ("review", gettext_lazy("审核结论")),
+    ("reviewed_by", gettext_lazy("审核人")),
+    ("reviewed_at", gettext_lazy("审核时间")),
+    ("reason", gettext_lazy("审核理由")),
+    ("detail", gettext_lazy("详情")),
 )
 
 
@@ -131,17 +131,18 @@ def _local(value: datetime | None) -> str:
 
 
 def finding_cells(finding) -> list[Any]:
-    """One finding as export cells (Chinese labels for kind and review; detail as compact JSON)."""
+    """One finding as export cells in the active language, as the timeliness export (kind, review, unit name,
+    yes/no; detail as compact JSON)."""
     return [
         finding.pk,
         finding.get_kind_display(),
         finding.unit.code,
-        finding.unit.name,
+        finding.unit.label,
         finding.incident_id or "",
         finding.obligation_id or "",
         finding.report_id or "",
         finding.signal_id or "",
-        "是" if finding.suspected else "否",
+        gettext("是") if finding.suspected else gettext("否"),
         _local(finding.found_at),
         finding.superseded_by_id or "",
         finding.get_review_display(),
@@ -155,7 +156,7 @@ def finding_cells(finding) -> list[Any]:
 def findings_csv(findings: Iterable) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([label for _, label in FINDING_HEADERS])
+    writer.writerow([str(label) for _, label in FINDING_HEADERS])
     for finding in findings:
         writer.writerow(finding_cells(finding))
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
@@ -163,8 +164,8 @@ def findings_csv(findings: Iterable) -> bytes:
 
 def findings_xlsx(findings: Iterable) -> bytes:
     book = Workbook(write_only=True)
-    sheet = book.create_sheet("督查发现")
-    sheet.append([label for _, label in FINDING_HEADERS])
+    sheet = book.create_sheet(gettext("督查发现"))
+    sheet.append([str(label) for _, label in FINDING_HEADERS])
     for finding in findings:
         sheet.append(finding_cells(finding))
     out = io.BytesIO()

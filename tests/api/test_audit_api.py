@@ -451,3 +451,17 @@ def test_stats_xlsx_in_english(findings, english_names, auditor):
     assert datetime.fromisoformat(notes[0][1]) == datetime(2020, 1, 1, tzinfo=timezone(timedelta(hours=8)))
     assert notes[1][1] == "open"
     assert notes[2][1].startswith("An obligation counts in the period of its first-known time")
+
+
+def test_findings_exports_are_english_on_an_english_request(findings, english_names, auditor):
+    client = client_for(auditor)
+    header, *rows = _csv_rows(client.get("/api/v1/findings/?format=csv&kind=late", HTTP_ACCEPT_LANGUAGE="en"))
+    assert header[:4] == ["ID", "Kind", "Unit code", "Unit name"] and "Suspected" in header
+    assert {r[3] for r in rows} == {"Sijing Town"} and {r[header.index("Suspected")] for r in rows} <= {"Yes", "No"}
+    response = client.get("/api/v1/findings/?format=xlsx", HTTP_ACCEPT="*/*", HTTP_ACCEPT_LANGUAGE="en")
+    values = list(load_workbook(io.BytesIO(response.content))["Findings"].values)
+    assert values[0][:2] == ("ID", "Kind") and len(values) == 4
+    # Chinese stays as it was, unit names and yes/no included.
+    header, *rows = _csv_rows(client.get("/api/v1/findings/?format=csv&kind=late"))
+    assert header[:4] == ["编号", "类型", "单位代码", "单位名称"] and {r[3] for r in rows} == {"泗泾镇"}
+    assert {r[header.index("疑似")] for r in rows} <= {"是", "否"}
