@@ -128,9 +128,13 @@ def _change_rows(unit: Unit) -> list[dict]:
     rows = []
     for event in selectors.roster_changes(unit=unit):
         d = event.detail
+        late = False
         if event.kind.startswith("shift_"):
             what = f"{d.get('name', '')} · {_role_label(d.get('role'))}"
             span = f"{_iso_local(d.get('starts_at'))} — {_iso_local(d.get('ends_at'))}"
+            # A shift put on the roster after it had started (through the API: the pages refuse ended ones) makes
+            # the past look covered: the auditors' cue to compare with the roster-gap findings of that time.
+            late = event.kind == "shift_added" and _parsed(d.get("starts_at")) < event.at
         elif event.kind == "contact_changed":
             what = d.get("name", "")
             span = ", ".join(
@@ -145,6 +149,7 @@ def _change_rows(unit: Unit) -> list[dict]:
                 "label": EVENT_LABELS.get(event.kind, event.kind),
                 "what": what,
                 "span": span,
+                "retroactive": late,
             }
         )
     return rows
@@ -158,11 +163,16 @@ def _field_label(field: str) -> str:
     return str(Contact._meta.get_field(field).verbose_name)
 
 
-def _iso_local(value: str | None) -> str:
+def _parsed(value: str | None) -> datetime:
     try:
-        return local_short(datetime.fromisoformat(value)) if value else ""
+        return datetime.fromisoformat(value) if value else datetime.max.replace(tzinfo=LOCAL_TZ)
     except ValueError:
-        return value
+        return datetime.max.replace(tzinfo=LOCAL_TZ)
+
+
+def _iso_local(value: str | None) -> str:
+    parsed = _parsed(value)
+    return local_short(parsed) if parsed.year < 9999 else (value or "")
 
 
 def _week_start(request, now: datetime) -> date:

@@ -295,3 +295,42 @@ def test_unit_staff_are_warned_of_a_gap_in_the_next_24_hours(client, units, siji
     shift(units["sijing"], people["second"], NOW + timedelta(hours=18), hours=24)
     response = client.get("/obligations/")
     assert response.context["roster_gap"] is None and 'id="roster-gap"' not in response.content.decode()
+
+
+@freeze_time(NOW)
+def test_a_shift_added_after_it_began_is_flagged_in_the_change_log(client, units, duty_room, people):
+    roster_services.shifts_create(
+        unit=units["sijing"],
+        contact=people["second"],
+        role="duty_officer",
+        starts_at=NOW - timedelta(hours=3),
+        ends_at=NOW - timedelta(hours=1),
+        actor=duty_room,
+        now=NOW,
+    )
+    roster_services.shifts_create(
+        unit=units["sijing"],
+        contact=people["second"],
+        role="duty_officer",
+        starts_at=NOW + timedelta(hours=1),
+        ends_at=NOW + timedelta(hours=5),
+        actor=duty_room,
+        now=NOW,
+    )
+    client.force_login(duty_room)
+    response = client.get("/roster/sijing/")
+    assert [c["retroactive"] for c in response.context["changes"]] == [False, True]
+    assert response.content.decode().count('<span class="tag late">事后补排</span>') == 1
+
+
+@freeze_time(NOW)
+def test_the_roster_pages_have_plain_titles(client, units, duty_room, people):
+    client.force_login(duty_room)
+    titles = {
+        "/roster/": "值班表",
+        "/roster/sijing/": "值班表 · 泗泾镇",
+        "/roster/sijing/people/": "人员名单 · 泗泾镇",
+        f"/roster/people/{people['second'].pk}/": "李值班 · 泗泾镇",
+    }
+    for url, title in titles.items():
+        assert f"<title>{title} · 松江区总值班室</title>" in client.get(url).content.decode(), url
