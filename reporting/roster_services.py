@@ -17,8 +17,10 @@ from reporting.services import actor_name
 #: A longer shift is a typing mistake (a year for a day) that would hide every gap behind it. Seven days covers a
 #: leader on shift for a whole public holiday.
 MAX_SHIFT = timedelta(days=7)
-#: "Repeat daily" on the roster page: at most a month of shifts in one go.
+#: "Repeat" on the roster page: at most a month of shifts in one go, at most a week apart (three teams taking turns
+#: repeat every 3 days; two every other day).
 MAX_REPEAT_DAYS = 31
+MAX_EVERY_DAYS = 7
 #: What a unit's own staff may make of one of their people (district leaders and their portfolios are the duty
 #: room's business); the duty room's own people are duty-room staff.
 UNIT_ROLES = (ContactRole.DUTY_OFFICER, ContactRole.SHIFT_LEADER, ContactRole.LEADER_ON_SHIFT, ContactRole.UNIT_HEAD)
@@ -55,11 +57,13 @@ def shifts_create(
     starts_at: datetime,
     ends_at: datetime,
     days: int = 1,
+    every: int = 1,
     actor,
     now: datetime,
 ) -> list[Shift]:
-    """Put ``contact`` on ``unit``'s roster from ``starts_at`` to ``ends_at``, and the same hours on each of the
-    following ``days - 1`` days. All or nothing: a refusal writes no shift."""
+    """Put ``contact`` on ``unit``'s roster from ``starts_at`` to ``ends_at``: ``days`` shifts of those hours, one
+    every ``every`` days (1: daily; 2: every other day, two teams taking turns). All or nothing: a refusal writes
+    no shift."""
     errors: dict[str, list[str]] = {}
     if ends_at <= starts_at:
         errors["ends_at"] = ["结束时间必须晚于开始时间 (ends_at must be after starts_at)"]
@@ -70,7 +74,9 @@ def shifts_create(
     elif not contact.active:
         errors["contact"] = ["该人员已停用, 不能排班 (the contact is inactive)"]
     if not 1 <= days <= MAX_REPEAT_DAYS:
-        errors["days"] = [f"连续天数须在 1 到 {MAX_REPEAT_DAYS} 之间 (1 to {MAX_REPEAT_DAYS} days)"]
+        errors["days"] = [f"班次数须在 1 到 {MAX_REPEAT_DAYS} 之间 (1 to {MAX_REPEAT_DAYS} shifts)"]
+    if not 1 <= every <= MAX_EVERY_DAYS:
+        errors["every"] = [f"间隔天数须在 1 到 {MAX_EVERY_DAYS} 之间 (every 1 to {MAX_EVERY_DAYS} days)"]
     if errors:
         raise DomainError(errors)
     shifts = Shift.objects.bulk_create(
@@ -78,10 +84,10 @@ def shifts_create(
             unit=unit,
             contact=contact,
             role=role,
-            starts_at=starts_at + timedelta(days=day),
-            ends_at=ends_at + timedelta(days=day),
+            starts_at=starts_at + timedelta(days=n * every),
+            ends_at=ends_at + timedelta(days=n * every),
         )
-        for day in range(days)
+        for n in range(days)
     )
     for shift in shifts:
         event_append(at=now, kind="shift_added", actor=actor_name(actor), obj=shift, detail=_detail(shift))

@@ -55,11 +55,18 @@ class ShiftForm(forms.Form):
     starts_at = LocalDateTimeField(label=gettext_lazy("开始"))
     ends_at = LocalDateTimeField(label=gettext_lazy("结束"))
     days = forms.IntegerField(
-        label=gettext_lazy("连续天数"),
+        label=gettext_lazy("班次数"),
         min_value=1,
         max_value=roster_services.MAX_REPEAT_DAYS,
         initial=1,
-        help_text=gettext_lazy("同一时段每天重复, 如连续排 7 天"),
+        help_text=gettext_lazy("同一时段排几个班次, 如每天一班排一周: 7"),
+    )
+    every = forms.IntegerField(
+        label=gettext_lazy("每隔几天"),
+        min_value=1,
+        max_value=roster_services.MAX_EVERY_DAYS,
+        initial=1,
+        help_text=gettext_lazy("1: 每天; 2: 隔天 (两班轮换); 3: 三班轮换"),
     )
 
     def __init__(self, *args, unit: Unit, now: datetime, **kwargs):
@@ -85,7 +92,7 @@ def _initial(now: datetime) -> dict:
     start = datetime.combine(local_now.date(), HANDOVER, tzinfo=LOCAL_TZ)
     if start <= local_now:
         start += DAY
-    return {"starts_at": start, "ends_at": start + DAY, "days": 1}
+    return {"starts_at": start, "ends_at": start + DAY, "days": 1, "every": 1}
 
 
 def may_edit(user, unit: Unit) -> bool:
@@ -293,6 +300,7 @@ def shift_add(request, code: str):
             starts_at=data["starts_at"],
             ends_at=data["ends_at"],
             days=data["days"],
+            every=data["every"],
             actor=request.user,
             now=now,
         )

@@ -28,13 +28,14 @@ def shift(unit, contact, start, hours=24, role=ContactRole.DUTY_OFFICER):
     )
 
 
-def add_body(contact, start, hours=24, days=1, role="duty_officer"):
+def add_body(contact, start, hours=24, days=1, role="duty_officer", every=1):
     return {
         "contact": str(contact.pk),
         "role": role,
         "starts_at": local_input(start),
         "ends_at": local_input(start + timedelta(hours=hours)),
         "days": str(days),
+        "every": str(every),
     }
 
 
@@ -97,6 +98,8 @@ def test_unit_staff_add_a_week_of_shifts_in_one_go(client, units, sijing_officer
         ({"ends_at": "2026-11-28T09:59"}, "ends_at", "尚未结束"),
         ({"days": "0"}, "days", ""),
         ({"days": "32"}, "days", ""),
+        ({"every": "0"}, "every", ""),
+        ({"every": "8"}, "every", ""),
         ({"role": "district_leader"}, "role", ""),
         ({"starts_at": "2026-11-30T08:30", "ends_at": "2026-11-29T08:30"}, "ends_at", "晚于开始"),
         ({"starts_at": "2026-11-29T08:30", "ends_at": "2026-12-06T08:31"}, "ends_at", "7 天"),
@@ -225,7 +228,7 @@ def test_the_roster_speaks_english_on_request(client, units, sijing_officer, peo
     client.force_login(sijing_officer)
     client.post("/i18n/setlang/", {"language": "en", "next": "/roster/"})
     page = client.get("/roster/sijing/").content.decode()
-    assert "Duty roster" in page and "nobody on duty" in page and "Days in a row" in page
+    assert "Duty roster" in page and "nobody on duty" in page and "Number of shifts" in page
     assert "值班表" not in page.split("<main", 1)[1]
 
 
@@ -334,3 +337,21 @@ def test_the_roster_pages_have_plain_titles(client, units, duty_room, people):
     }
     for url, title in titles.items():
         assert f"<title>{title} · 松江区总值班室</title>" in client.get(url).content.decode(), url
+
+
+@freeze_time(NOW)
+def test_two_teams_taking_turns_every_other_day(client, units, sijing_officer, people):
+    client.force_login(sijing_officer)
+    start = NOW.replace(hour=8, minute=30) + timedelta(days=1)
+    response = client.post("/roster/sijing/shifts/", add_body(people["officer"], start, days=4, every=2))
+    assert response.status_code == 302
+    starts = [s.starts_at for s in Shift.objects.order_by("starts_at")]
+    assert starts == [start + timedelta(days=d) for d in (0, 2, 4, 6)]
+    # The other team fills the days between: from the first handover on, one person is always on post, never none
+    # (so still a 双人在岗 gap: each team here is one person).
+    client.post("/roster/sijing/shifts/", add_body(people["second"], start + timedelta(days=1), days=4, every=2))
+    page = client.get("/roster/sijing/?from=2026-11-29")
+    assert [(g["starts_at"], g["ends_at"], g["on_post"]) for g in page.context["gaps"]] == [
+        ("2026-11-29 00:00", "2026-11-29 08:30", 0),
+        ("2026-11-29 08:30", "2026-12-06 00:00", 1),
+    ]

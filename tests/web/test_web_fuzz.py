@@ -120,6 +120,7 @@ def forms(world) -> list[tuple[str, str, dict]]:
                 "starts_at": world["tomorrow"],
                 "ends_at": world["after"],
                 "days": "2",
+                "every": "2",
             },
         ),
         ("sijing_officer", "/roster/sijing/people/", person),
