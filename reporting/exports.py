@@ -91,8 +91,8 @@ def timeliness_xlsx(
     for index, header in enumerate(headers, start=1):
         sheet.column_dimensions[sheet.cell(row=1, column=index).column_letter].width = _column_width(header)
     info = book.create_sheet(gettext("说明"))
-    info.append([gettext("统计区间起"), since.isoformat() if since else gettext("不限")])
-    info.append([gettext("统计区间止"), until.isoformat() if until else gettext("不限")])
+    info.append([gettext("统计区间起"), _local(since) if since else gettext("不限")])
+    info.append([gettext("统计区间止"), _local(until) if until else gettext("不限")])
     info.append(
         [gettext("口径"), gettext("按首次知悉时间计入区间; 演练与无需报送的义务不计; 延迟按已报送的义务计算 (秒)")]
     )

@@ -449,6 +449,7 @@ def test_stats_xlsx_in_english(findings, english_names, auditor):
     notes = list(book["Notes"].values)
     assert [row[0] for row in notes] == ["Period from", "Period until", "Definitions"]
     assert datetime.fromisoformat(notes[0][1]) == datetime(2020, 1, 1, tzinfo=timezone(timedelta(hours=8)))
+    assert notes[0][1] == "2020-01-01T00:00:00+08:00"  # Shanghai time, as the findings export writes times
     assert notes[1][1] == "open"
     assert notes[2][1].startswith("An obligation counts in the period of its first-known time")
 
