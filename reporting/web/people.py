@@ -84,17 +84,8 @@ def people(request, code: str):
     form = PersonForm(request.POST, unit=unit)
     if not form.is_valid():
         return _people_page(request, unit, form=form, status=400)
-    data = form.cleaned_data
     person = roster_services.contact_create(
-        unit=unit,
-        name=data["name"],
-        phone=data["phone"],
-        email=data["email"],
-        role=data["role"],
-        is_default=data["is_default"],
-        active=data["active"],
-        actor=request.user,
-        now=timezone.now(),
+        unit=unit, **{f: form.cleaned_data[f] for f in PERSON_FIELDS}, actor=request.user, now=timezone.now()
     )
     messages.success(request, _("已添加 %(name)s。") % {"name": person.name})
     return redirect("web:people", unit.code)

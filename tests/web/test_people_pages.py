@@ -125,3 +125,13 @@ def test_the_duty_room_adds_its_own_staff(client, units, duty_room):
     response = client.post("/roster/duty-room/people/", {**PERSON, "role": "duty_room_staff"})
     assert response.status_code == 302
     assert Contact.objects.get(name="赵新").unit.code == "duty-room"
+
+
+def test_a_refused_form_says_so_above_it_with_links_to_the_fields(client, units, sijing_officer):
+    client.force_login(sijing_officer)
+    html = client.post("/roster/sijing/people/", {**PERSON, "phone": "123"}).content.decode()
+    assert "<h2>未能保存, 请修改以下内容后重新提交</h2>" in html and 'href="#id_phone"' in html
+    html = client.post(f"/roster/people/{sijing_officer.contact.pk}/", {**PERSON, "name": ""}).content.decode()
+    assert "<h2>未能保存, 请修改以下内容后重新提交</h2>" in html and 'href="#id_name"' in html
+    html = client.post("/roster/sijing/shifts/", {"contact": "", "role": "duty_officer"}).content.decode()
+    assert "<h2>未能排班, 请修改以下内容后重新提交</h2>" in html and 'href="#id_contact"' in html
