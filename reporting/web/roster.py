@@ -255,11 +255,12 @@ def roster_home(request):
         spans = [(s.starts_at, s.ends_at, s.contact_id) for s in by_unit[unit.pk]]
         day_gaps = coverage_gaps(spans, start=now, end=now + DAY)
         week_gaps = coverage_gaps(spans, start=now, end=now + WEEK)
-        on_post = {s.contact.name for s in by_unit[unit.pk] if s.starts_at <= now < s.ends_at}
+        # By person, not by name: two people may share a name and are still two on post.
+        on_post = {s.contact_id: s.contact.name for s in by_unit[unit.pk] if s.starts_at <= now < s.ends_at}
         rows.append(
             {
                 "unit": unit,
-                "on_post": sorted(on_post),
+                "on_post": sorted(on_post.values()),
                 "short_now": len(on_post) < MIN_ON_POST,
                 "day_hours": round(sum(g.seconds for g in day_gaps) / 3600, 1),
                 "week_hours": round(sum(g.seconds for g in week_gaps) / 3600, 1),

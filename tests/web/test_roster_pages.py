@@ -355,3 +355,14 @@ def test_two_teams_taking_turns_every_other_day(client, units, sijing_officer, p
         ("2026-11-29 00:00", "2026-11-29 08:30", 0),
         ("2026-11-29 08:30", "2026-12-06 00:00", 1),
     ]
+
+
+@freeze_time(NOW)
+def test_two_people_with_the_same_name_are_two_on_post(client, units, duty_room, people):
+    namesake = Contact.objects.create(unit=units["sijing"], name="王某", phone="+8617000000021", role="shift_leader")
+    day = NOW.replace(hour=0)
+    shift(units["sijing"], people["officer"], day)
+    shift(units["sijing"], namesake, day, role=ContactRole.SHIFT_LEADER)
+    client.force_login(duty_room)
+    rows = {r["unit"].code: r for r in client.get("/roster/").context["rows"]}
+    assert rows["sijing"]["short_now"] is False and rows["sijing"]["on_post"] == ["王某", "王某"]
