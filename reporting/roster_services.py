@@ -142,24 +142,26 @@ def contact_create(
 
 @audited
 def contact_update(*, contact: Contact, changes: dict, actor, now: datetime) -> Contact:
-    """Change some of ``CONTACT_FIELDS``; the event records each changed field as ``[before, after]``. A person
-    made inactive drops off the roster at once: the chasing and the coverage count active people only."""
-    unknown = set(changes) - set(CONTACT_FIELDS)
+    """Change some of ``CONTACT_FIELDS`` (and, through the API, ``unit``); the event records each changed field as
+    ``[before, after]`` (a unit by its code). A person made inactive drops off the roster at once: the chasing and
+    the coverage count active people only."""
+    unknown = set(changes) - {*CONTACT_FIELDS, "unit"}
     if unknown:
         raise ValueError(f"not contact fields: {sorted(unknown)}")
     contact = Contact.objects.select_for_update().select_related("unit").get(pk=contact.pk)
-    changed = {f: [getattr(contact, f), v] for f, v in changes.items() if getattr(contact, f) != v}
+    changed = {f: (getattr(contact, f), v) for f, v in changes.items() if getattr(contact, f) != v}
     if not changed:
         return contact
     for field, (_before, after) in changed.items():
         setattr(contact, field, after)
     contact.save(update_fields=list(changed))
+    recorded = {f: [getattr(v, "code", v) for v in pair] for f, pair in changed.items()}
     event_append(
         at=now,
         kind="contact_changed",
         actor=actor_name(actor),
         obj=contact,
-        detail={"unit": contact.unit.code, "name": contact.name, "changed": changed},
+        detail={"unit": contact.unit.code, "name": contact.name, "changed": recorded},
     )
     return contact
 

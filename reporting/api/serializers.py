@@ -18,7 +18,6 @@ from reporting.api.fields import E164, AwareDateTimeField, ModelSerializer, text
 from reporting.models import Contact, ContactRole, Domain, Role, Shift, Unit, UnitKind, User
 
 OWN_UNIT_ONLY = "报送单位人员只能填写本单位 (unit staff may name only their own unit)"
-ROLE_NOT_FOR_UNIT_STAFF = "报送单位人员不能设置此职务 (unit staff cannot set this role)"
 UNIT_CODE_ERRORS = {
     "does_not_exist": "单位不存在: {value} (unknown unit)",
     "invalid": "单位代码无效 (invalid unit code)",
@@ -74,33 +73,11 @@ class ContactSerializer(ModelSerializer):
             "active",
         ]
 
-    def validate(self, attrs):
-        """Unit staff keep their own unit's people, in the roles a unit gives (``roster_services.unit_roles``);
-        district leaders' fields (portfolio, the grade notification list) are the duty room's."""
-        user = self.context["request"].user
-        if user.effective_role != Role.UNIT_STAFF:
-            return attrs
-        instance = self.instance
-        unit = attrs.get("unit", instance.unit if instance else None)
-        if unit is not None and unit.pk != user.unit_id:
-            raise serializers.ValidationError({"unit": [OWN_UNIT_ONLY]})
-        role = attrs.get("role", instance.role if instance else None)
-        if unit is not None and role not in roster_services.unit_roles(unit):
-            raise serializers.ValidationError(
-                {"role": ["报送单位人员不能设置此职务 (unit staff cannot set this role)"]}
-            )
-        for field, empty in (("portfolio", []), ("notify_on_grade", False)):
-            if attrs.get(field, empty) != empty:
-                raise serializers.ValidationError({field: ["仅总值班室可设置 (the duty room sets this)"]})
-        return attrs
-
     def create(self, validated_data):
         return roster_services.contact_create(**validated_data, actor=self.context["request"].user, now=timezone.now())
 
     def update(self, instance, validated_data):
-        """Through the service, which records what changed; a contact does not move to another unit."""
-        if "unit" in validated_data and validated_data.pop("unit") != instance.unit:
-            raise serializers.ValidationError({"unit": ["联系人不能转到其他单位 (a contact stays in its unit)"]})
+        """Through the service, which records what changed."""
         return roster_services.contact_update(
             contact=instance, changes=validated_data, actor=self.context["request"].user, now=timezone.now()
         )
@@ -116,12 +93,6 @@ class ShiftSerializer(ModelSerializer):
     class Meta:
         model = Shift
         fields = ["id", "unit", "contact", "role", "starts_at", "ends_at"]
-
-    def validate_unit(self, unit):
-        user = self.context["request"].user
-        if user.effective_role == Role.UNIT_STAFF and unit.pk != user.unit_id:
-            raise serializers.ValidationError(OWN_UNIT_ONLY)
-        return unit
 
     def create(self, validated_data):
         """Through the service (the rules and the audit event live there); the API adds one shift at a time."""

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from reporting import roster_services, selectors
 from reporting.api.base import ApiViewSet
-from reporting.api.permissions import ADMINS, DUTY, EVERYONE, OPERATORS, READERS
+from reporting.api.permissions import ADMINS, DUTY, EVERYONE, READERS
 from reporting.api.serializers import (
     ContactSerializer,
     ShiftSerializer,
@@ -73,22 +73,16 @@ class UnitViewSet(ListRetrieveMixin, CreateMixin, PatchMixin, ApiViewSet):
 @extend_schema_view(
     list=extend_schema(summary="联系人列表 (contacts)"),
     retrieve=extend_schema(summary="联系人 (a contact)"),
-    create=extend_schema(summary="新建联系人 (unit staff for their own unit, duty room, admin)"),
-    partial_update=extend_schema(summary="修改联系人 (unit staff for their own unit, duty room, admin)"),
+    create=extend_schema(summary="新建联系人 (duty room, admin)"),
+    partial_update=extend_schema(summary="修改联系人 (duty room, admin)"),
     destroy=extend_schema(summary="删除联系人 (duty room, admin); 已有通知记录的联系人不能删除 (409)"),
 )
 class ContactViewSet(ListRetrieveMixin, CreateMixin, PatchMixin, ApiViewSet):
-    """A unit keeps its own people, as it keeps its roster; the duty room anyone's and district leaders'. Every
-    change is an audit event (``reporting.roster_services``)."""
+    """API.md: the duty room and admin write (units keep their own people on the pages). Every change is an audit
+    event (``reporting.roster_services``)."""
 
     serializer_class = ContactSerializer
-    roles = {
-        "list": READERS,
-        "retrieve": READERS,
-        "create": OPERATORS,
-        "partial_update": OPERATORS,
-        "destroy": DUTY,
-    }
+    roles = {"list": READERS, "retrieve": READERS, "create": DUTY, "partial_update": DUTY, "destroy": DUTY}
 
     def get_queryset(self):
         return selectors.contact_list(user=self.request.user)
@@ -101,17 +95,15 @@ class ContactViewSet(ListRetrieveMixin, CreateMixin, PatchMixin, ApiViewSet):
 @extend_schema_view(
     list=extend_schema(summary="值班表 (shifts)"),
     retrieve=extend_schema(summary="一个班次 (a shift)"),
-    create=extend_schema(
-        summary="排班 (unit staff for their own unit, duty room, admin); ends_at 必须晚于 starts_at, 最长 7 天"
-    ),
-    destroy=extend_schema(summary="删除班次 (unit staff for their own unit, duty room, admin)"),
+    create=extend_schema(summary="排班 (duty room, admin); ends_at 必须晚于 starts_at, 最长 7 天"),
+    destroy=extend_schema(summary="删除班次 (duty room, admin)"),
 )
 class ShiftViewSet(ListRetrieveMixin, CreateMixin, ApiViewSet):
-    """A unit keeps its own duty roster (its staff know who is on post); the duty room keeps anyone's. Changes are
-    audit events (``reporting.roster_services``)."""
+    """API.md: the duty room and admin write (units keep their own roster on the pages). Changes are audit events
+    (``reporting.roster_services``)."""
 
     serializer_class = ShiftSerializer
-    roles = {"list": READERS, "retrieve": READERS, "create": OPERATORS, "destroy": OPERATORS}
+    roles = {"list": READERS, "retrieve": READERS, "create": DUTY, "destroy": DUTY}
 
     def get_queryset(self):
         return selectors.shift_list(user=self.request.user)

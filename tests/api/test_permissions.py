@@ -28,18 +28,17 @@ MATRIX = [
     ("post", "/units/", {}, "401 403 403 400 403 403 403 400"),
     ("get", "/units/sijing/", None, "401 200 200 200 200 200 200 200"),
     ("patch", "/units/sijing/", {}, "401 403 403 200 403 403 403 200"),
-    # contacts: unit staff keep their own unit's people (another unit's is 404); the duty room and admin any, and
-    # only they delete
+    # contacts and shifts: unit staff read their own unit's; duty room and admin write (API.md; units keep their
+    # own roster on the pages)
     ("get", "/contacts/", None, "401 200 200 200 200 200 403 200"),
-    ("post", "/contacts/", {}, "401 400 400 400 403 403 403 400"),
+    ("post", "/contacts/", {}, "401 403 403 400 403 403 403 400"),
     ("get", "/contacts/{contact}/", None, "401 200 404 200 200 200 403 200"),
-    ("patch", "/contacts/{contact}/", {}, "401 200 404 200 403 403 403 200"),
+    ("patch", "/contacts/{contact}/", {}, "401 403 403 200 403 403 403 200"),
     ("delete", "/contacts/{spare_contact}/", None, "401 403 403 204 403 403 403 204"),
-    # shifts: unit staff keep their own unit's roster (another unit's shift is 404); duty room and admin any unit's
     ("get", "/shifts/", None, "401 200 200 200 200 200 403 200"),
-    ("post", "/shifts/", {}, "401 400 400 400 403 403 403 400"),
+    ("post", "/shifts/", {}, "401 403 403 400 403 403 403 400"),
     ("get", "/shifts/{shift}/", None, "401 200 404 200 200 200 403 200"),
-    ("delete", "/shifts/{shift}/", None, "401 204 404 204 403 403 403 204"),
+    ("delete", "/shifts/{shift}/", None, "401 403 403 204 403 403 403 204"),
     # users: admin only
     ("get", "/users/", None, "401 403 403 403 403 403 403 200"),
     ("post", "/users/", {}, "401 403 403 403 403 403 403 400"),
