@@ -14,8 +14,7 @@ from datetime import datetime
 from reporting import findings_services
 from reporting.coverage import MIN_ON_POST
 from reporting.models import Contact, ContactRole, Shift, Unit, UnitKind
-
-ROSTER_ROLES = {ContactRole.DUTY_OFFICER, ContactRole.SHIFT_LEADER, ContactRole.LEADER_ON_SHIFT}
+from reporting.roster_services import ROSTER_ROLES
 
 
 @dataclass

@@ -21,7 +21,7 @@ from django.db import transaction
 from notifications.messages import LOCAL_TZ, local_text
 from notifications.models import RosterReminder
 from reporting import selectors
-from reporting.coverage import MIN_ON_POST, coverage_gaps
+from reporting.coverage import MIN_ON_POST
 from reporting.models import Contact, ContactRole, Unit
 
 #: The reminder looks this far ahead of the moment the job runs.
@@ -40,12 +40,10 @@ def reminders_prepare(*, now: datetime) -> list[int]:
     day = local_now.date()
     done = set(RosterReminder.objects.filter(day=day).values_list("unit_id", flat=True))
     units = [u for u in Unit.objects.filter(active=True).order_by("id") if u.pk not in done]
-    by_unit: dict[int, list] = {u.pk: [] for u in units}
-    for shift in selectors.roster_shifts(units=units, start=now, end=now + AHEAD):
-        by_unit[shift.unit_id].append((shift.starts_at, shift.ends_at, shift.contact_id))
+    gaps_by_unit = selectors.roster_gaps(units=units, start=now, end=now + AHEAD)
     rows = []
     for unit in units:
-        gaps = coverage_gaps(by_unit[unit.pk], start=now, end=now + AHEAD)
+        gaps = gaps_by_unit[unit.pk]
         if not gaps:
             continue
         recipients = _recipients(unit)

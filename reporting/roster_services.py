@@ -21,9 +21,11 @@ MAX_SHIFT = timedelta(days=7)
 #: repeat every 3 days; two every other day).
 MAX_REPEAT_DAYS = 31
 MAX_EVERY_DAYS = 7
+#: The posts a unit's roster is made of (值班员, 值班长, 带班领导): whom the chasing looks for on a shift.
+ROSTER_ROLES = (ContactRole.DUTY_OFFICER, ContactRole.SHIFT_LEADER, ContactRole.LEADER_ON_SHIFT)
 #: What a unit's own staff may make of one of their people (district leaders and their portfolios are the duty
 #: room's business); the duty room's own people are duty-room staff.
-UNIT_ROLES = (ContactRole.DUTY_OFFICER, ContactRole.SHIFT_LEADER, ContactRole.LEADER_ON_SHIFT, ContactRole.UNIT_HEAD)
+UNIT_ROLES = (*ROSTER_ROLES, ContactRole.UNIT_HEAD)
 #: The fields ``contact_update`` changes (``portfolio`` and ``notify_on_grade`` are district leaders' and are set
 #: by the duty room through the API).
 CONTACT_FIELDS = ("name", "phone", "email", "role", "is_default", "active", "portfolio", "notify_on_grade")
@@ -31,10 +33,17 @@ CONTACT_FIELDS = ("name", "phone", "email", "role", "is_default", "active", "por
 
 def unit_roles(unit: Unit) -> list[ContactRole]:
     """The roles a unit's own staff may give its people: ``UNIT_ROLES``, and duty-room staff in the duty room."""
-    roles = list(UNIT_ROLES)
-    if unit.kind == UnitKind.DUTY_ROOM:
-        roles.insert(0, ContactRole.DUTY_ROOM_STAFF)
-    return roles
+    return _in_duty_room(unit, UNIT_ROLES)
+
+
+def shift_roles(unit: Unit) -> list[ContactRole]:
+    """The posts a unit's shifts are offered for: ``ROSTER_ROLES``, and duty-room staff in the duty room (the
+    escalation's "duty room" audience is whoever is on post there)."""
+    return _in_duty_room(unit, ROSTER_ROLES)
+
+
+def _in_duty_room(unit: Unit, roles: tuple[ContactRole, ...]) -> list[ContactRole]:
+    return [ContactRole.DUTY_ROOM_STAFF, *roles] if unit.kind == UnitKind.DUTY_ROOM else list(roles)
 
 
 def _detail(shift: Shift) -> dict:

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from django.db.models import Count, QuerySet
 
-from reporting.coverage import MIN_ON_POST
+from reporting.coverage import MIN_ON_POST, Gap, coverage_gaps
 from reporting.models import AuditEvent, Contact, Incident, Obligation, Report, Role, Shift, Signal, Unit
 
 
@@ -99,3 +99,12 @@ def roster_shifts(*, units: Iterable[Unit], start: datetime, end: datetime) -> Q
         .select_related("contact")
         .order_by("starts_at", "id")
     )
+
+
+def roster_gaps(*, units: Iterable[Unit], start: datetime, end: datetime) -> dict[int, list[Gap]]:
+    """Each unit's 双人在岗 gaps in ``[start, end)`` from its roster (``reporting.coverage``), by unit id; one query."""
+    units = list(units)
+    spans: dict[int, list] = {u.pk: [] for u in units}
+    for shift in roster_shifts(units=units, start=start, end=end):
+        spans[shift.unit_id].append((shift.starts_at, shift.ends_at, shift.contact_id))
+    return {pk: coverage_gaps(unit_spans, start=start, end=end) for pk, unit_spans in spans.items()}

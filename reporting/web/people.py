@@ -19,17 +19,12 @@ from django.views.decorators.http import require_http_methods
 
 from reporting import roster_services
 from reporting.api.fields import E164
-from reporting.models import Contact, ContactRole, Unit
+from reporting.models import Contact, Unit
 from reporting.web.forms import TextForm, error_summary
 from reporting.web.roster import may_edit, readable_unit
 
 #: What the page edits (a district leader's portfolio and notification flag are the duty room's, through the API).
 PERSON_FIELDS = ("name", "phone", "email", "role", "is_default", "active")
-
-
-def person_roles(unit: Unit) -> list[ContactRole]:
-    """The roles a unit's people may have here; district leaders' records are the duty room's (API, admin)."""
-    return roster_services.unit_roles(unit)
 
 
 class PersonForm(TextForm):
@@ -50,7 +45,7 @@ class PersonForm(TextForm):
 
     def __init__(self, *args, unit: Unit, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["role"].choices = [(r.value, r.label) for r in person_roles(unit)]
+        self.fields["role"].choices = [(r.value, r.label) for r in roster_services.unit_roles(unit)]
 
     def clean_name(self):
         name = self.cleaned_data["name"].strip()
@@ -95,7 +90,11 @@ def people(request, code: str):
 @login_required
 def person_edit(request, contact_id: int):
     person = Contact.objects.select_related("unit").filter(pk=contact_id).first()
-    if person is None or not may_edit(request.user, person.unit) or person.role not in person_roles(person.unit):
+    if (
+        person is None
+        or not may_edit(request.user, person.unit)
+        or person.role not in roster_services.unit_roles(person.unit)
+    ):
         raise Http404("no such person")
     unit = person.unit
     if request.method == "POST":

@@ -27,13 +27,11 @@ from django.views.decorators.http import require_GET, require_POST
 from reporting import roster_services, selectors
 from reporting.coverage import MIN_ON_POST, Gap, coverage_gaps
 from reporting.errors import DomainError
-from reporting.models import Contact, ContactRole, Role, Shift, Unit, UnitKind
+from reporting.models import Contact, ContactRole, Role, Shift, Unit
 from reporting.web.access import BOARD_ROLES, MANAGE_ROLES, role_of
 from reporting.web.display import EVENT_LABELS, LOCAL_TZ, local_short
 from reporting.web.forms import LocalDateTimeField, add_domain_errors, error_summary
 
-#: The roles a unit's roster is made of (带班领导, 值班长, 值班员): who the chasing looks for.
-ROSTER_ROLES = [ContactRole.DUTY_OFFICER, ContactRole.SHIFT_LEADER, ContactRole.LEADER_ON_SHIFT]
 #: A unit's page shows one week; the duty room's overview looks this far ahead.
 WEEK = timedelta(days=7)
 DAY = timedelta(days=1)
@@ -51,7 +49,7 @@ class ShiftForm(forms.Form):
             "invalid_choice": gettext_lazy("不是本单位在用的人员 (not one of this unit's people)"),
         },
     )
-    role = forms.ChoiceField(label=gettext_lazy("岗位"), choices=[(r.value, r.label) for r in ROSTER_ROLES])
+    role = forms.ChoiceField(label=gettext_lazy("岗位"))
     starts_at = LocalDateTimeField(label=gettext_lazy("开始"))
     ends_at = LocalDateTimeField(label=gettext_lazy("结束"))
     days = forms.IntegerField(
@@ -74,10 +72,7 @@ class ShiftForm(forms.Form):
         self.now = now
         self.fields["contact"].queryset = Contact.objects.filter(unit=unit, active=True).order_by("name", "id")
         self.fields["contact"].label_from_instance = lambda c: f"{c.name} ({c.get_role_display()})"
-        if unit.kind == UnitKind.DUTY_ROOM:
-            # The duty room's own people are on post as duty-room staff (the escalation's "duty room" audience).
-            roles = [ContactRole.DUTY_ROOM_STAFF, *ROSTER_ROLES]
-            self.fields["role"].choices = [(r.value, r.label) for r in roles]
+        self.fields["role"].choices = [(r.value, r.label) for r in roster_services.shift_roles(unit)]
 
     def clean_ends_at(self):
         ends_at = self.cleaned_data["ends_at"]
@@ -111,11 +106,7 @@ def readable_unit(user, code: str) -> Unit:
 
 def gaps_ahead(unit: Unit, *, now: datetime, within: timedelta = DAY) -> list[Gap]:
     """``unit``'s 双人在岗 gaps from ``now`` for ``within`` (the unit's home page warns of them)."""
-    spans = [
-        (s.starts_at, s.ends_at, s.contact_id)
-        for s in selectors.roster_shifts(units=[unit], start=now, end=now + within)
-    ]
-    return coverage_gaps(spans, start=now, end=now + within)
+    return selectors.roster_gaps(units=[unit], start=now, end=now + within)[unit.pk]
 
 
 def _gap_rows(gaps: list[Gap]) -> list[dict]:
