@@ -349,6 +349,36 @@ def test_switcher_turns_the_pages_english(client, duty_room):
     assert "Live board" in html and "Open reporting clocks" in html and 'lang="en"' in html
 
 
+def test_a_page_pins_its_language_so_downloads_match_it(client, auditor):
+    """An English browser that never used the switcher sees Chinese pages; the audit page's CSV (served by the API,
+    which negotiates) must then be Chinese too, not English as the browser's Accept-Language alone would give."""
+    client.force_login(auditor)
+    english_browser = {"HTTP_ACCEPT_LANGUAGE": "en-US,en;q=0.9"}
+    page = client.get("/audit/", **english_browser)
+    assert page.status_code == 200 and 'lang="zh-Hans"' in page.content.decode()
+    assert page.cookies["django_language"].value == "zh-hans"
+    csv_header = client.get("/api/v1/stats/timeliness/?format=csv", **english_browser).content.decode("utf-8-sig")
+    assert csv_header.startswith("单位代码"), csv_header[:40]
+    # Once pinned, a page sets nothing more.
+    assert "django_language" not in client.get("/audit/", **english_browser).cookies
+
+
+def test_the_switcher_wins_over_the_pinned_language(client, auditor):
+    client.force_login(auditor)
+    client.get("/audit/")
+    response = client.post("/i18n/setlang/", {"language": "en", "next": "/audit/"})
+    assert response.cookies["django_language"].value == "en"
+    assert 'lang="en"' in client.get("/audit/").content.decode()
+    csv_header = client.get("/api/v1/stats/timeliness/?format=csv").content.decode("utf-8-sig")
+    assert csv_header.startswith("Unit code"), csv_header[:40]
+
+
+def test_api_requests_set_no_language_cookie(client, auditor):
+    client.force_login(auditor)
+    response = client.get("/api/v1/stats/timeliness/", HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 200 and "django_language" not in response.cookies
+
+
 def test_every_page_string_has_an_english_translation():
     root = Path(settings.BASE_DIR)
     ids = set()
