@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from reporting.auditlog import audited, event_append
-from reporting.errors import DomainError
+from reporting.errors import ConflictError, DomainError
 from reporting.models import Contact, ContactRole, Shift, Unit, UnitKind
 from reporting.services import actor_name
 
@@ -152,8 +152,9 @@ def contact_create(
 @audited
 def contact_update(*, contact: Contact, changes: dict, actor, now: datetime) -> Contact:
     """Change some of ``CONTACT_FIELDS`` (and, through the API, ``unit``); the event records each changed field as
-    ``[before, after]`` (a unit by its code). A person made inactive drops off the roster at once: the chasing and
-    the coverage count active people only."""
+    ``[before, after]`` (a unit by its code). A person moves to another unit only once their shifts have ended
+    (``ConflictError``, 409): a shift belongs to its unit's roster. A person made inactive drops off the roster at
+    once: the chasing and the coverage count active people only."""
     unknown = set(changes) - {*CONTACT_FIELDS, "unit"}
     if unknown:
         raise ValueError(f"not contact fields: {sorted(unknown)}")
@@ -161,6 +162,11 @@ def contact_update(*, contact: Contact, changes: dict, actor, now: datetime) -> 
     changed = {f: (getattr(contact, f), v) for f, v in changes.items() if getattr(contact, f) != v}
     if not changed:
         return contact
+    if "unit" in changed and Shift.objects.filter(contact=contact, ends_at__gt=now).exists():
+        # The shifts stay on the old unit's roster: it would count a person of another unit as on post.
+        raise ConflictError(
+            {"unit": ["此人还有未结束的班次, 请先删除这些班次再调动单位 (has shifts that have not ended)"]}
+        )
     for field, (_before, after) in changed.items():
         setattr(contact, field, after)
     contact.save(update_fields=list(changed))

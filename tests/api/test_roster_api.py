@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from freezegun import freeze_time
 
 from reporting.models import AuditEvent, Contact, ContactRole, Shift
 from tests.api.conftest import V1
@@ -129,6 +130,33 @@ def test_a_contact_moved_to_another_unit_is_recorded_by_unit_code(api, duty_room
     assert response.status_code == 200 and response.json()["unit"] == "chedun"
     event = AuditEvent.objects.get(kind="contact_changed")
     assert event.detail["unit"] == "chedun" and event.detail["changed"] == {"unit": ["sijing", "chedun"]}
+
+
+@pytest.mark.parametrize(
+    ("starts", "ends", "status"),
+    [(-2, 1, 409), (24, 48, 409), (-48, -24, 200), (-24, 0, 200)],
+    ids=["running", "future", "ended", "ends-now"],
+)
+def test_a_person_with_shifts_not_ended_is_not_moved(api, duty_room, units, starts, ends, status):
+    """A shift belongs to its unit's roster: moving its person away would count another unit's person on post."""
+    person = Contact.objects.create(unit=units["sijing"], name="调动", phone="+8613800000778", role="duty_officer")
+    now = timezone.now().replace(microsecond=0)
+    Shift.objects.create(
+        unit=units["sijing"],
+        contact=person,
+        role="duty_officer",
+        starts_at=now + timedelta(hours=starts),
+        ends_at=now + timedelta(hours=ends),
+    )
+    with freeze_time(now):
+        response = api(duty_room).patch(f"{V1}/contacts/{person.pk}/", {"unit": "chedun"}, format="json")
+    assert response.status_code == status, response.json()
+    person.refresh_from_db()
+    if status == 409:
+        assert list(response.json()) == ["unit"] and "班次" in response.json()["unit"][0]
+        assert person.unit.code == "sijing" and not AuditEvent.objects.exists()
+    else:
+        assert person.unit.code == "chedun" and AuditEvent.objects.get().kind == "contact_changed"
 
 
 def test_deleting_a_person_records_them_and_their_shifts(api, duty_room, units):
