@@ -85,6 +85,23 @@ def due_times(first_known_at: datetime, *, verbal_minutes: int, written_minutes:
     )
 
 
+def corrected_due_times(
+    clock: ClockState, first_known_at: datetime, *, verbal_minutes: int, written_minutes: int
+) -> Due:
+    """The due times after the first-known time changed (a correction, or earlier evidence; SPEC rules 4 and 5).
+
+    A pending deadline moves with the first-known time. A decided one (filed, or not required) keeps the due time
+    it was judged against: lateness is frozen at filing, both the verdict and the delay auditors see. A correction
+    never turns a late filing into an on-time one, nor shortens its delay. (Knowing earlier than declared is
+    caught as suspected 压报 instead, rule 5.) So the written deadline may come before a decided verbal one.
+    """
+    due = due_times(first_known_at, verbal_minutes=verbal_minutes, written_minutes=written_minutes)
+    return Due(
+        verbal_due_at=due.verbal_due_at if clock.verbal_state == PENDING else clock.verbal_due_at,
+        written_due_at=due.written_due_at if clock.written_state == PENDING else clock.written_due_at,
+    )
+
+
 def lateness(counted_at: datetime, due_at: datetime) -> Lateness:
     """Inclusive deadline (SPEC rule 2): ``counted_at <= due_at`` is on time.
 

@@ -18,7 +18,8 @@ from reporting.services import _clock, _delivery_evidence, _domain_error, _rearm
 def obligation_correct_first_known(
     *, obligation: Obligation, first_known_at: datetime, actor, now: datetime, reason: str = ""
 ) -> Obligation:
-    """Correct the first-known time (SPEC rule 4). Clocks already decided keep their lateness; pending ones move."""
+    """Correct the first-known time (SPEC rule 4). Clocks already decided keep their due time and lateness; pending
+    ones move (``deadlines.corrected_due_times``)."""
     obligation = Obligation.objects.select_for_update(no_key=True).select_related("incident").get(pk=obligation.pk)
     try:
         deadlines.check_incident_times(
@@ -34,8 +35,8 @@ def obligation_correct_first_known(
     known = deadlines.earliest_evidence(
         first_known_at, _delivery_evidence(incident=obligation.incident, unit=obligation.unit)
     )
-    due = deadlines.due_times(
-        known, verbal_minutes=obligation.verbal_minutes, written_minutes=obligation.written_minutes
+    due = deadlines.corrected_due_times(
+        _clock(obligation), known, verbal_minutes=obligation.verbal_minutes, written_minutes=obligation.written_minutes
     )
     obligation.first_known_at = known
     obligation.declared_first_known_at = first_known_at

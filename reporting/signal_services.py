@@ -14,7 +14,7 @@ from reporting import deadlines, hooks
 from reporting.auditlog import audited, event_append
 from reporting.errors import ConflictError
 from reporting.models import Incident, Obligation, ObligationKind, Signal
-from reporting.services import _domain_error, _obligation_open, _rearm, actor_name, incident_create
+from reporting.services import _clock, _domain_error, _obligation_open, _rearm, actor_name, incident_create
 
 
 @audited
@@ -111,8 +111,11 @@ def _apply_signal_evidence(*, signal: Signal, actor, now: datetime) -> None:
     if signal.delivered_at >= obligation.first_known_at or signal.delivered_at < signal.incident.occurred_at:
         return
     old = obligation.first_known_at
-    due = deadlines.due_times(
-        signal.delivered_at, verbal_minutes=obligation.verbal_minutes, written_minutes=obligation.written_minutes
+    due = deadlines.corrected_due_times(
+        _clock(obligation),
+        signal.delivered_at,
+        verbal_minutes=obligation.verbal_minutes,
+        written_minutes=obligation.written_minutes,
     )
     obligation.first_known_at = signal.delivered_at
     obligation.first_known_channel = signal.source

@@ -135,8 +135,11 @@ class Obligation(models.Model):
         verbose_name_plural = _("报送义务")
         constraints = [
             models.UniqueConstraint(fields=["incident", "unit", "kind"], name="obligation_unique_per_unit"),
+            # A correction after the verbal report keeps the verbal due time it was judged against while the
+            # pending written one moves (deadlines.corrected_due_times): only then may written come first.
             models.CheckConstraint(
-                condition=Q(written_due_at__gte=F("verbal_due_at")), name="obligation_written_due_after_verbal"
+                condition=Q(written_due_at__gte=F("verbal_due_at")) | ~Q(verbal_state="pending"),
+                name="obligation_written_due_after_verbal",
             ),
         ]
         indexes = [

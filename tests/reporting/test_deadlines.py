@@ -278,3 +278,33 @@ def test_call_received_at_can_make_a_logged_verbal_report_on_time():
         filed_at=VERBAL_DUE + timedelta(minutes=2), call_received_at=VERBAL_DUE - timedelta(minutes=1)
     )
     assert deadlines.lateness(counted, VERBAL_DUE) == deadlines.Lateness(True, 0)
+
+
+# --- a corrected first-known time moves pending clocks only (SPEC rules 4, 5) ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("verbal_state", "written_state", "verbal_moves", "written_moves"),
+    [
+        (PENDING, PENDING, True, True),
+        (ON_TIME, PENDING, False, True),
+        (LATE, PENDING, False, True),
+        (LATE, LATE, False, False),
+        (ON_TIME, ON_TIME, False, False),
+        (NOT_REQUIRED, NOT_REQUIRED, False, False),
+    ],
+)
+@pytest.mark.parametrize("shift", [timedelta(minutes=-45), timedelta(minutes=20)], ids=["earlier", "later"])
+def test_corrected_due_times_move_only_pending_clocks(verbal_state, written_state, verbal_moves, written_moves, shift):
+    before = clock(verbal_state=verbal_state, written_state=written_state)
+    due = deadlines.corrected_due_times(before, KNOWN + shift, verbal_minutes=30, written_minutes=60)
+    assert due.verbal_due_at == (VERBAL_DUE + shift if verbal_moves else VERBAL_DUE)
+    assert due.written_due_at == (WRITTEN_DUE + shift if written_moves else WRITTEN_DUE)
+
+
+def test_corrected_due_times_across_midnight_in_shanghai():
+    before = clock()
+    known = datetime(2026, 11, 28, 23, 50, tzinfo=SH)
+    due = deadlines.corrected_due_times(before, known, verbal_minutes=30, written_minutes=60)
+    assert due.verbal_due_at == datetime(2026, 11, 29, 0, 20, tzinfo=SH)
+    assert due.written_due_at == datetime(2026, 11, 29, 0, 50, tzinfo=SH)

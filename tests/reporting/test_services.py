@@ -182,7 +182,9 @@ def test_correcting_first_known_after_late_filing_leaves_it_late(units, sijing_o
     obligation.refresh_from_db()
     report.refresh_from_db()
     assert obligation.first_known_at == corrected_to
-    assert obligation.verbal_due_at == corrected_to + timedelta(minutes=30)
+    # The decided verbal clock keeps the due time it was judged against; the pending written one moves.
+    assert obligation.verbal_due_at == VERBAL_DUE
+    assert obligation.written_due_at == corrected_to + timedelta(minutes=60)
     assert obligation.verbal_state == DeadlineState.LATE
     assert (report.on_time, report.delay_seconds, report.due_at) == (False, 600, VERBAL_DUE)
     [event] = events("first_known_corrected")
@@ -192,6 +194,46 @@ def test_correcting_first_known_after_late_filing_leaves_it_late(units, sijing_o
     assert event.detail["after"]["first_known_at"] == corrected_to.isoformat()
     assert event.detail["verbal_state"] == DeadlineState.LATE
     assert event.detail["reason"] == "更正"
+
+
+def test_correcting_earlier_after_the_verbal_report_may_put_the_written_deadline_first(
+    units, sijing_officer, duty_room
+):
+    """Verbal filed on time at 09:20 (due 09:30); the unit in fact knew at 08:15 (45 min earlier): the verbal verdict
+    and its due time stand (rule 4; the gap is a 压报 question, rule 5), the written deadline moves to 09:15, which is
+    before the frozen verbal due time. The database accepts it and the written clock is chased from its new time."""
+    occurred = KNOWN - timedelta(hours=1)
+    obligation = open_incident(sijing_officer, units["sijing"], occurred=occurred).obligations.get()
+    file_at(VERBAL_DUE - timedelta(minutes=10), obligation, "verbal", sijing_officer, occurred_at=occurred)
+    corrected_to = KNOWN - timedelta(minutes=45)
+    with freeze_time(VERBAL_DUE - timedelta(minutes=5)):
+        obligation_services.obligation_correct_first_known(
+            obligation=obligation, first_known_at=corrected_to, actor=duty_room, now=timezone.now(), reason="查实"
+        )
+    obligation.refresh_from_db()
+    assert (obligation.verbal_state, obligation.verbal_due_at) == (DeadlineState.ON_TIME, VERBAL_DUE)
+    assert obligation.written_due_at == corrected_to + timedelta(minutes=60) < obligation.verbal_due_at
+    assert obligation.written_state == DeadlineState.PENDING
+    # Already overdue at the correction (09:25 > 09:15): chased at once.
+    assert obligation.next_action_at <= VERBAL_DUE - timedelta(minutes=5)
+
+
+def test_correcting_later_after_a_late_filing_keeps_its_delay(units, sijing_officer, duty_room):
+    """Written filed 10 min late; the first-known time is then corrected 30 min later: the delay auditors see stays
+    600 s (it would be 0 if the due time moved with the correction)."""
+    obligation = open_incident(sijing_officer, units["sijing"]).obligations.get()
+    file_at(WRITTEN_DUE + timedelta(minutes=10), obligation, "written", sijing_officer)
+    with freeze_time(WRITTEN_DUE + timedelta(minutes=20)):
+        obligation_services.obligation_correct_first_known(
+            obligation=obligation,
+            first_known_at=KNOWN + timedelta(minutes=30),
+            actor=duty_room,
+            now=timezone.now(),
+            reason="更正",
+        )
+    obligation.refresh_from_db()
+    assert (obligation.verbal_due_at, obligation.written_due_at) == (VERBAL_DUE, WRITTEN_DUE)
+    assert obligation.written_filed_at - obligation.written_due_at == timedelta(minutes=10)
 
 
 def test_correction_moves_a_pending_clock(units, sijing_officer, duty_room):
