@@ -29,12 +29,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from reporting import grading
-from reporting.deadlines import LATE, PENDING, declared_later_than_evidence
+from reporting.deadlines import LATE, NOT_REQUIRED, PENDING, declared_later_than_evidence
 
 LATE_KIND = "late"
 MISSED = "missed"
@@ -63,10 +63,23 @@ class ObligationFact:
     verbal_report_id: int | None
     written_report_id: int | None
     created_at: datetime
-    not_required: bool = False
+    not_required_at: datetime | None = None  # SPEC rule 11: when the duty room marked it not required
     unit_vertical: bool = False
     city_reported_at: datetime | None = None
     kind: str = "report"
+
+    @property
+    def not_required(self) -> bool:
+        return self.not_required_at is not None
+
+    def as_marked(self) -> ObligationFact:
+        """The obligation as it stood when it was marked not required: the clocks the mark closed were pending."""
+        return replace(
+            self,
+            verbal_state=PENDING if self.verbal_state == NOT_REQUIRED else self.verbal_state,
+            written_state=PENDING if self.written_state == NOT_REQUIRED else self.written_state,
+            not_required_at=None,
+        )
 
     def due_at(self, deadline: str) -> datetime:
         return self.verbal_due_at if deadline == "verbal" else self.written_due_at
@@ -232,9 +245,14 @@ def incident_findings(facts: IncidentFacts, *, now: datetime, missed_after: time
 
     out: list[Candidate] = []
     for obligation in facts.obligations:
-        if obligation.not_required:
-            continue
+        at = now
         own_reports = {r.id: r for r in reports_by_obligation.get(obligation.id, [])}
+        if obligation.not_required:
+            # SPEC rule 11: the mark ends the duty from then on; it does not erase what was already found. The
+            # findings are those its data supported when it was marked (a late filing, a 漏报 past its horizon).
+            at = min(now, obligation.not_required_at)
+            own_reports = {i: r for i, r in own_reports.items() if r.counted_at <= at}
+            obligation = obligation.as_marked()
         evidence = sorted(
             (s for s in delivered if s.unit_id == obligation.unit_id), key=lambda s: (s.delivered_at, s.id)
         )
@@ -243,7 +261,7 @@ def incident_findings(facts: IncidentFacts, *, now: datetime, missed_after: time
             obligation,
             refused_by_obligation.get(obligation.id, []),
             first_signal=evidence[0] if evidence else None,
-            now=now,
+            now=at,
             missed_after=missed_after,
         )
         out += held_back_findings(obligation, own_reports, first_signal=evidence[0] if evidence else None)
@@ -519,10 +537,12 @@ def signal_missed_findings(
     obligations = {o.unit_id: o for o in facts.obligations if o.kind == "report"}
     for signal in delivered:
         horizon = signal.delivered_at + missed_after
-        if not now > horizon:
-            continue
         obligation = obligations.get(signal.unit_id)
+        at = now
         if obligation is not None and obligation.not_required:
+            at = min(now, obligation.not_required_at)  # as of the mark (see incident_findings)
+            obligation = obligation.as_marked()
+        if not at > horizon:
             continue
         reported = [r for r in facts.reports if r.unit_id == signal.unit_id and r.counted_at <= horizon]
         if reported:
@@ -531,7 +551,7 @@ def signal_missed_findings(
         if obligation is not None:
             if obligation.written_state == LATE:
                 superseded_by = late_key(obligation.id, "written")
-            elif obligation.written_state == PENDING and now > obligation.written_due_at + missed_after:
+            elif obligation.written_state == PENDING and at > obligation.written_due_at + missed_after:
                 superseded_by = missed_key(obligation.id)
         out.append(
             _signal_candidate(

@@ -118,7 +118,7 @@ def incident_facts_load(*, incident_ids: list[int]) -> list[rules.IncidentFacts]
                 verbal_report_id=row["verbal_report_id"],
                 written_report_id=row["written_report_id"],
                 created_at=row["created_at"],
-                not_required=row["not_required_at"] is not None,
+                not_required_at=row["not_required_at"],
                 unit_vertical=row["unit__vertical"],
                 city_reported_at=row["city_reported_at"],
                 kind=row["kind"],

@@ -5,7 +5,9 @@ Definitions (state them to auditors exactly like this):
 - **Period.** An obligation belongs to the period when its first-known time is in ``[since, until)``; a finding
   belongs to the period of its obligation, or, when it has none (a signal never reported on), of its ``found_at``.
   Either bound may be omitted (open).
-- **Left out.** Exercises (SPEC rule 10) and obligations marked not required (rule 11), everywhere.
+- **Left out.** Exercises (SPEC rule 10), everywhere. Obligations marked not required (rule 11) are left out of
+  the obligation figures; their findings count: only those their data supported when they were marked exist
+  (``reporting.findings``), so a mark made after a late filing or a 漏报 does not erase it.
 - ``obligations``: the obligations of the unit in the period (report obligations and the duty room's relay ones).
 - ``verbal_on_time`` / ``written_on_time``: obligations whose verbal / written deadline was discharged on time
   (a written report discharging the verbal deadline counts for both, SPEC rule 3).
@@ -33,7 +35,6 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection
-from django.db.models import Q
 
 from reporting.models import DeadlineState, Finding, FindingKind, Obligation, ReviewState, Unit
 
@@ -134,7 +135,6 @@ WITH obl AS (
        AND f.superseded_by_id IS NULL
        AND f.review <> 'dismissed'
        AND NOT f.exercise
-       AND (o.id IS NULL OR o.not_required_at IS NULL)
        AND (%(since)s::timestamptz IS NULL OR COALESCE(o.first_known_at, f.found_at) >= %(since)s)
        AND (%(until)s::timestamptz IS NULL OR COALESCE(o.first_known_at, f.found_at) < %(until)s)
        AND (%(unit)s::bigint IS NULL OR f.unit_id = %(unit)s)
@@ -226,10 +226,9 @@ def _rows_python(*, since, until, unit) -> list[dict[str, Any]]:
         "obligation_id",
         "found_at",
         "obligation__first_known_at",
-        "obligation__not_required_at",
         "incident__exercise",
     ):
-        if f["incident__exercise"] or f["obligation__not_required_at"] is not None:
+        if f["incident__exercise"]:
             continue
         at = f["obligation__first_known_at"] or f["found_at"]
         if (since is not None and at < since) or (until is not None and at >= until):
@@ -262,14 +261,10 @@ def _rows_python(*, since, until, unit) -> list[dict[str, Any]]:
 
 
 def findings_visible():
-    """Findings shown to auditors, newest first: exercises and not-required obligations left out.
+    """Findings shown to auditors, newest first, exercises left out.
 
     Findings are never produced for exercises (``reporting.findings``); a roster gap during one is stored with
-    ``exercise=True``. So no join to the incidents is needed, only to the obligation for "not required".
+    ``exercise=True``. So no join to the incidents is needed. A not-required obligation's findings are shown: they
+    are what its data supported when it was marked (SPEC rule 11 keeps it visible to auditors).
     """
-    return (
-        Finding.objects.filter(exercise=False)
-        .filter(Q(obligation__isnull=True) | Q(obligation__not_required_at__isnull=True))
-        .select_related("unit")
-        .order_by("-found_at", "-id")
-    )
+    return Finding.objects.filter(exercise=False).select_related("unit").order_by("-found_at", "-id")

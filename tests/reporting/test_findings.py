@@ -408,6 +408,36 @@ def test_not_required_obligation_gives_no_finding(units, sijing_officer, duty_ro
     assert found() == set()
 
 
+def test_marking_not_required_after_a_late_verbal_report_does_not_erase_it(units, sijing_officer, duty_room):
+    """The late verbal report is found even when the mark comes before the (debounced) recompute, and it stays
+    in the auditors' figures and list; the written clock, still pending at the mark, gives nothing."""
+    from reporting import stats
+
+    obligation = open_incident(units, sijing_officer).obligations.get()
+    file(obligation, "verbal", VERBAL_DUE + timedelta(minutes=10), sijing_officer)
+    obligation.refresh_from_db()
+    with freeze_time(VERBAL_DUE + timedelta(minutes=15)), after_commit():
+        obligation_services.obligation_mark_not_required(
+            obligation=obligation, reason="误加单位", actor=duty_room, now=VERBAL_DUE + timedelta(minutes=15)
+        )
+    recompute(WRITTEN_DUE + 3 * DAY)
+    assert found() == {("late", "verbal", False)}
+    [row] = [r for r in stats.timeliness_rows() if r["unit"] == "sijing"]
+    assert (row["obligations"], row["late"], row["missed"]) == (0, 1, 0)
+    assert [f.kind for f in stats.findings_visible()] == ["late"]
+
+
+def test_marking_not_required_after_the_missed_horizon_keeps_the_missed_finding(units, sijing_officer, duty_room):
+    obligation = open_incident(units, sijing_officer).obligations.get()
+    recompute(WRITTEN_DUE + DAY + timedelta(minutes=1))
+    with freeze_time(WRITTEN_DUE + 2 * DAY), after_commit():
+        obligation_services.obligation_mark_not_required(
+            obligation=obligation, reason="事后认定无关", actor=duty_room, now=WRITTEN_DUE + 2 * DAY
+        )
+    recompute(WRITTEN_DUE + 3 * DAY)
+    assert found() == {("missed", "no_report", False)}
+
+
 def test_roster_gap_is_recorded_once_per_moment_and_step(units, sijing_officer):
     incident = open_incident(units, sijing_officer)
     obligation = incident.obligations.get()

@@ -124,7 +124,63 @@ def test_written_filed_after_the_horizon_gives_a_superseded_missed_and_two_lates
 def test_exercise_and_not_required_give_nothing():
     o = obligation()
     assert keys(rules.IncidentFacts(id=12, exercise=True, obligations=(o,))) == []
-    assert keys(rules.IncidentFacts(id=12, exercise=False, obligations=(replace(o, not_required=True),))) == []
+    marked = replace(o, verbal_state="not_required", written_state="not_required", not_required_at=NOW)
+    assert keys(rules.IncidentFacts(id=12, exercise=False, obligations=(marked,))) == []
+
+
+# --- not required (SPEC rule 11): the mark ends the duty, it does not erase what was already found -------------
+
+SIGNAL = rules.SignalFact(id=7, source="110", received_at=NOW, unit_id=4, delivered_at=NOW, incident_id=12)
+
+
+def marked_at(at, **over) -> rules.ObligationFact:
+    """The obligation marked not required at ``at``: its pending clocks became not required."""
+    o = obligation(**over)
+    return replace(
+        o,
+        verbal_state="not_required" if o.verbal_state == "pending" else o.verbal_state,
+        written_state="not_required" if o.written_state == "pending" else o.written_state,
+        not_required_at=at,
+    )
+
+
+def test_a_late_verbal_report_stays_late_after_the_mark():
+    filed = NOW + timedelta(minutes=40)
+    o = marked_at(filed + timedelta(minutes=5), verbal_state="late", verbal_filed_at=filed, verbal_report_id=1)
+    r = report(1, "verbal", filed, due=o.verbal_due_at, delay=600)
+    assert keys(rules.IncidentFacts(id=12, exercise=False, obligations=(o,), reports=(r,))) == ["late:o31:verbal"]
+
+
+@pytest.mark.parametrize(
+    ("marked_after_written_due", "expected"),
+    [
+        (H24, []),  # exactly at the horizon: not yet 漏报 when marked
+        (H24 + timedelta(seconds=1), ["missed:o31:no_report"]),
+        (timedelta(minutes=5), []),  # marked soon after the deadline (a unit added by mistake)
+    ],
+)
+def test_a_mark_after_the_missed_horizon_keeps_the_missed_finding(marked_after_written_due, expected):
+    o = marked_at(NOW + timedelta(minutes=60) + marked_after_written_due)
+    assert keys(rules.IncidentFacts(id=12, exercise=False, obligations=(o,)), now=NOW + timedelta(days=30)) == expected
+
+
+def test_reports_filed_after_the_mark_do_not_count_for_it():
+    o = marked_at(NOW + timedelta(minutes=10))
+    late = report(2, "written", NOW + timedelta(hours=3), due=o.written_due_at, delay=7200)
+    assert keys(rules.IncidentFacts(id=12, exercise=False, obligations=(o,), reports=(late,))) == []
+
+
+@pytest.mark.parametrize(
+    ("marked_after_delivery", "expected"),
+    [
+        (H24 - timedelta(minutes=1), []),
+        (H24 + timedelta(hours=2), ["missed:o31:no_report", "missed:s7"]),
+    ],
+)
+def test_a_signal_never_reported_on_counts_as_of_the_mark(marked_after_delivery, expected):
+    o = marked_at(NOW + marked_after_delivery)
+    facts = rules.IncidentFacts(id=12, exercise=False, obligations=(o,), signals=(SIGNAL,))
+    assert keys(facts, now=NOW + timedelta(days=30)) == expected
 
 
 def test_same_facts_same_candidates():
