@@ -35,7 +35,10 @@ def incident_event_rules(*, incident: Incident, now: datetime) -> list[int]:
     created: list[int] = []
     rules = []
     if incident.deaths >= 1:
-        rules.append((EVENT_DEATHS, roster.district_leaders(domain=incident.domain)))
+        # No leader's portfolio covers the domain: a death must still reach a district leader, so those on the
+        # grade notification list are told instead (the leaders page warns of the uncovered domain beforehand).
+        in_charge = roster.district_leaders(domain=incident.domain)
+        rules.append((EVENT_DEATHS, in_charge or roster.district_leaders(notify_on_grade=True)))
     if incident.grade and incident.grade != "below" and grading.at_least(incident.grade, "IV"):
         rules.append((EVENT_GRADE_IV, roster.district_leaders(notify_on_grade=True)))
     for step, contacts in rules:

@@ -83,3 +83,10 @@ def test_death_in_another_domain_goes_to_that_domains_leader(units, leaders):
     with freeze_time(T0):
         incident = open_incident(units, deaths=1, domain="public_health")
     assert {e[1] for e in events(incident) if e[0] == "event_deaths"} == {"区领导乙"}
+
+
+def test_a_death_in_a_domain_no_leader_covers_goes_to_the_leaders_on_the_list(units, leaders):
+    with freeze_time(T0):
+        incident = open_incident(units, deaths=1, domain="social_security")
+    told = [e[:2] for e in events(incident)]
+    assert told == [("event_deaths", "区领导丙")] * 2 + [("event_grade_IV", "区领导丙")] * 2
