@@ -59,3 +59,10 @@ def coverage_gaps(
         else:
             gaps.append(Gap(left, right, on_post))
     return gaps
+
+
+def domains_without_leader(domains: Iterable[str], leaders: Iterable[tuple[bool, Iterable[str]]]) -> list[str]:
+    """The ``domains`` (in their order) no active district leader's portfolio covers; ``leaders`` are
+    ``(active, portfolio)`` pairs. A death there has no leader in charge to tell (SPEC "Escalation")."""
+    covered = {domain for active, portfolio in leaders if active for domain in portfolio}
+    return [domain for domain in domains if domain not in covered]

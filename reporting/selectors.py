@@ -13,7 +13,7 @@ from datetime import datetime
 from django.db.models import Count, QuerySet
 
 from reporting.coverage import MIN_ON_POST, Gap, coverage_gaps
-from reporting.models import AuditEvent, Contact, Incident, Obligation, Report, Role, Shift, Signal, Unit
+from reporting.models import AuditEvent, Contact, ContactRole, Incident, Obligation, Report, Role, Shift, Signal, Unit
 
 
 def _confined(user) -> bool:
@@ -108,3 +108,8 @@ def roster_gaps(*, units: Iterable[Unit], start: datetime, end: datetime) -> dic
     for shift in roster_shifts(units=units, start=start, end=end):
         spans[shift.unit_id].append((shift.starts_at, shift.ends_at, shift.contact_id))
     return {pk: coverage_gaps(unit_spans, start=start, end=end) for pk, unit_spans in spans.items()}
+
+
+def district_leaders() -> QuerySet[Contact]:
+    """Every district leader (区领导), active first, as the leaders page lists them."""
+    return Contact.objects.filter(role=ContactRole.DISTRICT_LEADER).order_by("-active", "name", "id")

@@ -31,6 +31,7 @@ from reporting.models import Contact, ContactRole, Role, Shift, Unit
 from reporting.web.access import BOARD_ROLES, MANAGE_ROLES, role_of
 from reporting.web.display import EVENT_LABELS, LOCAL_TZ, local_short
 from reporting.web.forms import LocalDateTimeField, add_domain_errors, error_summary
+from reporting.web.leaders import uncovered_domains
 
 #: A unit's page shows one week; the duty room's overview looks this far ahead.
 WEEK = timedelta(days=7)
@@ -263,6 +264,7 @@ def roster_home(request):
         "rows": rows,
         "short_now": sum(r["short_now"] for r in rows),
         "min_on_post": MIN_ON_POST,
+        "leaders_uncovered": uncovered_domains(),
     }
     return render(request, "web/roster_overview.html", context)
 

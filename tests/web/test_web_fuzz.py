@@ -73,6 +73,11 @@ def world(units, sijing_officer, duty_room):
         "tomorrow": local_input(now + timedelta(days=1)),
         "after": local_input(now + timedelta(days=2)),
         "contact": str(sijing_officer.contact.pk),
+        "leader": str(
+            Contact.objects.create(
+                unit=units["qfb"], name="区领导甲", phone="+8613800000400", role="district_leader"
+            ).pk
+        ),
     }
 
 
@@ -93,6 +98,7 @@ def forms(world) -> list[tuple[str, str, dict]]:
         "channel": "self",
     }
     person = {"name": "赵新", "role": "duty_officer", "phone": "+8613800000123", "email": "", "active": "on"}
+    leader = {"name": "区领导乙", "phone": "+8613800000402", "portfolio": "public_health", "active": "on"}
     return [
         ("sijing_officer", "/incidents/new/", new),
         ("duty_room", "/incidents/new/", {**new, "units": "sijing", "grade": "", "signal": str(world["signal"].pk)}),
@@ -125,6 +131,8 @@ def forms(world) -> list[tuple[str, str, dict]]:
         ),
         ("sijing_officer", "/roster/sijing/people/", person),
         ("duty_room", f"/roster/people/{world['contact']}/", person),
+        ("duty_room", "/roster/leaders/", leader),
+        ("duty_room", f"/roster/leaders/{world['leader']}/", leader),
         (
             "duty_room",
             f"/obligations/{o}/file/",
