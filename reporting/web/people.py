@@ -20,6 +20,7 @@ from django.views.decorators.http import require_http_methods
 from reporting import roster_services
 from reporting.api.fields import E164
 from reporting.models import Contact, Unit
+from reporting.web.access import MANAGE_ROLES, role_of
 from reporting.web.forms import TextForm, error_summary
 from reporting.web.roster import may_edit, readable_unit
 
@@ -62,6 +63,7 @@ def _people_page(request, unit: Unit, *, form: PersonForm | None = None, status:
         "unit": unit,
         "people": Contact.objects.filter(unit=unit).order_by("-active", "name", "id"),
         "editable": editable,
+        "may_keep_leaders": role_of(request.user) in MANAGE_ROLES,  # on the leaders page
         "form": form if editable else None,
         "errors": error_summary(form) if form is not None and form.is_bound else [],
     }

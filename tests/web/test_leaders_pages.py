@@ -123,3 +123,9 @@ def test_the_leaders_page_in_english(client, duty_room, safety_leader):
     html = client.get("/roster/leaders/").content.decode()
     assert "District leaders" in html and "No active district leader covers" in html
     assert "Accident/disaster" in html.split('id="leaders"', 1)[1] and "事故灾难" not in html
+
+
+def test_the_duty_room_reaches_a_leader_from_their_units_people(client, duty_room, safety_leader):
+    client.force_login(duty_room)
+    html = client.get("/roster/qfb/people/").content.decode()
+    assert f'href="/roster/leaders/{safety_leader.pk}/"' in html
