@@ -6,7 +6,7 @@ from django.utils import timezone
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from notifications import escalation
+from notifications import escalation, policy_services
 from notifications.models import (
     ChasePlan,
     EscalationPolicy,
@@ -16,6 +16,7 @@ from notifications.models import (
     SweepHeartbeat,
 )
 from notifications.sweep import clock_of, fired_steps
+from reporting.admin import ServiceAdmin
 
 
 class EscalationStepInline(admin.TabularInline):
@@ -25,9 +26,26 @@ class EscalationStepInline(admin.TabularInline):
 
 
 @admin.register(EscalationPolicy)
-class EscalationPolicyAdmin(admin.ModelAdmin):
+class EscalationPolicyAdmin(ServiceAdmin):
+    """A policy and its steps are saved together and recorded as one audit event (``notifications.policy_services``:
+    each changed field before and after, steps added, removed and changed)."""
+
     list_display = ["name", "active", "repeat_every_minutes", "repeat_max"]
     inlines = [EscalationStepInline]
+
+    def save_model(self, request, obj, form, change):
+        # The ladder as stored before this save; recorded against the saved one once the steps are saved too.
+        form.ladder_before = policy_services.ladder(obj) if change else None
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        policy_services.escalation_policy_saved(
+            policy=form.instance, before=form.ladder_before, actor=request.user, now=timezone.now()
+        )
+
+    def delete_one(self, request, obj):
+        policy_services.escalation_policy_delete(policy=obj, actor=request.user, now=timezone.now())
 
 
 class ReadOnly(admin.ModelAdmin):

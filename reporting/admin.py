@@ -5,53 +5,260 @@ audit events) are view-only here: they change only through ``reporting.services`
 change. An incident's figures and grade may be edited, and that edit goes through ``incident_update`` (regrade,
 never below the computed grade, one audit event); a finding's review goes through ``finding_review`` (a reason, who
 and when, one audit event).
+
+Every other edit here is audited too (SPEC "Integrity and access"): units, users, API tokens and reporting policies
+through ``reporting.config_services``, people and shifts through ``reporting.roster_services`` (so the roster's
+change log shows them), each through a ``ServiceAdmin``.
 """
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin
+from django.db import transaction
+from django.db.models import ProtectedError
+from django.http import HttpResponseRedirect
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from rest_framework.authtoken.admin import TokenAdmin
+from rest_framework.authtoken.models import TokenProxy
 
-from reporting import deadlines, grading, services
+from reporting import config_services, deadlines, grading, roster_services, services
 from reporting import models as m
+from reporting.errors import DomainError
 from reporting.findings_services import finding_review, review_errors
+from reporting.web.display import EVENT_LABELS
+
+
+class ServiceAdmin(admin.ModelAdmin):
+    """An admin whose writes go through a service, which appends the audit event (SPEC "Integrity and access").
+
+    Subclasses save in ``save_model`` and delete in ``delete_one``; ``delete_model`` and the bulk "delete selected"
+    action both go through ``delete_one``. The forms check what the services refuse, so a refusal is a form error;
+    one the form could not foresee (a concurrent change) is shown as an error message, never a server error.
+    """
+
+    def delete_one(self, request, obj) -> None:
+        raise NotImplementedError
+
+    def delete_model(self, request, obj):
+        self.delete_one(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            for obj in queryset:
+                self.delete_one(request, obj)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except DomainError as exc:
+            return self._refused(request, exc)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except (DomainError, ProtectedError) as exc:
+            return self._refused(request, exc)
+
+    def changelist_view(self, request, extra_context=None):
+        try:
+            return super().changelist_view(request, extra_context)
+        except (DomainError, ProtectedError) as exc:
+            return self._refused(request, exc)
+
+    def _refused(self, request, exc):
+        if isinstance(exc, DomainError):
+            text = "; ".join(str(message) for messages_ in exc.errors.values() for message in messages_)
+        else:
+            text = "已被其他记录引用, 不能删除 (referenced by other records; cannot be deleted)"
+        self.message_user(request, text, messages.ERROR)
+        return HttpResponseRedirect(request.get_full_path())
+
+
+def _changes(form) -> dict:
+    """The fields the admin's form changed, with their new values. Not filtered: a service refuses a field it
+    does not know (``ValueError``) rather than a field being left unsaved or unrecorded."""
+    return {f: form.cleaned_data[f] for f in form.changed_data}
+
+
+def _adopt(obj, saved) -> None:
+    """Make the admin's unsaved ``obj`` the row a service created (the admin logs and redirects to ``obj``)."""
+    obj.pk = saved.pk
+    obj._state.adding = False
+    obj._state.db = saved._state.db
 
 
 @admin.register(m.Unit)
-class UnitAdmin(admin.ModelAdmin):
+class UnitAdmin(ServiceAdmin):
+    """Units through ``config_services``: ``unit_added`` / ``unit_changed`` (incl. ``vertical``, ``active``) /
+    ``unit_removed``."""
+
     list_display = ("code", "name", "kind", "vertical", "active")
     list_filter = ("kind", "vertical", "active")
     search_fields = ("code", "name", "name_en")
 
+    def save_model(self, request, obj, form, change):
+        if change:
+            config_services.unit_update(unit=obj, changes=_changes(form), actor=request.user, now=timezone.now())
+        else:
+            config_services.unit_create(unit=obj, actor=request.user, now=timezone.now())
+
+    def delete_one(self, request, obj):
+        config_services.unit_delete(unit=obj, actor=request.user, now=timezone.now())
+
+
+class ContactAdminForm(forms.ModelForm):
+    class Meta:
+        model = m.Contact
+        fields = ["unit", *roster_services.CONTACT_FIELDS]
+
+    def clean(self):
+        """What ``contact_update`` refuses: a person with shifts not ended does not move to another unit."""
+        cleaned = super().clean()
+        if self.instance.pk is not None and "unit" in self.changed_data:
+            for message in roster_services.contact_move_errors(self.instance, now=timezone.now()).get("unit", []):
+                self.add_error("unit", message)
+        return cleaned
+
 
 @admin.register(m.Contact)
-class ContactAdmin(admin.ModelAdmin):
+class ContactAdmin(ServiceAdmin):
+    """People through ``roster_services``: the roster's change log (/roster/<code>/) shows admin edits too."""
+
+    form = ContactAdminForm
     list_display = ("name", "unit", "role", "phone", "email", "is_default", "active")
     list_filter = ("role", "is_default", "active")
     search_fields = ("name", "phone", "email", "unit__code")
     list_select_related = ("unit",)
 
+    def save_model(self, request, obj, form, change):
+        now = timezone.now()
+        if change:
+            roster_services.contact_update(contact=obj, changes=_changes(form), actor=request.user, now=now)
+        else:
+            values = {f: form.cleaned_data[f] for f in roster_services.CONTACT_FIELDS}
+            saved = roster_services.contact_create(
+                unit=form.cleaned_data["unit"], **values, actor=request.user, now=now
+            )
+            _adopt(obj, saved)
+
+    def delete_one(self, request, obj):
+        roster_services.contact_delete(contact=obj, actor=request.user, now=timezone.now())
+
+
+class ShiftAdminForm(forms.ModelForm):
+    class Meta:
+        model = m.Shift
+        fields = list(roster_services.SHIFT_FIELDS)
+
+    def clean(self):
+        """What ``shifts_create`` and ``shift_update`` refuse, as form errors."""
+        cleaned = super().clean()
+        values = [cleaned.get(f) for f in ("unit", "contact", "starts_at", "ends_at")]
+        if all(v is not None for v in values) and (not self.instance.pk or self.changed_data):
+            unit, contact, starts_at, ends_at = values
+            errors = roster_services.shift_errors(unit=unit, contact=contact, starts_at=starts_at, ends_at=ends_at)
+            for field, messages_ in errors.items():
+                for message in messages_:
+                    self.add_error(field if field in self.fields else None, message)
+        return cleaned
+
 
 @admin.register(m.Shift)
-class ShiftAdmin(admin.ModelAdmin):
+class ShiftAdmin(ServiceAdmin):
+    """Shifts through ``roster_services``; an edit is recorded as the shift taken off and put on again."""
+
+    form = ShiftAdminForm
     list_display = ("unit", "contact", "role", "starts_at", "ends_at")
     list_filter = ("role",)
     search_fields = ("unit__code", "contact__name")
     list_select_related = ("unit", "contact")
     date_hierarchy = "starts_at"
 
+    def save_model(self, request, obj, form, change):
+        now = timezone.now()
+        if change:
+            changes = _changes(form)
+            roster_services.shift_update(shift=obj, changes=changes, actor=request.user, now=now)
+        else:
+            values = {f: form.cleaned_data[f] for f in roster_services.SHIFT_FIELDS}
+            (saved,) = roster_services.shifts_create(**values, actor=request.user, now=now)
+            _adopt(obj, saved)
+
+    def delete_one(self, request, obj):
+        roster_services.shift_delete(shift=obj, actor=request.user, now=timezone.now())
+
 
 @admin.register(m.User)
-class TrackerUserAdmin(UserAdmin):
+class TrackerUserAdmin(ServiceAdmin, UserAdmin):
+    """Users through ``config_services``: ``user_added`` / ``user_changed`` (role, unit, deactivation, staff and
+    superuser flags, groups, permissions; a password only as changed) / ``user_removed``."""
+
     list_display = ("username", "role", "unit", "is_active", "is_superuser")
     list_filter = ("role", "is_active", "is_superuser")
     fieldsets = (*UserAdmin.fieldsets, ("角色 / Role", {"fields": ("role", "unit", "contact")}))
     add_fieldsets = (*UserAdmin.add_fieldsets, ("角色 / Role", {"fields": ("role", "unit", "contact")}))
 
+    def save_model(self, request, obj, form, change):
+        if change:
+            changes = _changes(form)
+            config_services.user_update(user=obj, changes=changes, actor=request.user, now=timezone.now())
+        else:
+            # The add form has set the password (or made it unusable) on ``obj``.
+            config_services.user_create(user=obj, actor=request.user, now=timezone.now())
+
+    def delete_one(self, request, obj):
+        config_services.user_delete(user=obj, actor=request.user, now=timezone.now())
+
+    def user_change_password(self, request, id, form_url=""):
+        """Django's own password form; a new (or disabled) password is recorded as such, never its hash."""
+        with transaction.atomic():
+            user = self.get_object(request, unquote(id))
+            before = user.password if user is not None else None
+            response = super().user_change_password(request, id, form_url)
+            if user is not None and request.method == "POST":
+                after = m.User.objects.filter(pk=user.pk).values_list("password", flat=True).first()
+                if after != before:
+                    config_services.user_password_changed(user=user, actor=request.user, now=timezone.now())
+            return response
+
+
+admin.site.unregister(TokenProxy)
+
+
+@admin.register(TokenProxy)
+class AuditedTokenAdmin(ServiceAdmin, TokenAdmin):
+    """DRF's token admin, audited: ``token_created`` / ``token_removed`` (who, for whom; never the key). A token is
+    created or revoked, never edited (giving a token to another user would be both)."""
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        config_services.token_replace(user=obj.user, token=obj, actor=request.user, now=timezone.now())
+
+    def delete_one(self, request, obj):
+        config_services.token_delete(token=obj, actor=request.user, now=timezone.now())
+
 
 @admin.register(m.ReportingPolicy)
-class ReportingPolicyAdmin(admin.ModelAdmin):
+class ReportingPolicyAdmin(ServiceAdmin):
+    """SPEC rule 1's minutes through ``config_services``: ``reporting_policy_added`` / ``_changed`` (each changed
+    field before and after) / ``_removed``."""
+
     list_display = ("grade", "verbal_minutes", "written_minutes", "relay_minutes")
+
+    def save_model(self, request, obj, form, change):
+        now = timezone.now()
+        if change:
+            changes = _changes(form)
+            config_services.reporting_policy_update(policy=obj, changes=changes, actor=request.user, now=now)
+        else:
+            config_services.reporting_policy_create(policy=obj, actor=request.user, now=now)
+
+    def delete_one(self, request, obj):
+        config_services.reporting_policy_delete(policy=obj, actor=request.user, now=timezone.now())
 
 
 class ObligationInline(admin.TabularInline):
@@ -223,9 +430,13 @@ class FindingAdmin(admin.ModelAdmin):
 
 @admin.register(m.AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = ("id", "at", "kind", "actor", "incident", "object_type", "object_id")
+    list_display = ("id", "at", "kind", "kind_label", "actor", "incident", "object_type", "object_id")
     list_filter = ("kind",)
     search_fields = ("kind", "actor", "object_id")
+
+    @admin.display(description=_("事件名称"))
+    def kind_label(self, obj):
+        return EVENT_LABELS.get(obj.kind, "")
 
 
 @admin.register(m.DeadlineBreach)

@@ -46,6 +46,34 @@ def _in_duty_room(unit: Unit, roles: tuple[ContactRole, ...]) -> list[ContactRol
     return [ContactRole.DUTY_ROOM_STAFF, *roles] if unit.kind == UnitKind.DUTY_ROOM else list(roles)
 
 
+def shift_errors(
+    *, unit: Unit, contact: Contact, starts_at: datetime, ends_at: datetime, days: int = 1, every: int = 1
+) -> dict[str, list[str]]:
+    """Why these shifts may not go on the roster, by field; empty when they may (the admin's form shows these)."""
+    errors: dict[str, list[str]] = {}
+    if ends_at <= starts_at:
+        errors["ends_at"] = ["结束时间必须晚于开始时间 (ends_at must be after starts_at)"]
+    elif ends_at - starts_at > MAX_SHIFT:
+        errors["ends_at"] = ["一个班次不能超过 7 天 (a shift lasts at most 7 days)"]
+    if contact.unit_id != unit.pk:
+        errors["contact"] = ["该人员不属于此单位 (the contact belongs to another unit)"]
+    elif not contact.active:
+        errors["contact"] = ["该人员已停用, 不能排班 (the contact is inactive)"]
+    if not 1 <= days <= MAX_REPEAT_DAYS:
+        errors["days"] = [f"班次数须在 1 到 {MAX_REPEAT_DAYS} 之间 (1 to {MAX_REPEAT_DAYS} shifts)"]
+    if not 1 <= every <= MAX_EVERY_DAYS:
+        errors["every"] = [f"间隔天数须在 1 到 {MAX_EVERY_DAYS} 之间 (every 1 to {MAX_EVERY_DAYS} days)"]
+    return errors
+
+
+def contact_move_errors(contact: Contact, *, now: datetime) -> dict[str, list[str]]:
+    """Why ``contact`` may not move to another unit now (shifts not ended), by field; empty when they may."""
+    if Shift.objects.filter(contact=contact, ends_at__gt=now).exists():
+        # The shifts stay on the old unit's roster: it would count a person of another unit as on post.
+        return {"unit": ["此人还有未结束的班次, 请先删除这些班次再调动单位 (has shifts that have not ended)"]}
+    return {}
+
+
 def _detail(shift: Shift) -> dict:
     return {
         "unit": shift.unit.code,
@@ -73,19 +101,7 @@ def shifts_create(
     """Put ``contact`` on ``unit``'s roster from ``starts_at`` to ``ends_at``: ``days`` shifts of those hours, one
     every ``every`` days (1: daily; 2: every other day, two teams taking turns). All or nothing: a refusal writes
     no shift."""
-    errors: dict[str, list[str]] = {}
-    if ends_at <= starts_at:
-        errors["ends_at"] = ["结束时间必须晚于开始时间 (ends_at must be after starts_at)"]
-    elif ends_at - starts_at > MAX_SHIFT:
-        errors["ends_at"] = ["一个班次不能超过 7 天 (a shift lasts at most 7 days)"]
-    if contact.unit_id != unit.pk:
-        errors["contact"] = ["该人员不属于此单位 (the contact belongs to another unit)"]
-    elif not contact.active:
-        errors["contact"] = ["该人员已停用, 不能排班 (the contact is inactive)"]
-    if not 1 <= days <= MAX_REPEAT_DAYS:
-        errors["days"] = [f"班次数须在 1 到 {MAX_REPEAT_DAYS} 之间 (1 to {MAX_REPEAT_DAYS} shifts)"]
-    if not 1 <= every <= MAX_EVERY_DAYS:
-        errors["every"] = [f"间隔天数须在 1 到 {MAX_EVERY_DAYS} 之间 (every 1 to {MAX_EVERY_DAYS} days)"]
+    errors = shift_errors(unit=unit, contact=contact, starts_at=starts_at, ends_at=ends_at, days=days, every=every)
     if errors:
         raise DomainError(errors)
     shifts = Shift.objects.bulk_create(
@@ -101,6 +117,34 @@ def shifts_create(
     for shift in shifts:
         event_append(at=now, kind="shift_added", actor=actor_name(actor), obj=shift, detail=_detail(shift))
     return shifts
+
+
+#: What ``shift_update`` may change (the Django admin edits a shift; the API and the pages add and remove them).
+SHIFT_FIELDS = ("unit", "contact", "role", "starts_at", "ends_at")
+
+
+@audited
+def shift_update(*, shift: Shift, changes: dict, actor, now: datetime) -> Shift:
+    """Change a shift in place (the Django admin). The roster's log records it as the roster sees it: the shift as
+    it was taken off (``shift_removed``) and as it is now put on (``shift_added``), so an edit that moves a shift
+    into the past shows as added after the fact, like any other. Same rules as ``shifts_create``."""
+    unknown = set(changes) - set(SHIFT_FIELDS)
+    if unknown:
+        raise ValueError(f"not shift fields: {sorted(unknown)}")
+    shift = Shift.objects.select_for_update().select_related("unit", "contact").get(pk=shift.pk)
+    changed = {f: v for f, v in changes.items() if getattr(shift, f) != v}
+    if not changed:
+        return shift
+    before = _detail(shift)
+    for field, value in changed.items():
+        setattr(shift, field, value)
+    errors = shift_errors(unit=shift.unit, contact=shift.contact, starts_at=shift.starts_at, ends_at=shift.ends_at)
+    if errors:
+        raise DomainError(errors)
+    shift.save(update_fields=list(changed))
+    event_append(at=now, kind="shift_removed", actor=actor_name(actor), obj=shift, detail=before)
+    event_append(at=now, kind="shift_added", actor=actor_name(actor), obj=shift, detail=_detail(shift))
+    return shift
 
 
 @audited
@@ -162,11 +206,8 @@ def contact_update(*, contact: Contact, changes: dict, actor, now: datetime) -> 
     changed = {f: (getattr(contact, f), v) for f, v in changes.items() if getattr(contact, f) != v}
     if not changed:
         return contact
-    if "unit" in changed and Shift.objects.filter(contact=contact, ends_at__gt=now).exists():
-        # The shifts stay on the old unit's roster: it would count a person of another unit as on post.
-        raise ConflictError(
-            {"unit": ["此人还有未结束的班次, 请先删除这些班次再调动单位 (has shifts that have not ended)"]}
-        )
+    if "unit" in changed and (errors := contact_move_errors(contact, now=now)):
+        raise ConflictError(errors)
     for field, (_before, after) in changed.items():
         setattr(contact, field, after)
     contact.save(update_fields=list(changed))

@@ -13,7 +13,7 @@ from rest_framework import serializers
 from rest_framework.authtoken.models import Token
 from rest_framework.validators import UniqueValidator
 
-from reporting import roster_services
+from reporting import config_services, roster_services
 from reporting.api.fields import E164, AwareDateTimeField, ModelSerializer, text_field
 from reporting.models import Contact, ContactRole, Domain, Role, Shift, Unit, UnitKind, User
 
@@ -46,6 +46,18 @@ class UnitSerializer(ModelSerializer):
     class Meta:
         model = Unit
         fields = ["code", "name", "name_en", "kind", "vertical", "domains", "active"]
+
+    def create(self, validated_data):
+        """Through the service, which records the new unit (``unit_added``)."""
+        return config_services.unit_create(
+            unit=Unit(**validated_data), actor=self.context["request"].user, now=timezone.now()
+        )
+
+    def update(self, instance, validated_data):
+        """Through the service, which records what changed (``unit_changed``; nothing for a no-op)."""
+        return config_services.unit_update(
+            unit=instance, changes=validated_data, actor=self.context["request"].user, now=timezone.now()
+        )
 
 
 class ContactSerializer(ModelSerializer):
@@ -135,20 +147,22 @@ class UserSerializer(ModelSerializer):
         return attrs
 
     def create(self, validated_data):
+        """Through the service (``user_added``: the account, and whether it has a password; never the password)."""
         password = validated_data.pop("password", None)
         user = User(**validated_data)
         user.set_password(password) if password else user.set_unusable_password()
-        user.save()
-        return user
+        return config_services.user_create(user=user, actor=self.context["request"].user, now=timezone.now())
 
     def update(self, instance, validated_data):
+        """Through the service (``user_changed``: each changed field, and a new password only as changed)."""
         password = validated_data.pop("password", None)
-        for field, value in validated_data.items():
-            setattr(instance, field, value)
-        if password:
-            instance.set_password(password)
-        instance.save()
-        return instance
+        return config_services.user_update(
+            user=instance,
+            changes=validated_data,
+            password=password,
+            actor=self.context["request"].user,
+            now=timezone.now(),
+        )
 
 
 class UserWithTokenSerializer(UserSerializer):

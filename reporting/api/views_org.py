@@ -6,11 +6,10 @@ from django.db import transaction
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status
-from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from reporting import roster_services, selectors
+from reporting import config_services, roster_services, selectors
 from reporting.api.base import ApiViewSet
 from reporting.api.permissions import ADMINS, DUTY, EVERYONE, READERS
 from reporting.api.serializers import (
@@ -135,7 +134,7 @@ class UserViewSet(ListRetrieveMixin, PatchMixin, ApiViewSet):
         serializer = UserSerializer(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
         user = serializer.save()
-        Token.objects.create(user=user)
+        config_services.token_replace(user=user, actor=request.user, now=timezone.now())
         return Response(UserWithTokenSerializer(user).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -145,6 +144,5 @@ class UserViewSet(ListRetrieveMixin, PatchMixin, ApiViewSet):
     @transaction.atomic
     def token(self, request, *args, **kwargs):
         user = self.get_object()
-        Token.objects.filter(user=user).delete()
-        Token.objects.create(user=user)
+        config_services.token_replace(user=user, actor=request.user, now=timezone.now())
         return Response(UserWithTokenSerializer(user).data, status=status.HTTP_201_CREATED)

@@ -36,6 +36,21 @@ EVENT_LABELS = {
     "contact_added": _("添加人员"),
     "contact_changed": _("人员信息变更"),
     "contact_removed": _("删除人员"),
+    "unit_added": _("新建单位"),
+    "unit_changed": _("单位信息变更"),
+    "unit_removed": _("删除单位"),
+    "user_added": _("新建用户"),
+    "user_changed": _("用户信息变更"),
+    "user_removed": _("删除用户"),
+    "token_created": _("生成 API 令牌"),
+    "token_replaced": _("更换 API 令牌"),
+    "token_removed": _("吊销 API 令牌"),
+    "reporting_policy_added": _("新建报送时限规则"),
+    "reporting_policy_changed": _("报送时限规则变更"),
+    "reporting_policy_removed": _("删除报送时限规则"),
+    "escalation_policy_added": _("新建催报规则"),
+    "escalation_policy_changed": _("催报规则变更"),
+    "escalation_policy_removed": _("删除催报规则"),
 }
 
 
