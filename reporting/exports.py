@@ -36,6 +36,9 @@ HEADERS = {
     "missed": gettext_lazy("漏报"),
     "held_back": gettext_lazy("压报"),
     "concealed": gettext_lazy("瞒报/谎报"),
+    "median_written_delay_seconds": gettext_lazy("书面报延迟中位数(秒)"),
+    "p90_verbal_delay_seconds": gettext_lazy("口头报延迟P90(秒)"),
+    "roster_gaps": gettext_lazy("双人在岗缺口"),
 }
 COLUMNS = ("unit", "unit_name", *FIELDS[1:])
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
@@ -96,6 +99,7 @@ def timeliness_xlsx(
     info.append(
         [gettext("口径"), gettext("按首次知悉时间计入区间; 演练与无需报送的义务不计; 延迟按已报送的义务计算 (秒)")]
     )
+    info.append([gettext("双人在岗缺口"), gettext("按发现时间计入区间 (缺岗发生的时刻)")])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

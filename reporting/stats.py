@@ -3,8 +3,8 @@
 Definitions (state them to auditors exactly like this):
 
 - **Period.** An obligation belongs to the period when its first-known time is in ``[since, until)``; a finding
-  belongs to the period of its obligation, or, when it has none (a signal never reported on), of its ``found_at``.
-  Either bound may be omitted (open).
+  belongs to the period of its obligation, or, when it has none (a signal never reported on), of its ``found_at``;
+  a roster gap always to the period of its ``found_at`` (see ``roster_gaps``). Either bound may be omitted (open).
 - **Left out.** Exercises (SPEC rule 10), everywhere. Obligations marked not required (rule 11) are left out of
   the obligation figures; their findings count: only those their data supported when they were marked exist
   (``reporting.findings``), so a mark made after a late filing or a 漏报 does not erase it.
@@ -13,7 +13,8 @@ Definitions (state them to auditors exactly like this):
   (a written report discharging the verbal deadline counts for both, SPEC rule 3).
 - ``*_on_time_rate``: on-time count / ``obligations``, rounded to 4 decimals; null when there are no obligations.
   Clocks still pending count as not on time.
-- ``median_verbal_delay_seconds`` / ``p90_written_delay_seconds``: over the obligations whose verbal / written
+- ``median_verbal_delay_seconds`` / ``p90_written_delay_seconds`` (and ``median_written_delay_seconds`` /
+  ``p90_verbal_delay_seconds``, appended at the end of the row): over the obligations whose verbal / written
   deadline was discharged by a filed report (unreported ones are 漏报, not a delay); the delay is 0 when on time,
   else the whole seconds from due time to the time that counted, rounded up. Continuous percentiles with linear
   interpolation (PostgreSQL ``percentile_cont``), rounded to 0.1 s; null when no report was filed.
@@ -21,6 +22,12 @@ Definitions (state them to auditors exactly like this):
   plus, for ``missed``, signals never reported on that have no obligation; ``held_back`` / ``concealed``: live
   findings. *Live*: not superseded (a 漏报 later discharged late counts once, as 迟报) and not dismissed by an
   auditor.
+- ``roster_gaps`` (appended at the end of the row): live roster-gap findings (双人在岗缺口) of the unit whose
+  ``found_at`` is in the period. A gap is a fact about the unit's roster at one moment (``found_at``: when a
+  notification needed its duty staff), not about the obligation being chased: it may have no obligation, and a
+  duty room's gap is recorded against another unit's obligation. So it is dated by its own moment, as the
+  findings list (``/findings/?kind=roster_gap&unit=&since=&until=``) filters it, and that list shows the same
+  gaps (plus dismissed ones). Left out like any finding: exercises.
 
 On PostgreSQL the whole table is one SQL statement (a constant number of queries however many rows); the embedded
 SQLite mode computes the same figures in Python.
@@ -52,6 +59,10 @@ FIELDS = (
     "missed",
     "held_back",
     "concealed",
+    # Added after the API.md row: appended, so existing columns keep their names and positions.
+    "median_written_delay_seconds",
+    "p90_verbal_delay_seconds",
+    "roster_gaps",
 )
 COUNTED_KINDS = (FindingKind.LATE, FindingKind.MISSED, FindingKind.HELD_BACK, FindingKind.CONCEALED)
 
@@ -118,7 +129,9 @@ WITH obl AS (
            COUNT(*) FILTER (WHERE verbal_ok) AS verbal_on_time,
            COUNT(*) FILTER (WHERE written_ok) AS written_on_time,
            percentile_cont(0.5) WITHIN GROUP (ORDER BY verbal_delay) AS median_verbal,
-           percentile_cont(0.9) WITHIN GROUP (ORDER BY written_delay) AS p90_written
+           percentile_cont(0.9) WITHIN GROUP (ORDER BY written_delay) AS p90_written,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY written_delay) AS median_written,
+           percentile_cont(0.9) WITHIN GROUP (ORDER BY verbal_delay) AS p90_verbal
       FROM obl
   GROUP BY unit_id
 ), fstats AS (
@@ -128,22 +141,27 @@ WITH obl AS (
            COUNT(DISTINCT f.obligation_id) FILTER (WHERE f.kind = 'late') AS late,
            COUNT(DISTINCT COALESCE(f.obligation_id, -f.id)) FILTER (WHERE f.kind = 'missed') AS missed,
            COUNT(*) FILTER (WHERE f.kind = 'held_back') AS held_back,
-           COUNT(*) FILTER (WHERE f.kind = 'concealed') AS concealed
+           COUNT(*) FILTER (WHERE f.kind = 'concealed') AS concealed,
+           COUNT(*) FILTER (WHERE f.kind = 'roster_gap') AS roster_gaps
       FROM reporting_finding f
  LEFT JOIN reporting_obligation o ON o.id = f.obligation_id
-     WHERE f.kind IN ('late', 'missed', 'held_back', 'concealed')
+     -- The moment that dates the finding: a roster gap its own, any other its obligation's first-known time.
+     CROSS JOIN LATERAL (SELECT CASE WHEN f.kind = 'roster_gap' THEN f.found_at
+                                     ELSE COALESCE(o.first_known_at, f.found_at) END AS at) p
+     WHERE f.kind IN ('late', 'missed', 'held_back', 'concealed', 'roster_gap')
        AND f.superseded_by_id IS NULL
        AND f.review <> 'dismissed'
        AND NOT f.exercise
-       AND (%(since)s::timestamptz IS NULL OR COALESCE(o.first_known_at, f.found_at) >= %(since)s)
-       AND (%(until)s::timestamptz IS NULL OR COALESCE(o.first_known_at, f.found_at) < %(until)s)
+       AND (%(since)s::timestamptz IS NULL OR p.at >= %(since)s)
+       AND (%(until)s::timestamptz IS NULL OR p.at < %(until)s)
        AND (%(unit)s::bigint IS NULL OR f.unit_id = %(unit)s)
   GROUP BY f.unit_id
 )
 SELECT u.code,
        COALESCE(s.obligations, 0), COALESCE(s.verbal_on_time, 0), COALESCE(s.written_on_time, 0),
        s.median_verbal, s.p90_written,
-       COALESCE(fs.late, 0), COALESCE(fs.missed, 0), COALESCE(fs.held_back, 0), COALESCE(fs.concealed, 0)
+       COALESCE(fs.late, 0), COALESCE(fs.missed, 0), COALESCE(fs.held_back, 0), COALESCE(fs.concealed, 0),
+       s.median_written, s.p90_verbal, COALESCE(fs.roster_gaps, 0)
   FROM reporting_unit u
   LEFT JOIN ostats s ON s.unit_id = u.id
   LEFT JOIN fstats fs ON fs.unit_id = u.id
@@ -153,7 +171,21 @@ SELECT u.code,
 """
 
 
-def _row(code, obligations, verbal_on_time, written_on_time, median, p90, late, missed, held_back, concealed):
+def _row(
+    code,
+    obligations,
+    verbal_on_time,
+    written_on_time,
+    median_verbal,
+    p90_written,
+    late,
+    missed,
+    held_back,
+    concealed,
+    median_written,
+    p90_verbal,
+    roster_gaps,
+):
     return {
         "unit": code,
         "obligations": int(obligations),
@@ -161,12 +193,15 @@ def _row(code, obligations, verbal_on_time, written_on_time, median, p90, late, 
         "written_on_time": int(written_on_time),
         "verbal_on_time_rate": _rate(verbal_on_time, obligations),
         "written_on_time_rate": _rate(written_on_time, obligations),
-        "median_verbal_delay_seconds": _seconds(median),
-        "p90_written_delay_seconds": _seconds(p90),
+        "median_verbal_delay_seconds": _seconds(median_verbal),
+        "p90_written_delay_seconds": _seconds(p90_written),
         "late": int(late),
         "missed": int(missed),
         "held_back": int(held_back),
         "concealed": int(concealed),
+        "median_written_delay_seconds": _seconds(median_written),
+        "p90_verbal_delay_seconds": _seconds(p90_verbal),
+        "roster_gaps": int(roster_gaps),
     }
 
 
@@ -188,9 +223,9 @@ def _delay(state: str, filed_at: datetime | None, due_at: datetime) -> int | Non
 def _rows_python(*, since, until, unit) -> list[dict[str, Any]]:
     """The embedded SQLite mode: same figures, computed in Python (a constant number of queries too)."""
     obligations = Obligation.objects.filter(incident__exercise=False, not_required_at__isnull=True)
-    findings = Finding.objects.filter(kind__in=COUNTED_KINDS, superseded_by__isnull=True, exercise=False).exclude(
-        review=ReviewState.DISMISSED
-    )
+    findings = Finding.objects.filter(
+        kind__in=(*COUNTED_KINDS, FindingKind.ROSTER_GAP), superseded_by__isnull=True, exercise=False
+    ).exclude(review=ReviewState.DISMISSED)
     if unit is not None:
         obligations = obligations.filter(unit=unit)
         findings = findings.filter(unit=unit)
@@ -230,7 +265,10 @@ def _rows_python(*, since, until, unit) -> list[dict[str, Any]]:
     ):
         if f["incident__exercise"]:
             continue
-        at = f["obligation__first_known_at"] or f["found_at"]
+        if f["kind"] == FindingKind.ROSTER_GAP:
+            at = f["found_at"]
+        else:
+            at = f["obligation__first_known_at"] or f["found_at"]
         if (since is not None and at < since) or (until is not None and at >= until):
             continue
         if f["kind"] in (FindingKind.LATE, FindingKind.MISSED) and f["obligation_id"]:
@@ -255,6 +293,9 @@ def _rows_python(*, since, until, unit) -> list[dict[str, Any]]:
                 percentile_cont(acc["vd"], 0.5),
                 percentile_cont(acc["wd"], 0.9),
                 *(len(c.get(k, ())) for k in COUNTED_KINDS),
+                percentile_cont(acc["wd"], 0.5),
+                percentile_cont(acc["vd"], 0.9),
+                len(c.get(FindingKind.ROSTER_GAP, ())),
             )
         )
     return rows

@@ -125,6 +125,10 @@ class TimelinessRowSerializer(Serializer):
     missed = serializers.IntegerField()
     held_back = serializers.IntegerField()
     concealed = serializers.IntegerField()
+    # Added after API.md's row, at its end (``reporting.stats.FIELDS``).
+    median_written_delay_seconds = serializers.FloatField(allow_null=True)
+    p90_verbal_delay_seconds = serializers.FloatField(allow_null=True)
+    roster_gaps = serializers.IntegerField(help_text="双人在岗缺口: live roster-gap findings found in the period")
 
 
 # --- renderers ---------------------------------------------------------------------------------------------------
@@ -276,6 +280,7 @@ class FindingViewSet(_StrictNegotiation, mixins.ListModelMixin, viewsets.Generic
         description=(
             "One row per unit over obligations first known in [since, until). Exercises and not-required "
             "obligations excluded. Delays in seconds over the obligations with a filed report (percentile_cont). "
+            "``roster_gaps`` counts the unit's roster-gap findings found (``found_at``) in the period. "
             "``?format=csv`` or ``Accept: text/csv`` gives CSV, ``?format=xlsx`` XLSX, with Chinese headers and "
             "unit names; English ones when the request's language is English (``Accept-Language: en`` or the "
             "language cookie)."

@@ -1,7 +1,9 @@
-"""The auditor page (督查审计): findings with kind/review filters and a per-unit on-time rate (及时率) chart.
+"""The auditor page (督查审计): per-unit on-time rates (及时率) with a chart, findings, and the corrections and
+not-required marks (更正与无需报送), for one filter: period, unit, and for the findings kind and review state.
 
-Exercises are left out of every figure (SPEC rule 10). The figures are ``reporting.stats``' (the same as the CSV and
-XLSX export); the chart is inline SVG drawn server-side: no script, no CDN.
+Exercises are left out of everything (SPEC rule 10). The figures are ``reporting.stats``' and the findings
+``stats.findings_visible()`` with the API's filters, so the CSV/XLSX links (the API's ``?format=``, with the same
+filters) download exactly what the page shows; the chart is inline SVG drawn server-side: no script, no CDN.
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from reporting import findings_services, selectors, stats
+from reporting import audit_selectors, findings_services, selectors, stats
 from reporting.errors import DomainError
-from reporting.models import Finding, FindingKind, ReviewState, Role
+from reporting.models import Finding, FindingKind, ReviewState, Role, Unit
 from reporting.web.access import AUDIT_ROLES, role_of
 from reporting.web.display import LOCAL_TZ, local_short
 
@@ -35,17 +37,18 @@ LABEL_MAX_WIDTH = 20
 REVIEW_ROLES = frozenset({Role.AUDITOR, Role.ADMIN})
 
 
-def unit_rates(*, since: datetime | None, until: datetime | None) -> list[dict]:
+def unit_rates(*, since: datetime | None, until: datetime | None, unit: Unit | None = None) -> list[dict]:
     """The per-unit timeliness rows of ``reporting.stats`` (the same figures as the CSV/XLSX export), for the
-    units with obligations or findings in the period, each with ``name``: the unit's name in the active language
-    (``Unit.label``), else its code."""
-    rows = [r for r in stats.timeliness_rows(since=since, until=until) if r["obligations"] or _findings_in(r)]
+    units with obligations or findings in the period (``unit`` only, when given), each with ``name``: the unit's
+    name in the active language (``Unit.label``), else its code."""
+    rows = stats.timeliness_rows(since=since, until=until, unit=unit)
+    rows = [r for r in rows if r["obligations"] or _findings_in(r)]
     names = selectors.unit_labels(codes=[r["unit"] for r in rows])
     return [r | {"name": names.get(r["unit"], r["unit"])} for r in rows]
 
 
 def _findings_in(row: dict) -> int:
-    return row["late"] + row["missed"] + row["held_back"] + row["concealed"]
+    return row["late"] + row["missed"] + row["held_back"] + row["concealed"] + row["roster_gaps"]
 
 
 def chart_rows(rates: list[dict]) -> list[dict]:
@@ -151,49 +154,78 @@ def finding_review(request, finding_id: int):
 
 
 def _audit_context(request) -> dict:
-    """The page's figures and findings for the filters in the query string (``errors`` names bad filters)."""
+    """The page's figures, findings and corrections for the filters in the query string (``errors`` names bad
+    filters; with any, nothing is filtered, so the page and its download links still agree)."""
     errors: dict[str, str] = {}
     since_day = _parse_day(request.GET.get("since", ""), "since", errors)
     until_day = _parse_day(request.GET.get("until", ""), "until", errors)
     kind = request.GET.get("kind", "")
     review = request.GET.get("review", "")
+    unit_code = request.GET.get("unit", "")
     if kind and kind not in FindingKind.values:
         errors["kind"] = _("未知的类型 (unknown kind)")
     if review and review not in ReviewState.values:
         errors["review"] = _("未知的审核状态 (unknown review state)")
+    units = list(Unit.objects.order_by("code"))
+    unit = next((u for u in units if u.code == unit_code), None) if unit_code else None
+    if unit_code and unit is None:
+        errors["unit"] = _("未知的单位 (unknown unit)")
     since = _day_start(since_day)
     # "until" is a whole day, inclusive.
     until = _day_start(until_day + timedelta(days=1)) if until_day else None
+    if since is not None and until is not None and since >= until:
+        errors["until"] = _("截止日期不能早于起始日期 (until must not be before since)")
+    if errors:
+        since = until = unit = None
+        kind = review = ""
 
-    findings = Finding.objects.select_related("unit", "incident", "reviewed_by").filter(exercise=False)
-    if not errors:
-        if kind:
-            findings = findings.filter(kind=kind)
-        if review:
-            findings = findings.filter(review=review)
-        if since:
-            findings = findings.filter(found_at__gte=since)
-        if until:
-            findings = findings.filter(found_at__lt=until)
-    total = findings.count()
+    # The API's /findings/ selection (reporting.api.audit.FindingViewSet.get_queryset), so the export is this list.
+    findings = stats.findings_visible().select_related("incident", "reviewed_by")
+    if review:
+        findings = findings.filter(review=review)
+    if unit is not None:
+        findings = findings.filter(unit=unit)
+    if since:
+        findings = findings.filter(found_at__gte=since)
+    if until:
+        findings = findings.filter(found_at__lt=until)
+    # Counted before the kind filter, so each kind's link shows how many choosing it would list.
     counts = {row["kind"]: row["n"] for row in findings.order_by().values("kind").annotate(n=Count("id"))}
-    rates = unit_rates(since=since, until=until)
+    if kind:
+        findings = findings.filter(kind=kind)
+    total = counts.get(kind, 0) if kind else sum(counts.values())
+    rates = unit_rates(since=since, until=until, unit=unit)
     chart = chart_rows(rates)
-    export_query = urlencode(
-        {key: value.isoformat() for key, value in (("since", since), ("until", until)) if value is not None}
-    )
+
+    period = {key: value.isoformat() for key, value in (("since", since), ("until", until)) if value is not None}
+    scope = period | ({"unit": unit.code} if unit is not None else {})
+    page_filters = {
+        key: value
+        for key, value in (
+            ("kind", kind),
+            ("review", review),
+            ("unit", unit.code if unit is not None else ""),
+            ("since", request.GET.get("since", "") if not errors else ""),
+            ("until", request.GET.get("until", "") if not errors else ""),
+        )
+        if value
+    }
     context = {
         "findings": [
             {"finding": f, "found_at": local_short(f.found_at), "delay_minutes": _delay_minutes(f)}
-            for f in findings.order_by("-found_at", "-id")[:FINDINGS_SHOWN]
+            for f in findings[:FINDINGS_SHOWN]
         ],
         "total": total,
         "shown": min(total, FINDINGS_SHOWN),
-        "counts": [(k, label, counts.get(k, 0)) for k, label in FindingKind.choices],
+        "counts": [
+            (k, label, counts.get(k, 0), urlencode(page_filters | {"kind": k})) for k, label in FindingKind.choices
+        ],
         "kinds": FindingKind.choices,
         "reviews": ReviewState.choices,
+        "units": [(u.code, u.label) for u in units],
         "kind": kind,
         "review": review,
+        "unit": unit_code,
         "since": request.GET.get("since", ""),
         "until": request.GET.get("until", ""),
         "errors": errors,
@@ -201,12 +233,53 @@ def _audit_context(request) -> dict:
         "rates": rates,
         "chart_height": max(len(chart), 1) * 56 + 10,
         "bar_max": BAR_MAX_WIDTH,
-        "export_query": export_query,
+        # The timeliness export takes the period and unit; the findings export the whole findings filter.
+        "export_query": urlencode(scope),
+        "findings_export_query": urlencode(
+            scope | {key: value for key, value in (("kind", kind), ("review", review)) if value}
+        ),
+        "marks": [_mark_row(o) for o in audit_selectors.not_required_marks(since=since, until=until, unit=unit)],
+        "corrections": [
+            _correction_row(c) for c in audit_selectors.first_known_corrections(since=since, until=until, unit=unit)
+        ],
         "may_review": role_of(request.user) in REVIEW_ROLES,
         "filter_query": request.GET.urlencode(),
         "review_errors": {},
     }
     return context
+
+
+def _mark_row(obligation) -> dict:
+    return {
+        "obligation": obligation,
+        "incident": obligation.incident,
+        "unit": obligation.unit.label,
+        "marked_at": local_short(obligation.not_required_at),
+        "marked_by": obligation.not_required_by.username if obligation.not_required_by_id else "",
+        "reason": obligation.not_required_reason,
+        "first_known_at": local_short(obligation.first_known_at),
+        "verbal_due_at": local_short(obligation.verbal_due_at),
+        "after_verbal_due": obligation.marked_after_verbal_due,
+    }
+
+
+def _correction_row(correction: audit_selectors.Correction) -> dict:
+    declared = correction.declared
+    return {
+        "correction": correction,
+        "incident": correction.incident,
+        "unit": correction.unit.label,
+        "before": local_short(correction.before),
+        "after": local_short(correction.after),
+        # Shown only when evidence made the clock start earlier than the time the corrector gave (SPEC rule 5).
+        "declared": local_short(declared) if declared is not None and declared != correction.after else "",
+        # Later gives the unit more time on its pending clocks; earlier takes time away.
+        "shift_minutes": abs(correction.shift_minutes or 0),
+        "shift_later": (correction.shift_minutes or 0) > 0,
+        "at": local_short(correction.at),
+        "actor": correction.actor,
+        "reason": correction.reason,
+    }
 
 
 def _delay_minutes(finding: Finding) -> int | None:

@@ -42,6 +42,10 @@ ROW_KEYS = [
     "missed",
     "held_back",
     "concealed",
+    # Added after API.md's row, at its end: clients reading the row by position keep working.
+    "median_written_delay_seconds",
+    "p90_verbal_delay_seconds",
+    "roster_gaps",
 ]
 
 
@@ -229,8 +233,12 @@ def test_stats_json_rows_have_exactly_the_api_shape(findings, auditor):
         "missed": 0,
         "held_back": 0,
         "concealed": 0,
+        "median_written_delay_seconds": 420,
+        "p90_verbal_delay_seconds": 30 * 60 + 420,
+        "roster_gaps": 0,
     }
     assert rows["chedun"]["missed"] == 1 and rows["chedun"]["median_verbal_delay_seconds"] is None
+    assert rows["chedun"]["median_written_delay_seconds"] is None and rows["chedun"]["p90_verbal_delay_seconds"] is None
 
 
 def test_stats_unit_filter(findings, auditor):
@@ -329,16 +337,18 @@ def test_findings_xlsx_export(findings, auditor):
 #: The whole default CSV of the ``findings`` fixture, byte for byte as existing clients get it (Chinese).
 CHINESE_CSV = (
     "\ufeff单位代码,单位名称,报送义务数,口头报按时数,书面报按时数,口头报及时率,书面报及时率,"
-    "口头报延迟中位数(秒),书面报延迟P90(秒),迟报,漏报,压报,瞒报/谎报\r\n"
-    "chedun,车墩镇,1,0,0,0.0,0.0,,,0,1,0,0\r\n"
-    "duty-room,区政府总值班室,0,0,0,,,,,0,0,0,0\r\n"
-    "emergency,区应急局,0,0,0,,,,,0,0,0,0\r\n"
-    "police,区公安分局,0,0,0,,,,,0,0,0,0\r\n"
-    "qfb,区政府办公室,0,0,0,,,,,0,0,0,0\r\n"
-    "qwb,区委办公室,0,0,0,,,,,0,0,0,0\r\n"
-    "sijing,泗泾镇,1,0,0,0.0,0.0,2220,420,1,0,0,0\r\n"
+    "口头报延迟中位数(秒),书面报延迟P90(秒),迟报,漏报,压报,瞒报/谎报,"
+    # The columns added later, at the end: everything before them is byte for byte what it was.
+    "书面报延迟中位数(秒),口头报延迟P90(秒),双人在岗缺口\r\n"
+    "chedun,车墩镇,1,0,0,0.0,0.0,,,0,1,0,0,,,0\r\n"
+    "duty-room,区政府总值班室,0,0,0,,,,,0,0,0,0,,,0\r\n"
+    "emergency,区应急局,0,0,0,,,,,0,0,0,0,,,0\r\n"
+    "police,区公安分局,0,0,0,,,,,0,0,0,0,,,0\r\n"
+    "qfb,区政府办公室,0,0,0,,,,,0,0,0,0,,,0\r\n"
+    "qwb,区委办公室,0,0,0,,,,,0,0,0,0,,,0\r\n"
+    "sijing,泗泾镇,1,0,0,0.0,0.0,2220,420,1,0,0,0,420,2220,0\r\n"
 ).encode()
-CHINESE_XLSX_WIDTHS = [10, 10, 12, 14, 14, 14, 14, 24, 24, 10, 10, 10, 12]
+CHINESE_XLSX_WIDTHS = [10, 10, 12, 14, 14, 14, 14, 24, 24, 10, 10, 10, 12, 24, 24, 14]
 ENGLISH_HEADER = [
     "Unit code",
     "Unit name",
@@ -353,6 +363,9 @@ ENGLISH_HEADER = [
     "Missed",
     "Held back",
     "Concealed/false",
+    "Median written delay (s)",
+    "P90 verbal delay (s)",
+    "Roster gap",
 ]
 NOT_ENGLISH = [{}, {"HTTP_ACCEPT_LANGUAGE": "zh-CN,zh;q=0.9"}, {"HTTP_ACCEPT_LANGUAGE": "fr"}]
 
@@ -393,6 +406,7 @@ def test_stats_xlsx_is_chinese_unless_the_request_is_english(findings, english_n
         ("统计区间起", "不限"),
         ("统计区间止", "不限"),
         ("口径", "按首次知悉时间计入区间; 演练与无需报送的义务不计; 延迟按已报送的义务计算 (秒)"),
+        ("双人在岗缺口", "按发现时间计入区间 (缺岗发生的时刻)"),
     ]
 
 
@@ -442,12 +456,16 @@ def test_stats_xlsx_in_english(findings, english_names, auditor):
     assert by_unit["chedun"][ENGLISH_HEADER.index("Missed")] == 1
     assert by_unit["sijing"][ENGLISH_HEADER.index("Late")] == 1
     assert by_unit["sijing"][ENGLISH_HEADER.index("P90 written delay (s)")] == 420
+    assert by_unit["sijing"][ENGLISH_HEADER.index("Median written delay (s)")] == 420
+    assert by_unit["sijing"][ENGLISH_HEADER.index("P90 verbal delay (s)")] == 30 * 60 + 420
+    assert by_unit["sijing"][ENGLISH_HEADER.index("Roster gap")] == 0
     rate = sheet.cell(row=values.index(by_unit["sijing"]) + 1, column=ENGLISH_HEADER.index("Verbal on-time rate") + 1)
     assert rate.number_format == "0.0%"
     # Latin headers are not widened like Chinese ones.
     assert sheet.column_dimensions["A"].width == len("Unit code") + 2
     notes = list(book["Notes"].values)
-    assert [row[0] for row in notes] == ["Period from", "Period until", "Definitions"]
+    assert [row[0] for row in notes] == ["Period from", "Period until", "Definitions", "Roster gap"]
+    assert notes[3][1] == "Counted in the period of the time found (when the gap happened)"
     assert datetime.fromisoformat(notes[0][1]) == datetime(2020, 1, 1, tzinfo=timezone(timedelta(hours=8)))
     assert notes[0][1] == "2020-01-01T00:00:00+08:00"  # Shanghai time, as the findings export writes times
     assert notes[1][1] == "open"
@@ -466,3 +484,20 @@ def test_findings_exports_are_english_on_an_english_request(findings, english_na
     header, *rows = _csv_rows(client.get("/api/v1/findings/?format=csv&kind=late"))
     assert header[:4] == ["编号", "类型", "单位代码", "单位名称"] and {r[3] for r in rows} == {"泗泾镇"}
     assert {r[header.index("疑似")] for r in rows} <= {"是", "否"}
+
+
+def test_stats_roster_gaps_are_the_findings_list_of_that_unit_kind_and_period(findings, units, auditor):
+    """A roster gap is dated by its found_at, as /findings/ filters: the count is the list's (dismissed ones aside),
+    even for a gap found while chasing an obligation first known before the period."""
+    from reporting.findings_services import finding_roster_gap_record
+
+    sijing = findings.filter(kind="late").first().obligation
+    for at in (VERBAL_DUE, WRITTEN_DUE, WRITTEN_DUE + DAY * 2):
+        finding_roster_gap_record(unit=units["sijing"], at=at, obligation=sijing, detail={"step": "verbal_overdue"})
+    client = client_for(auditor)
+    period = "since=2026-11-28T09:45:00%2B08:00&until=2026-11-29T00:00:00%2B08:00"  # after sijing's first-known time
+    row = client.get(f"/api/v1/stats/timeliness/?unit=sijing&{period}").json()["results"][0]
+    listed = client.get(f"/api/v1/findings/?kind=roster_gap&unit=sijing&{period}").json()
+    assert row["obligations"] == 0 and row["roster_gaps"] == listed["count"] == 1
+    everything = client.get("/api/v1/stats/timeliness/?unit=sijing").json()["results"][0]
+    assert everything["roster_gaps"] == client.get("/api/v1/findings/?kind=roster_gap").json()["count"] == 3

@@ -8,13 +8,15 @@ import pytest
 from freezegun import freeze_time
 
 from reporting import obligation_services, stats
+from reporting.findings_services import finding_review, finding_roster_gap_record
+from reporting.models import Finding
 from tests.reporting.test_findings import DAY, T0, VERBAL_DUE, WRITTEN_DUE, file, open_incident, recompute
 
 PERIOD = {"since": T0 - timedelta(hours=1), "until": T0 + timedelta(days=1)}
 
 
 @pytest.fixture
-def data_set(units, sijing_officer, outsider, duty_room):
+def data_set(units, sijing_officer, outsider, duty_room, auditor):
     """泗泾镇 (sijing), first known at T0 in the period:
 
     A: verbal +10 min, written +50 min              -> on time, on time; delays 0 / 0
@@ -25,10 +27,19 @@ def data_set(units, sijing_officer, outsider, duty_room):
     F: marked not required                           -> left out
     G: first known before the period, filed late     -> left out of this period
     车墩镇 (chedun): H: both on time.
+    Roster gaps (双人在岗缺口), dated by their own found_at:
+      sijing at verbal due, chasing D                -> counted
+      sijing at T0 + 5 min, chasing G                -> counted (G is of an earlier period; the gap is not)
+      sijing two days on, chasing A                  -> left out (found after the period)
+      sijing at verbal due, chasing E (exercise)     -> left out
+      sijing at T0 + 2 min, chasing F before its mark -> counted (a roster fact; the mark erases nothing before it)
+      sijing at verbal due, chasing B, dismissed     -> left out
+      the duty room at verbal due, no obligation     -> counted for the duty room
 
     sijing: obligations 4, verbal_on_time 1, written_on_time 1, rates 0.25 / 0.25;
-    verbal delays {0, 60, 2100} -> median 60; written delays {0, 120, 300} -> p90 = 120 + 0.8 * (300 - 120) = 264;
-    late: B, C -> 2 obligations; missed: D -> 1.
+    verbal delays {0, 60, 2100} -> median 60, p90 = 60 + 0.8 * (2100 - 60) = 1692;
+    written delays {0, 120, 300} -> median 120, p90 = 120 + 0.8 * (300 - 120) = 264;
+    late: B, C -> 2 obligations; missed: D -> 1; roster gaps: 3.
     """
     a = open_incident(units, sijing_officer).obligations.get()
     file(a, "verbal", T0 + timedelta(minutes=10))
@@ -38,7 +49,7 @@ def data_set(units, sijing_officer, outsider, duty_room):
     file(b, "written", WRITTEN_DUE + timedelta(seconds=120))
     c = open_incident(units, sijing_officer).obligations.get()
     file(c, "written", WRITTEN_DUE + timedelta(seconds=300))
-    open_incident(units, sijing_officer)
+    d = open_incident(units, sijing_officer).obligations.get()
     e = open_incident(units, sijing_officer, exercise=True).obligations.get()
     file(e, "written", WRITTEN_DUE + timedelta(hours=3))
     f = open_incident(units, sijing_officer).obligations.get()
@@ -52,6 +63,20 @@ def data_set(units, sijing_officer, outsider, duty_room):
     file(h, "verbal", T0 + timedelta(minutes=1))
     file(h, "written", T0 + timedelta(minutes=2))
     recompute(WRITTEN_DUE + 2 * DAY)
+
+    def gap(obligation, at, unit="sijing", **extra):
+        return finding_roster_gap_record(
+            unit=units[unit], at=at, obligation=obligation, detail={"step": "verbal_overdue"}, **extra
+        )
+
+    gap(d, VERBAL_DUE)
+    gap(g, T0 + timedelta(minutes=5))
+    gap(a, T0 + 2 * DAY)
+    gap(e, VERBAL_DUE)
+    gap(f, T0 + timedelta(minutes=2))
+    dismissed = gap(b, VERBAL_DUE)
+    finding_review(finding=dismissed, decision="dismissed", reason="排班系统故障", actor=auditor, now=T0 + DAY)
+    gap(None, VERBAL_DUE, unit="duty-room", incident=b.incident)
 
 
 def rows_by_unit(rows):
@@ -74,6 +99,9 @@ def test_figures_match_the_hand_computed_ones(data_set, django_assert_num_querie
         "missed": 1,
         "held_back": 0,
         "concealed": 0,
+        "median_written_delay_seconds": 120,
+        "p90_verbal_delay_seconds": 1692,
+        "roster_gaps": 3,
     }
     assert rows["chedun"] == {
         "unit": "chedun",
@@ -88,16 +116,53 @@ def test_figures_match_the_hand_computed_ones(data_set, django_assert_num_querie
         "missed": 0,
         "held_back": 0,
         "concealed": 0,
+        "median_written_delay_seconds": 0,
+        "p90_verbal_delay_seconds": 0,
+        "roster_gaps": 0,
     }
+    assert rows["duty-room"]["roster_gaps"] == 1 and rows["duty-room"]["obligations"] == 0
     # Every active unit has a row; one with nothing in the period has zeros and null rates.
     assert rows["police"]["obligations"] == 0 and rows["police"]["verbal_on_time_rate"] is None
     assert rows["police"]["median_verbal_delay_seconds"] is None
+    assert rows["police"]["median_written_delay_seconds"] is None and rows["police"]["p90_verbal_delay_seconds"] is None
     assert list(rows) == sorted(rows)
     assert all(tuple(r) == stats.FIELDS for r in rows.values())
 
 
-def test_the_embedded_python_fallback_gives_the_same_figures(data_set):
-    assert stats._rows_python(unit=None, **PERIOD) == stats._rows_sql(unit=None, **PERIOD)
+@pytest.mark.parametrize(
+    ("period", "unit"),
+    [
+        (PERIOD, None),
+        (PERIOD, "sijing"),
+        (PERIOD, "duty-room"),
+        ({"since": None, "until": None}, None),
+        ({"since": T0 + timedelta(minutes=1), "until": None}, None),  # G's gap is in, D's gap out
+        ({"since": None, "until": T0 + timedelta(minutes=30)}, None),  # at VERBAL_DUE: out (until is exclusive)
+        ({"since": T0 + DAY, "until": T0 + 3 * DAY}, "sijing"),  # no obligation, only the gap found two days on
+    ],
+)
+def test_the_embedded_python_fallback_gives_the_same_figures(data_set, units, period, unit):
+    unit = units[unit] if unit else None
+    assert stats._rows_python(unit=unit, **period) == stats._rows_sql(unit=unit, **period)
+
+
+def test_roster_gaps_are_dated_by_their_own_moment(data_set, units):
+    def gaps(**period):
+        return rows_by_unit(stats.timeliness_rows(**period))["sijing"]["roster_gaps"]
+
+    # Every live gap of sijing: D's, F's, G's (chasing an obligation of an earlier period) and the one two days on.
+    assert gaps() == 4
+    # G was first known at T0 - 2 h: its late filing counts in that hour, its gap (found at T0 + 5 min) does not.
+    g_hour = rows_by_unit(stats.timeliness_rows(since=T0 - timedelta(hours=2), until=T0 - timedelta(hours=1)))
+    assert (g_hour["sijing"]["obligations"], g_hour["sijing"]["late"], g_hour["sijing"]["roster_gaps"]) == (1, 1, 0)
+    assert gaps(since=T0, until=T0 + timedelta(minutes=10)) == 2  # F's and G's
+    assert gaps(since=T0 + 2 * DAY, until=T0 + 2 * DAY + timedelta(seconds=1)) == 1
+    # The same gaps the findings list shows for that unit, kind and period, less the dismissed one.
+    listed = stats.findings_visible().filter(
+        kind="roster_gap", unit=units["sijing"], found_at__gte=PERIOD["since"], found_at__lt=PERIOD["until"]
+    )
+    assert gaps(**PERIOD) == listed.exclude(review="dismissed").count() == listed.count() - 1
+    assert Finding.objects.filter(kind="roster_gap").count() == 7
 
 
 def test_unit_filter_and_open_period(data_set, units):
@@ -119,9 +184,6 @@ def test_a_late_filing_after_missed_counts_once_as_late(units, sijing_officer):
 
 
 def test_dismissed_findings_are_not_counted(data_set, units, auditor):
-    from reporting.findings_services import finding_review
-    from reporting.models import Finding
-
     missed = Finding.objects.get(kind="missed")
     finding_review(finding=missed, decision="dismissed", reason="系统故障, 已线下报送", actor=auditor, now=T0 + DAY)
     assert rows_by_unit(stats.timeliness_rows(**PERIOD))["sijing"]["missed"] == 0
