@@ -174,8 +174,10 @@ def load(rng: random.Random) -> dict:
                     o.verbal_state, o.verbal_filed_at, o.verbal_report_id = state, at, report_id
             obligations.append(o)
     written = [r for r in reports if r.kind == "written"]
+    follow_ups: dict[int, int] = {}  # per obligation: 续报 #1, #2, ... (report_sequence_once_filed)
     while len(reports) < REPORTS:  # follow-ups (续报) up to the target
         base = rng.choice(written)
+        follow_ups[base.obligation_id] = follow_ups.get(base.obligation_id, 0) + 1
         report_id += 1
         at = base.filed_at + timedelta(minutes=rng.uniform(10, 600))
         reports.append(
@@ -185,7 +187,7 @@ def load(rng: random.Random) -> dict:
                 unit_id=base.unit_id,
                 obligation_id=base.obligation_id,
                 kind="follow_up",
-                sequence=2,
+                sequence=follow_ups[base.obligation_id],
                 filed_at=at,
                 counted_at=at,
                 created_at=at,
