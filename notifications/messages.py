@@ -40,6 +40,7 @@ class Facts:
     link: str = ""
     deaths: int = 0
     injuries: int = 0
+    serious_injuries: int = 0  # of ``injuries``; the grade counts these (SPEC rule 9)
     grade: str = ""
     location: str = ""
 
@@ -93,7 +94,8 @@ def _event_text(facts: Facts) -> str:
         tail = f"：死亡{facts.deaths}人，请分管区领导赶赴现场"
     elif facts.step.startswith("event_grade"):
         label = Grade(facts.grade).label if facts.grade in Grade.values else facts.grade
-        tail = f"：{label}({facts.grade})事件，死亡{facts.deaths}人受伤{facts.injuries}人"
+        serious = f"(重伤{facts.serious_injuries}人)" if facts.serious_injuries else ""
+        tail = f"：{label}({facts.grade})事件，死亡{facts.deaths}人受伤{facts.injuries}人{serious}"
     else:
         tail = "：请关注事件进展"
     head = f"{_prefix(facts)}{facts.incident_number} "
@@ -144,7 +146,7 @@ def email_body(facts: Facts, *, now: datetime) -> str:
         f"事件编号: {facts.incident_number}",
         f"事件标题: {facts.incident_title}",
         f"地点: {facts.location or '—'}",
-        f"伤亡: 死亡{facts.deaths}人，受伤{facts.injuries}人",
+        f"伤亡: 死亡{facts.deaths}人，受伤{facts.injuries}人(其中重伤{facts.serious_injuries}人)",
     ]
     if facts.deadline:
         lines += [
@@ -191,6 +193,7 @@ def facts_for(notification, *, link_for=None) -> Facts:
         "step": notification.step,
         "deaths": incident.deaths,
         "injuries": incident.injuries,
+        "serious_injuries": incident.serious_injuries,
         "grade": incident.grade,
         "location": incident.location,
     }

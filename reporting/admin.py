@@ -297,6 +297,7 @@ class IncidentAdminForm(forms.ModelForm):
             "summary",
             "deaths",
             "injuries",
+            "serious_injuries",
             "missing",
             "direct_loss_yuan",
             "grade",
@@ -315,6 +316,11 @@ class IncidentAdminForm(forms.ModelForm):
             except deadlines.TimeError as exc:
                 self.add_error("occurred_at" if exc.field == "occurred_at" else None, exc.message)
         figures = {f: cleaned.get(f, getattr(self.instance, f)) or 0 for f in services.FIGURES}
+        serious = services.serious_injuries_error(
+            serious_injuries=figures["serious_injuries"], injuries=figures["injuries"]
+        )
+        if serious and "serious_injuries" not in self.errors:
+            self.add_error("serious_injuries", serious)
         computed = grading.compute_grade(**figures)
         grade = cleaned.get("grade")
         if grade and grading.is_lower(grade, computed):

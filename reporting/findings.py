@@ -109,6 +109,7 @@ class ReportFact:
     delay_seconds: int | None = None
     deaths: int | None = None
     injuries: int | None = None
+    serious_injuries: int = 0
     missing: int | None = None
     direct_loss_yuan: int | None = None
 
@@ -122,6 +123,7 @@ class ReportFact:
         return grading.compute_grade(
             deaths=self.deaths or 0,
             injuries=self.injuries or 0,
+            serious_injuries=self.serious_injuries or 0,
             direct_loss_yuan=self.direct_loss_yuan or 0,
             missing=self.missing or 0,
         )
@@ -148,7 +150,9 @@ class SignalFact:
 
     @property
     def grade(self) -> str:
-        return grading.compute_grade(deaths=self.deaths, injuries=self.injuries, direct_loss_yuan=0)
+        """The grade a feed's figures show. Feeds count the injured, not the seriously injured: their injuries make
+        it a casualty (IV), never a higher grade on their own (SPEC rule 9 grades by serious injuries)."""
+        return grading.compute_grade(deaths=self.deaths, injuries=self.injuries, serious_injuries=0, direct_loss_yuan=0)
 
 
 @dataclass(frozen=True)

@@ -141,6 +141,7 @@ def incident_facts_load(*, incident_ids: list[int]) -> list[rules.IncidentFacts]
             "delay_seconds",
             "deaths",
             "injuries",
+            "serious_injuries",
             "missing",
             "direct_loss_yuan",
         )

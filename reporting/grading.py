@@ -4,6 +4,9 @@
 重大 (II): ≥10 deaths, ≥50 serious injuries, ≥ ¥50M; 较大 (III): ≥3 deaths, ≥10 serious injuries, ≥ ¥10M;
 一般 (IV): any casualty or loss below that; otherwise 未达分级 (below grading). The grade is the highest any measure
 reaches. A human may raise the grade, never set it lower than the computed one.
+
+Only serious injuries (重伤, ``serious_injuries``) count toward the injury thresholds; every injured person
+(受伤, ``injuries``, the seriously injured among them) is a casualty, so light injuries alone grade IV at most.
 """
 
 from __future__ import annotations
@@ -18,12 +21,13 @@ THRESHOLDS = (
 )
 
 
-def compute_grade(*, deaths: int, injuries: int, direct_loss_yuan: int, missing: int = 0) -> str:
-    """The grade the figures reach. ``injuries`` are serious injuries (重伤) in Art. 3's sense."""
-    for grade, min_deaths, min_injuries, min_loss in THRESHOLDS:
-        if deaths >= min_deaths or injuries >= min_injuries or direct_loss_yuan >= min_loss:
+def compute_grade(*, deaths: int, injuries: int, serious_injuries: int, direct_loss_yuan: int, missing: int = 0) -> str:
+    """The grade the figures reach. ``serious_injuries`` (重伤) are Art. 3's measure; ``injuries`` (受伤, all the
+    injured) and ``missing`` only make it a casualty (IV)."""
+    for grade, min_deaths, min_serious, min_loss in THRESHOLDS:
+        if deaths >= min_deaths or serious_injuries >= min_serious or direct_loss_yuan >= min_loss:
             return grade
-    if deaths or injuries or missing or direct_loss_yuan:
+    if deaths or injuries or serious_injuries or missing or direct_loss_yuan:
         return "IV"
     return "below"
 

@@ -19,6 +19,7 @@ from reporting.models import DeadlineState, Incident, Obligation, RefusedReport,
 from reporting.services import (
     FIGURES,
     _check_figures,
+    _check_serious_injuries,
     _clock,
     _domain_error,
     _rearm,
@@ -32,6 +33,7 @@ REPORT_FIELDS = (
     "account",
     "deaths",
     "injuries",
+    "serious_injuries",
     "missing",
     "direct_loss_yuan",
     "measures",
@@ -57,7 +59,7 @@ def report_create(
     a ``RefusedReport`` in its own transaction. Call it outside any ``transaction.atomic()`` block (as the API and
     web views do): an outer block that the error leaves would roll the kept attempt back with it.
     """
-    fields = {k: v for k, v in fields.items() if k in REPORT_FIELDS}
+    fields = _report_fields(fields)
     _check_report_input(kind=kind, actor=actor, now=now, call_received_at=call_received_at, fields=fields)
     if references is not None and references.incident_id != obligation.incident_id:
         raise DomainError({"references": ["更正的报告必须属于同一事件 (must be a report of the same incident)"]})
@@ -89,14 +91,24 @@ def report_create(
     return save()
 
 
+def _report_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """The report's own elements. ``serious_injuries`` is not a required element: not stated (absent, None) is 0."""
+    fields = {k: v for k, v in fields.items() if k in REPORT_FIELDS}
+    if fields.get("serious_injuries") is None:
+        fields["serious_injuries"] = 0
+    return fields
+
+
 def _check_report_input(
     *, kind: str, actor, now: datetime, call_received_at: datetime | None, fields: dict[str, Any]
 ) -> None:
-    """What a report (draft or filed) must satisfy whatever else it says: a known kind, whole figures >= 0, no
-    time in the future, a call time only on a verbal report logged by the duty room."""
+    """What a report (draft or filed) must satisfy whatever else it says: a known kind, whole figures >= 0, no more
+    seriously injured than injured, no time in the future, a call time only on a verbal report logged by the duty
+    room."""
     if kind not in ReportKind.values:
         raise DomainError({"kind": [f"未知报告类型 (unknown kind; one of {', '.join(ReportKind.values)})"]})
     _check_figures(fields, allow_none=True)
+    _check_serious_injuries(serious_injuries=fields["serious_injuries"], injuries=fields.get("injuries"))
     if call_received_at is not None and kind != ReportKind.VERBAL:
         raise DomainError({"call_received_at": ["仅口头报可填写来电时间 (only for verbal reports)"]})
     if call_received_at is not None and getattr(actor, "effective_role", None) not in (Role.DUTY_ROOM, Role.ADMIN):
@@ -118,7 +130,7 @@ def report_draft_update(
 
     The checks of ``report_create`` apply. Raises ``ConflictError`` when the draft was filed meanwhile.
     """
-    fields = {k: v for k, v in fields.items() if k in REPORT_FIELDS}
+    fields = _report_fields(fields)
     _check_report_input(kind=kind, actor=actor, now=now, call_received_at=call_received_at, fields=fields)
     report = (
         Report.objects.select_for_update(no_key=True).select_related("obligation__unit", "incident").get(pk=report.pk)
@@ -249,7 +261,7 @@ def _file(*, report: Report, actor, now: datetime) -> Report:
             "on_time": report.on_time,
             "delay_seconds": report.delay_seconds,
             "call_received_at": report.call_received_at,
-            "figures": {f: values[f] for f in ("deaths", "injuries", "missing")},
+            "figures": {f: values[f] for f in ("deaths", "injuries", "serious_injuries", "missing")},
         },
     )
     _apply_report_figures(report=report, incident=obligation.incident, actor=actor, now=now)

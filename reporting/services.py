@@ -32,7 +32,9 @@ from reporting.models import (
     UnitKind,
 )
 
-FIGURES = ("deaths", "injuries", "missing", "direct_loss_yuan")
+#: The casualty and loss figures an incident carries and a report may raise. ``serious_injuries`` (重伤) are those of
+#: ``injuries`` (受伤) seriously injured: grading counts them (SPEC rule 9), never more than ``injuries``.
+FIGURES = ("deaths", "injuries", "serious_injuries", "missing", "direct_loss_yuan")
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,31 @@ def _check_figures(values: dict[str, Any], *, allow_none: bool) -> None:
             errors[field] = [f"必须是不小于0的整数 ({field} must be a whole number >= 0)"]
     if errors:
         raise DomainError(errors)
+
+
+def serious_injuries_error(*, serious_injuries: int, injuries: int | None) -> str | None:
+    """Why ``serious_injuries`` cannot go with ``injuries`` (the seriously injured are among the injured), or None.
+
+    ``injuries`` None (a report that does not state it yet) allows no serious injuries either."""
+    if not serious_injuries:
+        return None
+    if injuries is None:
+        return (
+            f"填写重伤人数({serious_injuries})时须同时填写受伤人数, 重伤者计入受伤人数 "
+            f"(serious_injuries needs injuries: the seriously injured are counted among the injured)"
+        )
+    if serious_injuries > injuries:
+        return (
+            f"重伤人数({serious_injuries})不能多于受伤人数({injuries}), 重伤者计入受伤人数 "
+            f"(serious_injuries must not exceed injuries: the seriously injured are counted among the injured)"
+        )
+    return None
+
+
+def _check_serious_injuries(*, serious_injuries: int, injuries: int | None) -> None:
+    message = serious_injuries_error(serious_injuries=serious_injuries, injuries=injuries)
+    if message:
+        raise DomainError({"serious_injuries": [message]})
 
 
 def _check_grade(grade: str | None) -> None:
@@ -122,6 +149,7 @@ def incident_create(*, actor, now: datetime, units: list[dict[str, Any]], **fiel
         if fields.get(field) is None:
             fields[field] = 0
     _check_figures(fields, allow_none=False)
+    _check_serious_injuries(serious_injuries=fields["serious_injuries"], injuries=fields["injuries"])
     _check_grade(fields.get("grade"))
     seen = set()
     for item in units:
@@ -295,6 +323,12 @@ def incident_update(*, incident: Incident, actor, now: datetime, **changes: Any)
             deadlines.check_incident_times(occurred_at=changes["occurred_at"], first_known_at=known, now=now)
         except deadlines.TimeError as exc:
             raise _domain_error(exc) from exc
+    # Checked against the figures as they will stand: a correction of ``injuries`` alone may not leave fewer
+    # injured than seriously injured.
+    _check_serious_injuries(
+        serious_injuries=changes.get("serious_injuries", incident.serious_injuries),
+        injuries=changes.get("injuries", incident.injuries),
+    )
     before = {f: getattr(incident, f) for f in UPDATABLE}
     requested = changes.pop("grade", None)
     for field, value in changes.items():

@@ -86,6 +86,7 @@ class IncidentSerializer(ModelSerializer):
             "summary",
             "deaths",
             "injuries",
+            "serious_injuries",
             "missing",
             "direct_loss_yuan",
             "grade",
@@ -133,6 +134,7 @@ class ReportSerializer(ModelSerializer):
             "account",
             "deaths",
             "injuries",
+            "serious_injuries",
             "missing",
             "direct_loss_yuan",
             "measures",
@@ -183,6 +185,11 @@ class TimelineEventSerializer(ModelSerializer):
 
 # --- input ---------------------------------------------------------------------------------------------------
 
+SERIOUS_HELP = (
+    "其中重伤人数, 计入受伤人数, 不能多于受伤人数; 按重伤人数定级 (of the injured, those seriously injured: at most "
+    "`injuries`; grading counts these, SPEC rule 9)."
+)
+
 
 class IncidentUnitInput(Serializer):
     unit = unit_code_field()
@@ -198,6 +205,7 @@ class IncidentCreateInput(Serializer):
     summary = text_field(5000, required=False, allow_blank=True, default="")
     deaths = count_field(default=0)
     injuries = count_field(default=0)
+    serious_injuries = count_field(default=0, help_text=f"{SERIOUS_HELP} Optional, 0 when omitted.")
     missing = count_field(default=0)
     direct_loss_yuan = money_field(default=0)
     grade = serializers.ChoiceField(choices=Grade.choices, allow_null=True, default=None)
@@ -213,6 +221,7 @@ class IncidentUpdateInput(Serializer):
     summary = text_field(5000, required=False, allow_blank=True)
     deaths = count_field(required=False)
     injuries = count_field(required=False)
+    serious_injuries = count_field(required=False, help_text=f"{SERIOUS_HELP} Unchanged when omitted.")
     missing = count_field(required=False)
     direct_loss_yuan = money_field(required=False)
     grade = serializers.ChoiceField(choices=Grade.choices, required=False, allow_null=True)
@@ -260,6 +269,9 @@ class ReportCreateInput(Serializer):
     account = text_field(5000, required=False, allow_null=True)
     deaths = count_field(required=False, allow_null=True)
     injuries = count_field(required=False, allow_null=True)
+    serious_injuries = count_field(
+        required=False, allow_null=True, default=0, help_text=f"{SERIOUS_HELP} Optional, 0 when omitted or null."
+    )
     missing = count_field(required=False, allow_null=True)
     direct_loss_yuan = money_field(required=False, allow_null=True)
     measures = text_field(5000, required=False, allow_null=True)

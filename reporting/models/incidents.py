@@ -44,7 +44,10 @@ class Incident(models.Model):
     location = models.CharField(_("地点"), max_length=300)
     summary = models.TextField(_("简要情况"), max_length=5000, blank=True)
     deaths = models.PositiveIntegerField(_("死亡"), default=0)
-    injuries = models.PositiveIntegerField(_("受伤(重伤)"), default=0)
+    injuries = models.PositiveIntegerField(_("受伤"), default=0)
+    # Of the injured, those seriously injured (重伤): what Regulation 493 Art. 3 grades by (SPEC rule 9). Never more
+    # than ``injuries``. The database default keeps rows written without it (older code, raw inserts) at 0.
+    serious_injuries = models.PositiveIntegerField(_("其中重伤"), default=0, db_default=0)
     missing = models.PositiveIntegerField(_("失踪"), default=0)
     direct_loss_yuan = models.PositiveBigIntegerField(_("直接经济损失(元)"), default=0)
     grade = models.CharField(_("等级"), max_length=10, choices=Grade.choices)
@@ -62,6 +65,12 @@ class Incident(models.Model):
         verbose_name = _("突发事件")
         verbose_name_plural = _("突发事件")
         indexes = [models.Index(fields=["occurred_at"], name="incident_occurred_idx")]
+        constraints = [
+            # The seriously injured are among the injured (the services refuse it with a 400 first).
+            models.CheckConstraint(
+                condition=Q(serious_injuries__lte=F("injuries")), name="incident_serious_within_injuries"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.number} {self.title}"

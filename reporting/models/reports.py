@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from reporting.errors import ConflictError
@@ -54,6 +54,9 @@ class Report(models.Model):
     account = models.TextField(_("简要经过"), max_length=5000, blank=True)
     deaths = models.PositiveIntegerField(_("死亡"), null=True, blank=True)
     injuries = models.PositiveIntegerField(_("受伤"), null=True, blank=True)
+    # Of the injured, those seriously injured (重伤), which grading counts. Not a required element (SPEC rule 8):
+    # 0 when the report does not say, so it never lowers or blocks anything.
+    serious_injuries = models.PositiveIntegerField(_("其中重伤"), default=0, db_default=0)
     missing = models.PositiveIntegerField(_("失踪"), null=True, blank=True)
     direct_loss_yuan = models.PositiveBigIntegerField(_("直接经济损失(元)"), null=True, blank=True)
     measures = models.TextField(_("已采取措施"), max_length=5000, blank=True)
@@ -76,6 +79,11 @@ class Report(models.Model):
         verbose_name = _("报告")
         verbose_name_plural = _("报告")
         constraints = [
+            # The seriously injured are among the injured (the services refuse it with a 400 first).
+            models.CheckConstraint(
+                condition=Q(serious_injuries=0) | Q(injuries__isnull=False, serious_injuries__lte=F("injuries")),
+                name="report_serious_within_injuries",
+            ),
             # A filed report always carries the time that counts.
             models.CheckConstraint(
                 condition=Q(filed_at__isnull=True) | Q(counted_at__isnull=False), name="report_filed_has_counted_at"

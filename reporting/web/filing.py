@@ -58,6 +58,7 @@ def _initial(obligation: Obligation, user, kinds: list[str]) -> tuple[dict, Repo
         # The figures known so far (快报事实): the officer confirms or corrects them.
         "deaths": incident.deaths,
         "injuries": incident.injuries,
+        "serious_injuries": incident.serious_injuries,
         "missing": incident.missing,
     }
     contact = getattr(user, "contact", None)

@@ -95,6 +95,12 @@ def _count(label):
     )
 
 
+def _serious():
+    """其中重伤: of the injured, those seriously injured (grading counts these, SPEC rule 9). The service refuses more
+    than the injured; left empty on a new incident or a report, it is 0."""
+    return _count(_("其中重伤人数"))
+
+
 class ReportForm(TextForm):
     kind = forms.ChoiceField(label=_("报告类型"), choices=ReportKind.choices, widget=forms.RadioSelect)
     occurred_at = LocalDateTimeField(label=_("发生时间"), required=False)
@@ -104,6 +110,7 @@ class ReportForm(TextForm):
     )
     deaths = _count(_("死亡人数"))
     injuries = _count(_("受伤人数"))
+    serious_injuries = _serious()
     missing = _count(_("失踪人数"))
     direct_loss_yuan = _money(required=False)
     measures = forms.CharField(
@@ -144,6 +151,7 @@ class IncidentFactsForm(TextForm):
     summary = _text(_("简要情况"), 5000, required=False, rows=3)
     deaths = _count(_("死亡人数"))
     injuries = _count(_("受伤人数"))
+    serious_injuries = _serious()
     missing = _count(_("失踪人数"))
     direct_loss_yuan = _money(required=True)
 
@@ -247,7 +255,7 @@ class IncidentEditForm(IncidentFactsForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        for name in ("deaths", "injuries", "missing"):
+        for name in ("deaths", "injuries", "serious_injuries", "missing"):
             self.fields[name].required = True
 
 

@@ -68,6 +68,8 @@ def test_a_signal_linked_elsewhere_is_a_conflict_and_nothing_is_written(api, dut
         ({"occurred_at": "2026-11-28T09:00:00"}, "occurred_at"),
         ({"units": [{"unit": "atlantis", "first_known_at": "2026-11-28T09:00:00+08:00", "channel": "120"}]}, "units"),
         ({"grade": "V"}, "grade"),
+        ({"serious_injuries": 2}, "serious_injuries"),  # more seriously injured than the 1 injured
+        ({"serious_injuries": -1}, "serious_injuries"),
     ],
 )
 def test_bad_input_is_a_400_and_the_signal_stays_unlinked(api, duty_room, signal, overrides, field):

@@ -6,10 +6,11 @@ from datetime import timedelta
 import pytest
 from freezegun import freeze_time
 
+from notifications.messages import facts_for, sms_text
 from notifications.models import Notification
-from reporting import services
+from reporting import report_services, services
 from reporting.models import ContactRole
-from tests.notifications.conftest import T0, open_incident, person
+from tests.notifications.conftest import T0, open_incident, person, report_fields
 
 
 @pytest.fixture
@@ -90,3 +91,43 @@ def test_a_death_in_a_domain_no_leader_covers_goes_to_the_leaders_on_the_list(un
         incident = open_incident(units, deaths=1, domain="social_security")
     told = [e[:2] for e in events(incident)]
     assert told == [("event_deaths", "区领导丙")] * 2 + [("event_grade_IV", "区领导丙")] * 2
+
+
+def test_a_report_raising_serious_injuries_past_ten_grades_iii_and_the_list_hears_once(units, leaders):
+    """SPEC rule 9 grades by serious injuries (重伤): 12 injured, none seriously, is IV; a later report saying 10 of
+    them are seriously injured raises the grade to III (no relay: that is II). The grade rule has already fired."""
+
+    with freeze_time(T0):
+        incident = open_incident(units, injuries=12)
+    assert (incident.grade, events(incident)[0][:2]) == ("IV", ("event_grade_IV", "区领导丙"))
+    before = events(incident)
+    later = T0 + timedelta(minutes=20)
+    with freeze_time(later):
+        report_services.report_create(
+            obligation=incident.obligations.get(),
+            kind="written",
+            actor=None,
+            now=later,
+            **report_fields(injuries=12, serious_injuries=10),
+        )
+    incident.refresh_from_db()
+    assert (incident.serious_injuries, incident.grade, incident.grade_computed) == (10, "III", "III")
+    assert not incident.obligations.filter(kind="relay").exists()
+    assert events(incident) == before
+
+
+def test_an_incident_first_graded_by_serious_injuries_tells_the_list_how_many(units, leaders):
+    with freeze_time(T0):
+        incident = open_incident(units)
+    assert events(incident) == []
+    later = T0 + timedelta(minutes=20)
+    with freeze_time(later):
+        incident = services.incident_update(incident=incident, actor=None, now=later, injuries=60, serious_injuries=50)
+    assert incident.grade == "II"
+    sms = Notification.objects.get(incident=incident, obligation__isnull=True, step="event_grade_IV", channel="sms")
+    assert sms_text(facts_for(sms), now=later).endswith("：重大(II)事件，死亡0人受伤60人(重伤50人)")
+    # Light injuries alone (no one seriously injured) stay IV: the text says nothing of serious injuries.
+    with freeze_time(T0):
+        light = open_incident(units, title="轻伤", injuries=60)
+    light_sms = Notification.objects.get(incident=light, obligation__isnull=True, step="event_grade_IV", channel="sms")
+    assert sms_text(facts_for(light_sms), now=T0).endswith("：一般(IV)事件，死亡0人受伤60人")

@@ -113,6 +113,7 @@ def incident_form(incident):
         "summary": "",
         "deaths": 0,
         "injuries": 1,
+        "serious_injuries": 0,
         "missing": 0,
         "direct_loss_yuan": 0,
         "obligations-TOTAL_FORMS": 1,
@@ -141,6 +142,23 @@ def test_incident_grade_edit_in_admin_goes_through_the_service(admin_client, fil
     change = AuditEvent.objects.filter(kind="incident_changed").latest("id")
     assert change.actor == "admin"
     assert change.detail["changes"]["grade"] == ["IV", "II"]
+
+
+def test_serious_injuries_in_admin_grade_and_never_exceed_the_injured(admin_client, filed_report):
+    incident = Incident.objects.get(pk=filed_report.incident_id)
+    url = reverse("admin:reporting_incident_change", args=[incident.pk])
+    form = incident_form(incident)
+    refused = admin_client.post(url, {**form, "injuries": 9, "serious_injuries": 10, "grade": Grade.III})
+    assert refused.status_code == 200
+    assert "不能多于受伤人数" in refused.content.decode()
+    incident.refresh_from_db()
+    assert (incident.injuries, incident.serious_injuries) == (1, 0)
+    accepted = admin_client.post(url, {**form, "injuries": 12, "serious_injuries": 10, "grade": Grade.III})
+    assert accepted.status_code == 302, accepted.content.decode()[:2000]
+    incident.refresh_from_db()
+    assert (incident.injuries, incident.serious_injuries, incident.grade) == (12, 10, Grade.III)
+    change = AuditEvent.objects.filter(kind="incident_changed").latest("id")
+    assert change.detail["changes"]["serious_injuries"] == [0, 10]
 
 
 def test_incident_occurrence_after_first_known_is_refused_in_admin(admin_client, filed_report):

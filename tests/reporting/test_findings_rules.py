@@ -208,15 +208,34 @@ def test_concealed_needs_evidence_before_the_understated_report():
     assert (found.key, found.report_id, found.signal_id, found.suspected) == ("concealed:o31", 1, 9, True)
 
 
-def test_concealed_on_grade_raised_by_injuries():
+def test_concealed_on_grade_raised_by_serious_injuries():
     own = [
         replace(report(1, "verbal", NOW + timedelta(minutes=10)), injuries=1),
-        replace(report(2, "written", NOW + timedelta(minutes=40)), injuries=12),
+        replace(report(2, "written", NOW + timedelta(minutes=40)), injuries=12, serious_injuries=10),
     ]
-    other = replace(report(3, "written", NOW + timedelta(minutes=5), unit_id=5, obligation_id=32), injuries=15)
+    other = replace(
+        report(3, "written", NOW + timedelta(minutes=5), unit_id=5, obligation_id=32), injuries=15, serious_injuries=11
+    )
     (found,) = rules.concealed_findings(obligation(), own, others=[other], signals=[])
     assert found.detail["stated_grade"] == "IV" and found.detail["later_grade"] == "III"
     assert found.detail["evidence"] == {"kind": "report", "id": 3, "unit": 5, "deaths": 0, "grade": "III"}
+
+
+def test_light_injuries_raise_no_grade_and_are_no_grade_evidence():
+    """Grading counts serious injuries (SPEC rule 9): more lightly injured is not a raised grade, and another unit's
+    report or a 120 signal counting many injured (feeds do not say how seriously) shows no higher grade."""
+    own = [
+        replace(report(1, "verbal", NOW + timedelta(minutes=10)), injuries=1),
+        replace(report(2, "written", NOW + timedelta(minutes=40)), injuries=60),
+    ]
+    other = replace(report(3, "written", NOW + timedelta(minutes=5), unit_id=5, obligation_id=32), injuries=60)
+    assert own[1].grade == other.grade == "IV"
+    assert rules.concealed_findings(obligation(), own, others=[other], signals=[]) == []
+    # Raised to III by serious injuries later, with only light-injury evidence before: not concealed either.
+    raised = [own[0], replace(own[1], serious_injuries=10)]
+    signal = rules.SignalFact(id=9, source="120", received_at=NOW + timedelta(minutes=5), injuries=60, incident_id=12)
+    assert signal.grade == "IV"
+    assert rules.concealed_findings(obligation(), raised, others=[other], signals=[signal]) == []
 
 
 def test_roster_gap_key_is_stable():

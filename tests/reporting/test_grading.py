@@ -5,8 +5,15 @@ import pytest
 from reporting import grading
 
 
-def grade(deaths=0, injuries=0, loss=0, missing=0):
-    return grading.compute_grade(deaths=deaths, injuries=injuries, direct_loss_yuan=loss, missing=missing)
+def grade(deaths=0, injuries=0, serious=0, loss=0, missing=0):
+    """``serious`` are of the ``injuries``: the injured count at least the seriously injured, as the services keep."""
+    return grading.compute_grade(
+        deaths=deaths,
+        injuries=max(injuries, serious),
+        serious_injuries=serious,
+        direct_loss_yuan=loss,
+        missing=missing,
+    )
 
 
 @pytest.mark.parametrize(
@@ -18,11 +25,19 @@ def test_deaths_boundaries(deaths, expected):
 
 
 @pytest.mark.parametrize(
-    ("injuries", "expected"),
-    [(1, "IV"), (9, "IV"), (10, "III"), (49, "III"), (50, "II"), (99, "II"), (100, "I")],
+    ("serious", "expected"),
+    [(1, "IV"), (9, "IV"), (10, "III"), (49, "III"), (50, "II"), (99, "II"), (100, "I"), (101, "I")],
 )
-def test_serious_injury_boundaries(injuries, expected):
-    assert grade(injuries=injuries) == expected
+def test_serious_injury_boundaries(serious, expected):
+    assert grade(serious=serious) == expected
+    # However many lightly injured there are besides.
+    assert grade(injuries=serious + 500, serious=serious) == expected
+
+
+@pytest.mark.parametrize("injuries", [1, 9, 10, 49, 50, 99, 100, 10_000])
+def test_light_injuries_alone_are_a_casualty_never_more_than_iv(injuries):
+    """Art. 3 counts serious injuries (重伤): 50 lightly injured are 一般 (IV), not 重大 (II)."""
+    assert grade(injuries=injuries) == "IV"
 
 
 @pytest.mark.parametrize(
@@ -45,12 +60,15 @@ def test_direct_loss_boundaries(loss, expected):
     ("figures", "expected"),
     [
         # The highest grade any measure reaches wins.
-        ({"deaths": 2, "injuries": 10}, "III"),
-        ({"deaths": 3, "injuries": 50}, "II"),
+        ({"deaths": 2, "serious": 10}, "III"),
+        ({"deaths": 3, "serious": 50}, "II"),
         ({"deaths": 1, "loss": 100_000_000}, "I"),
-        ({"deaths": 30, "injuries": 1, "loss": 1}, "I"),
-        ({"deaths": 9, "injuries": 49, "loss": 49_999_999}, "III"),
-        ({"deaths": 2, "injuries": 9, "loss": 9_999_999}, "IV"),
+        ({"deaths": 30, "serious": 1, "loss": 1}, "I"),
+        ({"deaths": 9, "serious": 49, "loss": 49_999_999}, "III"),
+        ({"deaths": 2, "serious": 9, "loss": 9_999_999}, "IV"),
+        # Only the seriously injured count toward the injury thresholds.
+        ({"deaths": 2, "injuries": 120, "serious": 9}, "IV"),
+        ({"deaths": 3, "injuries": 120, "serious": 49}, "III"),
         # Only missing persons: a casualty, so graded IV.
         ({"missing": 1}, "IV"),
         ({}, "below"),

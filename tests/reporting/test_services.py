@@ -611,6 +611,155 @@ def test_report_figures_raise_the_incident_grade(units, sijing_officer):
     assert change.detail["changes"]["deaths"] == [0, 3]
 
 
+# --- serious injuries (重伤, rule 9) -------------------------------------------------------------------------------
+
+
+def test_fifty_light_injuries_grade_iv_and_open_no_relay(units, sijing_officer):
+    """Art. 3 grades by serious injuries: 50 injured, none seriously, is 一般 (IV), not 重大 (II)."""
+    incident = open_incident(sijing_officer, units["sijing"], injuries=50)
+    assert (incident.injuries, incident.serious_injuries) == (50, 0)
+    assert (incident.grade, incident.grade_computed) == (Grade.IV, Grade.IV)
+    obligation = incident.obligations.get()
+    file_at(KNOWN + timedelta(minutes=20), obligation, "written", sijing_officer, injuries=120)
+    incident.refresh_from_db()
+    assert (incident.injuries, incident.serious_injuries, incident.grade) == (120, 0, Grade.IV)
+    assert not incident.obligations.filter(kind=ObligationKind.RELAY).exists()
+    assert events("incident_created")[0].detail["serious_injuries"] == 0
+
+
+def test_a_report_raising_serious_injuries_past_ten_raises_the_grade_to_iii(units, sijing_officer):
+    incident = open_incident(sijing_officer, units["sijing"], injuries=12, serious_injuries=2)
+    assert incident.grade == Grade.IV
+    obligation = incident.obligations.get()
+    file_at(KNOWN + timedelta(minutes=10), obligation, "verbal", sijing_officer, injuries=12, serious_injuries=9)
+    incident.refresh_from_db()
+    assert (incident.serious_injuries, incident.grade) == (9, Grade.IV)
+    report = file_at(
+        KNOWN + timedelta(minutes=40), obligation, "written", sijing_officer, injuries=11, serious_injuries=10
+    )
+    incident.refresh_from_db()
+    # Raised, never lowered: 12 injured stay, of whom now 10 seriously.
+    assert (incident.injuries, incident.serious_injuries) == (12, 10)
+    assert (incident.grade, incident.grade_computed) == (Grade.III, Grade.III)
+    assert not incident.obligations.filter(kind=ObligationKind.RELAY).exists()  # III owes no relay
+    last = events("incident_changed")[-1]
+    assert last.detail["changes"] == {"serious_injuries": [9, 10], "grade": ["IV", "III"]}
+    assert last.detail["grade_computed"] == "III"
+    filed = AuditEvent.objects.filter(kind="report_filed", object_id=str(report.pk)).get()
+    assert filed.detail["figures"] == {"deaths": 0, "injuries": 11, "serious_injuries": 10, "missing": 0}
+    assert chain_verify() is None
+
+
+def test_fifty_serious_injuries_give_the_duty_room_a_relay_obligation(units, sijing_officer):
+    incident = open_incident(sijing_officer, units["sijing"], injuries=50, serious_injuries=50)
+    assert incident.grade == Grade.II
+    assert incident.obligations.filter(kind=ObligationKind.RELAY).count() == 1
+
+
+def test_a_report_not_saying_how_many_are_seriously_injured_says_none(units, sijing_officer):
+    incident = open_incident(sijing_officer, units["sijing"], injuries=12, serious_injuries=10)
+    obligation = incident.obligations.get()
+    report = file_at(KNOWN + timedelta(minutes=10), obligation, "verbal", sijing_officer, serious_injuries=None)
+    assert report.serious_injuries == 0
+    incident.refresh_from_db()
+    assert (incident.serious_injuries, incident.grade) == (10, Grade.III)  # a report never lowers a figure
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"injuries": 2, "serious_injuries": 3}, "不能多于受伤人数"),
+        ({"serious_injuries": 1}, "不能多于受伤人数"),  # no injured given: 0 injured
+    ],
+)
+def test_more_seriously_injured_than_injured_is_refused_on_opening(units, sijing_officer, fields, message):
+    with pytest.raises(DomainError) as exc:
+        open_incident(sijing_officer, units["sijing"], **fields)
+    assert list(exc.value.errors) == ["serious_injuries"]
+    assert message in exc.value.errors["serious_injuries"][0]
+    assert "serious_injuries must not exceed injuries" in exc.value.errors["serious_injuries"][0]
+    assert (Incident.objects.count(), Obligation.objects.count(), AuditEvent.objects.count()) == (0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"serious_injuries": 6},  # more than the 5 injured
+        {"injuries": 2},  # fewer injured than the 3 seriously injured
+        {"injuries": 4, "serious_injuries": 5},
+    ],
+)
+def test_an_update_leaving_more_seriously_injured_than_injured_is_refused(units, sijing_officer, duty_room, changes):
+    incident = open_incident(sijing_officer, units["sijing"], injuries=5, serious_injuries=3)
+    before = AuditEvent.objects.count()
+    with pytest.raises(DomainError) as exc:
+        services.incident_update(incident=incident, actor=duty_room, now=KNOWN + timedelta(minutes=5), **changes)
+    assert list(exc.value.errors) == ["serious_injuries"]
+    incident.refresh_from_db()
+    assert (incident.injuries, incident.serious_injuries, incident.grade) == (5, 3, Grade.IV)
+    assert AuditEvent.objects.count() == before
+    # Both lowered together is a correction like any other.
+    fixed = services.incident_update(
+        incident=incident, actor=duty_room, now=KNOWN + timedelta(minutes=6), injuries=2, serious_injuries=2
+    )
+    assert (fixed.injuries, fixed.serious_injuries) == (2, 2)
+
+
+@pytest.mark.parametrize("value", [-1, 1.5, "3", True])
+def test_serious_injuries_must_be_a_whole_number(units, sijing_officer, duty_room, value):
+    with pytest.raises(DomainError) as exc:
+        open_incident(sijing_officer, units["sijing"], injuries=5, serious_injuries=value)
+    assert list(exc.value.errors) == ["serious_injuries"]
+    incident = open_incident(sijing_officer, units["sijing"], injuries=5)
+    with pytest.raises(DomainError) as exc:
+        services.incident_update(
+            incident=incident, actor=duty_room, now=KNOWN + timedelta(minutes=5), serious_injuries=value
+        )
+    assert list(exc.value.errors) == ["serious_injuries"]
+
+
+@pytest.mark.parametrize("draft", [False, True])
+@pytest.mark.parametrize(
+    "fields",
+    [{"injuries": 2, "serious_injuries": 3}, {"injuries": None, "serious_injuries": 1}, {"serious_injuries": -1}],
+)
+def test_a_report_with_more_seriously_injured_than_injured_is_refused(units, sijing_officer, draft, fields):
+    obligation = open_incident(sijing_officer, units["sijing"], injuries=1).obligations.get()
+    before = AuditEvent.objects.count()
+    values = written_fields(**fields)
+    with freeze_time(KNOWN + timedelta(minutes=5)):
+        with pytest.raises(DomainError) as exc:
+            report_services.report_create(
+                obligation=obligation, kind="written", actor=sijing_officer, now=timezone.now(), draft=draft, **values
+            )
+    assert list(exc.value.errors) == ["serious_injuries"]
+    assert (Report.objects.count(), RefusedReport.objects.count(), AuditEvent.objects.count()) == (0, 0, before)
+
+
+def test_a_draft_edit_with_more_seriously_injured_than_injured_is_refused(units, sijing_officer):
+    obligation = open_incident(sijing_officer, units["sijing"], injuries=1).obligations.get()
+    with freeze_time(KNOWN + timedelta(minutes=5)):
+        draft = report_services.report_create(
+            obligation=obligation,
+            kind="written",
+            actor=sijing_officer,
+            now=timezone.now(),
+            draft=True,
+            **written_fields(injuries=3, serious_injuries=1),
+        )
+        with pytest.raises(DomainError) as exc:
+            report_services.report_draft_update(
+                report=draft,
+                kind="written",
+                actor=sijing_officer,
+                now=timezone.now(),
+                **written_fields(injuries=3, serious_injuries=4),
+            )
+    assert list(exc.value.errors) == ["serious_injuries"]
+    draft.refresh_from_db()
+    assert (draft.injuries, draft.serious_injuries) == (3, 1)
+
+
 def test_human_may_raise_the_grade_never_lower(units, sijing_officer, duty_room):
     incident = open_incident(sijing_officer, units["sijing"], deaths=3)
     assert incident.grade == Grade.III
@@ -647,12 +796,12 @@ def test_relay_obligation_runs_from_the_first_report_when_a_report_raises_the_gr
     obligation = incident.obligations.get()
     assert not incident.obligations.filter(kind=ObligationKind.RELAY).exists()
     first = file_at(KNOWN + timedelta(minutes=10), obligation, "verbal", sijing_officer)
-    file_at(KNOWN + timedelta(minutes=40), obligation, "written", sijing_officer, injuries=50)
+    file_at(KNOWN + timedelta(minutes=40), obligation, "written", sijing_officer, injuries=50, serious_injuries=50)
     relay = incident.obligations.get(kind=ObligationKind.RELAY)
     assert relay.first_known_at == first.counted_at == KNOWN + timedelta(minutes=10)
     assert relay.verbal_due_at == KNOWN + timedelta(minutes=25)
     # Raising it again does not open a second relay obligation.
-    file_at(KNOWN + timedelta(minutes=50), obligation, "follow_up", sijing_officer, injuries=100)
+    file_at(KNOWN + timedelta(minutes=50), obligation, "follow_up", sijing_officer, injuries=100, serious_injuries=100)
     assert incident.obligations.filter(kind=ObligationKind.RELAY).count() == 1
 
 

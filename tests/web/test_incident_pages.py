@@ -134,6 +134,10 @@ BAD_NEW_INCIDENT = [
     ("empty location", {"location": ""}, "location"),
     ("negative deaths", {"deaths": "-1"}, "deaths"),
     ("fractional injuries", {"injuries": "1.5"}, "injuries"),
+    ("more seriously injured than injured", {"serious_injuries": "3"}, "serious_injuries"),
+    ("seriously injured but no injured", {"injuries": "", "serious_injuries": "1"}, "serious_injuries"),
+    ("negative serious injuries", {"serious_injuries": "-1"}, "serious_injuries"),
+    ("words for serious injuries", {"serious_injuries": "three"}, "serious_injuries"),
     ("words for missing", {"missing": "two"}, "missing"),
     ("negative loss", {"direct_loss_yuan": "-100"}, "direct_loss_yuan"),
     ("loss beyond the database", {"direct_loss_yuan": str(10**20)}, "direct_loss_yuan"),
@@ -338,6 +342,7 @@ def edit_fields(incident, **overrides) -> dict:
         "summary": incident.summary,
         "deaths": str(incident.deaths),
         "injuries": str(incident.injuries),
+        "serious_injuries": str(incident.serious_injuries),
         "missing": str(incident.missing),
         "direct_loss_yuan": str(incident.direct_loss_yuan),
         "grade": "",
@@ -369,6 +374,9 @@ def test_duty_room_edits_the_figures_and_the_grade_follows(client, incident, dut
         ("grade below computed", {"deaths": "3", "grade": "IV"}, "grade"),
         ("unknown grade", {"grade": "V"}, "grade"),
         ("negative injuries", {"injuries": "-2"}, "injuries"),
+        ("more seriously injured than injured", {"injuries": "4", "serious_injuries": "5"}, "serious_injuries"),
+        ("empty serious injuries", {"serious_injuries": ""}, "serious_injuries"),
+        ("fractional serious injuries", {"serious_injuries": "0.5"}, "serious_injuries"),
         ("empty deaths", {"deaths": ""}, "deaths"),
         ("empty title", {"title": " "}, "title"),
         ("title too long", {"title": "x" * 201}, "title"),
@@ -384,6 +392,59 @@ def test_a_bad_edit_is_refused_and_changes_nothing(client, incident, duty_room, 
     assert 'id="edit-incident" open' in response.content.decode()
     incident.refresh_from_db()
     assert (incident.title, incident.deaths, incident.injuries, incident.grade, written_counts()) == before
+
+
+def test_duty_room_records_serious_injuries_and_the_grade_follows_them(client, incident, duty_room):
+    """Grading counts the seriously injured (SPEC rule 9): 50 injured, none seriously, stay 一般 (IV); 10 of them
+    seriously injured make it 较大 (III)."""
+    client.force_login(duty_room)
+    page = client.get(f"/incidents/{incident.pk}/").content.decode()
+    assert 'name="serious_injuries"' in page and "其中重伤" in page
+    response = client.post(f"/incidents/{incident.pk}/edit/", edit_fields(incident, injuries="50"))
+    assert response.status_code == 302
+    incident.refresh_from_db()
+    assert (incident.injuries, incident.serious_injuries, incident.grade) == (50, 0, "IV")
+    assert not incident.obligations.filter(kind="relay").exists()
+    response = client.post(f"/incidents/{incident.pk}/edit/", edit_fields(incident, serious_injuries="10"))
+    assert response.status_code == 302
+    incident.refresh_from_db()
+    assert (incident.injuries, incident.serious_injuries, incident.grade, incident.grade_computed) == (
+        50,
+        10,
+        "III",
+        "III",
+    )
+    event = AuditEvent.objects.filter(kind="incident_changed").last()
+    assert event.detail["changes"] == {"serious_injuries": [0, 10], "grade": ["IV", "III"]}
+    page = client.get(f"/incidents/{incident.pk}/")
+    facts = page.content.decode().split('id="incident-casualties">', 1)[1].split("</dd>", 1)[0]
+    assert facts == "0 / 50 (其中重伤 10) / 0"
+    # Fewer injured than seriously injured is refused on the serious-injury field, nothing changed.
+    before = written_counts()
+    response = client.post(f"/incidents/{incident.pk}/edit/", edit_fields(incident, injuries="9"))
+    assert response.status_code == 400
+    assert "不能多于受伤人数" in response.context["edit_form"].errors["serious_injuries"][0]
+    incident.refresh_from_db()
+    assert (incident.injuries, incident.serious_injuries, written_counts()) == (50, 10, before)
+
+
+def test_fifty_light_injuries_open_a_grade_iv_incident_and_serious_ones_grade_it(client, duty_room, units):
+    client.force_login(duty_room)
+    page = client.get("/incidents/new/").content.decode()
+    assert 'name="serious_injuries"' in page
+    response = client.post("/incidents/new/", fields(units=["sijing"], channel="duty_room", injuries="50"))
+    assert response.status_code == 302
+    light = Incident.objects.get()
+    assert (light.injuries, light.serious_injuries, light.grade) == (50, 0, "IV")
+    assert [o.kind for o in light.obligations.all()] == ["report"]  # no relay: II would owe one
+    response = client.post(
+        "/incidents/new/",
+        fields(units=["sijing"], channel="duty_room", title="重伤", injuries="50", serious_injuries="50"),
+    )
+    assert response.status_code == 302
+    serious = Incident.objects.get(title="重伤")
+    assert (serious.serious_injuries, serious.grade) == (50, "II")
+    assert serious.obligations.filter(kind="relay").count() == 1
 
 
 def test_only_the_duty_room_edits(client, incident, sijing_officer, leader):

@@ -12,7 +12,7 @@ from django.utils import timezone, translation
 from notifications.models import SweepHeartbeat
 from reporting import report_services
 from reporting.links import filing_token
-from reporting.models import DeadlineState, Finding, RefusedReport, Report
+from reporting.models import AuditEvent, DeadlineState, Finding, RefusedReport, Report
 from reporting.web.display import local_input
 from tests.web.conftest import WRITTEN, open_incident
 
@@ -514,6 +514,73 @@ def test_values_the_database_cannot_hold_are_a_400_not_a_500(client, sijing_offi
     assert response.status_code == 400
     assert field in response.context["form"].errors
     assert Report.objects.count() == 0
+
+
+# --- serious injuries (重伤) on the filing form --------------------------------------------------------------------
+
+
+def test_the_filing_form_asks_for_serious_injuries_prefilled_from_the_incident(client, units, sijing_officer):
+    incident = open_incident(
+        sijing_officer, units["sijing"], known_minutes_ago=10, title="重伤", injuries=12, serious_injuries=10
+    )
+    client.force_login(sijing_officer)
+    page = client.get(f"/obligations/{incident.obligations.get().pk}/file/")
+    assert page.context["form"].initial["serious_injuries"] == 10
+    html = page.content.decode()
+    assert 'name="serious_injuries"' in html and "其中重伤人数" in html
+    # After 受伤人数, before 失踪人数.
+    assert html.index('name="injuries"') < html.index('name="serious_injuries"') < html.index('name="missing"')
+
+
+def test_a_filed_report_raising_serious_injuries_raises_the_grade(client, sijing_officer, sijing_obligation):
+    client.force_login(sijing_officer)
+    post = {"kind": "written", "occurred_at": local_input(sijing_obligation.incident.occurred_at), **WRITTEN}
+    post.update(injuries="12", serious_injuries="10")
+    assert client.post(f"/obligations/{sijing_obligation.pk}/file/", post).status_code == 302
+    assert Report.objects.filed().get().serious_injuries == 10
+    incident = sijing_obligation.incident
+    incident.refresh_from_db()
+    assert (incident.injuries, incident.serious_injuries, incident.grade) == (12, 10, "III")
+
+
+def test_fifty_light_injuries_filed_stay_grade_iv(client, sijing_officer, sijing_obligation):
+    client.force_login(sijing_officer)
+    post = {"kind": "written", "occurred_at": local_input(sijing_obligation.incident.occurred_at), **WRITTEN}
+    post.update(injuries="50", serious_injuries="")
+    assert client.post(f"/obligations/{sijing_obligation.pk}/file/", post).status_code == 302
+    assert Report.objects.filed().get().serious_injuries == 0
+    incident = sijing_obligation.incident
+    incident.refresh_from_db()
+    assert (incident.injuries, incident.serious_injuries, incident.grade) == (50, 0, "IV")
+    assert not incident.obligations.filter(kind="relay").exists()
+
+
+@pytest.mark.parametrize("action", ["file", "draft"])
+@pytest.mark.parametrize(
+    ("figures", "message"),
+    [
+        ({"injuries": "1", "serious_injuries": "2"}, "不能多于受伤人数"),
+        ({"injuries": "", "serious_injuries": "1"}, "须同时填写受伤人数"),
+        ({"serious_injuries": "-1"}, ""),
+        ({"serious_injuries": "two"}, "请输入整数"),
+        ({"serious_injuries": "1.5"}, "请输入整数"),
+    ],
+)
+def test_bad_serious_injuries_are_refused_on_their_field_and_nothing_is_written(
+    client, sijing_officer, sijing_obligation, action, figures, message
+):
+    client.force_login(sijing_officer)
+    post = {"kind": "written", "occurred_at": local_input(sijing_obligation.incident.occurred_at), **WRITTEN}
+    post.update(figures, action=action)
+    before = (Report.objects.count(), RefusedReport.objects.count(), AuditEvent.objects.count())
+    response = client.post(f"/obligations/{sijing_obligation.pk}/file/", post)
+    assert response.status_code == 400
+    errors = response.context["form"].errors
+    assert list(errors) == ["serious_injuries"], errors
+    assert message in errors["serious_injuries"][0]
+    assert 'href="#id_serious_injuries"' in response.content.decode()
+    assert "厂房起火, 明火已扑灭</textarea>" in response.content.decode()  # what was typed is kept
+    assert (Report.objects.count(), RefusedReport.objects.count(), AuditEvent.objects.count()) == before
 
 
 def test_a_draft_id_beyond_the_database_is_a_400(client, sijing_officer, sijing_obligation):

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from reporting import signal_services
 from reporting.errors import ConflictError
-from reporting.models import Incident, Signal
+from reporting.models import AuditEvent, Incident, Signal
 from reporting.web.display import local_input
 from tests.web.conftest import open_incident
 
@@ -149,6 +149,38 @@ def test_a_bad_incident_from_a_signal_writes_nothing(client, units, duty_room):
     assert 'name="signal"' in response.content.decode()  # still tied to the signal on the next try
     signal.refresh_from_db()
     assert (Incident.objects.count(), signal.incident) == (0, None)
+
+
+def test_an_incident_from_a_signal_with_more_seriously_injured_than_injured_writes_nothing(client, units, duty_room):
+    """The feed counts the injured only (its figures prefill 受伤); how many are seriously injured is the duty
+    room's to say, never more than the injured."""
+    signal = make_signal(units, injuries=3)
+    client.force_login(duty_room)
+    form = client.get(f"/incidents/new/?signal={signal.pk}").context["form"]
+    assert form.initial["injuries"] == 3 and "serious_injuries" not in form.initial
+    data = {
+        "signal": str(signal.pk),
+        "title": "泗泾镇某厂房火灾",
+        "domain": "production_safety",
+        "occurred_at": local_input(signal.received_at),
+        "location": "泗泾镇某路1号",
+        "injuries": "3",
+        "serious_injuries": "4",
+        "units": ["sijing"],
+        "first_known_at": local_input(signal.delivered_at),
+        "channel": "110",
+    }
+    before = AuditEvent.objects.count()
+    response = client.post("/incidents/new/", data)
+    assert response.status_code == 400
+    assert list(response.context["form"].errors) == ["serious_injuries"]
+    assert 'name="signal"' in response.content.decode()
+    signal.refresh_from_db()
+    assert (Incident.objects.count(), signal.incident, AuditEvent.objects.count()) == (0, None, before)
+    response = client.post("/incidents/new/", {**data, "serious_injuries": "3"})
+    assert response.status_code == 302
+    incident = Incident.objects.get()
+    assert (incident.injuries, incident.serious_injuries, incident.grade) == (3, 3, "IV")
 
 
 @pytest.mark.parametrize("raw", ["abc", "999999", "1" * 30])

@@ -92,6 +92,7 @@ def forms(world) -> list[tuple[str, str, dict]]:
         "summary": "",
         "deaths": "0",
         "injuries": "0",
+        "serious_injuries": "0",
         "missing": "0",
         "direct_loss_yuan": "0",
         "first_known_at": world["earlier"],
@@ -105,7 +106,19 @@ def forms(world) -> list[tuple[str, str, dict]]:
         (
             "duty_room",
             f"/incidents/{i}/edit/",
-            {k: new[k] for k in ("title", "location", "summary", "deaths", "injuries", "missing", "direct_loss_yuan")},
+            {
+                k: new[k]
+                for k in (
+                    "title",
+                    "location",
+                    "summary",
+                    "deaths",
+                    "injuries",
+                    "serious_injuries",
+                    "missing",
+                    "direct_loss_yuan",
+                )
+            },
         ),
         (
             "duty_room",
@@ -136,7 +149,12 @@ def forms(world) -> list[tuple[str, str, dict]]:
         (
             "duty_room",
             f"/obligations/{o}/file/",
-            {"kind": "written", **{k: str(v) for k, v in WRITTEN.items()}, "occurred_at": world["occurred"]},
+            {
+                "kind": "written",
+                **{k: str(v) for k, v in WRITTEN.items()},
+                "serious_injuries": "0",
+                "occurred_at": world["occurred"],
+            },
         ),
     ]
 

@@ -264,6 +264,7 @@ def _demo_report(incident: Incident, unit: Unit, kind: str, *, actor, at: dateti
         account=account,
         deaths=incident.deaths,
         injuries=incident.injuries,
+        serious_injuries=incident.serious_injuries,
         missing=incident.missing,
         measures="已启动应急预案，相关部门到场处置，现场已设置警戒。",
         contact_name=contact.name if contact else "",
