@@ -1,10 +1,12 @@
 """Event rules (SPEC "Escalation"): on creation and whenever figures change.
 
 - deaths >= 1 → the district leader(s) whose portfolio covers the incident's domain (to the scene);
-- grade IV or above → the district leaders on the notification list (``Contact.notify_on_grade``).
+- grade IV or above → the district leaders on the notification list (``Contact.notify_on_grade``), told again
+  each time the grade rises past a threshold they have not heard of (IV, III, II, I): 一般 then 重大 is news.
 
 Each rule fires once per incident and threshold: incident-level rows (obligation NULL) with step ``event_deaths`` /
-``event_grade_IV``; a rule that already has a row for the incident never fires again, also when figures rise later.
+``event_grade_<grade>``; a step that already has a row for the incident never fires again, also when figures rise
+later. An incident opened at II tells the list once (``event_grade_II``), not once per lower grade.
 (Grade II and above also opens a relay obligation, done by ``reporting.services``; it is chased like any other.)
 """
 
@@ -20,11 +22,25 @@ from reporting.models import Incident
 
 EVENT_DEATHS = "event_deaths"
 EVENT_GRADE_IV = "event_grade_IV"
+#: The notification list hears of each grade from IV up once: ``event_grade_IV`` … ``event_grade_I``.
+GRADE_THRESHOLDS = ("IV", "III", "II", "I")
 CHANNELS = (NotificationChannel.SMS, NotificationChannel.EMAIL)
 
 
 def _fired(incident: Incident, step: str) -> bool:
     return Notification.objects.filter(incident=incident, obligation__isnull=True, step=step).exists()
+
+
+def grade_step(grade: str) -> str:
+    return f"event_grade_{grade}"
+
+
+def _grade_told(incident: Incident, grade: str) -> bool:
+    """Whether the notification list already heard of ``grade`` or a higher one for this incident."""
+    told = Notification.objects.filter(
+        incident=incident, obligation__isnull=True, step__in=[grade_step(g) for g in GRADE_THRESHOLDS]
+    ).values_list("step", flat=True)
+    return any(grading.at_least(step.removeprefix("event_grade_"), grade) for step in told)
 
 
 def incident_event_rules(*, incident: Incident, now: datetime) -> list[int]:
@@ -39,8 +55,8 @@ def incident_event_rules(*, incident: Incident, now: datetime) -> list[int]:
         # grade notification list are told instead (the leaders page warns of the uncovered domain beforehand).
         in_charge = roster.district_leaders(domain=incident.domain)
         rules.append((EVENT_DEATHS, in_charge or roster.district_leaders(notify_on_grade=True)))
-    if incident.grade and incident.grade != "below" and grading.at_least(incident.grade, "IV"):
-        rules.append((EVENT_GRADE_IV, roster.district_leaders(notify_on_grade=True)))
+    if incident.grade in GRADE_THRESHOLDS and not _grade_told(incident, incident.grade):
+        rules.append((grade_step(incident.grade), roster.district_leaders(notify_on_grade=True)))
     for step, contacts in rules:
         if _fired(incident, step):
             continue

@@ -64,6 +64,9 @@ STEP_LABELS = {
     "written_escalate": _("书面报超时升级"),
     "event_deaths": _("有人员死亡, 通知分管区领导"),
     "event_grade_IV": _("一般及以上事件, 通知区领导"),
+    "event_grade_III": _("达到较大事件, 通知区领导"),
+    "event_grade_II": _("达到重大事件, 通知区领导"),
+    "event_grade_I": _("达到特别重大事件, 通知区领导"),
 }
 
 

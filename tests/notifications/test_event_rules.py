@@ -93,9 +93,9 @@ def test_a_death_in_a_domain_no_leader_covers_goes_to_the_leaders_on_the_list(un
     assert told == [("event_deaths", "区领导丙")] * 2 + [("event_grade_IV", "区领导丙")] * 2
 
 
-def test_a_report_raising_serious_injuries_past_ten_grades_iii_and_the_list_hears_once(units, leaders):
+def test_a_report_raising_serious_injuries_past_ten_grades_iii_and_the_list_hears_of_it(units, leaders):
     """SPEC rule 9 grades by serious injuries (重伤): 12 injured, none seriously, is IV; a later report saying 10 of
-    them are seriously injured raises the grade to III (no relay: that is II). The grade rule has already fired."""
+    them are seriously injured raises the grade to III (no relay: that is II). The list hears of III once more."""
 
     with freeze_time(T0):
         incident = open_incident(units, injuries=12)
@@ -113,7 +113,7 @@ def test_a_report_raising_serious_injuries_past_ten_grades_iii_and_the_list_hear
     incident.refresh_from_db()
     assert (incident.serious_injuries, incident.grade, incident.grade_computed) == (10, "III", "III")
     assert not incident.obligations.filter(kind="relay").exists()
-    assert events(incident) == before
+    assert events(incident) == sorted([*before, *(("event_grade_III", *e[1:]) for e in before)])
 
 
 def test_an_incident_first_graded_by_serious_injuries_tells_the_list_how_many(units, leaders):
@@ -124,10 +124,36 @@ def test_an_incident_first_graded_by_serious_injuries_tells_the_list_how_many(un
     with freeze_time(later):
         incident = services.incident_update(incident=incident, actor=None, now=later, injuries=60, serious_injuries=50)
     assert incident.grade == "II"
-    sms = Notification.objects.get(incident=incident, obligation__isnull=True, step="event_grade_IV", channel="sms")
+    sms = Notification.objects.get(incident=incident, obligation__isnull=True, step="event_grade_II", channel="sms")
     assert sms_text(facts_for(sms), now=later).endswith("：重大(II)事件，死亡0人受伤60人(重伤50人)")
     # Light injuries alone (no one seriously injured) stay IV: the text says nothing of serious injuries.
     with freeze_time(T0):
         light = open_incident(units, title="轻伤", injuries=60)
     light_sms = Notification.objects.get(incident=light, obligation__isnull=True, step="event_grade_IV", channel="sms")
     assert sms_text(facts_for(light_sms), now=T0).endswith("：一般(IV)事件，死亡0人受伤60人")
+
+
+def test_the_list_hears_of_each_higher_grade_once(units, leaders):
+    with freeze_time(T0):
+        incident = open_incident(units, deaths=1, domain="public_health")
+    steps = lambda: sorted({e[0] for e in events(incident)})  # noqa: E731
+    assert steps() == ["event_deaths", "event_grade_IV"]
+    for minutes, deaths, grade, expected in [
+        (10, 2, "IV", ["event_deaths", "event_grade_IV"]),  # no new threshold
+        (20, 3, "III", ["event_deaths", "event_grade_III", "event_grade_IV"]),
+        (30, 4, "III", ["event_deaths", "event_grade_III", "event_grade_IV"]),
+        (40, 10, "II", ["event_deaths", "event_grade_II", "event_grade_III", "event_grade_IV"]),
+    ]:
+        at = T0 + timedelta(minutes=minutes)
+        with freeze_time(at):
+            incident = services.incident_update(incident=incident, actor=None, now=at, deaths=deaths)
+        assert incident.grade == grade and steps() == expected
+    # Each threshold told the listed leader once, by SMS and email; the domain leader heard of the death once.
+    assert len(events(incident)) == 2 + 3 * 2
+
+
+def test_an_incident_opened_at_grade_ii_tells_the_list_once(units, leaders):
+    with freeze_time(T0):
+        incident = open_incident(units, deaths=10)
+    assert incident.grade == "II"
+    assert [e[:2] for e in events(incident) if e[0].startswith("event_grade")] == [("event_grade_II", "区领导丙")] * 2
