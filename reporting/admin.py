@@ -98,6 +98,11 @@ class UnitAdmin(ServiceAdmin):
     list_filter = ("kind", "vertical", "active")
     search_fields = ("code", "name", "name_en")
 
+    def get_readonly_fields(self, request, obj=None):
+        """A unit's code is permanent once created, as in the API: feeds, the audit chain and the roster's change
+        log name units by it."""
+        return ("code",) if obj is not None else ()
+
     def save_model(self, request, obj, form, change):
         if change:
             config_services.unit_update(unit=obj, changes=_changes(form), actor=request.user, now=timezone.now())

@@ -47,6 +47,13 @@ class UnitSerializer(ModelSerializer):
         model = Unit
         fields = ["code", "name", "name_en", "kind", "vertical", "domains", "active"]
 
+    def validate_code(self, value):
+        """A unit's code is permanent (API.md: units are referred to by code): feeds deliver to it, the audit chain
+        and the roster's change log name units by it. A PATCH may repeat it, not change it."""
+        if self.instance is not None and value != self.instance.code:
+            raise serializers.ValidationError("单位代码创建后不能修改 (a unit's code is permanent)")
+        return value
+
     def create(self, validated_data):
         """Through the service, which records the new unit (``unit_added``)."""
         return config_services.unit_create(

@@ -124,3 +124,14 @@ def test_a_refused_user_request_records_nothing(api, units, admin_user):
     response = api(admin_user).post(f"{V1}/users/", {"username": "x", "role": "unit_staff"}, format="json")
     assert response.status_code == 400
     assert AuditEvent.objects.count() == count
+
+
+def test_a_units_code_is_permanent(api, units, duty_room):
+    """Units are referred to by code (API.md): a PATCH may repeat it, not change it; nothing is written."""
+    duty = api(duty_room)
+    assert duty.patch(f"{V1}/units/sijing/", {"code": "sijing", "name": "泗泾镇"}, format="json").status_code == 200
+    response = duty.patch(f"{V1}/units/sijing/", {"code": "sijing2", "name": "泗泾"}, format="json")
+    assert response.status_code == 400 and list(response.json()) == ["code"]
+    units["sijing"].refresh_from_db()
+    assert (units["sijing"].code, units["sijing"].name) == ("sijing", "泗泾镇")
+    assert not AuditEvent.objects.filter(kind="unit_changed").exists()

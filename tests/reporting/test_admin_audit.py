@@ -88,10 +88,11 @@ def test_unit_added_changed_and_removed_in_the_admin(admin_client, units, capsys
     unit.refresh_from_db()
     assert (unit.vertical, unit.active) == (True, False)
 
-    # Saving the unchanged form appends nothing.
+    # Saving the unchanged form appends nothing; the code is permanent (read-only here, 400 in the API).
     count = AuditEvent.objects.count()
     assert admin_client.post(url(Unit, "change", unit.pk), unit_form(unit)).status_code == 302
-    assert AuditEvent.objects.count() == count
+    assert admin_client.post(url(Unit, "change", unit.pk), unit_form(unit, code="xinqiao2")).status_code == 302
+    assert AuditEvent.objects.count() == count and Unit.objects.filter(code="xinqiao").exists()
 
     removed = admin_client.post(url(Unit, "delete", unit.pk), {"post": "yes"})
     assert removed.status_code == 302 and not Unit.objects.filter(code="xinqiao").exists()
