@@ -8,7 +8,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from reporting.api.fields import MAX_BIGINT
+from reporting.api.fields import E164, MAX_BIGINT
 from reporting.errors import DomainError
 from reporting.models import Channel, Domain, Grade, ReportKind, Unit
 from reporting.text import CONTROL_MESSAGE, has_control_characters
@@ -263,3 +263,24 @@ class CityReportForm(TextForm):
     """SPEC rule 12: when a vertical unit reported to its city-level department."""
 
     reported_at = LocalDateTimeField(label=_("向市级部门报告时间"))
+
+
+class ContactFieldsForm(TextForm):
+    """What every person has on the pages: a name, an E.164 mobile, an email and whether they are in use (the
+    people page adds a role and the default-contact flag; the leaders page a portfolio and the notification list)."""
+
+    name = forms.CharField(label=_("姓名"), max_length=50)
+    phone = forms.CharField(
+        label=_("手机"),
+        max_length=20,
+        validators=[E164],
+        help_text=_("E.164 格式, 如 +8613800000000; 催报短信发到这里"),
+    )
+    email = forms.EmailField(label=_("邮箱"), max_length=254, required=False)
+    active = forms.BooleanField(label=_("在用"), required=False, initial=True)
+
+    def clean_name(self):
+        name = self.cleaned_data["name"].strip()
+        if not name:
+            raise forms.ValidationError(_("请填写姓名 (a name is required)"))
+        return name

@@ -22,25 +22,16 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from reporting import roster_services, selectors
-from reporting.api.fields import E164
 from reporting.coverage import domains_without_leader
 from reporting.models import Contact, ContactRole, Domain, Unit, UnitKind
 from reporting.web.access import BOARD_ROLES, MANAGE_ROLES, role_of
-from reporting.web.forms import TextForm, error_summary
+from reporting.web.forms import ContactFieldsForm, error_summary
 
 #: What the page edits of a leader.
 LEADER_FIELDS = ("name", "phone", "email", "portfolio", "notify_on_grade", "active")
 
 
-class LeaderForm(TextForm):
-    name = forms.CharField(label=gettext_lazy("姓名"), max_length=50)
-    phone = forms.CharField(
-        label=gettext_lazy("手机"),
-        max_length=20,
-        validators=[E164],
-        help_text=gettext_lazy("E.164 格式, 如 +8613800000000; 通知短信发到这里"),
-    )
-    email = forms.EmailField(label=gettext_lazy("邮箱"), max_length=254, required=False)
+class LeaderForm(ContactFieldsForm):
     portfolio = forms.MultipleChoiceField(
         label=gettext_lazy("分管领域 (有人死亡时通知并赶赴现场)"),
         choices=Domain.choices,
@@ -48,13 +39,10 @@ class LeaderForm(TextForm):
         widget=forms.CheckboxSelectMultiple,
     )
     notify_on_grade = forms.BooleanField(label=gettext_lazy("一般及以上事件通知名单"), required=False)
-    active = forms.BooleanField(label=gettext_lazy("在用"), required=False, initial=True)
 
-    def clean_name(self):
-        name = self.cleaned_data["name"].strip()
-        if not name:
-            raise forms.ValidationError(_("请填写姓名 (a name is required)"))
-        return name
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["phone"].help_text = gettext_lazy("E.164 格式, 如 +8613800000000; 通知短信发到这里")
 
 
 def _readable(user) -> bool:

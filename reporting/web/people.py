@@ -18,41 +18,25 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from reporting import roster_services
-from reporting.api.fields import E164
 from reporting.models import Contact, Unit
 from reporting.web.access import MANAGE_ROLES, role_of
-from reporting.web.forms import TextForm, error_summary
+from reporting.web.forms import ContactFieldsForm, error_summary
 from reporting.web.roster import may_edit, readable_unit
 
 #: What the page edits (a district leader's portfolio and notification flag are the duty room's, through the API).
 PERSON_FIELDS = ("name", "phone", "email", "role", "is_default", "active")
 
 
-class PersonForm(TextForm):
-    name = forms.CharField(label=gettext_lazy("姓名"), max_length=50)
+class PersonForm(ContactFieldsForm):
     role = forms.ChoiceField(label=gettext_lazy("职务"))
-    phone = forms.CharField(
-        label=gettext_lazy("手机"),
-        max_length=20,
-        validators=[E164],
-        help_text=gettext_lazy("E.164 格式, 如 +8613800000000; 催报短信发到这里"),
-    )
-    email = forms.EmailField(label=gettext_lazy("邮箱"), max_length=254, required=False)
     is_default = forms.BooleanField(
         label=gettext_lazy("默认联系人 (无人在岗时通知)"),
         required=False,
     )
-    active = forms.BooleanField(label=gettext_lazy("在用"), required=False, initial=True)
 
     def __init__(self, *args, unit: Unit, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["role"].choices = [(r.value, r.label) for r in roster_services.unit_roles(unit)]
-
-    def clean_name(self):
-        name = self.cleaned_data["name"].strip()
-        if not name:
-            raise forms.ValidationError(_("请填写姓名 (a name is required)"))
-        return name
 
 
 def _people_page(request, unit: Unit, *, form: PersonForm | None = None, status: int = 200):
