@@ -247,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def docs_write(args: argparse.Namespace, results: list[tuple[int, dict]]) -> None:
     """This benchmark's section of docs/benchmarks.md, from ``results`` (deadlines, ``burst_run``'s figures)."""
-    from notifications import delivery
+    from notifications import batch
 
     peer = {1000: "31 s", 10000: "662 s"}
     rows = "\n".join(
@@ -333,15 +333,15 @@ connections (Celery's Django fixup closed them around every task, so each task s
 of CPU per SMS); the sweep reads the roster of a whole batch in one query, writes its notifications in one INSERT,
 and chains the breaches' audit events once at the end of the batch instead of holding the chain's lock from the first
 breach (the workers had waited on that lock with CPUs idle); per-row values go as arrays, so statements stay short
-(psycopg's client-side binding parses and quotes every placeholder in Python); chunks of {delivery.BATCH_SIZE} rows
+(psycopg's client-side binding parses and quotes every placeholder in Python); chunks of {batch.BATCH_SIZE} rows
 instead of 20; a chunk's incidents read once each; and the stub is a small asyncio server (`http.server` cost 0.3 ms
 per request). The work splits per row: more worker CPUs raise the rate, and a burst beyond what the machine sends
 per second still queues, its lag growing with its size.
 
 How it sends: the sweep hands the rows it writes to `send_notifications` tasks in chunks of at most
-{delivery.BATCH_SIZE}; each task claims its chunk in one conditional `UPDATE … RETURNING`, makes the SDK calls from
-{delivery.SEND_THREADS} threads per worker process (one Twilio client each, its `requests` session kept alive) and
-writes the outcomes and their audit events in one transaction (`notifications.delivery`). The stub answers with
+{batch.BATCH_SIZE}; each task claims its chunk in one conditional `UPDATE … RETURNING`, makes the SDK calls from
+{batch.SEND_THREADS} threads per worker process (one Twilio client each, its `requests` session kept alive) and
+writes the outcomes and their audit events in one transaction (`notifications.batch`). The stub answers with
 `TCP_NODELAY` (asyncio's default): without it each answer waited ~40 ms for the client's delayed ACK (an artefact of
 the stub, in the figures measured before 2026-11-28 20:00).
 """,

@@ -11,7 +11,7 @@ running at once split the work instead of doing it twice. For each claimed oblig
 3. each deadline that has passed with nothing filed is recorded once (``DeadlineBreach`` + audit event), last,
    so the audit chain's lock is held only for the end of the transaction;
 4. on commit, the rows actually inserted go to batch send tasks (``send_notifications``), in chunks of at most
-   ``notifications.delivery.BATCH_SIZE``.
+   ``notifications.batch.BATCH_SIZE``.
 
 Sending is exactly once because the row exists before any provider call and the send task claims the row
 (``notifications.delivery``); a lost task is re-driven here from the pending rows, never re-created.
@@ -26,7 +26,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 
-from notifications import delivery, escalation, roster
+from notifications import batch, escalation, roster
 from notifications.models import Notification, NotificationChannel, NotificationStatus, SweepHeartbeat
 from reporting.auditlog import events_deferred
 from reporting.models import Contact, Obligation
@@ -260,7 +260,7 @@ def enqueue_on_commit(ids: list[int]) -> None:
     """Hand the new rows to batch send tasks once they are committed (a task never sees an uncommitted row)."""
     if not ids:
         return
-    chunks = chunks_of(ids, delivery.BATCH_SIZE)
+    chunks = chunks_of(ids, batch.BATCH_SIZE)
 
     def send() -> None:
         from notifications.tasks import send_notifications

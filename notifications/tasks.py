@@ -4,7 +4,7 @@ from celery import shared_task
 from celery.utils.time import get_exponential_backoff_interval
 from django.utils import timezone
 
-from notifications import delivery, roster_reminders
+from notifications import batch, delivery, roster_reminders
 from notifications.sweep import sweep_run
 from notifications.wakeups import wakeups_schedule
 
@@ -49,7 +49,7 @@ def send_notification(self, notification_id: int) -> str:
 )
 def send_notifications(self, notification_ids: list[int]) -> None:
     token, now = self.request.id or "", timezone.now()
-    retry = delivery.notifications_send(notification_ids=notification_ids, token=token, now=now).retry
+    retry = batch.notifications_send(notification_ids=notification_ids, token=token, now=now).retry
     if retry:
         countdown = get_exponential_backoff_interval(2, self.request.retries, 60, full_jitter=True)
         raise self.retry(args=(retry,), countdown=countdown, exc=delivery.TransientError(f"retry {retry}"))

@@ -6,7 +6,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from notifications.delivery import TransientError, notification_send, notifications_send
+from notifications.batch import notifications_send
+from notifications.delivery import TransientError, notification_send
 from notifications.models import Notification, NotificationStatus
 from notifications.sms import SmsError
 from notifications.sms.backends.twilio import SmsBackend, twilio_client

@@ -1,0 +1,380 @@
+"""Sending notifications in chunks: the batch path of ``notifications.delivery`` (its module docstring holds the
+exactly-once contract both paths keep). The sweep hands the rows it creates to the ``send_notifications`` task in
+chunks of at most ``BATCH_SIZE``; re-drives and fallbacks go the same way. A chunk is claimed in one conditional
+``UPDATE … RETURNING``, its SMS are sent from a thread pool and its outcomes written in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import OperationalError, connection, transaction
+from django.db.models import BooleanField, ExpressionWrapper
+
+from notifications import messages, ratelimit
+from notifications.delivery import (
+    CLAIM_STALE_SECONDS,
+    EmailError,
+    claimable,
+    deliver,
+    notification_audit,
+    notification_fallback,
+    stale_before,
+    step_discharged,
+)
+from notifications.models import Notification, NotificationChannel
+from notifications.models import NotificationStatus as S
+from notifications.sms import SmsError, get_backend
+from reporting.auditlog import events_deferred
+from reporting.models import Obligation
+
+log = logging.getLogger(__name__)
+
+#: The most rows one batch task is given (the sweep splits the rows it creates into chunks of at most this many).
+#: Each task costs its queries, its audit chain append and Celery's own work whatever its size: 50 instead of 20
+#: cut the CPU per SMS of a 10,000-deadline burst by a fifth (bench/burst.py); a sweep batch (100 obligations, two
+#: people each) still makes four chunks, so both workers' processes share it.
+BATCH_SIZE = 50
+#: Provider calls in flight at once in one worker process: they wait on the network, so threads overlap them.
+SEND_THREADS = 8
+#: Seconds of rate-limit slots one claim may cover: the first slot is waited for before the claim, the others
+#: after it, so a batch larger than the rate allows in this span is claimed in several parts.
+CLAIM_SPAN_SECONDS = 2.0
+#: A claimed row whose provider call has not started this long after the claim is released instead of sent: the
+#: call (and a lookup before it, 10 s timeout each) then always ends long before the claim could look dead.
+SEND_WITHIN_SECONDS = CLAIM_STALE_SECONDS / 3
+
+_TABLE = Notification._meta.db_table
+#: ``_claimable`` in SQL; parameters: the pending status and the stale-before moment.
+_CLAIMABLE_SQL = " AND status = %s AND provider_id = '' AND (claimed_by = '' OR claimed_at IS NULL OR claimed_at < %s)"
+#: Held by ``token`` and still pending; parameters: the token and the pending status.
+_HELD_SQL = " AND claimed_by = %s AND status = %s"
+
+
+@dataclass
+class BatchResult:
+    """What ``notifications_send`` did: each id's status after the attempt ("missing" for an unknown id) and the
+    ids whose transient error asks for another attempt with backoff."""
+
+    statuses: dict[int, str] = field(default_factory=dict)
+    retry: list[int] = field(default_factory=list)
+
+
+@dataclass
+class _Attempt:
+    """One claimed row's provider call: sent (or found by ``lookup``) with the provider's id (empty for email), or
+    an error."""
+
+    sent: bool = False
+    provider_id: str = ""
+    recovered: bool = False
+    error: str = ""
+    permanent: bool = False
+    keep_claim: bool = False  # the provider may have the message: nobody sends until the claim is stale
+    retry: bool = True
+
+
+def notifications_send(*, notification_ids: list[int], token: str, now: datetime) -> BatchResult:
+    """Send many pending notifications, each exactly once; ``token`` is the calling task's id (fencing token).
+
+    The same contract as ``notification_send`` row by row (module docstring), with the database work done per
+    chunk: one conditional UPDATE … RETURNING claims them, the provider calls run in a thread pool, and the
+    outcomes and their audit events are written in one transaction. One row's error never fails the others: a
+    transient one is listed in ``retry``.
+    """
+    if not token:
+        raise ValueError("a fencing token is required")
+    ids = list(dict.fromkeys(notification_ids))
+    result = BatchResult()
+    # The rows of a chunk share few incidents: each is read once (prefetch) instead of once per row (a join), and the
+    # recipient only when a fallback needs it; building these objects was a tenth of a worker's CPU in a burst.
+    rows = {
+        n.pk: n
+        for n in Notification.objects.select_related("obligation", "obligation__unit")
+        .prefetch_related("incident")
+        .filter(pk__in=ids)
+        .annotate(claimable_now=ExpressionWrapper(claimable(now), output_field=BooleanField()))
+    }
+    todo = []
+    for pk in ids:
+        n = rows.get(pk)
+        if n is None:
+            result.statuses[pk] = "missing"
+        elif n.claimable_now:
+            todo.append(n)
+        else:
+            result.statuses[pk] = n.status  # sent, closed, or held by a live worker: nothing to do
+    rate = settings.SMS_RATE_PER_SECOND
+    size = max(1, int(rate * CLAIM_SPAN_SECONDS)) if rate > 0 else max(1, len(todo))
+    started = time.monotonic()
+    for i in range(0, len(todo), size):
+        part_now = now + timedelta(seconds=time.monotonic() - started)
+        _part_send(todo[i : i + size], token=token, now=part_now, result=result)
+    return result
+
+
+def _part_send(part: list[Notification], *, token: str, now: datetime, result: BatchResult) -> None:
+    sms = [n for n in part if n.channel == NotificationChannel.SMS]
+    waits = ratelimit.reserve_many(len(sms))
+    reserved_at = time.monotonic()
+    slot_at = {n.pk: reserved_at + wait for n, wait in zip(sms, waits, strict=True)}
+    if waits and waits[0] > 0:
+        # The first slot before the claim, as for one row: the claim is dated when it is really taken.
+        time.sleep(waits[0])
+        now += timedelta(seconds=waits[0])
+    _clocks_refresh(part)  # a report filed meanwhile
+
+    discharged = {n.pk: reason for n in part if (reason := step_discharged(n))}
+    if discharged:
+        _discharged_close([n for n in part if n.pk in discharged], discharged, now=now)
+        result.statuses.update(dict.fromkeys(discharged, S.CANCELLED))
+    live = [n for n in part if n.pk not in discharged]
+    if not live:
+        return
+    previous = {n.pk: (n.claimed_by, n.claimed_at) for n in live}
+    for n in live:
+        is_sms = n.channel == NotificationChannel.SMS
+        facts = None if n.body and (is_sms or n.subject) else messages.facts_for(n)
+        n.body = n.body or (messages.sms_text(facts, now=now) if is_sms else messages.email_body(facts, now=now))
+        n.subject = (n.subject or ("" if is_sms else messages.email_subject(facts, now=now)))[:200]
+    try:
+        claimed = _claim_many(live, token=token, now=now)
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) != "40P01":
+            raise
+        # PostgreSQL broke a deadlock with another claimer by aborting this claim: nothing was claimed.
+        result.statuses.update(dict.fromkeys((n.pk for n in live), S.PENDING))
+        result.retry += [n.pk for n in live]
+        return
+    lost = [n.pk for n in live if n.pk not in claimed]
+    if lost:
+        result.statuses.update(Notification.objects.filter(pk__in=lost).values_list("pk", "status"))
+    mine = [n for n in live if n.pk in claimed]
+    send_by = time.monotonic() + SEND_WITHIN_SECONDS
+    attempts = _attempts_run(mine, previous=previous, slot_at=slot_at, send_by=send_by, now=now)
+    _outcomes_record(mine, attempts, token=token, now=now, result=result)
+
+
+def _clocks_refresh(part: list[Notification]) -> None:
+    """Re-read the deadline states of the rows' obligations (one query)."""
+    ids = {n.obligation_id for n in part if n.obligation_id}
+    states = {
+        pk: (verbal, written)
+        for pk, verbal, written in Obligation.objects.filter(pk__in=ids).values_list(
+            "pk", "verbal_state", "written_state"
+        )
+    }
+    for n in part:
+        if n.obligation_id in states:
+            n.obligation.verbal_state, n.obligation.written_state = states[n.obligation_id]
+
+
+def _case(values: dict[int, object]) -> tuple[str, list]:
+    """One expression giving each row (by ``id``) its own value: a statement sets a different value on each row.
+
+    On PostgreSQL two arrays, so the statement stays short and has two placeholders whatever the number of rows
+    (psycopg parses placeholders in Python and caches only short statements); elsewhere ``CASE id WHEN … END``."""
+    if connection.vendor == "postgresql":
+        return "(%s::text[])[array_position(%s::bigint[], id)]", [list(values.values()), list(values)]
+    return "CASE id" + " WHEN %s THEN %s" * len(values) + " END", [x for item in values.items() for x in item]
+
+
+def _ids_in(ids: list[int]) -> tuple[str, list]:
+    """``id`` is one of ``ids``: one array placeholder on PostgreSQL (see ``_case``), else an ``IN`` list."""
+    if connection.vendor == "postgresql":
+        return "id = ANY(%s::bigint[])", [list(ids)]
+    return "id IN (" + ", ".join(["%s"] * len(ids)) + ")", list(ids)
+
+
+def _sql_time(moment: datetime):
+    """A datetime as the ORM would store it (SQLite keeps text in its own format; PostgreSQL takes it as is)."""
+    return connection.ops.adapt_datetimefield_value(moment)
+
+
+def _update_returning(assignments: str, params: list, *, ids: list[int], where: str, where_params: list) -> set[int]:
+    """``UPDATE … SET <assignments> WHERE id IN (ids) <where> RETURNING id``: the ids it changed."""
+    ids_sql, ids_params = _ids_in(ids)
+    # Identifiers and SQL fragments are this module's constants; every value is a bound parameter.
+    sql = f"UPDATE {_TABLE} SET {assignments} WHERE {ids_sql}{where} RETURNING id"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *ids_params, *where_params])
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _claim_many(rows: list[Notification], *, token: str, now: datetime) -> set[int]:
+    """Claim ``rows`` in one conditional UPDATE (autocommit): each row only if it is still claimable and still held
+    by the holder it was read with (compare-and-swap, so a takeover knows whose claim it took). Saves the composed
+    bodies in the same statement. Returns the ids claimed."""
+    ids = [n.pk for n in rows]
+    body_sql, body_params = _case({n.pk: n.body for n in rows})
+    subject_sql, subject_params = _case({n.pk: n.subject for n in rows})
+    holder_sql, holder_params = _case({n.pk: n.claimed_by for n in rows})
+    where = _CLAIMABLE_SQL + f" AND claimed_by = {holder_sql}"
+    where_params = [S.PENDING, _sql_time(stale_before(now)), *holder_params]
+    if connection.vendor == "postgresql":
+        # Lock the rows in id order first: two tasks claiming overlapping chunks queue instead of deadlocking.
+        ids_sql, ids_params = _ids_in(ids)
+        where += f" AND id IN (SELECT id FROM {_TABLE} WHERE {ids_sql}"  # noqa: S608 (constants, bound values)
+        where += " ORDER BY id FOR NO KEY UPDATE)"
+        where_params += ids_params
+    return _update_returning(
+        f"claimed_by = %s, claimed_at = %s, attempts = attempts + 1, body = {body_sql}, subject = {subject_sql}",
+        [token, _sql_time(now), *body_params, *subject_params],
+        ids=ids,
+        where=where,
+        where_params=where_params,
+    )
+
+
+def _discharged_close(rows: list[Notification], reasons: dict[int, str], *, now: datetime) -> None:
+    """Close the discharged rows still claimable, with one audit event each, in one transaction."""
+    errors = {pk: f"discharged: {reason}" for pk, reason in reasons.items()}
+    error_sql, error_params = _case(errors)
+    with transaction.atomic(), events_deferred():
+        closed = _update_returning(
+            f"status = %s, error = {error_sql}",
+            [S.CANCELLED, *error_params],
+            ids=list(errors),
+            where=_CLAIMABLE_SQL,
+            where_params=[S.PENDING, _sql_time(stale_before(now))],
+        )
+        for n in rows:
+            if n.pk in closed:
+                notification_audit(n, kind="notification_cancelled", now=now, reason=reasons[n.pk])
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_pid = 0
+_threads = threading.local()
+#: The settings an SMS backend is built from: a thread's backend is rebuilt when one of them changes.
+_BACKEND_SETTINGS = ("SMS_BACKEND", "SMS_FILE_PATH", "TWILIO_API_BASE_URL", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN")
+
+
+def _executor() -> ThreadPoolExecutor:
+    """This process's pool of provider-call threads (made after the fork: a prefork child gets its own)."""
+    global _pool, _pool_pid
+    if _pool is None or _pool_pid != os.getpid():
+        _pool, _pool_pid = ThreadPoolExecutor(max_workers=SEND_THREADS, thread_name_prefix="send"), os.getpid()
+    return _pool
+
+
+def _thread_backend():
+    """This thread's SMS backend, kept between tasks (one Twilio client per thread, never shared)."""
+    key = tuple(getattr(settings, name, None) for name in _BACKEND_SETTINGS)
+    if getattr(_threads, "key", None) != key:
+        _threads.backend, _threads.key = get_backend(), key
+    return _threads.backend
+
+
+def _attempts_run(
+    rows: list[Notification], *, previous: dict, slot_at: dict[int, float], send_by: float, now: datetime
+) -> dict[int, _Attempt]:
+    """The provider calls of the claimed ``rows``: SMS in the thread pool, email in this thread meanwhile."""
+
+    def attempt(n: Notification) -> _Attempt:
+        previous_token, previous_claim_at = previous[n.pk]
+        return _attempt(
+            n,
+            previous_token=previous_token,
+            since=previous_claim_at or now,
+            slot_at=slot_at.get(n.pk),
+            send_by=send_by,
+        )
+
+    sms = {n.pk: _executor().submit(attempt, n) for n in rows if n.channel == NotificationChannel.SMS}
+    done: dict[int, _Attempt] = {}
+    for n in rows:
+        future = sms.get(n.pk)
+        try:
+            done[n.pk] = future.result() if future is not None else attempt(n)
+        except Exception as exc:
+            # Not a provider answer we know: the message may have left. Keep the claim; once it is stale the
+            # sweep's re-drive asks the provider before sending again.
+            log.exception("notification %s: unexpected error while sending", n.pk)
+            done[n.pk] = _Attempt(error=f"{type(exc).__name__}: {exc}", keep_claim=True, retry=False)
+    return done
+
+
+def _attempt(
+    n: Notification, *, previous_token: str, since: datetime, slot_at: float | None, send_by: float
+) -> _Attempt:
+    """One claimed row's provider calls. Runs in a pool thread (SMS): no database access here."""
+    if slot_at is not None and (delay := slot_at - time.monotonic()) > 0:
+        time.sleep(delay)
+    if time.monotonic() > send_by:
+        return _Attempt(error="not sent: its claim was too old to call the provider safely")
+    is_sms = n.channel == NotificationChannel.SMS
+    backend = _thread_backend() if is_sms else None
+    if previous_token and is_sms:
+        # A dead worker's claim taken over: it may have handed this very message to the provider.
+        try:
+            earlier = backend.lookup(to=n.to, body=n.body, since=since)
+        except SmsError as exc:
+            return _Attempt(error=f"lookup before re-send failed: {exc}", keep_claim=True)
+        if earlier is not None:
+            return _Attempt(sent=True, provider_id=earlier.provider_id, recovered=True)
+    try:
+        return _Attempt(sent=True, provider_id=deliver(n, backend=backend))
+    except (SmsError, EmailError) as exc:
+        return _Attempt(error=str(exc), permanent=exc.permanent)
+
+
+def _outcomes_record(
+    rows: list[Notification], attempts: dict[int, _Attempt], *, token: str, now: datetime, result: BatchResult
+) -> None:
+    """Write every outcome of a part in one transaction, fenced on ``token``, with its audit events chained at the
+    end (one advisory-lock hold, one INSERT)."""
+    by_pk = {n.pk: n for n in rows}
+    sent = {pk: a for pk, a in attempts.items() if a.sent}
+    failed = {pk: a for pk, a in attempts.items() if not a.sent and a.permanent}
+    released = {pk: a for pk, a in attempts.items() if not a.sent and not a.permanent and not a.keep_claim}
+    with transaction.atomic(), events_deferred():
+        if released:
+            error_sql, error_params = _case({pk: a.error[:2000] for pk, a in released.items()})
+            _update_returning(
+                f"claimed_by = '', claimed_at = NULL, error = {error_sql}",
+                error_params,
+                ids=list(released),
+                where=_HELD_SQL,
+                where_params=[token, S.PENDING],
+            )
+        if sent:
+            ids_sql, ids_params = _case({pk: a.provider_id for pk, a in sent.items()})
+            recorded = _update_returning(
+                f"status = %s, provider_id = {ids_sql}, sent_at = %s, error = ''",
+                [S.SENT, *ids_params, _sql_time(now)],
+                ids=list(sent),
+                where=_HELD_SQL,
+                where_params=[token, S.PENDING],
+            )
+            for pk, a in sent.items():
+                if pk not in recorded:
+                    # Our claim went stale while we were sending; keep the provider id so nobody sends it again.
+                    log.warning("notification %s sent after its claim was lost", pk)
+                    Notification.objects.filter(pk=pk, provider_id="").update(provider_id=a.provider_id)
+                detail = {"provider_id": a.provider_id, **({"recovered": True} if a.recovered else {})}
+                notification_audit(by_pk[pk], kind="notification_sent", now=now, **detail)
+        if failed:
+            error_sql, error_params = _case({pk: a.error[:2000] for pk, a in failed.items()})
+            marked = _update_returning(
+                f"status = %s, error = {error_sql}",
+                [S.FAILED, *error_params],
+                ids=list(failed),
+                where=_HELD_SQL,
+                where_params=[token, S.PENDING],
+            )
+            for pk in failed:
+                if pk in marked:
+                    notification_audit(by_pk[pk], kind="notification_failed", now=now, error=failed[pk].error[:500])
+                    notification_fallback(notification=by_pk[pk], now=now)
+    for pk, a in attempts.items():
+        result.statuses[pk] = S.SENT if pk in sent else S.FAILED if pk in failed else S.PENDING
+        if pk not in sent and pk not in failed and a.retry:
+            result.retry.append(pk)
