@@ -24,6 +24,16 @@ from django.db.models import Q
 from reporting import findings as rules
 from reporting.auditlog import event_append
 from reporting.errors import DomainError
+from reporting.finding_facts import (
+    Candidate,
+    IncidentFacts,
+    ObligationFact,
+    RefusedFact,
+    ReportFact,
+    SignalFact,
+    iso,
+    roster_gap_key,
+)
 from reporting.models import (
     Finding,
     FindingKind,
@@ -73,7 +83,7 @@ def missed_after() -> timedelta:
 # --- loading facts -----------------------------------------------------------------------------------------------
 
 
-def incident_facts_load(*, incident_ids: list[int]) -> list[rules.IncidentFacts]:
+def incident_facts_load(*, incident_ids: list[int]) -> list[IncidentFacts]:
     """Plain facts of the given incidents, in five queries whatever their number."""
     incidents = {
         pk: (exercise, occurred_at)
@@ -81,7 +91,7 @@ def incident_facts_load(*, incident_ids: list[int]) -> list[rules.IncidentFacts]
             "pk", "exercise", "occurred_at"
         )
     }
-    obligations: dict[int, list[rules.ObligationFact]] = {}
+    obligations: dict[int, list[ObligationFact]] = {}
     for row in Obligation.objects.filter(incident_id__in=incidents).values(
         "id",
         "unit_id",
@@ -103,7 +113,7 @@ def incident_facts_load(*, incident_ids: list[int]) -> list[rules.IncidentFacts]
         "city_reported_at",
     ):
         obligations.setdefault(row["incident_id"], []).append(
-            rules.ObligationFact(
+            ObligationFact(
                 id=row["id"],
                 unit_id=row["unit_id"],
                 incident_id=row["incident_id"],
@@ -124,7 +134,7 @@ def incident_facts_load(*, incident_ids: list[int]) -> list[rules.IncidentFacts]
                 kind=row["kind"],
             )
         )
-    reports: dict[int, list[rules.ReportFact]] = {}
+    reports: dict[int, list[ReportFact]] = {}
     for row in (
         Report.objects.filed()
         .filter(incident_id__in=incidents)
@@ -147,23 +157,23 @@ def incident_facts_load(*, incident_ids: list[int]) -> list[rules.IncidentFacts]
         )
     ):
         incident_id = row.pop("incident_id")
-        reports.setdefault(incident_id, []).append(rules.ReportFact(**row))
-    refused: dict[int, list[rules.RefusedFact]] = {}
+        reports.setdefault(incident_id, []).append(ReportFact(**row))
+    refused: dict[int, list[RefusedFact]] = {}
     for row in RefusedReport.objects.filter(obligation__incident_id__in=incidents).values(
         "id", "obligation_id", "obligation__incident_id", "kind", "attempted_at"
     ):
         refused.setdefault(row["obligation__incident_id"], []).append(
-            rules.RefusedFact(
+            RefusedFact(
                 id=row["id"], obligation_id=row["obligation_id"], kind=row["kind"], attempted_at=row["attempted_at"]
             )
         )
-    signals: dict[int, list[rules.SignalFact]] = {}
+    signals: dict[int, list[SignalFact]] = {}
     for row in Signal.objects.filter(incident_id__in=incidents).values(
         "id", "source", "received_at", "delivered_to_id", "delivered_at", "deaths", "injuries", "incident_id"
     ):
         signals.setdefault(row["incident_id"], []).append(_signal_fact(row))
     return [
-        rules.IncidentFacts(
+        IncidentFacts(
             id=pk,
             exercise=exercise,
             occurred_at=occurred_at,
@@ -176,8 +186,8 @@ def incident_facts_load(*, incident_ids: list[int]) -> list[rules.IncidentFacts]
     ]
 
 
-def _signal_fact(row: dict[str, Any]) -> rules.SignalFact:
-    return rules.SignalFact(
+def _signal_fact(row: dict[str, Any]) -> SignalFact:
+    return SignalFact(
         id=row["id"],
         source=row["source"],
         received_at=row["received_at"],
@@ -192,7 +202,7 @@ def _signal_fact(row: dict[str, Any]) -> rules.SignalFact:
 # --- storing candidates ------------------------------------------------------------------------------------------
 
 
-def findings_store(*, candidates: list[rules.Candidate], now: datetime) -> RecomputeResult:
+def findings_store(*, candidates: list[Candidate], now: datetime) -> RecomputeResult:
     """Create or update findings by key (never touching reviews), then point superseded ones at their successor.
 
     Safe against a concurrent recompute: a key inserted meanwhile is skipped by the unique constraint and read back.
@@ -324,7 +334,7 @@ def finding_roster_gap_record(*, unit, at: datetime, incident=None, obligation=N
     """
     if incident is None and obligation is not None:
         incident = obligation.incident
-    key = rules.roster_gap_key(
+    key = roster_gap_key(
         unit_id=unit.pk,
         at=at,
         obligation_id=getattr(obligation, "pk", None),
@@ -349,7 +359,7 @@ def finding_roster_gap_record(*, unit, at: datetime, incident=None, obligation=N
 
 
 def _json_safe(detail: dict[str, Any]) -> dict[str, Any]:
-    return {k: (rules.iso(v) if isinstance(v, datetime) else v) for k, v in detail.items()}
+    return {k: (iso(v) if isinstance(v, datetime) else v) for k, v in detail.items()}
 
 
 # --- review ------------------------------------------------------------------------------------------------------

@@ -8,12 +8,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from reporting import findings as rules
+from reporting.finding_facts import IncidentFacts, ObligationFact, ReportFact, SignalFact, delay_seconds, roster_gap_key
 
 NOW = datetime(2026, 11, 28, 1, 0, tzinfo=UTC)
 H24 = timedelta(hours=24)
 
 
-def obligation(**over) -> rules.ObligationFact:
+def obligation(**over) -> ObligationFact:
     base = dict(
         id=31,
         unit_id=4,
@@ -31,11 +32,11 @@ def obligation(**over) -> rules.ObligationFact:
         created_at=NOW,
     )
     base.update(over)
-    return rules.ObligationFact(**base)
+    return ObligationFact(**base)
 
 
 def report(id_, kind, at, *, created=None, deaths=0, unit_id=4, obligation_id=31, due=None, delay=None):
-    return rules.ReportFact(
+    return ReportFact(
         id=id_,
         obligation_id=obligation_id,
         unit_id=unit_id,
@@ -67,7 +68,7 @@ def keys(facts, now=NOW + timedelta(days=3)):
     ],
 )
 def test_delay_seconds_rounds_up_and_is_zero_on_time(counted, due, expected):
-    assert rules.delay_seconds(counted, due) == expected
+    assert delay_seconds(counted, due) == expected
 
 
 @pytest.mark.parametrize(
@@ -81,7 +82,7 @@ def test_delay_seconds_rounds_up_and_is_zero_on_time(counted, due, expected):
     ],
 )
 def test_declared_first_known_tolerance_is_strictly_more_than_five_minutes(declared_after_evidence, held_back):
-    signal = rules.SignalFact(id=7, source="110", received_at=NOW, unit_id=4, delivered_at=NOW, incident_id=12)
+    signal = SignalFact(id=7, source="110", received_at=NOW, unit_id=4, delivered_at=NOW, incident_id=12)
     o = obligation(
         declared_first_known_at=NOW + declared_after_evidence,
         written_state="on_time",
@@ -89,12 +90,12 @@ def test_declared_first_known_tolerance_is_strictly_more_than_five_minutes(decla
         written_filed_at=NOW + timedelta(minutes=10),
         verbal_filed_at=NOW + timedelta(minutes=10),
     )
-    facts = rules.IncidentFacts(id=12, exercise=False, obligations=(o,), signals=(signal,))
+    facts = IncidentFacts(id=12, exercise=False, obligations=(o,), signals=(signal,))
     assert ("held_back:o31:declared" in keys(facts)) is held_back
 
 
 def test_missed_horizon_is_exclusive():
-    facts = rules.IncidentFacts(id=12, exercise=False, obligations=(obligation(),))
+    facts = IncidentFacts(id=12, exercise=False, obligations=(obligation(),))
     horizon = NOW + timedelta(minutes=60) + H24
     assert keys(facts, now=horizon) == []
     assert keys(facts, now=horizon + timedelta(microseconds=1)) == ["missed:o31:no_report"]
@@ -112,7 +113,7 @@ def test_written_filed_after_the_horizon_gives_a_superseded_missed_and_two_lates
     )
     r = report(55, "written", filed, due=o.written_due_at, delay=86400 + 3600)
     out = rules.incident_findings(
-        rules.IncidentFacts(id=12, exercise=False, obligations=(o,), reports=(r,)), now=filed, missed_after=H24
+        IncidentFacts(id=12, exercise=False, obligations=(o,), reports=(r,)), now=filed, missed_after=H24
     )
     by_key = {c.key: c for c in out}
     assert sorted(by_key) == ["late:o31:verbal", "late:o31:written", "missed:o31:no_report"]
@@ -123,17 +124,17 @@ def test_written_filed_after_the_horizon_gives_a_superseded_missed_and_two_lates
 
 def test_exercise_and_not_required_give_nothing():
     o = obligation()
-    assert keys(rules.IncidentFacts(id=12, exercise=True, obligations=(o,))) == []
+    assert keys(IncidentFacts(id=12, exercise=True, obligations=(o,))) == []
     marked = replace(o, verbal_state="not_required", written_state="not_required", not_required_at=NOW)
-    assert keys(rules.IncidentFacts(id=12, exercise=False, obligations=(marked,))) == []
+    assert keys(IncidentFacts(id=12, exercise=False, obligations=(marked,))) == []
 
 
 # --- not required (SPEC rule 11): the mark ends the duty, it does not erase what was already found -------------
 
-SIGNAL = rules.SignalFact(id=7, source="110", received_at=NOW, unit_id=4, delivered_at=NOW, incident_id=12)
+SIGNAL = SignalFact(id=7, source="110", received_at=NOW, unit_id=4, delivered_at=NOW, incident_id=12)
 
 
-def marked_at(at, **over) -> rules.ObligationFact:
+def marked_at(at, **over) -> ObligationFact:
     """The obligation marked not required at ``at``: its pending clocks became not required."""
     o = obligation(**over)
     return replace(
@@ -148,7 +149,7 @@ def test_a_late_verbal_report_stays_late_after_the_mark():
     filed = NOW + timedelta(minutes=40)
     o = marked_at(filed + timedelta(minutes=5), verbal_state="late", verbal_filed_at=filed, verbal_report_id=1)
     r = report(1, "verbal", filed, due=o.verbal_due_at, delay=600)
-    assert keys(rules.IncidentFacts(id=12, exercise=False, obligations=(o,), reports=(r,))) == ["late:o31:verbal"]
+    assert keys(IncidentFacts(id=12, exercise=False, obligations=(o,), reports=(r,))) == ["late:o31:verbal"]
 
 
 @pytest.mark.parametrize(
@@ -161,13 +162,13 @@ def test_a_late_verbal_report_stays_late_after_the_mark():
 )
 def test_a_mark_after_the_missed_horizon_keeps_the_missed_finding(marked_after_written_due, expected):
     o = marked_at(NOW + timedelta(minutes=60) + marked_after_written_due)
-    assert keys(rules.IncidentFacts(id=12, exercise=False, obligations=(o,)), now=NOW + timedelta(days=30)) == expected
+    assert keys(IncidentFacts(id=12, exercise=False, obligations=(o,)), now=NOW + timedelta(days=30)) == expected
 
 
 def test_reports_filed_after_the_mark_do_not_count_for_it():
     o = marked_at(NOW + timedelta(minutes=10))
     late = report(2, "written", NOW + timedelta(hours=3), due=o.written_due_at, delay=7200)
-    assert keys(rules.IncidentFacts(id=12, exercise=False, obligations=(o,), reports=(late,))) == []
+    assert keys(IncidentFacts(id=12, exercise=False, obligations=(o,), reports=(late,))) == []
 
 
 @pytest.mark.parametrize(
@@ -179,13 +180,13 @@ def test_reports_filed_after_the_mark_do_not_count_for_it():
 )
 def test_a_signal_never_reported_on_counts_as_of_the_mark(marked_after_delivery, expected):
     o = marked_at(NOW + marked_after_delivery)
-    facts = rules.IncidentFacts(id=12, exercise=False, obligations=(o,), signals=(SIGNAL,))
+    facts = IncidentFacts(id=12, exercise=False, obligations=(o,), signals=(SIGNAL,))
     assert keys(facts, now=NOW + timedelta(days=30)) == expected
 
 
 def test_same_facts_same_candidates():
     o = obligation(verbal_state="late", verbal_filed_at=NOW + timedelta(minutes=31), verbal_report_id=1)
-    facts = rules.IncidentFacts(
+    facts = IncidentFacts(
         id=12, exercise=False, obligations=(o,), reports=(report(1, "verbal", NOW + timedelta(minutes=31)),)
     )
     first = rules.incident_findings(facts, now=NOW + timedelta(days=2), missed_after=H24)
@@ -198,7 +199,7 @@ def test_concealed_needs_evidence_before_the_understated_report():
         report(1, "verbal", NOW + timedelta(minutes=10), deaths=0),
         report(2, "written", NOW + timedelta(minutes=40), deaths=3),
     ]
-    before = rules.SignalFact(id=9, source="120", received_at=NOW + timedelta(minutes=5), deaths=3, incident_id=12)
+    before = SignalFact(id=9, source="120", received_at=NOW + timedelta(minutes=5), deaths=3, incident_id=12)
     after = replace(before, received_at=NOW + timedelta(minutes=11))
     wrong_source = replace(before, source="12345")
     o = obligation()
@@ -233,18 +234,18 @@ def test_light_injuries_raise_no_grade_and_are_no_grade_evidence():
     assert rules.concealed_findings(obligation(), own, others=[other], signals=[]) == []
     # Raised to III by serious injuries later, with only light-injury evidence before: not concealed either.
     raised = [own[0], replace(own[1], serious_injuries=10)]
-    signal = rules.SignalFact(id=9, source="120", received_at=NOW + timedelta(minutes=5), injuries=60, incident_id=12)
+    signal = SignalFact(id=9, source="120", received_at=NOW + timedelta(minutes=5), injuries=60, incident_id=12)
     assert signal.grade == "IV"
     assert rules.concealed_findings(obligation(), raised, others=[other], signals=[signal]) == []
 
 
 def test_roster_gap_key_is_stable():
-    key = rules.roster_gap_key(unit_id=4, at=NOW, obligation_id=31, incident_id=12, step="verbal_overdue")
+    key = roster_gap_key(unit_id=4, at=NOW, obligation_id=31, incident_id=12, step="verbal_overdue")
     assert key == "roster_gap:u4:o31:verbal_overdue:2026-11-28T01:00:00Z"
 
 
 def test_a_delivery_before_the_incident_occurred_is_no_evidence():
-    signal = rules.SignalFact(id=7, source="110", received_at=NOW, unit_id=4, delivered_at=NOW, incident_id=12)
+    signal = SignalFact(id=7, source="110", received_at=NOW, unit_id=4, delivered_at=NOW, incident_id=12)
     o = obligation(
         declared_first_known_at=NOW + timedelta(minutes=20),
         verbal_state="on_time",
@@ -253,6 +254,6 @@ def test_a_delivery_before_the_incident_occurred_is_no_evidence():
         written_filed_at=NOW + timedelta(minutes=25),
     )
     written = report(1, "written", NOW + timedelta(minutes=25))
-    facts = rules.IncidentFacts(id=12, exercise=False, obligations=(o,), reports=(written,), signals=(signal,))
+    facts = IncidentFacts(id=12, exercise=False, obligations=(o,), reports=(written,), signals=(signal,))
     assert keys(facts) == ["held_back:o31:declared"]
     assert keys(replace(facts, occurred_at=NOW + timedelta(minutes=1))) == []
