@@ -16,7 +16,7 @@ from notifications.models import (
     SweepHeartbeat,
 )
 from notifications.sweep import clock_of, fired_steps
-from reporting.admin import ServiceAdmin
+from reporting.admin.base import ServiceAdmin
 
 
 class EscalationStepInline(admin.TabularInline):
