@@ -92,10 +92,14 @@ def report_create(
 
 
 def _report_fields(fields: dict[str, Any]) -> dict[str, Any]:
-    """The report's own elements. ``serious_injuries`` is not a required element: not stated (absent, None) is 0."""
+    """The report's own elements. ``serious_injuries`` is not a required element: not stated (absent, None) is 0.
+    Text not stated (None) is empty text, as a draft stores it: the columns hold no NULL, and both mean missing."""
     fields = {k: v for k, v in fields.items() if k in REPORT_FIELDS}
     if fields.get("serious_injuries") is None:
         fields["serious_injuries"] = 0
+    for name, value in fields.items():
+        if value is None and not Report._meta.get_field(name).null:
+            fields[name] = ""
     return fields
 
 
