@@ -45,8 +45,13 @@ def at_least(grade: str, threshold: str) -> bool:
     return rank(grade) >= rank(threshold)
 
 
-def effective_grade(*, requested: str | None, computed: str, current: str | None = None) -> str:
-    """The grade to store: the computed one, or a human's higher choice (kept while it stays above computed).
+def effective_grade(
+    *, requested: str | None, computed: str, current: str | None = None, current_computed: str | None = None
+) -> str:
+    """The grade to store: ``requested`` (a human's choice, never lower than ``computed``), else the computed one,
+    else — when the figures change — the stored ``current`` grade if a human had raised it (it was above the grade
+    computed when it was set, ``current_computed``) and it is still not lower than the new computed grade. A grade
+    that merely followed the figures follows them down as well as up (SPEC rule 9: recomputed when the figures change).
 
     Raises ValueError when ``requested`` is lower than ``computed``.
     """
@@ -54,6 +59,7 @@ def effective_grade(*, requested: str | None, computed: str, current: str | None
         if is_lower(requested, computed):
             raise ValueError(f"grade {requested} is lower than the computed grade {computed}")
         return requested
-    if current is not None and not is_lower(current, computed):
-        return current
-    return computed
+    if current is None or current_computed is None:
+        return computed
+    raised_by_hand = is_lower(current_computed, current)
+    return current if raised_by_hand and not is_lower(current, computed) else computed

@@ -330,10 +330,12 @@ def incident_update(*, incident: Incident, actor, now: datetime, **changes: Any)
         injuries=changes.get("injuries", incident.injuries),
     )
     before = {f: getattr(incident, f) for f in UPDATABLE}
+    # ``"grade": null`` asks for the computed grade (as on creation): a human's earlier raise is dropped.
+    reset = "grade" in changes and changes["grade"] is None
     requested = changes.pop("grade", None)
     for field, value in changes.items():
         setattr(incident, field, value)
-    _regrade(incident=incident, requested=requested)
+    _regrade(incident=incident, requested=requested, keep_raise=not reset)
     incident.updated_at = now
     incident.save()
     after = {f: getattr(incident, f) for f in before}
@@ -352,11 +354,15 @@ def incident_update(*, incident: Incident, actor, now: datetime, **changes: Any)
     return incident
 
 
-def _regrade(*, incident: Incident, requested: str | None) -> None:
+def _regrade(*, incident: Incident, requested: str | None, keep_raise: bool = True) -> None:
+    previous_computed = incident.grade_computed
     incident.grade_computed = grading.compute_grade(**{f: getattr(incident, f) for f in FIGURES})
     try:
         incident.grade = grading.effective_grade(
-            requested=requested, computed=incident.grade_computed, current=incident.grade
+            requested=requested,
+            computed=incident.grade_computed,
+            current=incident.grade if keep_raise else None,
+            current_computed=previous_computed,
         )
     except ValueError as exc:
         raise DomainError(

@@ -233,23 +233,32 @@ class FirstKnownForm(TextForm):
     reason = _text(_("更正原因"), 2000)
 
 
+#: The edit form's choice for "the grade the figures give" (no grade of that name exists).
+COMPUTED = "computed"
+
+
 class IncidentEditForm(IncidentFactsForm):
     """The duty room corrects an incident's facts (API: PATCH); the grade may be raised, never set below the one
     computed from the figures (SPEC rule 9). Every change is logged by the service."""
 
     grade = forms.ChoiceField(
         label=_("等级 (只能调高, 不能低于计算等级)"),
-        choices=[("", _("不变 (伤亡损失增加时自动调高)"))] + list(Grade.choices),
+        choices=[
+            ("", _("不变 (未经人工调高的等级随伤亡损失自动调整)")),
+            (COMPUTED, _("按伤亡损失计算 (取消人工调高)")),
+            *Grade.choices,
+        ],
         required=False,
     )
 
     def changes(self) -> dict:
-        """The keyword arguments of ``services.incident_update``: no grade chosen keeps the current one (raised
-        automatically when the figures call for more)."""
+        """The keyword arguments of ``services.incident_update``: no grade chosen keeps a grade the duty room raised
+        and lets a computed one follow the figures; ``COMPUTED`` drops a raise (the API's ``"grade": null``)."""
         data = dict(self.cleaned_data)
-        data["grade"] = data.get("grade") or None
         data["summary"] = data["summary"].strip()
-        if data["grade"] is None:
+        if data.get("grade") == COMPUTED:
+            data["grade"] = None
+        elif not data.get("grade"):
             del data["grade"]
         return data
 

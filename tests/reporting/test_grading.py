@@ -79,19 +79,29 @@ def test_highest_measure_wins(figures, expected):
 
 
 @pytest.mark.parametrize(
-    ("requested", "computed", "current", "expected"),
+    ("requested", "computed", "current", "current_computed", "expected"),
     [
-        (None, "III", None, "III"),
-        ("II", "III", None, "II"),  # a human may raise it
-        ("III", "III", None, "III"),
-        ("I", "below", None, "I"),
-        (None, "III", "I", "I"),  # a human's higher grade is kept while it stays above the computed one
-        (None, "II", "III", "II"),  # new figures above the stored grade raise it
-        (None, "IV", "IV", "IV"),
+        (None, "III", None, None, "III"),
+        ("II", "III", None, None, "II"),  # a human may raise it
+        ("III", "III", None, None, "III"),
+        ("I", "below", None, None, "I"),
+        (None, "III", "I", "IV", "I"),  # a human's raise (I over a computed IV) is kept while it stays above
+        (None, "II", "III", "IV", "II"),  # new figures above a human's grade raise it
+        (None, "II", "III", "III", "II"),  # a grade that followed the figures follows them up
+        (None, "IV", "IV", "IV", "IV"),
+        (None, "below", "III", "III", "below"),  # ... and down: figures corrected from 3 deaths to none
+        (None, "IV", "II", "II", "IV"),
+        (None, "below", "III", "IV", "III"),  # a human's III stays when the figures fall further
+        (None, "IV", "III", None, "IV"),  # nothing known of how it was set: the computed grade
     ],
 )
-def test_effective_grade(requested, computed, current, expected):
-    assert grading.effective_grade(requested=requested, computed=computed, current=current) == expected
+def test_effective_grade(requested, computed, current, current_computed, expected):
+    assert (
+        grading.effective_grade(
+            requested=requested, computed=computed, current=current, current_computed=current_computed
+        )
+        == expected
+    )
 
 
 @pytest.mark.parametrize(("requested", "computed"), [("IV", "III"), ("below", "IV"), ("II", "I")])

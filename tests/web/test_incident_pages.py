@@ -368,6 +368,22 @@ def test_duty_room_edits_the_figures_and_the_grade_follows(client, incident, dut
     assert event.detail["changes"]["deaths"] == [0, 3] and event.actor == "duty"
 
 
+def test_the_grade_follows_corrected_figures_down_unless_raised_and_a_raise_can_be_undone(client, incident, duty_room):
+    client.force_login(duty_room)
+
+    def edit(**overrides):
+        response = client.post(f"/incidents/{incident.pk}/edit/", edit_fields(incident, **overrides))
+        assert response.status_code == 302
+        incident.refresh_from_db()
+        return incident.grade, incident.grade_computed
+
+    assert edit(deaths="3") == ("III", "III")
+    assert edit(deaths="0") == ("below", "below")  # figures corrected: nobody raised it, so it follows them down
+    assert edit(grade="II") == ("II", "below")
+    assert edit(deaths="1") == ("II", "IV")  # the duty room's raise stays
+    assert edit(grade="computed") == ("IV", "IV")  # 按伤亡损失计算 undoes it
+
+
 @pytest.mark.parametrize(
     ("case", "overrides", "field"),
     [
