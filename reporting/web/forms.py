@@ -8,7 +8,8 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from reporting.api.fields import E164, MAX_BIGINT
+from reporting import phones
+from reporting.api.fields import MAX_BIGINT
 from reporting.errors import DomainError
 from reporting.models import Channel, Domain, Grade, ReportKind, Unit
 from reporting.text import CONTROL_MESSAGE, has_control_characters
@@ -101,6 +102,19 @@ def _serious():
     return _count(_("其中重伤人数"))
 
 
+_PHONE_ERRORS = {
+    "invalid": _("不是有效的电话号码, 请核对 (手机如 13812345678, 座机如 021-57671234)"),
+    "not_mobile": _("请填写手机号码: 催报短信发不到座机"),
+}
+
+
+def _phone(value: str, *, mobile: bool) -> str:
+    try:
+        return phones.phone_e164(value, mobile=mobile)
+    except phones.PhoneError as exc:
+        raise forms.ValidationError(_PHONE_ERRORS[exc.reason], code=exc.reason) from exc
+
+
 class ReportForm(TextForm):
     kind = forms.ChoiceField(label=_("报告类型"), choices=ReportKind.choices, widget=forms.RadioSelect)
     occurred_at = LocalDateTimeField(label=_("发生时间"), required=False)
@@ -118,11 +132,21 @@ class ReportForm(TextForm):
     )
     contact_name = forms.CharField(label=_("联系人"), max_length=50, required=False)
     contact_phone = forms.CharField(
-        label=_("联系电话"), max_length=20, required=False, widget=forms.TextInput(attrs={"inputmode": "tel"})
+        label=_("联系电话"),
+        max_length=30,
+        required=False,
+        widget=forms.TextInput(attrs={"inputmode": "tel"}),
+        help_text=_("手机或座机, 如 13812345678、021-57671234"),
     )
     call_received_at = LocalDateTimeField(label=_("来电时间(总值班室登记口头报)"), required=False)
     # The draft being edited: filing files that very row (its first save time matters to the 压报 rule).
     draft = forms.IntegerField(required=False, min_value=1, max_value=MAX_BIGINT, widget=forms.HiddenInput)
+
+    def clean_contact_phone(self):
+        """A number someone can call back, mobile or landline, stored in E.164; blank stays blank (the rule-8 check
+        names it when the kind requires it)."""
+        value = self.cleaned_data["contact_phone"].strip()
+        return _phone(value, mobile=False) if value else ""
 
     def __init__(self, *args, kinds: list[str], may_log_call: bool, **kwargs):
         super().__init__(*args, **kwargs)
@@ -281,9 +305,9 @@ class ContactFieldsForm(TextForm):
     name = forms.CharField(label=_("姓名"), max_length=50)
     phone = forms.CharField(
         label=_("手机"),
-        max_length=20,
-        validators=[E164],
-        help_text=_("E.164 格式, 如 +8613800000000; 催报短信发到这里"),
+        max_length=30,
+        widget=forms.TextInput(attrs={"inputmode": "tel"}),
+        help_text=_("手机号码, 如 13800000000 或 +8613800000000; 催报短信发到这里"),
     )
     email = forms.EmailField(label=_("邮箱"), max_length=254, required=False)
     active = forms.BooleanField(label=_("在用"), required=False, initial=True)
@@ -293,3 +317,7 @@ class ContactFieldsForm(TextForm):
         if not name:
             raise forms.ValidationError(_("请填写姓名 (a name is required)"))
         return name
+
+    def clean_phone(self):
+        """A mobile (the SMS chasing goes there), typed as people do, stored in E.164."""
+        return _phone(self.cleaned_data["phone"].strip(), mobile=True)

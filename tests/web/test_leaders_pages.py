@@ -69,7 +69,13 @@ def test_editing_a_leader_changes_the_portfolio_on_record(client, duty_room, saf
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("phone", "13800000401"), ("name", "  "), ("portfolio", "weather"), ("email", "not-an-email")],
+    [
+        ("phone", "1380000040"),
+        ("phone", "021-57671234"),
+        ("name", "  "),
+        ("portfolio", "weather"),
+        ("email", "not-an-email"),
+    ],
 )
 def test_bad_input_is_400_on_its_field_and_nothing_is_written(client, duty_room, field, value):
     client.force_login(duty_room)

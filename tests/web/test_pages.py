@@ -233,6 +233,34 @@ def test_future_occurred_at_is_refused(client, sijing_officer, sijing_obligation
     assert "时间不能晚于当前时间" in response.content.decode()
 
 
+@pytest.mark.parametrize("typed", ["x", "12345", "1380000000a", "+86 170"])
+def test_a_contact_phone_nobody_could_call_is_refused_and_the_text_kept(
+    client, sijing_officer, sijing_obligation, typed
+):
+    client.force_login(sijing_officer)
+    post = {"kind": "written", **WRITTEN, "occurred_at": local_input(sijing_obligation.incident.occurred_at)}
+    response = client.post(f"/obligations/{sijing_obligation.pk}/file/", {**post, "contact_phone": typed})
+    assert response.status_code == 400
+    assert list(response.context["form"].errors) == ["contact_phone"]
+    assert "不是有效的电话号码" in response.content.decode()
+    assert response.context["form"].data["account"] == WRITTEN["account"]
+    assert Report.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [("021-5767 1234", "+862157671234"), ("13812345678", "+8613812345678"), ("+8617000000001", "+8617000000001")],
+)
+def test_a_contact_phone_may_be_a_landline_or_mobile_and_is_stored_in_e164(
+    client, sijing_officer, sijing_obligation, typed, stored
+):
+    client.force_login(sijing_officer)
+    post = {"kind": "written", **WRITTEN, "occurred_at": local_input(sijing_obligation.incident.occurred_at)}
+    response = client.post(f"/obligations/{sijing_obligation.pk}/file/", {**post, "contact_phone": typed})
+    assert response.status_code == 302
+    assert Report.objects.filed().get().contact_phone == stored
+
+
 def test_draft_is_saved_and_reloaded(client, sijing_officer, sijing_obligation):
     client.force_login(sijing_officer)
     url = f"/obligations/{sijing_obligation.pk}/file/"

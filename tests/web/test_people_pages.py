@@ -40,9 +40,10 @@ def test_unit_staff_add_one_of_their_people_and_can_roster_them(client, units, s
 @pytest.mark.parametrize(
     ("field", "value"),
     [
-        ("phone", "13800000123"),
+        ("phone", "1380000012"),  # a digit short
         ("phone", ""),
-        ("phone", "+86 138 0000 0123"),
+        ("phone", "1380000012a"),
+        ("phone", "021-5767 1234"),  # a landline: the chasing SMS could not reach it
         ("name", "   "),
         ("name", "赵" * 51),
         ("name", "赵\x07新"),
@@ -58,6 +59,14 @@ def test_a_refused_person_keeps_what_was_typed_and_writes_nothing(client, units,
     assert response.status_code == 400 and field in response.context["form"].errors
     assert response.context["form"].data["phone"] == (value if field == "phone" else PERSON["phone"])
     assert Contact.objects.count() == before and not AuditEvent.objects.exists()
+
+
+@pytest.mark.parametrize("typed", ["13800000123", "138 0000 0123", "+86 138-0000-0123", "+8613800000123"])
+def test_a_mobile_typed_as_people_type_it_is_stored_in_e164(client, units, sijing_officer, typed):
+    client.force_login(sijing_officer)
+    response = client.post("/roster/sijing/people/", {**PERSON, "phone": typed})
+    assert response.status_code == 302
+    assert Contact.objects.get(name=PERSON["name"]).phone == "+8613800000123"
 
 
 def test_making_someone_inactive_takes_them_off_the_roster_and_records_the_change(
