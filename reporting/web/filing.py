@@ -41,7 +41,8 @@ def kinds_for(obligation: Obligation) -> list[str]:
 
 
 def _initial(obligation: Obligation, user, kinds: list[str]) -> tuple[dict, Report | None]:
-    """Start from the user's latest draft for this obligation, else from what the incident already says."""
+    """Start from the user's latest draft for this obligation, else from what the incident and the unit's last
+    filed report already say."""
     draft = drafts.latest_draft(obligation=obligation, user=user)
     if draft is not None:
         initial = {f: getattr(draft, f) for f in report_services.REPORT_FIELDS}
@@ -65,6 +66,16 @@ def _initial(obligation: Obligation, user, kinds: list[str]) -> tuple[dict, Repo
     if role_of(user) == Role.UNIT_STAFF and contact is not None:
         initial["contact_name"] = contact.name
         initial["contact_phone"] = contact.phone
+    # The written report (or a follow-up) builds on the unit's last filed report: the account and measures typed
+    # for the verbal report are not typed again under the written report's clock. Figures stay the incident's (the
+    # highest known); the officer confirms or corrects the rest.
+    previous = obligation.reports.filed().order_by("-filed_at", "-id").first()
+    if previous is not None:
+        for name in ("location", "account", "measures", "contact_name", "contact_phone"):
+            if getattr(previous, name):
+                initial[name] = getattr(previous, name)
+        if previous.occurred_at is not None:
+            initial["occurred_at"] = local_input(previous.occurred_at)
     return initial, None
 
 

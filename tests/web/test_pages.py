@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.utils import timezone, translation
+from freezegun import freeze_time
 
 from notifications.models import SweepHeartbeat
 from reporting import report_services
 from reporting.links import filing_token
 from reporting.models import AuditEvent, DeadlineState, Finding, RefusedReport, Report
-from reporting.web.display import local_input
+from reporting.web.display import local_input, local_short
 from tests.web.conftest import WRITTEN, open_incident
 
 pytestmark = pytest.mark.django_db
@@ -261,6 +262,27 @@ def test_a_contact_phone_may_be_a_landline_or_mobile_and_is_stored_in_e164(
     assert Report.objects.filed().get().contact_phone == stored
 
 
+def test_the_written_report_starts_from_what_the_verbal_report_said(client, sijing_officer, sijing_obligation):
+    client.force_login(sijing_officer)
+    verbal = {
+        "kind": "verbal",
+        "occurred_at": local_input(sijing_obligation.incident.occurred_at),
+        "location": "泗泾镇某路1号3号厂房",
+        "account": "三号厂房起火, 一人轻伤",
+        "deaths": 0,
+        "injuries": 1,
+        "missing": 0,
+        "measures": "已疏散员工",
+    }
+    assert client.post(f"/obligations/{sijing_obligation.pk}/file/", verbal).status_code == 302
+    form = client.get(f"/obligations/{sijing_obligation.pk}/file/").context["form"]
+    assert form.initial["kind"] == "written"
+    assert form.initial["account"] == verbal["account"]
+    assert form.initial["measures"] == verbal["measures"]
+    assert form.initial["location"] == verbal["location"]
+    assert form.initial["injuries"] == 1  # the incident's figures, raised by the verbal report
+
+
 def test_draft_is_saved_and_reloaded(client, sijing_officer, sijing_obligation):
     client.force_login(sijing_officer)
     url = f"/obligations/{sijing_obligation.pk}/file/"
@@ -271,6 +293,12 @@ def test_draft_is_saved_and_reloaded(client, sijing_officer, sijing_obligation):
     assert "草稿里的经过</textarea>" in client.get(url).content.decode()
     sijing_obligation.refresh_from_db()
     assert sijing_obligation.written_state == DeadlineState.PENDING
+    # Saved again later, the hint still gives the first save: the time the 压报 rule judges a draft by.
+    first = local_short(draft.created_at)
+    with freeze_time(timezone.now() + timedelta(minutes=7)):
+        again = {"kind": "written", "account": "改过的经过", "action": "draft", "draft": draft.pk}
+        html = client.post(url, again).content.decode()
+        assert f"草稿首次保存于 {first}" in html
 
 
 def test_duty_room_logs_a_phoned_verbal_report_with_call_time(client, duty_room, sijing_obligation):
