@@ -18,6 +18,7 @@ from django.utils.translation import gettext, gettext_lazy, pgettext_lazy
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
+from reporting.finding_text import finding_summary
 from reporting.stats import FIELDS
 
 HEADERS = {
@@ -124,6 +125,10 @@ FINDING_HEADERS = (
     ("reviewed_at", gettext_lazy("审核时间")),
     ("reason", gettext_lazy("审核理由")),
     ("detail", gettext_lazy("详情")),
+    # Added later, at the end, so the columns before keep their places: the incident's number as people know it
+    # and the finding in words (its times in Asia/Shanghai; the detail's JSON keeps UTC, as the API gives it).
+    ("incident_number", gettext_lazy("事件编号")),
+    ("summary", gettext_lazy("说明")),
 )
 
 
@@ -154,6 +159,8 @@ def finding_cells(finding) -> list[Any]:
         _local(finding.reviewed_at),
         finding.reason,
         json.dumps(finding.detail, ensure_ascii=False, sort_keys=True),
+        finding.incident.number if finding.incident_id else "",
+        finding_summary(finding),
     ]
 
 

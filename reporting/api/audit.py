@@ -234,7 +234,7 @@ class FindingViewSet(_StrictNegotiation, mixins.ListModelMixin, viewsets.Generic
         fmt = request.accepted_renderer.format
         if fmt not in ("csv", "xlsx"):
             return super().list(request, *args, **kwargs)
-        findings = self.get_queryset().iterator(chunk_size=2000)
+        findings = self.get_queryset().select_related("incident").iterator(chunk_size=2000)
         if fmt == "csv":
             body, content_type = exports.findings_csv(findings), exports.CSV_CONTENT_TYPE
         else:

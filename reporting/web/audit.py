@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from reporting import audit_selectors, findings_services, selectors, stats
 from reporting.errors import DomainError
+from reporting.finding_text import finding_summary
 from reporting.models import Finding, FindingKind, ReviewState, Role, Unit
 from reporting.web.access import AUDIT_ROLES, role_of
 from reporting.web.display import LOCAL_TZ, local_short
@@ -212,7 +213,12 @@ def _audit_context(request) -> dict:
     }
     context = {
         "findings": [
-            {"finding": f, "found_at": local_short(f.found_at), "delay_minutes": _delay_minutes(f)}
+            {
+                "finding": f,
+                "found_at": local_short(f.found_at),
+                "summary": finding_summary(f),
+                "delay_minutes": _delay_minutes(f),
+            }
             for f in findings[:FINDINGS_SHOWN]
         ],
         "total": total,

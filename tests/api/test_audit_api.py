@@ -322,6 +322,13 @@ def test_findings_csv_export_has_every_matching_finding_with_chinese_headers(fin
     assert sorted(r[0] for r in rows) == sorted(str(f.pk) for f in findings.filter(kind="late"))
     assert {r[1] for r in rows} == {"迟报"} and {r[3] for r in rows} == {"泗泾镇"}
     assert all(r[header.index("发现时间")].endswith("+08:00") for r in rows)
+    # Added at the end: the incident's number and the finding in words, in Shanghai time.
+    assert header[-2:] == ["事件编号", "说明"]
+    by_id = {f.pk: f for f in findings.filter(kind="late").select_related("incident")}
+    for row in rows:
+        finding = by_id[int(row[0])]
+        assert row[-2] == finding.incident.number
+        assert row[-1].startswith(("口头报迟报", "书面报迟报")) and "+08:00" not in row[-1]
 
 
 def test_findings_xlsx_export(findings, auditor):
