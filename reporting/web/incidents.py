@@ -169,7 +169,9 @@ def render_incident(request, incident: Incident, *, failed: dict | None = None, 
     manage = role_of(request.user) in MANAGE_ROLES
     rows = []
     for obligation in obligations_visible(request.user).filter(incident=incident).order_by("kind", "id"):
-        row = board_row(obligation, now=now) | {"may_file": can_file(request.user, obligation)}
+        # A duty marked not required (both clocks) has nothing left to file: no 填报 button to suggest otherwise.
+        closed = obligation.verbal_state == obligation.written_state == DeadlineState.NOT_REQUIRED
+        row = board_row(obligation, now=now) | {"may_file": can_file(request.user, obligation) and not closed}
         if manage:
             mine = failed.get("obligation") == obligation.pk
             row["actions_open"] = mine

@@ -259,12 +259,16 @@ def test_unit_staff_and_readers_cannot_act(client, incident, sijing_officer, lea
 def test_duty_room_marks_an_obligation_not_required(client, incident, duty_room):
     obligation = incident.obligations.get()
     client.force_login(duty_room)
+    assert client.get(f"/incidents/{incident.pk}/").context["rows"][0]["may_file"] is True
     response = client.post(f"/obligations/{obligation.pk}/not-required/", {"reason": "误派单位"})
     assert response.status_code == 302
     obligation.refresh_from_db()
     assert (obligation.verbal_state, obligation.written_state) == (DeadlineState.NOT_REQUIRED,) * 2
     assert obligation.not_required_reason == "误派单位" and obligation.not_required_by == duty_room
-    assert "误派单位" in client.get(response["Location"]).content.decode()
+    page = client.get(response["Location"])
+    assert "误派单位" in page.content.decode()
+    assert page.context["rows"][0]["may_file"] is False  # nothing left to file: no 填报 button
+    assert f'href="/obligations/{obligation.pk}/file/"' not in page.content.decode()
 
 
 def test_not_required_needs_a_reason_and_a_pending_clock(client, incident, duty_room, sijing_officer):
