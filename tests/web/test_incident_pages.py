@@ -2,6 +2,8 @@
 first-known correction), through Django's test client: who may, what is written, and bad input (400 naming the
 field, what was typed kept, nothing written)."""
 
+import functools
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -119,6 +121,21 @@ def _earlier(minutes: int) -> str:
     return local_input(timezone.now() - timedelta(minutes=minutes))
 
 
+# Parametrize tables are built when the tests are collected, which is many minutes before a test runs in a full
+# suite: a time "10 minutes from now" would be in the past by then. The tables hold these instead; ``resolved``
+# turns them into times when the test runs.
+def later(minutes: int) -> Callable[[], str]:
+    return functools.partial(_later, minutes)
+
+
+def earlier(minutes: int) -> Callable[[], str]:
+    return functools.partial(_earlier, minutes)
+
+
+def resolved(data: dict) -> dict:
+    return {key: value() if callable(value) else value for key, value in data.items()}
+
+
 BAD_NEW_INCIDENT = [
     ("empty title", {"title": ""}, "title"),
     ("blank title", {"title": "   "}, "title"),
@@ -127,9 +144,9 @@ BAD_NEW_INCIDENT = [
     ("no occurred time", {"occurred_at": ""}, "occurred_at"),
     ("not a time", {"occurred_at": "yesterday noon"}, "occurred_at"),
     ("impossible date", {"occurred_at": "2026-02-30T10:00"}, "occurred_at"),
-    ("occurred in the future", {"occurred_at": _later(30), "first_known_at": _later(31)}, "occurred_at"),
-    ("first known in the future", {"first_known_at": _later(30)}, "first_known_at"),
-    ("first known before it occurred", {"first_known_at": _earlier(60)}, "first_known_at"),
+    ("occurred in the future", {"occurred_at": later(30), "first_known_at": later(31)}, "occurred_at"),
+    ("first known in the future", {"first_known_at": later(30)}, "first_known_at"),
+    ("first known before it occurred", {"first_known_at": earlier(60)}, "first_known_at"),
     ("no first-known time", {"first_known_at": ""}, "first_known_at"),
     ("empty location", {"location": ""}, "location"),
     ("negative deaths", {"deaths": "-1"}, "deaths"),
@@ -153,7 +170,7 @@ BAD_NEW_INCIDENT = [
 def test_bad_input_is_refused_on_its_field_and_nothing_is_written(client, sijing_officer, case, overrides, field):
     client.force_login(sijing_officer)
     before = written_counts()
-    response = client.post("/incidents/new/", fields(**overrides))
+    response = client.post("/incidents/new/", fields(**resolved(overrides)))
     assert response.status_code == 400, case
     form = response.context["form"]
     assert field in form.errors, form.errors
@@ -226,17 +243,17 @@ def test_duty_room_adds_a_unit(client, incident, duty_room):
 @pytest.mark.parametrize(
     ("case", "data", "status", "field"),
     [
-        ("already responsible", {"unit": "sijing", "first_known_at": _earlier(5), "channel": "110"}, 409, "unit"),
-        ("unknown unit", {"unit": "atlantis", "first_known_at": _earlier(5), "channel": "110"}, 400, "unit"),
-        ("future time", {"unit": "police", "first_known_at": _later(10), "channel": "110"}, 400, "first_known_at"),
+        ("already responsible", {"unit": "sijing", "first_known_at": earlier(5), "channel": "110"}, 409, "unit"),
+        ("unknown unit", {"unit": "atlantis", "first_known_at": earlier(5), "channel": "110"}, 400, "unit"),
+        ("future time", {"unit": "police", "first_known_at": later(10), "channel": "110"}, 400, "first_known_at"),
         ("no time", {"unit": "police", "first_known_at": "", "channel": "110"}, 400, "first_known_at"),
-        ("unknown channel", {"unit": "police", "first_known_at": _earlier(5), "channel": "x"}, 400, "channel"),
+        ("unknown channel", {"unit": "police", "first_known_at": earlier(5), "channel": "x"}, 400, "channel"),
     ],
 )
 def test_adding_a_unit_refuses_bad_input(client, incident, duty_room, case, data, status, field):
     client.force_login(duty_room)
     before = written_counts()
-    response = client.post(f"/incidents/{incident.pk}/units/", data)
+    response = client.post(f"/incidents/{incident.pk}/units/", resolved(data))
     assert response.status_code == status, case
     assert field in response.context["add_unit_form"].errors
     assert written_counts() == before
@@ -313,9 +330,9 @@ def test_duty_room_corrects_a_first_known_time(client, incident, duty_room):
 @pytest.mark.parametrize(
     ("case", "data", "field"),
     [
-        ("future", {"first_known_at": _later(10), "reason": "x"}, "first_known_at"),
-        ("before it occurred", {"first_known_at": _earlier(120), "reason": "x"}, "first_known_at"),
-        ("no reason", {"first_known_at": _earlier(12), "reason": ""}, "reason"),
+        ("future", {"first_known_at": later(10), "reason": "x"}, "first_known_at"),
+        ("before it occurred", {"first_known_at": earlier(120), "reason": "x"}, "first_known_at"),
+        ("no reason", {"first_known_at": earlier(12), "reason": ""}, "reason"),
         ("not a time", {"first_known_at": "soon", "reason": "x"}, "first_known_at"),
     ],
 )
@@ -323,7 +340,7 @@ def test_a_bad_correction_is_refused(client, incident, duty_room, case, data, fi
     obligation = incident.obligations.get()
     before = (obligation.first_known_at, written_counts())
     client.force_login(duty_room)
-    response = client.post(f"/obligations/{obligation.pk}/first-known/", data)
+    response = client.post(f"/obligations/{obligation.pk}/first-known/", resolved(data))
     assert response.status_code == 400, case
     assert field in response.context["rows"][0]["first_known_form"].errors
     obligation.refresh_from_db()
