@@ -128,6 +128,7 @@ def _clock(obligation: Obligation) -> deadlines.ClockState:
         written_state=obligation.written_state,
         verbal_filed_at=obligation.verbal_filed_at,
         written_filed_at=obligation.written_filed_at,
+        one_clock=obligation.kind == ObligationKind.RELAY,
     )
 
 

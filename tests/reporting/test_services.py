@@ -805,6 +805,50 @@ def test_relay_obligation_runs_from_the_first_report_when_a_report_raises_the_gr
     assert incident.obligations.filter(kind=ObligationKind.RELAY).count() == 1
 
 
+def major_incident_relay(units, sijing_officer) -> Obligation:
+    """A grade II incident opened at KNOWN: the duty room's relay is due at KNOWN + 15 minutes."""
+    incident = open_incident(sijing_officer, units["sijing"], deaths=10)
+    return incident.obligations.get(kind=ObligationKind.RELAY)
+
+
+@pytest.mark.parametrize(
+    ("after_anchor", "state", "delay_seconds"),
+    [
+        (timedelta(minutes=15), DeadlineState.ON_TIME, 0),  # 15:00 after the anchor: on time (inclusive)
+        (timedelta(minutes=15, seconds=1), DeadlineState.LATE, 1),  # 15:01: late by one second
+    ],
+)
+@pytest.mark.parametrize("kind", ["verbal", "written"])
+def test_any_report_on_the_relay_discharges_both_its_clocks(
+    units, sijing_officer, duty_room, after_anchor, state, delay_seconds, kind
+):
+    relay = major_incident_relay(units, sijing_officer)
+    assert relay.first_known_at == KNOWN
+    report = file_at(KNOWN + after_anchor, relay, kind, duty_room)
+    relay.refresh_from_db()
+    assert (report.due_at, report.on_time, report.delay_seconds) == (
+        KNOWN + timedelta(minutes=15),
+        state == DeadlineState.ON_TIME,
+        delay_seconds,
+    )
+    assert (relay.verbal_state, relay.written_state) == (state, state)
+    assert relay.verbal_filed_at == relay.written_filed_at == KNOWN + after_anchor
+    assert relay.verbal_report_id == relay.written_report_id == report.pk
+    assert relay.next_action_at is None  # nothing left to chase
+    later = KNOWN + timedelta(days=2)
+    assert not Obligation.objects.filter(pk=relay.pk).open().exists()
+    assert not Obligation.objects.filter(pk=relay.pk).overdue(later).exists()
+    assert Obligation.objects.filter(pk=relay.pk).done().exists()
+    assert obligation_services.obligations_record_breaches(obligations=[relay], now=later) == []
+
+
+def test_an_unrelayed_relay_passes_its_one_deadline_once(units, sijing_officer):
+    relay = major_incident_relay(units, sijing_officer)
+    later = KNOWN + timedelta(hours=2)
+    breaches = obligation_services.obligations_record_breaches(obligations=[relay], now=later)
+    assert [(b.deadline, b.due_at) for b in breaches] == [("verbal", KNOWN + timedelta(minutes=15))]
+
+
 def test_exercise_flag_is_kept_and_its_clocks_run(units, sijing_officer):
     incident = open_incident(sijing_officer, units["sijing"], exercise=True)
     obligation = incident.obligations.get()
