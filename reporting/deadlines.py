@@ -91,6 +91,22 @@ def due_times(first_known_at: datetime, *, verbal_minutes: int, written_minutes:
     )
 
 
+def relay_anchor(*, first_report_at: datetime | None, major_at: datetime) -> datetime:
+    """When the duty room's relay clock to 区委办 and 区府办 starts (SPEC rule 13): the later of the first report the
+    duty room received on the incident and the moment the incident reached grade II or above (``major_at``).
+
+    Our reading of rule 13's "from the first report it received": that report must show something major to relay.
+    A first report of a minor incident that grows to grade II later starts nothing; counting from it would open the
+    relay already overdue (and a 迟报 for a time when there was nothing to relay). With no report yet (an incident
+    opened at grade II), the clock starts at ``major_at``.
+    """
+    _require_aware("major_at", major_at)
+    if first_report_at is None:
+        return major_at
+    _require_aware("first_report_at", first_report_at)
+    return max(first_report_at, major_at)
+
+
 def corrected_due_times(
     clock: ClockState, first_known_at: datetime, *, verbal_minutes: int, written_minutes: int
 ) -> Due:

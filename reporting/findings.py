@@ -92,8 +92,11 @@ def incident_findings(facts: IncidentFacts, *, now: datetime, missed_after: time
             at = min(now, obligation.not_required_at)
             own_reports = {i: r for i, r in own_reports.items() if r.counted_at <= at}
             obligation = obligation.as_marked()
+        # The relay's clock runs from its anchor, not from knowledge (SPEC rule 13, ``deadlines.relay_anchor``): a
+        # signal delivered to the duty room is no evidence against it.
         evidence = sorted(
-            (s for s in delivered if s.unit_id == obligation.unit_id), key=lambda s: (s.delivered_at, s.id)
+            (s for s in delivered if s.unit_id == obligation.unit_id and obligation.kind == "report"),
+            key=lambda s: (s.delivered_at, s.id),
         )
         out += late_findings(obligation, own_reports)
         out += missed_findings(

@@ -192,6 +192,27 @@ def test_a_relay_deadline_passes_once(now, passed):
 
 
 @pytest.mark.parametrize(
+    ("first_report_at", "major_at", "anchor"),
+    [
+        # Opened at grade II with no report yet: from the moment it is major.
+        (None, KNOWN, KNOWN),
+        # A report of a then minor incident, grade II 40 minutes later: from the rise, not from the report.
+        (KNOWN, KNOWN + timedelta(minutes=40), KNOWN + timedelta(minutes=40)),
+        # Never earlier than the first report received (a caller's ``now`` before it).
+        (KNOWN + timedelta(minutes=5), KNOWN, KNOWN + timedelta(minutes=5)),
+        (KNOWN, KNOWN, KNOWN),
+    ],
+)
+def test_relay_anchor_is_the_later_of_first_report_and_grade_rise(first_report_at, major_at, anchor):
+    assert deadlines.relay_anchor(first_report_at=first_report_at, major_at=major_at) == anchor
+
+
+def test_relay_anchor_refuses_a_naive_time():
+    with pytest.raises(TimeError):
+        deadlines.relay_anchor(first_report_at=None, major_at=datetime(2026, 11, 28, 9, 0))  # noqa: DTZ001
+
+
+@pytest.mark.parametrize(
     ("state", "now", "passed"),
     [
         (clock(), VERBAL_DUE, []),  # at exactly the due time a deadline has not passed

@@ -186,6 +186,17 @@ def test_a_relay_done_after_the_horizon_supersedes_its_missed_with_its_one_late(
     assert by_key["missed:o31:no_report"].superseded_by_key == "late:o31:verbal"
 
 
+def test_a_signal_to_the_duty_room_before_the_relay_anchor_is_no_held_back():
+    # The relay runs from when the incident became major, not from knowledge (deadlines.relay_anchor).
+    signal = SignalFact(id=7, source="110", received_at=NOW, unit_id=4, delivered_at=NOW, incident_id=12)
+    o = relayed("on_time", NOW + timedelta(minutes=50), report_id=55)
+    o = replace(o, declared_first_known_at=NOW + timedelta(minutes=40), verbal_due_at=NOW + timedelta(minutes=55))
+    o = replace(o, written_due_at=o.verbal_due_at)
+    r = report(55, "verbal", NOW + timedelta(minutes=50), due=o.verbal_due_at, delay=0)
+    facts = IncidentFacts(id=12, exercise=False, obligations=(o,), reports=(r,), signals=(signal,))
+    assert keys(facts) == []
+
+
 # --- not required (SPEC rule 11): the mark ends the duty, it does not erase what was already found -------------
 
 SIGNAL = SignalFact(id=7, source="110", received_at=NOW, unit_id=4, delivered_at=NOW, incident_id=12)
