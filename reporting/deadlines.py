@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 PENDING = "pending"
@@ -65,7 +65,12 @@ class Lateness:
 
 @dataclass(frozen=True)
 class ClockState:
-    """The two clocks of one obligation, as plain values."""
+    """The two clocks of one obligation, as plain values.
+
+    ``one_clock``: the obligation has a single deadline stored as both clocks with the same due time (the duty
+    room's relay to 区委办 and 区府办, SPEC rule 13: relayed once, by phone or in writing). Both clocks are then
+    decided together and always hold the same state, time and report.
+    """
 
     verbal_due_at: datetime
     written_due_at: datetime
@@ -73,6 +78,7 @@ class ClockState:
     written_state: str = PENDING
     verbal_filed_at: datetime | None = None
     written_filed_at: datetime | None = None
+    one_clock: bool = False
 
 
 def due_times(first_known_at: datetime, *, verbal_minutes: int, written_minutes: int) -> Due:
@@ -83,6 +89,22 @@ def due_times(first_known_at: datetime, *, verbal_minutes: int, written_minutes:
         verbal_due_at=first_known_at + timedelta(minutes=verbal_minutes),
         written_due_at=first_known_at + timedelta(minutes=written_minutes),
     )
+
+
+def relay_anchor(*, first_report_at: datetime | None, major_at: datetime) -> datetime:
+    """When the duty room's relay clock to 区委办 and 区府办 starts (SPEC rule 13): the later of the first report the
+    duty room received on the incident and the moment the incident reached grade II or above (``major_at``).
+
+    Our reading of rule 13's "from the first report it received": that report must show something major to relay.
+    A first report of a minor incident that grows to grade II later starts nothing; counting from it would open the
+    relay already overdue (and a 迟报 for a time when there was nothing to relay). With no report yet (an incident
+    opened at grade II), the clock starts at ``major_at``.
+    """
+    _require_aware("major_at", major_at)
+    if first_report_at is None:
+        return major_at
+    _require_aware("first_report_at", first_report_at)
+    return max(first_report_at, major_at)
 
 
 def corrected_due_times(
@@ -169,18 +191,32 @@ def apply_filing(clock: ClockState, *, kind: str, counted_at: datetime) -> Clock
     A written report also discharges a still-pending verbal obligation (SPEC rule 3), judged against the verbal
     due time. A deadline already decided (filed or not required) is never changed: lateness is frozen at filing.
     Follow-up and final reports change no clock.
+
+    A ``one_clock`` obligation (the relay) is discharged by any verbal or written report: both clocks take the same
+    verdict and time, judged against the one due time. Its clock is pending while its verbal clock is (the written
+    one only mirrors it), so a relay already done is never decided a second time.
     """
     verbal_state, verbal_filed_at = clock.verbal_state, clock.verbal_filed_at
     written_state, written_filed_at = clock.written_state, clock.written_filed_at
+    if clock.one_clock:
+        if kind in ("verbal", "written") and verbal_state == PENDING:
+            verbal_state = written_state = ON_TIME if lateness(counted_at, clock.verbal_due_at).on_time else LATE
+            verbal_filed_at = written_filed_at = counted_at
+        return replace(
+            clock,
+            verbal_state=verbal_state,
+            written_state=written_state,
+            verbal_filed_at=verbal_filed_at,
+            written_filed_at=written_filed_at,
+        )
     if kind in ("verbal", "written") and verbal_state == PENDING:
         verbal_state = ON_TIME if lateness(counted_at, clock.verbal_due_at).on_time else LATE
         verbal_filed_at = counted_at
     if kind == "written" and written_state == PENDING:
         written_state = ON_TIME if lateness(counted_at, clock.written_due_at).on_time else LATE
         written_filed_at = counted_at
-    return ClockState(
-        verbal_due_at=clock.verbal_due_at,
-        written_due_at=clock.written_due_at,
+    return replace(
+        clock,
         verbal_state=verbal_state,
         written_state=written_state,
         verbal_filed_at=verbal_filed_at,
@@ -191,11 +227,14 @@ def apply_filing(clock: ClockState, *, kind: str, counted_at: datetime) -> Clock
 def passed_deadlines(clock: ClockState, *, now: datetime) -> list[tuple[str, datetime]]:
     """The deadlines (``"verbal"``/``"written"``, due time) that have passed with nothing filed.
 
-    Inclusive: at exactly the due time a deadline has not yet passed.
+    Inclusive: at exactly the due time a deadline has not yet passed. A ``one_clock`` obligation (the relay) has one
+    deadline, named ``"verbal"`` as its chasing names it (verbal steps only): it passes once, not twice.
     """
     passed = []
     if clock.verbal_state == PENDING and now > clock.verbal_due_at:
         passed.append(("verbal", clock.verbal_due_at))
+    if clock.one_clock:
+        return passed
     if clock.written_state == PENDING and now > clock.written_due_at:
         passed.append(("written", clock.written_due_at))
     return passed

@@ -57,6 +57,17 @@ class ObligationFact:
             not_required_at=None,
         )
 
+    @property
+    def deadlines(self) -> tuple[str, ...]:
+        """The deadlines findings judge. The duty room's relay (SPEC rule 13) is one clock, kept as its verbal one
+        (its written clock only mirrors it, as its chasing has verbal steps only): judged once, never twice."""
+        return ("verbal",) if self.kind == "relay" else DEADLINES
+
+    @property
+    def last_deadline(self) -> str:
+        """The deadline whose miss is a 漏报 (the written report; the relay's one clock)."""
+        return self.deadlines[-1]
+
     def due_at(self, deadline: str) -> datetime:
         return self.verbal_due_at if deadline == "verbal" else self.written_due_at
 

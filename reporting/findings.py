@@ -21,6 +21,10 @@ Rules, per (incident, responsible unit) obligation:
   above an earlier report of that unit although, when the earlier report was filed, evidence (a 110/120 signal's
   figures, another unit's report) already showed more. Only an auditor's review can confirm it.
 
+The duty room's relay to 区委办 and 区府办 (SPEC rule 13) is one clock, discharged by any report: it is judged
+on that one deadline (kept as its verbal clock, ``ObligationFact.deadlines``), so a late relay is one 迟报 and an
+unrelayed one one 漏报, never a second finding on a "written" deadline it does not have.
+
 Left out entirely: exercises (SPEC rule 10) — no candidate is produced for them. An obligation marked not required
 (SPEC rule 11) keeps the findings its data supported when it was marked (a late filing, a 漏报 past its horizon, a
 signal never reported on as of the mark); nothing after the mark counts against it.
@@ -40,7 +44,6 @@ from reporting.deadlines import LATE, PENDING, declared_later_than_evidence
 from reporting.finding_facts import (
     CASUALTY_SOURCES,
     CONCEALED,
-    DEADLINES,
     HELD_BACK,
     LATE_KIND,
     MISSED,
@@ -89,8 +92,11 @@ def incident_findings(facts: IncidentFacts, *, now: datetime, missed_after: time
             at = min(now, obligation.not_required_at)
             own_reports = {i: r for i, r in own_reports.items() if r.counted_at <= at}
             obligation = obligation.as_marked()
+        # The relay's clock runs from its anchor, not from knowledge (SPEC rule 13, ``deadlines.relay_anchor``): a
+        # signal delivered to the duty room is no evidence against it.
         evidence = sorted(
-            (s for s in delivered if s.unit_id == obligation.unit_id), key=lambda s: (s.delivered_at, s.id)
+            (s for s in delivered if s.unit_id == obligation.unit_id and obligation.kind == "report"),
+            key=lambda s: (s.delivered_at, s.id),
         )
         out += late_findings(obligation, own_reports)
         out += missed_findings(
@@ -114,7 +120,7 @@ def incident_findings(facts: IncidentFacts, *, now: datetime, missed_after: time
 def late_findings(obligation: ObligationFact, reports: dict[int, ReportFact]) -> list[Candidate]:
     """迟报: one per deadline discharged late, with the delay frozen at filing (SPEC rule 4)."""
     out = []
-    for deadline in DEADLINES:
+    for deadline in obligation.deadlines:
         if obligation.state(deadline) != LATE:
             continue
         filed_at = obligation.filed_at(deadline)
@@ -160,10 +166,11 @@ def missed_findings(
     A deadline discharged later (late) keeps its 漏报 in the history, superseded by the 迟报 of that deadline.
     """
     out = []
-    horizon = obligation.written_due_at + missed_after
-    written_filed = obligation.written_filed_at
-    if obligation.written_state in (PENDING, LATE) and (
-        (written_filed is None and now > horizon) or (written_filed is not None and written_filed > horizon)
+    last = obligation.last_deadline
+    horizon = obligation.due_at(last) + missed_after
+    last_filed = obligation.filed_at(last)
+    if obligation.state(last) in (PENDING, LATE) and (
+        (last_filed is None and now > horizon) or (last_filed is not None and last_filed > horizon)
     ):
         out.append(
             Candidate(
@@ -176,14 +183,14 @@ def missed_findings(
                 found_at=horizon,
                 detail={
                     "rule": "no_report",
-                    "deadline": "written",
-                    "due_at": iso(obligation.written_due_at),
+                    "deadline": last,
+                    "due_at": iso(obligation.due_at(last)),
                     "missed_after_seconds": int(missed_after.total_seconds()),
                 },
-                superseded_by_key=late_key(obligation.id, "written") if written_filed is not None else None,
+                superseded_by_key=late_key(obligation.id, last) if last_filed is not None else None,
             )
         )
-    for deadline in DEADLINES:
+    for deadline in obligation.deadlines:
         due = obligation.due_at(deadline)
         # A written attempt would also have discharged the verbal deadline (SPEC rule 3).
         kinds = ("verbal", "written") if deadline == "verbal" else ("written",)
@@ -238,7 +245,7 @@ def held_back_findings(
                     **base,
                 )
             )
-    for deadline in DEADLINES:
+    for deadline in obligation.deadlines:
         report = reports.get(obligation.report_id(deadline) or -1)
         due = obligation.due_at(deadline)
         if report is None or not report.was_draft:

@@ -128,6 +128,7 @@ def _clock(obligation: Obligation) -> deadlines.ClockState:
         written_state=obligation.written_state,
         verbal_filed_at=obligation.verbal_filed_at,
         written_filed_at=obligation.written_filed_at,
+        one_clock=obligation.kind == ObligationKind.RELAY,
     )
 
 
@@ -219,12 +220,14 @@ def _obligation_open(
     kind: str = ObligationKind.REPORT,
 ) -> Obligation:
     minutes = policy_minutes(grade=incident.grade)
-    evidence = _delivery_evidence(incident=incident, unit=unit)
-    known = deadlines.earliest_evidence(first_known_at, evidence)
     if kind == ObligationKind.RELAY:
+        # The relay runs from its anchor (``_relay_if_major``), not from knowledge: a signal delivered to the duty
+        # room before the incident was major would otherwise open the relay already overdue.
+        known = first_known_at
         due = deadlines.due_times(known, verbal_minutes=minutes.relay, written_minutes=minutes.relay)
         verbal_minutes = written_minutes = minutes.relay
     else:
+        known = deadlines.earliest_evidence(first_known_at, _delivery_evidence(incident=incident, unit=unit))
         due = deadlines.due_times(known, verbal_minutes=minutes.verbal, written_minutes=minutes.written)
         verbal_minutes, written_minutes = minutes.verbal, minutes.written
     obligation = Obligation.objects.create(
@@ -371,7 +374,15 @@ def _regrade(*, incident: Incident, requested: str | None, keep_raise: bool = Tr
 
 
 def _relay_if_major(*, incident: Incident, actor, now: datetime) -> None:
-    """SPEC rule 13: grade II and above gives the duty room a relay obligation to 区委办 and 区府办."""
+    """SPEC rule 13: grade II and above gives the duty room a relay obligation to 区委办 and 区府办, one clock of
+    the relay minutes (default 15).
+
+    The clock runs from the later of the first report the duty room received on the incident and the moment the
+    incident reached grade II or above, which is when this service sees it (``now``; see
+    ``deadlines.relay_anchor``). That is our reading of rule 13's "from the first report it received": a first
+    report of a then minor incident gave nothing to relay, so an incident that becomes major later gets its full
+    relay time from then, never a relay born overdue.
+    """
     if not grading.at_least(incident.grade, "II"):
         return
     if incident.obligations.filter(kind=ObligationKind.RELAY).exists():
@@ -385,7 +396,7 @@ def _relay_if_major(*, incident: Incident, actor, now: datetime) -> None:
     _obligation_open(
         incident=incident,
         unit=duty_room,
-        first_known_at=first_report or now,
+        first_known_at=deadlines.relay_anchor(first_report_at=first_report, major_at=now),
         channel="duty_room",
         actor=actor,
         now=now,

@@ -10,7 +10,8 @@ Definitions (state them to auditors exactly like this):
   (``reporting.findings``), so a mark made after a late filing or a 漏报 does not erase it.
 - ``obligations``: the obligations of the unit in the period (report obligations and the duty room's relay ones).
 - ``verbal_on_time`` / ``written_on_time``: obligations whose verbal / written deadline was discharged on time
-  (a written report discharging the verbal deadline counts for both, SPEC rule 3).
+  (a written report discharging the verbal deadline counts for both, SPEC rule 3). The duty room's relay is one
+  clock kept as both (SPEC rule 13; any report discharges both at once), so it counts alike in both.
 - ``*_on_time_rate``: on-time count / ``obligations``, rounded to 4 decimals; null when there are no obligations.
   Clocks still pending count as not on time.
 - ``median_verbal_delay_seconds`` / ``p90_written_delay_seconds`` (and ``median_written_delay_seconds`` /

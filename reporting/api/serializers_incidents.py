@@ -20,10 +20,12 @@ from reporting.api.serializers import OWN_UNIT_ONLY, UNIT_CODE_ERRORS, unit_code
 from reporting.models import (
     AuditEvent,
     Channel,
+    DeadlineState,
     Domain,
     Grade,
     Incident,
     Obligation,
+    ObligationKind,
     Report,
     ReportKind,
     Role,
@@ -292,6 +294,19 @@ class ReportCreateInput(Serializer):
     )
     references = _VisibleReportField(queryset=Report.objects.none(), required=False, allow_null=True, default=None)
     draft = serializers.BooleanField(default=False)
+    obligation = serializers.IntegerField(
+        min_value=1,
+        max_value=2_147_483_647,
+        required=False,
+        allow_null=True,
+        default=None,
+        error_messages={"invalid": "报送义务编号必须是整数 (obligation: an obligation id is a whole number)"},
+        help_text=(
+            "报送义务编号 (optional): which obligation of this incident and unit the report is for, e.g. the duty "
+            "room's relay to 区委办 and 区府办 when the duty room is also a responsible unit. Omitted: the one whose "
+            "clock of this kind is still pending, the unit's report obligation first, then the relay."
+        ),
+    )
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -299,16 +314,29 @@ class ReportCreateInput(Serializer):
 
     def validate(self, attrs):
         self._refuse_blank_optional(attrs)
-        incident_id, code = attrs.pop("incident"), attrs.pop("unit")
+        incident_id, code, wanted = attrs.pop("incident"), attrs.pop("unit"), attrs.pop("obligation")
         confined = getattr(self.user, "effective_role", None) == Role.UNIT_STAFF
-        obligation = (
+        # One query: the duty room may hold two obligations here (its own report and the relay, SPEC rule 13).
+        candidates = list(
             Obligation.objects.filter(incident_id=incident_id, unit__code=code)
             .select_related("incident", "unit")
-            .order_by("-kind")  # "report" before "relay": the duty room's relay clock only when it is all there is
-            .first()
+            .order_by("id")
         )
-        if obligation is None or (confined and obligation.unit_id != self.user.unit_id):
+        if not candidates or (confined and candidates[0].unit_id != self.user.unit_id):
             self._refuse(incident_id, code, confined=confined)
+        if wanted is not None:
+            obligation = next((o for o in candidates if o.pk == wanted), None)
+            if obligation is None:
+                raise serializers.ValidationError(
+                    {
+                        "obligation": [
+                            f"该报送义务不属于本事件的该单位: {wanted} "
+                            f"(not an obligation of incident {incident_id} and unit {code})"
+                        ]
+                    }
+                )
+        else:
+            obligation = _pick_obligation(candidates, kind=attrs["kind"])
         attrs["obligation"] = obligation
         return attrs
 
@@ -341,6 +369,19 @@ class ReportCreateInput(Serializer):
         raise serializers.ValidationError(
             {"unit": [f"该单位不是本事件的责任单位: {code} (not responsible for this incident)"]}
         )
+
+
+def _pick_obligation(candidates: list[Obligation], *, kind: str) -> Obligation:
+    """The obligation a report names only by incident and unit is for: the one whose clock of that report kind is
+    still pending, the unit's report obligation before the duty room's relay; else (nothing pending, or a follow-up
+    or final report) the report obligation, the relay only when it is all there is."""
+    ordered = sorted(candidates, key=lambda o: (o.kind != ObligationKind.REPORT, o.pk))
+    clock = {ReportKind.VERBAL: "verbal_state", ReportKind.WRITTEN: "written_state"}.get(kind)
+    if clock is not None:
+        pending = [o for o in ordered if getattr(o, clock) == DeadlineState.PENDING]
+        if pending:
+            return pending[0]
+    return ordered[0]
 
 
 class SignalInput(Serializer):

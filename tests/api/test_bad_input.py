@@ -272,6 +272,12 @@ CASES = [
     ("report", ("call_received_at",), "NOW", 400, "call_received_at"),  # unit staff may not back-date
     ("report", ("draft",), "perhaps", 400, "draft"),
     ("report", ("references",), 99_999_999, 400, "references"),
+    ("report", ("obligation",), 99_999_999, 400, "obligation"),
+    ("report", ("obligation",), 0, 400, "obligation"),
+    ("report", ("obligation",), 2**40, 400, "obligation"),
+    ("report", ("obligation",), "abc", 400, "obligation"),
+    ("report", ("obligation",), [1], 400, "obligation"),
+    ("report", ("obligation",), True, 400, "obligation"),
     ("verbal_logged", ("call_received_at",), "FUTURE", 400, "call_received_at"),
     ("verbal_logged", ("call_received_at",), "LONG_AGO", 400, "call_received_at"),
     ("verbal_logged", ("call_received_at",), "NAIVE", 400, "call_received_at"),

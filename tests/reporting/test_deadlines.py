@@ -134,6 +134,84 @@ def test_written_filing_records_its_time_on_both_clocks():
     assert after.written_filed_at == VERBAL_DUE - timedelta(minutes=5)
 
 
+# --- the duty room's relay: one clock (SPEC rule 13) ------------------------------------------------------------
+
+#: A relay's one 15-minute clock, kept as both clocks with the same due time.
+RELAY_DUE = datetime(2026, 11, 28, 9, 15, tzinfo=SH)
+
+
+def relay(**over) -> ClockState:
+    return ClockState(verbal_due_at=RELAY_DUE, written_due_at=RELAY_DUE, one_clock=True, **over)
+
+
+@pytest.mark.parametrize(
+    ("kind", "counted_at", "state"),
+    [
+        ("verbal", RELAY_DUE, ON_TIME),  # relayed by phone at exactly the due time: on time, and done
+        ("verbal", RELAY_DUE + timedelta(seconds=1), LATE),
+        ("written", RELAY_DUE, ON_TIME),
+        ("written", RELAY_DUE + timedelta(minutes=1), LATE),
+    ],
+)
+def test_any_report_discharges_both_clocks_of_a_relay(kind, counted_at, state):
+    after = deadlines.apply_filing(relay(), kind=kind, counted_at=counted_at)
+    assert (after.verbal_state, after.written_state) == (state, state)
+    assert after.verbal_filed_at == after.written_filed_at == counted_at
+    assert deadlines.next_deadline(after) is None
+    assert deadlines.passed_deadlines(after, now=RELAY_DUE + timedelta(days=2)) == []
+
+
+@pytest.mark.parametrize("kind", ["verbal", "written", "follow_up", "final"])
+def test_a_relay_already_done_is_never_decided_again(kind):
+    done = relay(verbal_state=ON_TIME, written_state=ON_TIME, verbal_filed_at=KNOWN, written_filed_at=KNOWN)
+    assert deadlines.apply_filing(done, kind=kind, counted_at=RELAY_DUE + timedelta(hours=1)) == done
+
+
+@pytest.mark.parametrize("kind", ["follow_up", "final"])
+def test_follow_up_and_final_reports_do_not_discharge_a_relay(kind):
+    assert deadlines.apply_filing(relay(), kind=kind, counted_at=KNOWN) == relay()
+
+
+def test_a_verbal_report_still_leaves_the_written_clock_of_a_report_obligation_pending():
+    after = deadlines.apply_filing(clock(), kind="verbal", counted_at=KNOWN)
+    assert (after.verbal_state, after.written_state) == (ON_TIME, PENDING)
+
+
+@pytest.mark.parametrize(
+    ("now", "passed"),
+    [
+        (RELAY_DUE, []),
+        # One deadline passes once, named as its chasing names it; not a second "written" one.
+        (RELAY_DUE + timedelta(seconds=1), [("verbal", RELAY_DUE)]),
+        (RELAY_DUE + timedelta(days=1), [("verbal", RELAY_DUE)]),
+    ],
+)
+def test_a_relay_deadline_passes_once(now, passed):
+    assert deadlines.passed_deadlines(relay(), now=now) == passed
+    assert deadlines.is_overdue(relay(), now=now) is bool(passed)
+
+
+@pytest.mark.parametrize(
+    ("first_report_at", "major_at", "anchor"),
+    [
+        # Opened at grade II with no report yet: from the moment it is major.
+        (None, KNOWN, KNOWN),
+        # A report of a then minor incident, grade II 40 minutes later: from the rise, not from the report.
+        (KNOWN, KNOWN + timedelta(minutes=40), KNOWN + timedelta(minutes=40)),
+        # Never earlier than the first report received (a caller's ``now`` before it).
+        (KNOWN + timedelta(minutes=5), KNOWN, KNOWN + timedelta(minutes=5)),
+        (KNOWN, KNOWN, KNOWN),
+    ],
+)
+def test_relay_anchor_is_the_later_of_first_report_and_grade_rise(first_report_at, major_at, anchor):
+    assert deadlines.relay_anchor(first_report_at=first_report_at, major_at=major_at) == anchor
+
+
+def test_relay_anchor_refuses_a_naive_time():
+    with pytest.raises(TimeError):
+        deadlines.relay_anchor(first_report_at=None, major_at=datetime(2026, 11, 28, 9, 0))  # noqa: DTZ001
+
+
 @pytest.mark.parametrize(
     ("state", "now", "passed"),
     [

@@ -129,6 +129,74 @@ def test_exercise_and_not_required_give_nothing():
     assert keys(IncidentFacts(id=12, exercise=False, obligations=(marked,))) == []
 
 
+# --- the duty room's relay (SPEC rule 13): one clock, judged once ------------------------------------------------
+
+RELAY_DUE = NOW + timedelta(minutes=15)
+
+
+def relay(**over) -> ObligationFact:
+    """The duty room's relay obligation: both due times equal, one clock."""
+    return obligation(**{"kind": "relay", "verbal_due_at": RELAY_DUE, "written_due_at": RELAY_DUE, **over})
+
+
+def relayed(state, at, *, written_mirrors=True, report_id=55) -> ObligationFact:
+    """A relay done by phone at ``at``; ``written_mirrors=False`` is a row from before the relay was one clock
+    (its written clock left pending)."""
+    over = dict(verbal_state=state, verbal_filed_at=at, verbal_report_id=report_id)
+    if written_mirrors:
+        over.update(written_state=state, written_filed_at=at, written_report_id=report_id)
+    return relay(**over)
+
+
+@pytest.mark.parametrize("written_mirrors", [True, False], ids=["one-clock", "pending-written-row"])
+def test_a_relay_done_by_phone_on_time_gives_no_finding_ever(written_mirrors):
+    o = relayed("on_time", RELAY_DUE, written_mirrors=written_mirrors)
+    r = report(55, "verbal", RELAY_DUE, due=RELAY_DUE, delay=0)
+    facts = IncidentFacts(id=12, exercise=False, obligations=(o,), reports=(r,))
+    assert keys(facts, now=RELAY_DUE + 3 * H24) == []
+
+
+def test_a_relay_done_late_by_phone_is_one_late_finding():
+    at = RELAY_DUE + timedelta(minutes=1)
+    r = report(55, "verbal", at, due=RELAY_DUE, delay=60)
+    facts = IncidentFacts(id=12, exercise=False, obligations=(relayed("late", at),), reports=(r,))
+    out = rules.incident_findings(facts, now=at + 3 * H24, missed_after=H24)
+    assert [(c.key, c.detail["delay_seconds"], c.report_id) for c in out] == [("late:o31:verbal", 60, 55)]
+
+
+def test_a_relay_never_done_is_one_missed_finding_on_its_one_deadline():
+    facts = IncidentFacts(id=12, exercise=False, obligations=(relay(),))
+    assert keys(facts, now=RELAY_DUE + H24) == []
+    out = rules.incident_findings(facts, now=RELAY_DUE + H24 + timedelta(seconds=1), missed_after=H24)
+    assert [(c.key, c.detail["deadline"], c.found_at) for c in out] == [
+        ("missed:o31:no_report", "verbal", RELAY_DUE + H24)
+    ]
+
+
+def test_a_relay_done_after_the_horizon_supersedes_its_missed_with_its_one_late():
+    at = RELAY_DUE + H24 + timedelta(hours=1)
+    r = report(55, "verbal", at, due=RELAY_DUE, delay=86400 + 3600)
+    out = rules.incident_findings(
+        IncidentFacts(id=12, exercise=False, obligations=(relayed("late", at),), reports=(r,)),
+        now=at,
+        missed_after=H24,
+    )
+    by_key = {c.key: c for c in out}
+    assert sorted(by_key) == ["late:o31:verbal", "missed:o31:no_report"]
+    assert by_key["missed:o31:no_report"].superseded_by_key == "late:o31:verbal"
+
+
+def test_a_signal_to_the_duty_room_before_the_relay_anchor_is_no_held_back():
+    # The relay runs from when the incident became major, not from knowledge (deadlines.relay_anchor).
+    signal = SignalFact(id=7, source="110", received_at=NOW, unit_id=4, delivered_at=NOW, incident_id=12)
+    o = relayed("on_time", NOW + timedelta(minutes=50), report_id=55)
+    o = replace(o, declared_first_known_at=NOW + timedelta(minutes=40), verbal_due_at=NOW + timedelta(minutes=55))
+    o = replace(o, written_due_at=o.verbal_due_at)
+    r = report(55, "verbal", NOW + timedelta(minutes=50), due=o.verbal_due_at, delay=0)
+    facts = IncidentFacts(id=12, exercise=False, obligations=(o,), reports=(r,), signals=(signal,))
+    assert keys(facts) == []
+
+
 # --- not required (SPEC rule 11): the mark ends the duty, it does not erase what was already found -------------
 
 SIGNAL = SignalFact(id=7, source="110", received_at=NOW, unit_id=4, delivered_at=NOW, incident_id=12)

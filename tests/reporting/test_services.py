@@ -791,18 +791,110 @@ def test_grade_two_gives_the_duty_room_a_relay_obligation(units, sijing_officer)
     assert relay.verbal_minutes == 15
 
 
-def test_relay_obligation_runs_from_the_first_report_when_a_report_raises_the_grade(units, sijing_officer):
+def test_relay_runs_from_the_grade_rise_when_a_report_raises_the_grade_later(units, sijing_officer):
+    # SPEC rule 13 as we read it (deadlines.relay_anchor): the first report, 10 minutes in, showed nothing major; the
+    # incident became grade II with the written report 40 minutes after it. The relay is due 15 minutes after the
+    # rise, not 15 minutes after the first report (which would open it 15 minutes overdue).
     incident = open_incident(sijing_officer, units["sijing"], injuries=1)
     obligation = incident.obligations.get()
     assert not incident.obligations.filter(kind=ObligationKind.RELAY).exists()
     first = file_at(KNOWN + timedelta(minutes=10), obligation, "verbal", sijing_officer)
-    file_at(KNOWN + timedelta(minutes=40), obligation, "written", sijing_officer, injuries=50, serious_injuries=50)
+    rise = first.counted_at + timedelta(minutes=40)
+    file_at(rise, obligation, "written", sijing_officer, injuries=50, serious_injuries=50)
     relay = incident.obligations.get(kind=ObligationKind.RELAY)
-    assert relay.first_known_at == first.counted_at == KNOWN + timedelta(minutes=10)
-    assert relay.verbal_due_at == KNOWN + timedelta(minutes=25)
+    assert relay.first_known_at == rise == KNOWN + timedelta(minutes=50)
+    assert relay.verbal_due_at == relay.written_due_at == rise + timedelta(minutes=15)
+    assert (relay.verbal_state, relay.written_state) == (DeadlineState.PENDING, DeadlineState.PENDING)
+    assert not Obligation.objects.filter(pk=relay.pk).overdue(rise).exists()  # not born overdue
     # Raising it again does not open a second relay obligation.
-    file_at(KNOWN + timedelta(minutes=50), obligation, "follow_up", sijing_officer, injuries=100, serious_injuries=100)
+    file_at(KNOWN + timedelta(minutes=55), obligation, "follow_up", sijing_officer, injuries=100, serious_injuries=100)
     assert incident.obligations.filter(kind=ObligationKind.RELAY).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("after_rise", "state"),
+    [(timedelta(minutes=15), DeadlineState.ON_TIME), (timedelta(minutes=15, seconds=1), DeadlineState.LATE)],
+)
+def test_a_relay_after_a_later_grade_rise_is_judged_from_the_rise(units, sijing_officer, duty_room, after_rise, state):
+    incident = open_incident(sijing_officer, units["sijing"], injuries=1)
+    file_at(KNOWN + timedelta(minutes=10), incident.obligations.get(), "verbal", sijing_officer)
+    rise = KNOWN + timedelta(minutes=50)
+    with freeze_time(rise):
+        services.incident_update(incident=incident, actor=duty_room, now=rise, deaths=10)
+    relay = incident.obligations.get(kind=ObligationKind.RELAY)
+    report = file_at(rise + after_rise, relay, "verbal", duty_room)
+    relay.refresh_from_db()
+    assert (relay.verbal_state, relay.written_state) == (state, state)
+    assert report.delay_seconds == (0 if state == DeadlineState.ON_TIME else 1)
+
+
+def test_a_signal_to_the_duty_room_before_the_grade_rise_does_not_move_the_relay_earlier(
+    units, sijing_officer, duty_room
+):
+    incident = open_incident(sijing_officer, units["sijing"], injuries=1)
+    with freeze_time(KNOWN + timedelta(minutes=5)):
+        signal_services.signal_ingest(
+            actor=duty_room,
+            now=KNOWN + timedelta(minutes=5),
+            source="110",
+            external_id="A-rise",
+            received_at=KNOWN + timedelta(minutes=5),
+            delivered_to=units["duty-room"],
+            delivered_at=KNOWN + timedelta(minutes=5),
+            domain="production_safety",
+            summary="群众报警",
+            location="泗泾镇某路1号",
+            incident=incident,
+        )
+    rise = KNOWN + timedelta(minutes=40)
+    with freeze_time(rise):
+        services.incident_update(incident=incident, actor=duty_room, now=rise, deaths=10)
+    relay = incident.obligations.get(kind=ObligationKind.RELAY)
+    assert (relay.first_known_at, relay.verbal_due_at) == (rise, rise + timedelta(minutes=15))
+
+
+def major_incident_relay(units, sijing_officer) -> Obligation:
+    """A grade II incident opened at KNOWN: the duty room's relay is due at KNOWN + 15 minutes."""
+    incident = open_incident(sijing_officer, units["sijing"], deaths=10)
+    return incident.obligations.get(kind=ObligationKind.RELAY)
+
+
+@pytest.mark.parametrize(
+    ("after_anchor", "state", "delay_seconds"),
+    [
+        (timedelta(minutes=15), DeadlineState.ON_TIME, 0),  # 15:00 after the anchor: on time (inclusive)
+        (timedelta(minutes=15, seconds=1), DeadlineState.LATE, 1),  # 15:01: late by one second
+    ],
+)
+@pytest.mark.parametrize("kind", ["verbal", "written"])
+def test_any_report_on_the_relay_discharges_both_its_clocks(
+    units, sijing_officer, duty_room, after_anchor, state, delay_seconds, kind
+):
+    relay = major_incident_relay(units, sijing_officer)
+    assert relay.first_known_at == KNOWN
+    report = file_at(KNOWN + after_anchor, relay, kind, duty_room)
+    relay.refresh_from_db()
+    assert (report.due_at, report.on_time, report.delay_seconds) == (
+        KNOWN + timedelta(minutes=15),
+        state == DeadlineState.ON_TIME,
+        delay_seconds,
+    )
+    assert (relay.verbal_state, relay.written_state) == (state, state)
+    assert relay.verbal_filed_at == relay.written_filed_at == KNOWN + after_anchor
+    assert relay.verbal_report_id == relay.written_report_id == report.pk
+    assert relay.next_action_at is None  # nothing left to chase
+    later = KNOWN + timedelta(days=2)
+    assert not Obligation.objects.filter(pk=relay.pk).open().exists()
+    assert not Obligation.objects.filter(pk=relay.pk).overdue(later).exists()
+    assert Obligation.objects.filter(pk=relay.pk).done().exists()
+    assert obligation_services.obligations_record_breaches(obligations=[relay], now=later) == []
+
+
+def test_an_unrelayed_relay_passes_its_one_deadline_once(units, sijing_officer):
+    relay = major_incident_relay(units, sijing_officer)
+    later = KNOWN + timedelta(hours=2)
+    breaches = obligation_services.obligations_record_breaches(obligations=[relay], now=later)
+    assert [(b.deadline, b.due_at) for b in breaches] == [("verbal", KNOWN + timedelta(minutes=15))]
 
 
 def test_exercise_flag_is_kept_and_its_clocks_run(units, sijing_officer):

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from freezegun import freeze_time
 
-from reporting import obligation_services, stats
+from reporting import obligation_services, services, stats
 from reporting.findings_services import finding_review, finding_roster_gap_record
 from reporting.models import Finding
 from tests.reporting.test_findings import DAY, T0, VERBAL_DUE, WRITTEN_DUE, file, open_incident, recompute
@@ -195,3 +195,35 @@ def test_dismissed_findings_are_not_counted(data_set, units, auditor):
 )
 def test_percentile_cont_matches_postgresql(values, fraction, expected):
     assert stats.percentile_cont(values, fraction) == expected
+
+
+# --- the duty room's relay (SPEC rule 13): one clock -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("relayed_after", "on_time"), [(timedelta(minutes=10), True), (timedelta(minutes=20), False)])
+def test_a_relay_done_by_phone_counts_as_done_on_both_clocks(units, sijing_officer, duty_room, relayed_after, on_time):
+    with freeze_time(T0):
+        incident = services.incident_create(
+            actor=sijing_officer,
+            now=T0,
+            title="泗泾镇某厂房爆炸",
+            domain="production_safety",
+            occurred_at=T0 - timedelta(minutes=20),
+            location="泗泾镇某路1号",
+            summary="",
+            deaths=10,  # grade II: the duty room relays to 区委办 and 区府办 within 15 minutes
+            units=[{"unit": units["sijing"], "first_known_at": T0, "channel": "self"}],
+        )
+    relay = incident.obligations.get(kind="relay")
+    file(relay, "verbal", T0 + relayed_after, duty_room)
+    recompute(T0 + 3 * DAY)
+    assert sorted(Finding.objects.filter(obligation=relay).values_list("key", flat=True)) == (
+        [] if on_time else [f"late:o{relay.pk}:verbal"]
+    )
+    row = stats.timeliness_rows(unit=units["duty-room"])[0]
+    figures = ("obligations", "verbal_on_time", "written_on_time", "late", "missed")
+    expected = (1, int(on_time), int(on_time), int(not on_time), 0)
+    assert tuple(row[f] for f in figures) == expected
+    delay = 0 if on_time else 5 * 60
+    assert (row["median_verbal_delay_seconds"], row["p90_written_delay_seconds"]) == (delay, delay)
+    assert stats._rows_python(unit=units["duty-room"], since=None, until=None) == [row]

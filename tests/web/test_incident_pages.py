@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from freezegun import freeze_time
 
 from reporting import report_services, services
 from reporting.models import AuditEvent, Channel, DeadlineState, Incident, Obligation
@@ -588,3 +589,41 @@ def test_the_timeline_shows_each_chase_and_unit_staff_see_their_own(client, unit
     assert [e["summary"] for e in timeline if e["kind"] == "notification_sent"] == [
         "口头报超时催报 #1 · sms → +8617000000001"
     ]
+
+
+# --- the duty room's relay (SPEC rule 13): one clock, done by phone -------------------------------------------
+
+
+def test_a_relay_phoned_in_from_its_filing_form_is_done_on_the_board_and_the_incident_page(
+    client, units, sijing_officer, duty_room
+):
+    start = timezone.now()
+    with freeze_time(start):
+        incident = open_incident(sijing_officer, units["sijing"], known_minutes_ago=5, title="重大", deaths=10)
+    relay = incident.obligations.get(kind="relay")
+    assert relay.verbal_due_at == relay.written_due_at == start + timedelta(minutes=15)
+    client.force_login(duty_room)
+    verbal = {
+        "kind": "verbal",
+        "occurred_at": local_input(incident.occurred_at),
+        "location": "泗泾镇某路1号",
+        "account": "厂房爆炸",
+        "deaths": "10",
+        "injuries": "0",
+        "missing": "0",
+    }
+    with freeze_time(start + timedelta(minutes=20)):
+        # The relay's own form (its id in the URL) offers the verbal report: a phone call to 区委办 and 区府办.
+        assert 'value="verbal"' in client.get(f"/obligations/{relay.pk}/file/").content.decode()
+        assert client.post(f"/obligations/{relay.pk}/file/", verbal).status_code == 302
+    relay.refresh_from_db()
+    assert (relay.verbal_state, relay.written_state) == (DeadlineState.LATE, DeadlineState.LATE)
+    with freeze_time(start + timedelta(hours=2)):
+        board = client.get("/board/data.json").json()
+        assert relay.pk not in [row["id"] for row in board["rows"]]
+        assert f'id="ob-{relay.pk}"' not in board["html"]
+        html = client.get(f"/incidents/{incident.pk}/").content.decode()
+    row = html[html.index(f'id="ob-{relay.pk}"') :]
+    row = row[: row.index("</tr>")]
+    assert row.count("state state-late") == 2 and "state-pending" not in row
+    assert f'<tr class="overdue" id="ob-{relay.pk}"' not in html
