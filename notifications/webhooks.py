@@ -15,6 +15,7 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from notifications import callbacks
+from reporting.text import CONTROL_MESSAGE, has_control_characters
 
 
 def signature_valid(request) -> bool:
@@ -30,6 +31,18 @@ def _forbidden() -> HttpResponse:
     return HttpResponseForbidden("签名无效 (invalid X-Twilio-Signature)", content_type="text/plain; charset=utf-8")
 
 
+def _malformed(request, *fields: str) -> HttpResponse | None:
+    """A 400 naming the first of ``fields`` that holds a control character (``reporting.text``'s one rule), else None.
+
+    Twilio never sends one, and PostgreSQL refuses NUL outright (DataError): looked up as it came, it would answer
+    500, which Twilio retries. A 4xx is not retried, and the request is malformed rather than about an unknown
+    message, like a missing field."""
+    for field in fields:
+        if has_control_characters(request.POST.get(field)):
+            return HttpResponseBadRequest(f"{field}: {CONTROL_MESSAGE}", content_type="text/plain; charset=utf-8")
+    return None
+
+
 @csrf_exempt
 @require_POST
 def twilio_status(request):
@@ -37,6 +50,9 @@ def twilio_status(request):
     (an unknown sid is not an error Twilio could fix by retrying)."""
     if not signature_valid(request):
         return _forbidden()
+    # ErrorCode too: it is stored in the notification's error on undelivered/failed.
+    if malformed := _malformed(request, "MessageSid", "MessageStatus", "ErrorCode"):
+        return malformed
     sid, status = request.POST.get("MessageSid", "").strip(), request.POST.get("MessageStatus", "").strip()
     if not sid or not status:
         return HttpResponseBadRequest("缺少 MessageSid 或 MessageStatus", content_type="text/plain; charset=utf-8")
@@ -52,6 +68,9 @@ def twilio_inbound(request):
     """From, Body: ``1``/``收到``/``OK`` acknowledges the most recent SMS sent to that phone. Answers TwiML."""
     if not signature_valid(request):
         return _forbidden()
+    # Not Body: it is only compared with the acknowledgement words, never stored, and a reply is not refused for it.
+    if malformed := _malformed(request, "From"):
+        return malformed
     phone, text = request.POST.get("From", "").strip(), request.POST.get("Body", "")
     if not phone:
         return HttpResponseBadRequest("缺少 From", content_type="text/plain; charset=utf-8")

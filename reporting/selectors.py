@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from reporting.coverage import MIN_ON_POST, Gap, coverage_gaps
 from reporting.models import AuditEvent, Contact, ContactRole, Incident, Obligation, Report, Role, Shift, Signal, Unit
@@ -64,9 +64,101 @@ def signal_list(*, user) -> QuerySet[Signal]:
     return qs.filter(delivered_to_id=user.unit_id) if _confined(user) else qs
 
 
-def incident_timeline(*, incident: Incident) -> QuerySet[AuditEvent]:
-    """Every audit event of an incident, oldest first (served by auditevent_incident_idx)."""
-    return AuditEvent.objects.filter(incident=incident).order_by("id")
+# How unit staff see each kind of audit event in an incident's timeline (SPEC "Integrity and access"). They get
+# the incident as a whole and their own unit's clock, reports and chasing, exactly what /obligations/, /reports/ and
+# /signals/ already give them; another unit's obligation, reports and chasing are that unit's data, and reviews are
+# the auditors' (/findings/ is 403 to them). A kind missing from STAFF_TIMELINE is hidden from unit staff, so a new
+# kind of event stays hidden until someone decides who may read it.
+#: The incident's facts, figures and grade (every responsible unit works from them; the incident detail shows them).
+STAFF_SEES_INCIDENT = "incident"
+#: The event's object is an obligation: shown when it is the user's unit's. This includes ``obligation_created``
+#: of another unit: its detail is that unit's clock (first-known time, channel, deadlines), and the incident
+#: detail does not list another unit's obligation to unit staff either.
+STAFF_SEES_OWN_OBLIGATION = "obligation"
+#: A report event: ``detail.unit`` is the unit of the report's obligation.
+STAFF_SEES_OWN_REPORT = "report"
+#: Chasing: ``detail.obligation`` is the obligation chased. Chasing of no obligation (the event rules that alert
+#: district leaders) is the duty room's, so it is hidden.
+STAFF_SEES_OWN_NOTIFICATION = "notification"
+#: The event's object is a signal: shown when it was delivered to the user's unit, as /signals/ shows it.
+STAFF_SEES_OWN_SIGNAL = "signal"
+STAFF_HIDDEN = "hidden"
+
+STAFF_TIMELINE = {
+    "incident_created": STAFF_SEES_INCIDENT,
+    "incident_changed": STAFF_SEES_INCIDENT,
+    "obligation_created": STAFF_SEES_OWN_OBLIGATION,
+    "obligation_not_required": STAFF_SEES_OWN_OBLIGATION,
+    "first_known_corrected": STAFF_SEES_OWN_OBLIGATION,
+    "first_known_evidence": STAFF_SEES_OWN_OBLIGATION,
+    "city_report_recorded": STAFF_SEES_OWN_OBLIGATION,
+    "deadline_passed": STAFF_SEES_OWN_OBLIGATION,
+    "report_filed": STAFF_SEES_OWN_REPORT,
+    "report_refused": STAFF_SEES_OWN_REPORT,
+    "report_draft_saved": STAFF_SEES_OWN_REPORT,
+    "notification_sent": STAFF_SEES_OWN_NOTIFICATION,
+    "notification_delivered": STAFF_SEES_OWN_NOTIFICATION,
+    "notification_acknowledged": STAFF_SEES_OWN_NOTIFICATION,
+    "notification_failed": STAFF_SEES_OWN_NOTIFICATION,
+    "notification_cancelled": STAFF_SEES_OWN_NOTIFICATION,
+    "signal_received": STAFF_SEES_OWN_SIGNAL,
+    "signal_linked": STAFF_SEES_OWN_SIGNAL,
+    # An auditor's decision and reason, even on the user's own unit's finding.
+    "finding_reviewed": STAFF_HIDDEN,
+    # These carry no incident today; named so that one that starts to carry one is still hidden.
+    "shift_added": STAFF_HIDDEN,
+    "shift_removed": STAFF_HIDDEN,
+    "contact_added": STAFF_HIDDEN,
+    "contact_changed": STAFF_HIDDEN,
+    "contact_removed": STAFF_HIDDEN,
+    "unit_added": STAFF_HIDDEN,
+    "unit_changed": STAFF_HIDDEN,
+    "unit_removed": STAFF_HIDDEN,
+    "user_added": STAFF_HIDDEN,
+    "user_changed": STAFF_HIDDEN,
+    "user_removed": STAFF_HIDDEN,
+    "token_created": STAFF_HIDDEN,
+    "token_replaced": STAFF_HIDDEN,
+    "token_removed": STAFF_HIDDEN,
+    "reporting_policy_added": STAFF_HIDDEN,
+    "reporting_policy_changed": STAFF_HIDDEN,
+    "reporting_policy_removed": STAFF_HIDDEN,
+    "escalation_policy_added": STAFF_HIDDEN,
+    "escalation_policy_changed": STAFF_HIDDEN,
+    "escalation_policy_removed": STAFF_HIDDEN,
+}
+
+
+def _staff_kinds(scope: str) -> list[str]:
+    return [kind for kind, seen in STAFF_TIMELINE.items() if seen == scope]
+
+
+def incident_timeline(*, incident: Incident, user) -> QuerySet[AuditEvent]:
+    """The audit events of an incident ``user`` may read, oldest first (served by auditevent_incident_idx): every
+    one for the reading roles; for unit staff, those ``STAFF_TIMELINE`` shows them (the incident's own events and
+    their unit's), never another unit's or a review."""
+    qs = AuditEvent.objects.filter(incident=incident).order_by("id")
+    if not _confined(user):
+        return qs
+    own_obligations = list(
+        Obligation.objects.filter(incident=incident, unit_id=user.unit_id).values_list("pk", flat=True)
+    )
+    own_signals = Signal.objects.filter(incident=incident, delivered_to_id=user.unit_id).values_list("pk", flat=True)
+    unit_code = user.unit.code if user.unit_id is not None else None
+    visible = Q(kind__in=_staff_kinds(STAFF_SEES_INCIDENT)) | Q(
+        kind__in=_staff_kinds(STAFF_SEES_OWN_OBLIGATION),
+        object_type="obligation",
+        object_id__in=[str(pk) for pk in own_obligations],
+    )
+    visible |= Q(kind__in=_staff_kinds(STAFF_SEES_OWN_NOTIFICATION), detail__obligation__in=own_obligations)
+    visible |= Q(
+        kind__in=_staff_kinds(STAFF_SEES_OWN_SIGNAL),
+        object_type="signal",
+        object_id__in=[str(pk) for pk in own_signals],
+    )
+    if unit_code is not None:
+        visible |= Q(kind__in=_staff_kinds(STAFF_SEES_OWN_REPORT), detail__unit=unit_code)
+    return qs.filter(visible)
 
 
 #: The audit events of a unit's roster (``reporting.roster_services``).

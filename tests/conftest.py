@@ -7,7 +7,7 @@ from django.utils import translation
 
 from reporting.models import Contact, ContactRole, Role, Unit, UnitKind, User
 
-pytest_plugins = ["tests.fixtures.workers", "tests.fixtures.delivery"]
+pytest_plugins = ["tests.fixtures.workers", "tests.fixtures.delivery", "tests.fixtures.timeline"]
 
 #: A fixed moment: 2026-11-28 09:00 Asia/Shanghai.
 NOW = datetime(2026, 11, 28, 1, 0, tzinfo=UTC)

@@ -127,11 +127,15 @@ class IncidentViewSet(ReadMixin, ApiViewSet):
         )
         return Response(ObligationSerializer(obligation, context=self.get_serializer_context()).data, status=201)
 
-    @extend_schema(summary="事件时间线: 全部审计事件, 按时间先后", responses=TimelineEventSerializer(many=True))
+    @extend_schema(
+        summary="事件时间线: 审计事件, 按时间先后; 基层单位只看到事件本身和本单位的事件 (unit staff: the incident's "
+        "own events and their unit's)",
+        responses=TimelineEventSerializer(many=True),
+    )
     @action(detail=True, methods=["get"], filterset_class=None)
     def timeline(self, request, *args, **kwargs):
         incident = self.get_object()
-        page = self.paginate_queryset(selectors.incident_timeline(incident=incident))
+        page = self.paginate_queryset(selectors.incident_timeline(incident=incident, user=request.user))
         return self.get_paginated_response(TimelineEventSerializer(page, many=True).data)
 
 

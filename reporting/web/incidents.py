@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from reporting import services, signal_services
+from reporting import selectors, services, signal_services
 from reporting.errors import DomainError
 from reporting.models import AuditEvent, Channel, DeadlineState, Incident, Obligation, ObligationKind, Role, Signal
 from reporting.web.access import (
@@ -39,10 +39,6 @@ from reporting.web.forms import (
     add_domain_errors,
     error_summary,
 )
-
-#: Audit events that concern the incident as a whole (shown to every unit on it); the rest name a unit.
-INCIDENT_LEVEL_EVENTS = frozenset({"incident_created", "incident_changed"})
-
 
 # --- opening an incident ---------------------------------------------------------------------------------------
 
@@ -210,17 +206,7 @@ def render_incident(request, incident: Incident, *, failed: dict | None = None, 
         if obligation.not_required_reason:
             row["not_required_reason"] = obligation.not_required_reason
         rows.append(row)
-    events = AuditEvent.objects.filter(incident=incident).order_by("id")
-    if role_of(request.user) == Role.UNIT_STAFF:
-        # Their unit's events: those naming the unit, and the chasing of its obligations (which name the obligation).
-        unit_code, own = request.user.unit.code, {row["id"] for row in rows}
-        events = [
-            e
-            for e in events
-            if e.kind in INCIDENT_LEVEL_EVENTS
-            or (e.detail or {}).get("unit") == unit_code
-            or (e.kind.startswith("notification_") and (e.detail or {}).get("obligation") in own)
-        ]
+    events = selectors.incident_timeline(incident=incident, user=request.user)
     timeline = [
         {
             "at": local_short(e.at, seconds=True),

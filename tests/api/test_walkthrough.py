@@ -200,13 +200,20 @@ def test_api_md_walkthrough():
         assert obligations["police"]["written_state"] == "late"
         # The signal reached 泗泾镇 one minute before it declared knowing: the clock runs from the evidence.
         assert obligations["sijing"]["first_known_at"] == z(NOW - timedelta(minutes=11))
-        response = officer.get(f"{V1}/incidents/{incident['id']}/timeline/", {"page_size": 500})
+        response = duty.get(f"{V1}/incidents/{incident['id']}/timeline/", {"page_size": 500})
         assert response.status_code == 200
         kinds = [event["kind"] for event in response.json()["results"]]
         assert kinds[:3] == ["incident_created", "obligation_created", "obligation_created"]
         assert kinds.count("report_filed") == 3 and "report_draft_saved" in kinds and "signal_linked" in kinds
         times = [event["at"] for event in response.json()["results"]]
         assert times == sorted(times) and all(t.endswith("Z") for t in times)
+        # 泗泾镇's officer sees the incident and 泗泾镇's own clock and reports, not the police's.
+        response = officer.get(f"{V1}/incidents/{incident['id']}/timeline/", {"page_size": 500})
+        assert response.status_code == 200
+        events = response.json()["results"]
+        assert [e["kind"] for e in events][:2] == ["incident_created", "obligation_created"]
+        assert [e["kind"] for e in events].count("report_filed") == 2 and "signal_linked" in [e["kind"] for e in events]
+        assert {e["detail"]["unit"] for e in events if "unit" in e["detail"]} == {"sijing"}
 
         # Filters as API.md lists them.
         assert duty.get(f"{V1}/incidents/", {"unit": "police"}).json()["count"] == 1

@@ -202,3 +202,51 @@ def test_reply_from_an_unknown_phone_acknowledges_nothing(client, sent):
     resp = signed_post(client, INBOUND_URL, {"From": "+8613900000000", "Body": "收到"})
     assert resp.status_code == 200 and "未找到" in resp.content.decode()
     assert status(n) == S.SENT
+
+
+# --- control characters ----------------------------------------------------------------------------------------------
+# PostgreSQL refuses NUL in text: looked up as it came, a signed callback with one answered 500, which Twilio retries.
+
+
+@pytest.mark.parametrize(
+    ("field", "params"),
+    [
+        ("MessageSid", {"MessageSid": "\x00", "MessageStatus": "delivered"}),
+        ("MessageSid", {"MessageSid": SID + "\x00", "MessageStatus": "delivered"}),
+        ("MessageSid", {"MessageSid": "SM\x1b" + "a" * 31, "MessageStatus": "delivered"}),
+        ("MessageStatus", {"MessageSid": SID, "MessageStatus": "delivered\x00"}),
+        ("ErrorCode", {"MessageSid": SID, "MessageStatus": "undelivered", "ErrorCode": "30003\x00"}),
+    ],
+)
+def test_a_status_callback_with_a_control_character_is_a_400_and_changes_nothing(client, sent, field, params):
+    n = sent()
+    resp = signed_post(client, STATUS_URL, params)
+    assert resp.status_code == 400 and resp.content.decode().startswith(f"{field}: ")
+    assert status(n) == S.SENT
+    assert not Notification.objects.filter(fallback_of=n).exists()
+    assert not AuditEvent.objects.filter(kind__in=["notification_delivered", "notification_failed"]).exists()
+
+
+@pytest.mark.parametrize("phone", ["\x00", "+8617000000001\x00", "+86170\x0700000001"])
+def test_a_reply_from_a_phone_with_a_control_character_is_a_400_and_acknowledges_nothing(client, sent, phone):
+    n = sent()
+    resp = signed_post(client, INBOUND_URL, {"From": phone, "Body": "收到"})
+    assert resp.status_code == 400 and resp.content.decode().startswith("From: ")
+    assert status(n) == S.SENT
+
+
+def test_a_reply_body_with_a_nul_is_answered_not_refused(client, sent):
+    """The body is only compared with the acknowledgement words, never stored: the reply gets its usual answer."""
+    n = sent()
+    resp = signed_post(client, INBOUND_URL, {"From": "+8617000000001", "Body": "收到\x00"})
+    assert resp.status_code == 200 and "回复 1、收到 或 OK" in resp.content.decode()
+    assert status(n) == S.SENT
+
+
+def test_a_tab_or_line_break_around_a_sid_is_still_trimmed(client, sent):
+    """``reporting.text`` allows tabs and line breaks; the webhook trims them as before."""
+    n = sent()
+    assert (
+        signed_post(client, STATUS_URL, {"MessageSid": f"\t{SID}\n", "MessageStatus": "delivered"}).status_code == 204
+    )
+    assert status(n) == S.DELIVERED
