@@ -10,7 +10,7 @@ from datetime import datetime
 from reporting import deadlines, hooks
 from reporting.auditlog import audited, event_append
 from reporting.errors import ConflictError, DomainError
-from reporting.models import DeadlineBreach, DeadlineState, Obligation
+from reporting.models import DeadlineBreach, DeadlineState, Obligation, ObligationKind
 from reporting.services import _clock, _delivery_evidence, _domain_error, _rearm, actor_name
 
 
@@ -21,6 +21,17 @@ def obligation_correct_first_known(
     """Correct the first-known time (SPEC rule 4). Clocks already decided keep their due time and lateness; pending
     ones move (``deadlines.corrected_due_times``)."""
     obligation = Obligation.objects.select_for_update(no_key=True).select_related("incident").get(pk=obligation.pk)
+    if obligation.kind == ObligationKind.RELAY:
+        # SPEC rule 13: the relay's clock runs from the first report received or the grade rise
+        # (``deadlines.relay_anchor``), not from anyone's knowledge; there is nothing to correct.
+        raise DomainError(
+            {
+                "first_known_at": [
+                    "转报时限从首报或升级时起算, 没有知悉时间可更正 "
+                    "(a relay's clock runs from the first report or the grade rise: no first-known time to correct)"
+                ]
+            }
+        )
     try:
         deadlines.check_incident_times(
             occurred_at=obligation.incident.occurred_at, first_known_at=[first_known_at], now=now

@@ -178,3 +178,17 @@ def test_a_relay_phoned_late_is_done_not_overdue_nor_open_hours_later(api, units
         relay_out = next(o for o in relay_out if o["kind"] == "relay")
         assert (relay_out["verbal_state"], relay_out["written_state"], relay_out["overdue"]) == ("late", "late", False)
         assert relay_out["written_filed_at"] == relay_out["verbal_filed_at"] is not None
+
+
+def test_a_relays_clock_has_no_first_known_time_to_correct(api, major, duty_room):
+    relay = major["relay"]
+    before = (relay.first_known_at, relay.verbal_due_at)
+    body = {"first_known_at": (timezone.now() - timedelta(minutes=15)).isoformat(), "reason": "值班记录"}
+    response = api(duty_room).post(f"{V1}/obligations/{relay.pk}/first-known/", body, format="json")
+    assert response.status_code == 400
+    assert "relay's clock runs from the first report" in response.json()["first_known_at"][0]
+    relay.refresh_from_db()
+    assert (relay.first_known_at, relay.verbal_due_at) == before
+    # The duty room's own report obligation on the same incident is corrected as any other.
+    own = api(duty_room).post(f"{V1}/obligations/{major['report'].pk}/first-known/", body, format="json")
+    assert own.status_code == 200
