@@ -9,7 +9,20 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone, translation
 
-from reporting.models import Contact, Finding, Report
+from notifications.models import Audience, NotificationChannel, NotificationStatus
+from reporting.models import (
+    Channel,
+    Contact,
+    ContactRole,
+    DeadlineState,
+    Domain,
+    Finding,
+    Grade,
+    Report,
+    ReportKind,
+    Role,
+    UnitKind,
+)
 from reporting.web.bilingual import KNOWN, PATTERNS, localize, split
 from reporting.web.display import local_input
 from tests.web.conftest import WRITTEN, open_incident
@@ -271,3 +284,48 @@ def test_every_known_message_has_an_english_wording_without_field_names():
         worded = [str(v) for v in KNOWN.values()] + [str(p[1]) for p in PATTERNS]
     assert len(worded) > 30
     assert [w for w in worded if CJK.search(w) or RAW_FIELD_NAME.search(w)] == []
+
+
+# --- choices on English pages ------------------------------------------------------------------------------------
+
+CHOICE_LABELS_ZH = [
+    str(label) for choices in (Channel, ContactRole) for label in choices.labels if CJK.search(str(label))
+]
+
+
+def test_choices_on_the_main_pages_are_english(client, duty_room, sijing_officer, incident):
+    client.cookies["django_language"] = "en"
+    shown = {}
+    client.force_login(duty_room)
+    for path in ("/incidents/new/", f"/incidents/{incident.pk}/", "/roster/sijing/", "/roster/sijing/people/"):
+        shown[path] = client.get(path).content.decode()
+    client.force_login(sijing_officer)
+    shown["/incidents/new/ (unit staff)"] = client.get("/incidents/new/").content.decode()
+    # The pages do offer these choices (so the check below is not vacuous).
+    assert "Told by another unit" in shown["/incidents/new/"] and "12345 hotline" in shown[f"/incidents/{incident.pk}/"]
+    assert "Shift leader" in shown["/roster/sijing/"] and "Duty officer" in shown["/roster/sijing/people/"]
+    assert len(CHOICE_LABELS_ZH) >= 11
+    leftovers = {path: [label for label in CHOICE_LABELS_ZH if f">{label}<" in page] for path, page in shown.items()}
+    assert leftovers == {path: [] for path in shown}
+
+
+@pytest.mark.parametrize(
+    "choices",
+    [
+        Channel,
+        ContactRole,
+        UnitKind,
+        Role,
+        Domain,
+        Grade,
+        DeadlineState,
+        ReportKind,
+        Audience,
+        NotificationChannel,
+        NotificationStatus,
+    ],
+    ids=lambda c: c.__name__,
+)
+def test_every_choice_label_has_an_english_translation(choices):
+    with translation.override("en"):
+        assert [str(label) for label in choices.labels if CJK.search(str(label))] == []
