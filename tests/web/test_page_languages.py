@@ -10,6 +10,7 @@ import pytest
 from django.utils import timezone, translation
 
 from notifications.models import Audience, NotificationChannel, NotificationStatus
+from reporting import obligation_services, report_services, services
 from reporting.models import (
     Channel,
     Contact,
@@ -329,3 +330,63 @@ def test_choices_on_the_main_pages_are_english(client, duty_room, sijing_officer
 def test_every_choice_label_has_an_english_translation(choices):
     with translation.override("en"):
         assert [str(label) for label in choices.labels if CJK.search(str(label))] == []
+
+
+# --- the timeline ----------------------------------------------------------------------------------------------
+
+
+def _timeline(client, incident) -> dict[str, list[str]]:
+    by_kind: dict[str, list[str]] = {}
+    for event in client.get(f"/incidents/{incident.pk}/").context["timeline"]:
+        by_kind.setdefault(event["kind"], []).append(event["summary"])
+    return by_kind
+
+
+@pytest.fixture
+def busy_incident(units, sijing_officer, duty_room):
+    """An incident with a late verbal report by 泗泾镇 and 区公安分局 marked not required."""
+    for code, name_en in (("sijing", "Sijing Town"), ("police", "Songjiang Police")):
+        units[code].name_en = name_en
+        units[code].save()
+    incident = open_incident(sijing_officer, units["sijing"], known_minutes_ago=40, title="泗泾镇某厂房火灾")
+    now = timezone.now()
+    report_services.report_create(
+        obligation=incident.obligations.get(),
+        kind="verbal",
+        actor=sijing_officer,
+        now=now,
+        occurred_at=now - timedelta(minutes=45),
+        **{k: WRITTEN[k] for k in ("location", "account", "deaths", "injuries", "missing")},
+    )
+    services.incident_add_unit(
+        incident=incident, unit=units["police"], first_known_at=now, channel="12345", actor=duty_room, now=now
+    )
+    obligation_services.obligation_mark_not_required(
+        obligation=incident.obligations.get(unit__code="police"), reason="误派单位", actor=duty_room, now=now
+    )
+    return incident
+
+
+def test_the_timeline_reads_as_phrases_in_english(client, duty_room, busy_incident):
+    client.cookies["django_language"] = "en"
+    client.force_login(duty_room)
+    lines = _timeline(client, busy_incident)
+    filed = lines["report_filed"][0]
+    assert filed.startswith("Sijing Town · Verbal (no. 1) · late by 10 min"), filed
+    assert "Injured 1" in filed
+    assert "first known through: 12345 hotline" in lines["obligation_created"][1]
+    assert lines["obligation_not_required"] == ["Songjiang Police · reason: “误派单位”"]
+    everything = " ".join(s for summaries in lines.values() for s in summaries)
+    assert "=" not in everything and not RAW_FIELD_NAME.search(everything), everything
+    assert not CJK.search(everything.replace("误派单位", "")), everything
+
+
+def test_the_timeline_reads_as_phrases_in_chinese(client, duty_room, busy_incident):
+    client.force_login(duty_room)
+    lines = _timeline(client, busy_incident)
+    assert lines["report_filed"][0].startswith("泗泾镇 · 口头报 (第 1 份) · 迟报 10 分"), lines["report_filed"]
+    assert "受伤人数 1" in lines["report_filed"][0]
+    assert lines["obligation_not_required"] == ["区公安分局 · 原因: “误派单位”"]
+    assert "死亡人数 0" in lines["incident_created"][0]
+    everything = " ".join(s for summaries in lines.values() for s in summaries)
+    assert "=" not in everything and not ENGLISH_WORD.search(everything.replace("SJ-", "")), everything
