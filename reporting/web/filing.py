@@ -170,5 +170,7 @@ def report_detail(request, report_id: int):
         "delay_rest_seconds": (report.delay_seconds or 0) % 60,
         "counted_at": local_short(report.counted_at, seconds=True),
         "due_at": local_short(report.due_at, seconds=True),
+        # The button names the report still due (a written one after a verbal report), else follow-up/final.
+        "next_due": next((k for k in kinds_for(obligation) if k in (ReportKind.WRITTEN, ReportKind.VERBAL)), None),
     }
     return render(request, "web/report.html", context)

@@ -390,3 +390,34 @@ def test_the_timeline_reads_as_phrases_in_chinese(client, duty_room, busy_incide
     assert "死亡人数 0" in lines["incident_created"][0]
     everything = " ".join(s for summaries in lines.values() for s in summaries)
     assert "=" not in everything and not ENGLISH_WORD.search(everything.replace("SJ-", "")), everything
+
+
+# --- English wording -------------------------------------------------------------------------------------------
+
+
+def test_the_incident_list_is_named_in_the_plural_and_its_column_and_filter_say_what_they_are(
+    client, duty_room, incident
+):
+    client.force_login(duty_room)
+    chinese = client.get("/incidents/").content.decode()
+    assert re.search(r"<h1>事件 <span", chinese) and '<th scope="col">报送</th>' in chinese
+    client.cookies["django_language"] = "en"
+    page = client.get("/incidents/").content.decode()
+    assert re.search(r"<h1>Incidents <span", page) and ">Incidents</a>" in page
+    assert '<th scope="col">Reporting</th>' in page and "File report" not in page
+    assert re.search(r'<label for="id_exercise">Exercises</label>', page), re.findall(r"<label[^>]*>[^<]*", page)
+    assert "EXERCISE" not in page
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_after_a_verbal_report_the_button_names_the_written_report(client, sijing_officer, incident, language):
+    client.cookies["django_language"] = language
+    client.force_login(sijing_officer)
+    post = {"kind": "verbal", "occurred_at": local_input(incident.occurred_at), **WRITTEN}
+    response = client.post(f"/obligations/{incident.obligations.get().pk}/file/", post, follow=True)
+    page = response.content.decode()
+    expected = {"en": "File the written report", "zh-hans": "报送书面报"}[language]
+    assert expected in page and "续报/终报" not in page and "follow-up/final" not in page
+    written = {**post, "kind": "written"}
+    page = client.post(f"/obligations/{incident.obligations.get().pk}/file/", written, follow=True).content.decode()
+    assert {"en": "File another report (follow-up/final)", "zh-hans": "继续报送 (续报/终报)"}[language] in page
