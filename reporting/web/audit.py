@@ -27,6 +27,7 @@ from reporting.errors import DomainError
 from reporting.finding_text import finding_summary
 from reporting.models import Finding, FindingKind, ReviewState, Role, Unit
 from reporting.web.access import AUDIT_ROLES, role_of
+from reporting.web.bilingual import localize
 from reporting.web.display import LOCAL_TZ, local_short
 
 FINDINGS_SHOWN = 200
@@ -104,7 +105,7 @@ def _parse_day(raw: str, field: str, errors: dict) -> date | None:
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        errors[field] = _("日期格式应为 YYYY-MM-DD (a date like 2026-11-28)")
+        errors[field] = _("日期格式应为 YYYY-MM-DD, 如 2026-11-28")
         return None
 
 
@@ -144,7 +145,7 @@ def finding_review(request, finding_id: int):
         context = _audit_context(request)
         context["review_errors"] = {
             "id": finding.pk,
-            "messages": [str(m) for msgs in exc.errors.values() for m in msgs],
+            "messages": [localize(m) for msgs in exc.errors.values() for m in msgs],
             "decision": decision,
             "reason": reason,
         }
@@ -164,18 +165,18 @@ def _audit_context(request) -> dict:
     review = request.GET.get("review", "")
     unit_code = request.GET.get("unit", "")
     if kind and kind not in FindingKind.values:
-        errors["kind"] = _("未知的类型 (unknown kind)")
+        errors["kind"] = _("未知的类型")
     if review and review not in ReviewState.values:
-        errors["review"] = _("未知的审核状态 (unknown review state)")
+        errors["review"] = _("未知的审核状态")
     units = list(Unit.objects.order_by("code"))
     unit = next((u for u in units if u.code == unit_code), None) if unit_code else None
     if unit_code and unit is None:
-        errors["unit"] = _("未知的单位 (unknown unit)")
+        errors["unit"] = _("未知的单位")
     since = _day_start(since_day)
     # "until" is a whole day, inclusive.
     until = _day_start(until_day + timedelta(days=1)) if until_day else None
     if since is not None and until is not None and since >= until:
-        errors["until"] = _("截止日期不能早于起始日期 (until must not be before since)")
+        errors["until"] = _("截止日期不能早于起始日期")
     if errors:
         since = until = unit = None
         kind = review = ""

@@ -90,10 +90,20 @@ def _submit(*, obligation: Obligation, form: ReportForm, user, as_draft: bool) -
         return report_services.report_create(
             obligation=obligation, kind=kind, actor=user, now=now, draft=as_draft, **values
         )
-    draft = report_services.report_draft_update(report=draft, kind=kind, actor=user, now=now, **values)
+    if as_draft or _edited(draft, kind=kind, values=values):
+        # The service logs this as a draft save (report_draft_saved), also when the user pressed 报送.
+        draft = report_services.report_draft_update(report=draft, kind=kind, actor=user, now=now, **values)
     if as_draft:
         return draft
     return report_services.report_file(report=draft, actor=user, now=now)
+
+
+def _edited(draft: Report, *, kind: str, values: dict) -> bool:
+    """Whether the form holds anything else than the draft as saved (an empty text field is stored blank)."""
+    stored = {f: getattr(draft, f) for f in (*report_services.REPORT_FIELDS, "call_received_at")}
+    typed = {f: values.get(f) for f in stored}
+    typed = {f: "" if v is None and isinstance(stored[f], str) else v for f, v in typed.items()}
+    return draft.kind != kind or typed != stored
 
 
 def _filing(request, obligation: Obligation):
@@ -171,5 +181,7 @@ def report_detail(request, report_id: int):
         "delay_rest_seconds": (report.delay_seconds or 0) % 60,
         "counted_at": local_short(report.counted_at, seconds=True),
         "due_at": local_short(report.due_at, seconds=True),
+        # The button names the report still due (a written one after a verbal report), else follow-up/final.
+        "next_due": next((k for k in kinds_for(obligation) if k in (ReportKind.WRITTEN, ReportKind.VERBAL)), None),
     }
     return render(request, "web/report.html", context)

@@ -10,9 +10,10 @@ from django.utils.translation import gettext_lazy as _
 
 from reporting import phones
 from reporting.api.fields import MAX_BIGINT
-from reporting.errors import DomainError
+from reporting.errors import DomainError, MissingElementsError
 from reporting.models import Channel, Domain, Grade, ReportKind, Unit
 from reporting.text import CONTROL_MESSAGE, has_control_characters
+from reporting.web.bilingual import LocalizedErrorsForm, localize
 from reporting.web.display import LOCAL_TZ
 
 DATETIME_LOCAL_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
@@ -25,9 +26,7 @@ class LocalDateTimeField(forms.DateTimeField):
 
     def __init__(self, **kwargs):
         kwargs.setdefault("input_formats", DATETIME_LOCAL_FORMATS)
-        kwargs.setdefault(
-            "error_messages", {"invalid": _("请输入有效的日期时间, 如 2026-11-28 09:15 (a valid date and time)")}
-        )
+        kwargs.setdefault("error_messages", {"invalid": _("请输入有效的日期时间, 如 2026-11-28 09:15")})
         super().__init__(**kwargs)
 
     def to_python(self, value):
@@ -45,8 +44,9 @@ def _printable(value: str) -> None:
         raise forms.ValidationError(CONTROL_MESSAGE)
 
 
-class TextForm(forms.Form):
-    """A form whose text fields refuse control characters, as the API's do (``reporting.text``)."""
+class TextForm(LocalizedErrorsForm):
+    """A form whose text fields refuse control characters, as the API's do (``reporting.text``); its errors are in
+    the page's language (``reporting.web.bilingual``)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -56,10 +56,16 @@ class TextForm(forms.Form):
 
 
 def add_domain_errors(form: forms.Form, exc: DomainError) -> None:
-    """A service's refusal on the form: each message on its field, or above the form when it names none."""
+    """A service's refusal on the form, in the page's language: each message on its field, or above the form when
+    it names none (a message about a field the form lacks keeps that field's label). A missing element is named by
+    the form's own label, not by the domain's bilingual message (``elements.missing_message``)."""
     for field, msgs in exc.errors.items():
+        on_form = field in form.fields
+        if isinstance(exc, MissingElementsError) and on_form:
+            form.add_error(field, _("缺少必报要素: %(label)s") % {"label": form.fields[field].label})
+            continue
         for msg in msgs if isinstance(msgs, list | tuple) else [msgs]:
-            form.add_error(field if field in form.fields else None, str(msg))
+            form.add_error(field if on_form else None, localize(str(msg), keep_label=not on_form))
 
 
 def error_summary(form: forms.Form) -> list[tuple[str, str]]:
@@ -68,7 +74,8 @@ def error_summary(form: forms.Form) -> list[tuple[str, str]]:
     for name, errors in form.errors.items():
         label = str(form.fields[name].label) if name in form.fields else ""
         for error in errors:
-            mentioned = not label or label in error or f"({name})" in error
+            error = localize(error)
+            mentioned = not label or label.casefold() in error.casefold()
             summary.append((name if name in form.fields else "", error if mentioned else f"{label}: {error}"))
     return summary
 
@@ -81,7 +88,7 @@ def _money(*, required: bool) -> forms.IntegerField:
         min_value=0,
         max_value=MAX_BIGINT,
         widget=forms.NumberInput(attrs={"inputmode": "numeric", "min": "0"}),
-        error_messages={"invalid": _("请输入整数, 可以为0 (a whole number, 0 allowed)")},
+        error_messages={"invalid": _("请输入整数, 可以为0")},
     )
 
 
@@ -92,7 +99,7 @@ def _count(label):
         min_value=0,
         max_value=1_000_000,
         widget=forms.NumberInput(attrs={"inputmode": "numeric", "min": "0"}),
-        error_messages={"invalid": _("请输入整数, 可以为0 (a whole number, 0 allowed)")},
+        error_messages={"invalid": _("请输入整数, 可以为0")},
     )
 
 
@@ -202,9 +209,9 @@ class IncidentForm(IncidentFactsForm):
         to_field_name="code",
         widget=forms.CheckboxSelectMultiple,
         error_messages={
-            "required": _("至少选择一个责任单位 (at least one responsible unit)"),
-            "invalid_choice": _("未知单位: %(value)s (unknown unit)"),
-            "invalid_pk_value": _("未知单位: %(pk)s (unknown unit)"),
+            "required": _("至少选择一个责任单位"),
+            "invalid_choice": _("未知单位: %(value)s"),
+            "invalid_pk_value": _("未知单位: %(pk)s"),
         },
     )
     first_known_at = LocalDateTimeField(label=_("首次知悉时间"))
@@ -236,8 +243,8 @@ class UnitClockForm(TextForm):
         to_field_name="code",
         empty_label=_("请选择"),
         error_messages={
-            "required": _("请选择单位 (choose a unit)"),
-            "invalid_choice": _("未知单位 (unknown unit)"),
+            "required": _("请选择单位"),
+            "invalid_choice": _("未知单位"),
         },
     )
     first_known_at = LocalDateTimeField(label=_("首次知悉时间"))
@@ -315,7 +322,7 @@ class ContactFieldsForm(TextForm):
     def clean_name(self):
         name = self.cleaned_data["name"].strip()
         if not name:
-            raise forms.ValidationError(_("请填写姓名 (a name is required)"))
+            raise forms.ValidationError(_("请填写姓名"))
         return name
 
     def clean_phone(self):

@@ -12,6 +12,7 @@ from django.http import Http404
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django.views.decorators.http import require_GET
 
 from reporting.models import DeadlineState, Domain, Grade, Incident, Obligation, Role
@@ -41,7 +42,7 @@ class IncidentListFilter(filters.FilterSet):
     )
     exercise = filters.ChoiceFilter(
         method="filter_exercise",
-        label=_("演练"),
+        label=pgettext_lazy("incident filter", "演练"),
         choices=[("no", _("不含演练")), ("only", _("只看演练"))],
         empty_label=_("全部"),
     )

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from reporting import selectors, services, signal_services
 from reporting.errors import DomainError
-from reporting.models import AuditEvent, Channel, DeadlineState, Incident, Obligation, ObligationKind, Role, Signal
+from reporting.models import Channel, DeadlineState, Incident, Obligation, ObligationKind, Role, Signal
 from reporting.web.access import (
     MANAGE_ROLES,
     OPEN_INCIDENT_ROLES,
@@ -28,7 +28,7 @@ from reporting.web.access import (
     role_of,
 )
 from reporting.web.board import board_row
-from reporting.web.display import EVENT_LABELS, STEP_LABELS, local_input, local_short
+from reporting.web.display import EVENT_LABELS, local_input, local_short
 from reporting.web.forms import (
     CityReportForm,
     FirstKnownForm,
@@ -39,6 +39,7 @@ from reporting.web.forms import (
     add_domain_errors,
     error_summary,
 )
+from reporting.web.timeline import describe, unit_labels
 
 # --- opening an incident ---------------------------------------------------------------------------------------
 
@@ -133,26 +134,6 @@ def _initial_incident(own_unit, signal: Signal | None) -> dict:
 # --- the incident page -----------------------------------------------------------------------------------------
 
 
-def _describe(event: AuditEvent) -> str:
-    """A short summary of an event's detail: for a notification the chasing step, channel and recipient; else the
-    unit, report kind, deadline and the like, language-neutral."""
-    detail = event.detail or {}
-    if event.kind.startswith("notification_") and "step" in detail:
-        step = str(STEP_LABELS.get(detail["step"], detail["step"]))
-        repeat = f" #{detail['repeat']}" if detail.get("repeat") else ""
-        parts = [f"{step}{repeat}", f"{detail.get('channel', '')} → {detail.get('to', '')}"]
-        for key in ("error", "reason"):
-            if detail.get(key):
-                parts.append(str(detail[key])[:120])
-        return " · ".join(parts)
-    parts = []
-    for key in ("unit", "kind", "deadline", "sequence", "on_time", "missing", "reason", "source", "grade"):
-        if key in detail and detail[key] not in (None, "", []):
-            value = detail[key]
-            parts.append(f"{key}={','.join(value) if isinstance(value, list) else value}")
-    return " · ".join(parts)
-
-
 def _pending(obligation: Obligation) -> bool:
     return DeadlineState.PENDING in (obligation.verbal_state, obligation.written_state)
 
@@ -206,14 +187,15 @@ def render_incident(request, incident: Incident, *, failed: dict | None = None, 
         if obligation.not_required_reason:
             row["not_required_reason"] = obligation.not_required_reason
         rows.append(row)
-    events = selectors.incident_timeline(incident=incident, user=request.user)
+    events = list(selectors.incident_timeline(incident=incident, user=request.user))
+    units = unit_labels(events)
     timeline = [
         {
             "at": local_short(e.at, seconds=True),
             "kind": e.kind,
             "label": EVENT_LABELS.get(e.kind, e.kind),
             "actor": e.actor,
-            "summary": _describe(e),
+            "summary": describe(e, units=units),
         }
         for e in events
     ]

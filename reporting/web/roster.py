@@ -29,6 +29,7 @@ from reporting.coverage import MIN_ON_POST, Gap, coverage_gaps
 from reporting.errors import DomainError
 from reporting.models import Contact, ContactRole, Role, Shift, Unit
 from reporting.web.access import BOARD_ROLES, MANAGE_ROLES, role_of
+from reporting.web.bilingual import LocalizedErrorsForm
 from reporting.web.display import EVENT_LABELS, LOCAL_TZ, local_short
 from reporting.web.forms import LocalDateTimeField, add_domain_errors, error_summary
 from reporting.web.leaders import uncovered_domains
@@ -40,14 +41,14 @@ DAY = timedelta(days=1)
 HANDOVER = time(8, 30)
 
 
-class ShiftForm(forms.Form):
+class ShiftForm(LocalizedErrorsForm):
     contact = forms.ModelChoiceField(
         label=gettext_lazy("人员"),
         queryset=Contact.objects.none(),
         empty_label=gettext_lazy("请选择"),
         error_messages={
-            "required": gettext_lazy("请选择人员 (choose a person)"),
-            "invalid_choice": gettext_lazy("不是本单位在用的人员 (not one of this unit's people)"),
+            "required": gettext_lazy("请选择人员"),
+            "invalid_choice": gettext_lazy("不是本单位在用的人员"),
         },
     )
     role = forms.ChoiceField(label=gettext_lazy("岗位"))
@@ -78,7 +79,7 @@ class ShiftForm(forms.Form):
     def clean_ends_at(self):
         ends_at = self.cleaned_data["ends_at"]
         if ends_at <= self.now:
-            raise forms.ValidationError(_("只能安排尚未结束的班次 (a shift that has already ended is history)"))
+            raise forms.ValidationError(_("只能安排尚未结束的班次"))
         return ends_at
 
 

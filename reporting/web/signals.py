@@ -20,6 +20,7 @@ from reporting import signal_services
 from reporting.errors import DomainError
 from reporting.models import Incident, Signal
 from reporting.web.access import BOARD_ROLES, MANAGE_ROLES, role_of
+from reporting.web.bilingual import LocalizedErrorsForm, localize
 from reporting.web.display import local_short
 
 #: Incidents offered for linking: those opened in the last few days (older ones are linked through the API).
@@ -28,14 +29,14 @@ LINKABLE_DAYS = 7
 PAGE_SIZE = 100
 
 
-class LinkForm(forms.Form):
+class LinkForm(LocalizedErrorsForm):
     incident = forms.ModelChoiceField(
         label=gettext_lazy("关联到事件"),
         queryset=Incident.objects.none(),
         empty_label=gettext_lazy("请选择"),
         error_messages={
-            "required": gettext_lazy("请选择事件 (choose an incident)"),
-            "invalid_choice": gettext_lazy("未知事件 (unknown incident)"),
+            "required": gettext_lazy("请选择事件"),
+            "invalid_choice": gettext_lazy("未知事件"),
         },
     )
 
@@ -106,7 +107,9 @@ def signal_link(request, signal_id: int):
             signal_services.signal_link(signal=signal, incident=incident, actor=request.user, now=now)
         except DomainError as exc:
             # Linked elsewhere meanwhile: the row no longer offers a form, so the message goes above the table.
-            errors = [f"{signal.source} {signal.external_id}: {m}" for msgs in exc.errors.values() for m in msgs]
+            errors = [
+                f"{signal.source} {signal.external_id}: {localize(m)}" for msgs in exc.errors.values() for m in msgs
+            ]
             return _page(request, status=exc.status_code, errors=errors)
         messages.success(request, _("线索已关联到事件 %(number)s。") % {"number": incident.number})
         return redirect("web:signals")

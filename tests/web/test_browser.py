@@ -15,11 +15,11 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from notifications.models import SweepHeartbeat
-from reporting import signal_services
+from reporting import report_services, services, signal_services
 from reporting.links import filing_token
 from reporting.models import Finding, Incident, RefusedReport, Report
 from reporting.web.display import local_input
-from tests.web.conftest import login, open_incident
+from tests.web.conftest import WRITTEN, login, open_incident
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("transactional_db")]
 
@@ -375,3 +375,49 @@ def test_the_roster_and_people_pages_fit_a_phone(phone_page, live_server, units,
         texts = [c for c in page.locator(cells).all() if c.inner_text().strip() and not c.locator("form, a").count()]
         assert texts and all(cell.evaluate(lines) == 1 for cell in texts), path
     keep_screenshot(tmp_path, page, "people-phone.png", full_page=True)
+
+
+def test_english_pages_fit_a_phone(browser, live_server, units, duty_room, sijing_officer, tmp_path):
+    """At 390 px in English (longer words, long unit names) the page itself never scrolls sideways: wide tables
+    scroll inside their frame and dropdowns shrink to the screen."""
+    for unit in units.values():
+        unit.name_en = f"Songjiang District {unit.code.title()} Administration and Emergency Coordination Office"
+        unit.save()
+    now = timezone.now()
+    incident = open_incident(sijing_officer, units["sijing"], known_minutes_ago=10, title="泗泾镇某厂房火灾")
+    done = open_incident(sijing_officer, units["sijing"], known_minutes_ago=20, title="泗泾镇某仓库起火冒烟事件")
+    report_services.report_create(
+        obligation=done.obligations.get(),
+        kind="written",
+        actor=sijing_officer,
+        now=now,
+        occurred_at=now - timedelta(minutes=25),
+        **WRITTEN,
+    )
+    for extra in ("chedun", "police", "emergency"):
+        services.incident_add_unit(
+            incident=incident, unit=units[extra], first_known_at=now, channel="12345", actor=duty_room, now=now
+        )
+    context = browser.new_context(locale="en-US", viewport={"width": 390, "height": 844}, is_mobile=True)
+    context.add_cookies([{"name": "django_language", "value": "en", "url": live_server.url}])
+    page = context.new_page()
+    try:
+        for username, paths in (
+            ("duty", [f"/incidents/{incident.pk}/", "/audit/"]),
+            ("sijing-officer", ["/obligations/"]),
+        ):
+            page.context.clear_cookies()
+            context.add_cookies([{"name": "django_language", "value": "en", "url": live_server.url}])
+            page.goto(f"{live_server.url}/login/")
+            page.fill("#id_username", username)
+            page.fill("#id_password", "pw-" + username)
+            page.get_by_role("button", name="Log in").click()
+            page.wait_for_load_state()
+            for path in paths:
+                page.goto(f"{live_server.url}{path}")
+                assert page.evaluate("document.documentElement.lang") == "en"
+                width = page.evaluate("document.documentElement.scrollWidth")
+                keep_screenshot(tmp_path, page, f"en-390-{path.strip('/').replace('/', '-')}.png", full_page=True)
+                assert width <= 390, (path, width)
+    finally:
+        context.close()

@@ -583,11 +583,11 @@ def test_the_timeline_shows_each_chase_and_unit_staff_see_their_own(client, unit
     client.force_login(duty_room)
     timeline = client.get(f"/incidents/{mine.pk}/").context["timeline"]
     chases = [e["summary"] for e in timeline if e["kind"] == "notification_sent"]
-    assert chases == ["口头报超时催报 #1 · sms → +8617000000001", "口头报超时升级 · sms → +8617000000002"]
+    assert chases == ["口头报超时催报 #1 · 短信 → +8617000000001", "口头报超时升级 · 短信 → +8617000000002"]
     client.force_login(sijing_officer)
     timeline = client.get(f"/incidents/{mine.pk}/").context["timeline"]
     assert [e["summary"] for e in timeline if e["kind"] == "notification_sent"] == [
-        "口头报超时催报 #1 · sms → +8617000000001"
+        "口头报超时催报 #1 · 短信 → +8617000000001"
     ]
 
 

@@ -645,3 +645,25 @@ def test_a_draft_id_beyond_the_database_is_a_400(client, sijing_officer, sijing_
     response = client.post(f"/obligations/{sijing_obligation.pk}/file/", post)
     assert response.status_code == 400
     assert Report.objects.count() == 0
+
+
+def test_filing_a_draft_as_loaded_logs_no_draft_save(client, sijing_officer, sijing_obligation):
+    """Pressing 报送 on a draft the form loaded unchanged files it: the timeline shows the filing, not a draft save
+    in the same second."""
+    client.force_login(sijing_officer)
+    url = f"/obligations/{sijing_obligation.pk}/file/"
+    post = {"kind": "written", "occurred_at": local_input(sijing_obligation.incident.occurred_at), **WRITTEN}
+    client.post(url, {**post, "action": "draft"})
+    draft = Report.objects.drafts().get()
+    assert AuditEvent.objects.filter(kind="report_draft_saved").count() == 1
+    # What the browser sends back: the form as the page filled it from the draft.
+    form = client.get(url).context["form"]
+    sent = {name: form[name].value() for name in form.fields}
+    sent = {
+        k: "" if v is None else (v.strftime("%Y-%m-%dT%H:%M") if hasattr(v, "strftime") else v) for k, v in sent.items()
+    }
+    response = client.post(url, sent)
+    assert response.status_code == 302
+    assert Report.objects.filed().get().pk == draft.pk
+    assert AuditEvent.objects.filter(kind="report_draft_saved").count() == 1
+    assert AuditEvent.objects.filter(kind="report_filed").count() == 1
