@@ -202,13 +202,13 @@ def test_shift_refusal(client, sijing_officer, language):
 
 def test_person_refusal(client, sijing_officer, language):
     client.force_login(sijing_officer)
-    person = {"name": "独特的姓名", "role": "shift_leader", "phone": "13800000123", "email": "", "active": "on"}
+    person = {"name": "独特的姓名", "role": "shift_leader", "phone": "021-57671234", "email": "", "active": "on"}
     response = client.post("/roster/sijing/people/", person)
     assert response.status_code == 400
     page = response.content.decode()
-    expected = {"en": "E.164 format", "zh-hans": "手机号码须为 E.164 格式"}
+    expected = {"en": "Enter a mobile number", "zh-hans": "请填写手机号码"}
     assert_one_language(page, language, expected[language])
-    assert 'value="独特的姓名"' in page and 'value="13800000123"' in page
+    assert 'value="独特的姓名"' in page and 'value="021-57671234"' in page
     assert not Contact.objects.filter(name="独特的姓名").exists()
 
 
