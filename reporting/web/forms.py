@@ -8,10 +8,11 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from reporting import phones
+from reporting import deadlines, phones
 from reporting.api.fields import MAX_BIGINT
 from reporting.errors import DomainError, MissingElementsError
 from reporting.models import Channel, Domain, Grade, ReportKind, Unit
+from reporting.services import serious_injuries_error
 from reporting.text import CONTROL_MESSAGE, has_control_characters
 from reporting.web.bilingual import LocalizedErrorsForm, localize
 from reporting.web.display import LOCAL_TZ
@@ -225,6 +226,25 @@ class IncidentForm(IncidentFactsForm):
                 del self.fields[name]
         else:
             self.fields["units"].queryset = Unit.objects.filter(active=True).order_by("kind", "code")
+
+    def clean(self):
+        """The service's checks on the values that parsed (times, seriously injured), here as well: every refusal
+        shows at once, instead of a second round after the user fixed the first ones. The service checks again."""
+        data = super().clean()
+        occurred, known = data.get("occurred_at"), data.get("first_known_at")
+        if occurred is not None:
+            try:
+                deadlines.check_incident_times(
+                    occurred_at=occurred, first_known_at=[known] if known else [], now=timezone.now()
+                )
+            except deadlines.TimeError as exc:
+                add_domain_errors(self, DomainError({exc.field: [exc.message]}))
+        serious, injuries = data.get("serious_injuries"), data.get("injuries")
+        if serious is not None and "injuries" not in self.errors:
+            message = serious_injuries_error(serious_injuries=serious, injuries=injuries)
+            if message:
+                add_domain_errors(self, DomainError({"serious_injuries": [message]}))
+        return data
 
     def incident_values(self) -> dict:
         """The keyword arguments of ``services.incident_create`` but ``units``."""

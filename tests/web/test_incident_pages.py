@@ -200,6 +200,25 @@ def test_duty_room_bad_input(client, duty_room, case, overrides, field):
     assert written_counts() == before
 
 
+def test_every_refusal_shows_at_once_not_in_two_rounds(client, sijing_officer):
+    client.force_login(sijing_officer)
+    bad = {
+        "direct_loss_yuan": "-100",  # a field error
+        "occurred_at": _later(60),  # refused by the rule-6 time check
+        "first_known_at": _later(61),
+        "injuries": "2",
+        "serious_injuries": "3",  # more seriously injured than injured
+    }
+    response = client.post("/incidents/new/", fields(**bad))
+    assert response.status_code == 400
+    assert {"direct_loss_yuan", "occurred_at", "serious_injuries"} <= set(response.context["form"].errors)
+    assert written_counts() == (0, 0, 0)
+    # First known before it occurred, with the rest right: named on its own field.
+    early = {"occurred_at": _earlier(20), "first_known_at": _earlier(30), "serious_injuries": "1"}
+    response = client.post("/incidents/new/", fields(**early))
+    assert response.status_code == 400 and list(response.context["form"].errors) == ["first_known_at"]
+
+
 def test_the_refusal_is_in_english_when_asked(client, sijing_officer):
     client.force_login(sijing_officer)
     client.cookies["django_language"] = "en"
