@@ -217,3 +217,21 @@ def chain_verify(*, batch_size: int = 2000) -> ChainBreak | None:
             return ChainBreak(event.pk, "content does not match its hash (this event was altered)")
         prev_hash = event.hash
     return None
+
+
+def chain_head() -> tuple[int, str, int] | None:
+    """The newest event's id and hash, and the number of events: an anchor to keep outside the database. A later
+    ``verify_audit_chain --anchor ID:HASH`` then shows the chain was not cut back or rewritten up to that event,
+    which the chain alone cannot show (it has no secret: whoever may write the table could rebuild it whole)."""
+    last = AuditEvent.objects.order_by("-id").values_list("id", "hash").first()
+    return None if last is None else (last[0], last[1], AuditEvent.objects.count())
+
+
+def anchor_check(event_id: int, event_hash: str) -> str | None:
+    """Why the chain no longer holds the anchored event as anchored, or None when it does."""
+    stored = AuditEvent.objects.filter(pk=event_id).values_list("hash", flat=True).first()
+    if stored is None:
+        return f"anchored event {event_id} is gone: the chain was cut back or rebuilt"
+    if stored != event_hash:
+        return f"anchored event {event_id} has another hash: the chain was rewritten up to it"
+    return None

@@ -27,6 +27,7 @@ from reporting.models import (
     ObligationKind,
     Report,
     ReportingPolicy,
+    Role,
     Signal,
     Unit,
     UnitKind,
@@ -144,6 +145,19 @@ def incident_create(*, actor, now: datetime, units: list[dict[str, Any]], **fiel
     """
     if not units:
         raise DomainError({"units": ["至少指定一个责任单位 (at least one responsible unit)"]})
+    if getattr(actor, "effective_role", None) == Role.UNIT_STAFF:
+        # The duty room's decisions: an exercise is left out of every audit figure (SPEC rule 10), so a unit may not
+        # take its own incident out of the audit; the grade and sensitivity are judged by the duty room (rule 9).
+        decided = {"exercise": bool(fields.get("exercise")), "grade": fields.get("grade") is not None}
+        decided["sensitive"] = bool(fields.get("sensitive"))
+        refused = [name for name, given in decided.items() if given]
+        if refused:
+            raise DomainError(
+                {
+                    name: ["由总值班室决定, 报送单位不能设置 (the duty room decides this, not a reporting unit)"]
+                    for name in refused
+                }
+            )
     if fields.get("domain") not in Domain.values:
         raise DomainError({"domain": [f"未知领域 (unknown domain; one of {', '.join(Domain.values)})"]})
     for field in FIGURES:

@@ -206,6 +206,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 1800.0,
         "options": {"expires": 1700},
     },
+    # The audit chain's head in the logs, hourly: anchors outside the database for verify_audit_chain --anchor.
+    "log-audit-chain-head": {
+        "task": "reporting.tasks.log_audit_chain_head",
+        "schedule": 3600.0,
+        "options": {"expires": 3500},
+    },
 }
 # Shanghai hour (0-23) from which units with a 双人在岗 gap in the next 24 hours are emailed; "off" disables it.
 _reminder_hour = os.environ.get("ROSTER_REMINDER_HOUR", "16").strip().lower()

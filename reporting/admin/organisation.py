@@ -2,7 +2,7 @@
 service that audits it."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin
 from django.db import transaction
@@ -161,13 +161,26 @@ admin.site.unregister(TokenProxy)
 @admin.register(TokenProxy)
 class AuditedTokenAdmin(ServiceAdmin, TokenAdmin):
     """DRF's token admin, audited: ``token_created`` / ``token_removed`` (who, for whom; never the key). A token is
-    created or revoked, never edited (giving a token to another user would be both)."""
+    created or revoked, never edited (giving a token to another user would be both). The list never shows the keys:
+    a key is shown once, to whoever created it (the API's token endpoints), not to every admin afterwards."""
+
+    list_display = ("key_hint", "user", "created")
+    fields = ("user",)
+
+    @admin.display(description="key")
+    def key_hint(self, obj) -> str:
+        return f"{obj.key[:4]}…" if obj.key else ""
 
     def has_change_permission(self, request, obj=None):
         return False
 
     def save_model(self, request, obj, form, change):
-        config_services.token_replace(user=obj.user, token=obj, actor=request.user, now=timezone.now())
+        token = config_services.token_replace(user=obj.user, token=obj, actor=request.user, now=timezone.now())
+        self.message_user(
+            request,
+            f"{obj.user.username} 的新令牌 (仅显示这一次; shown only this once): {token.key}",
+            messages.WARNING,
+        )
 
     def delete_one(self, request, obj):
         config_services.token_delete(token=obj, actor=request.user, now=timezone.now())

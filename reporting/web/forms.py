@@ -221,8 +221,8 @@ class IncidentForm(IncidentFactsForm):
     def __init__(self, *args, own_unit: Unit | None, **kwargs):
         super().__init__(*args, **kwargs)
         if own_unit is not None:
-            # Unit staff: their own unit is the responsible unit; grade and sensitivity are the duty room's.
-            for name in ("units", "grade", "sensitive"):
+            # Unit staff: their own unit is the responsible unit; grade, sensitivity and exercise are the duty room's.
+            for name in ("units", "grade", "sensitive", "exercise"):
                 del self.fields[name]
         else:
             self.fields["units"].queryset = Unit.objects.filter(active=True).order_by("kind", "code")

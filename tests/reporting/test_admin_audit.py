@@ -222,6 +222,10 @@ def test_tokens_created_and_revoked_in_the_admin_never_record_the_key(admin_clie
     assert (event.actor, event.object_type, event.object_id) == ("admin", "user", str(duty_room.pk))
     assert event.detail == {"user": "duty"}
     assert token.key not in all_events_json()
+    # The key is shown once, to the admin who made it, and never again in the list.
+    assert token.key in admin_client.get(added["Location"]).content.decode()
+    listing = admin_client.get(url(TokenProxy, "changelist")).content.decode()
+    assert token.key not in listing and f"{token.key[:4]}…" in listing
 
     # A second token for the same user is refused by the form (one token per user), and records nothing.
     count = AuditEvent.objects.count()

@@ -45,7 +45,7 @@ def marks(units, sijing_officer, outsider, duty_room):
         "early": open_incident(units, sijing_officer).obligations.get(),
         "at_due": open_incident(units, sijing_officer).obligations.get(),
         "late": open_incident(units, outsider, unit="chedun").obligations.get(),
-        "exercise": open_incident(units, sijing_officer, exercise=True).obligations.get(),
+        "exercise": open_incident(units, duty_room, exercise=True).obligations.get(),
         "earlier": open_incident(units, sijing_officer, known=T0 - timedelta(days=2), at=T0).obligations.get(),
     }
     mark(rows["early"], T0 + timedelta(minutes=5), duty_room, reason="误加单位, 事发地不在本镇")
@@ -106,7 +106,7 @@ def corrections(units, sijing_officer, outsider, duty_room):
     rows = {
         "later": open_incident(units, sijing_officer).obligations.get(),
         "crossing": open_incident(units, outsider, unit="chedun", known=T0 - timedelta(minutes=50)).obligations.get(),
-        "exercise": open_incident(units, sijing_officer, exercise=True).obligations.get(),
+        "exercise": open_incident(units, duty_room, exercise=True).obligations.get(),
         "old": open_incident(units, sijing_officer, known=T0 - timedelta(days=2), at=T0).obligations.get(),
     }
     correct(

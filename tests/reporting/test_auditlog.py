@@ -63,10 +63,49 @@ def test_hash_is_sha256_of_the_canonical_content(chain):
     assert '"kind":"report_filed"' in text and "泗泾镇" in text
 
 
-def test_intact_chain_verifies(chain, capsys):
+def test_intact_chain_verifies_and_prints_its_head(chain, capsys):
     assert chain_verify() is None
     call_command("verify_audit_chain")
-    assert capsys.readouterr().out.strip() == "audit chain OK (5 events)"
+    head = chain[-1]
+    head.refresh_from_db()
+    assert capsys.readouterr().out.strip() == f"audit chain OK (5 events); head {head.pk}:{head.hash}"
+
+
+def anchor_of(event) -> str:
+    event.refresh_from_db()
+    return f"{event.pk}:{event.hash}"
+
+
+def test_events_cut_from_the_end_are_found_only_against_an_anchor_kept_outside(chain, capsys):
+    anchor = anchor_of(chain[-1])
+    call_command("verify_audit_chain", anchor=[anchor])  # held as anchored
+    tamper("DELETE FROM reporting_auditevent WHERE id >= %s", [chain[3].pk])
+    assert chain_verify() is None  # what is left is a valid chain: the cut alone cannot be seen
+    with pytest.raises(CommandError, match=rf"anchored event {chain[-1].pk} is gone"):
+        call_command("verify_audit_chain", anchor=[anchor])
+
+
+def test_a_chain_rebuilt_whole_is_found_against_an_anchor(chain):
+    anchor = anchor_of(chain[1])
+    tamper("UPDATE reporting_auditevent SET hash = %s WHERE id = %s", ["e" * 64, chain[1].pk])
+    with pytest.raises(CommandError, match="broken|another hash"):
+        call_command("verify_audit_chain", anchor=[anchor])
+
+
+@pytest.mark.parametrize("value", ["12", "x:abc", "12:" + "a" * 63])
+def test_a_malformed_anchor_is_refused_clearly(chain, value):
+    with pytest.raises(CommandError, match="--anchor takes ID:HASH"):
+        call_command("verify_audit_chain", anchor=[value])
+
+
+def test_beat_logs_the_head_hourly_as_an_anchor(chain, caplog, settings):
+    from reporting.tasks import log_audit_chain_head
+
+    assert settings.CELERY_BEAT_SCHEDULE["log-audit-chain-head"]["schedule"] == 3600.0
+    with caplog.at_level("INFO", logger="reporting.tasks"):
+        text = log_audit_chain_head()
+    assert text == f"audit chain head {anchor_of(chain[-1])} (5 events)"
+    assert text in caplog.text
 
 
 def test_empty_chain_verifies():

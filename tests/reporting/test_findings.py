@@ -388,8 +388,8 @@ def test_raised_deaths_after_another_units_report_showed_more_is_suspected_conce
 # --- exercises, not required, roster gaps --------------------------------------------------------------------------
 
 
-def test_exercise_gives_no_finding_at_all(units, sijing_officer):
-    incident = open_incident(units, sijing_officer, exercise=True)
+def test_exercise_gives_no_finding_at_all(units, sijing_officer, duty_room):
+    incident = open_incident(units, duty_room, exercise=True)
     obligation = incident.obligations.get()
     file(obligation, "written", WRITTEN_DUE + DAY + timedelta(hours=1), sijing_officer)
     recompute(WRITTEN_DUE + 3 * DAY)
@@ -454,8 +454,8 @@ def test_roster_gap_is_recorded_once_per_moment_and_step(units, sijing_officer):
     assert Finding.objects.filter(kind="roster_gap").count() == 2
 
 
-def test_roster_gap_in_an_exercise_is_flagged_exercise(units, sijing_officer):
-    incident = open_incident(units, sijing_officer, exercise=True)
+def test_roster_gap_in_an_exercise_is_flagged_exercise(units, sijing_officer, duty_room):
+    incident = open_incident(units, duty_room, exercise=True)
     gap = finding_roster_gap_record(
         unit=units["sijing"], at=VERBAL_DUE, incident=incident, detail={"step": "verbal_overdue"}
     )

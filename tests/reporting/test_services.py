@@ -897,8 +897,8 @@ def test_an_unrelayed_relay_passes_its_one_deadline_once(units, sijing_officer):
     assert [(b.deadline, b.due_at) for b in breaches] == [("verbal", KNOWN + timedelta(minutes=15))]
 
 
-def test_exercise_flag_is_kept_and_its_clocks_run(units, sijing_officer):
-    incident = open_incident(sijing_officer, units["sijing"], exercise=True)
+def test_exercise_flag_is_kept_and_its_clocks_run(units, sijing_officer, duty_room):
+    incident = open_incident(duty_room, units["sijing"], exercise=True)  # only the duty room marks an exercise
     obligation = incident.obligations.get()
     assert Incident.objects.get(pk=incident.pk).exercise is True
     assert obligation.verbal_due_at == VERBAL_DUE

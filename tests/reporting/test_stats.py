@@ -50,7 +50,7 @@ def data_set(units, sijing_officer, outsider, duty_room, auditor):
     c = open_incident(units, sijing_officer).obligations.get()
     file(c, "written", WRITTEN_DUE + timedelta(seconds=300))
     d = open_incident(units, sijing_officer).obligations.get()
-    e = open_incident(units, sijing_officer, exercise=True).obligations.get()
+    e = open_incident(units, duty_room, exercise=True).obligations.get()
     file(e, "written", WRITTEN_DUE + timedelta(hours=3))
     f = open_incident(units, sijing_officer).obligations.get()
     with freeze_time(T0 + timedelta(minutes=5)):

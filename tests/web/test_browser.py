@@ -58,7 +58,7 @@ def test_board_highlights_overdue_and_shows_the_sweeper_banner(
     settings.BOARD_POLL_SECONDS = 1
     overdue = open_incident(outsider, units["chedun"], known_minutes_ago=70, title="车墩镇某仓库火灾")
     open_incident(sijing_officer, units["sijing"], known_minutes_ago=40, title="泗泾镇道路塌陷", deaths=1)
-    open_incident(sijing_officer, units["police"], known_minutes_ago=8, title="防汛应急演练", exercise=True)
+    open_incident(duty_room, units["police"], known_minutes_ago=8, title="防汛应急演练", exercise=True)
     open_incident(duty_room, units["emergency"], known_minutes_ago=3, title="某化工企业爆炸", deaths=3, injuries=12)
     login(page, live_server, "duty", next_path="/board/")
     banner = page.locator("#sweeper-banner")

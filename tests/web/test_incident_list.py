@@ -11,11 +11,11 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def incidents(units, sijing_officer, outsider):
+def incidents(units, sijing_officer, outsider, duty_room):
     return {
         "late": open_incident(outsider, units["chedun"], known_minutes_ago=70, title="车墩镇某仓库火灾", injuries=2),
         "fresh": open_incident(sijing_officer, units["sijing"], known_minutes_ago=5, title="泗泾镇道路塌陷"),
-        "drill": open_incident(sijing_officer, units["sijing"], known_minutes_ago=3, title="防汛演练", exercise=True),
+        "drill": open_incident(duty_room, units["sijing"], known_minutes_ago=3, title="防汛演练", exercise=True),
     }
 
 

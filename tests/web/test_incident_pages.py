@@ -200,6 +200,16 @@ def test_duty_room_bad_input(client, duty_room, case, overrides, field):
     assert written_counts() == before
 
 
+def test_a_unit_officer_is_not_offered_the_duty_rooms_decisions_and_cannot_post_them(client, sijing_officer):
+    client.force_login(sijing_officer)
+    page = client.get("/incidents/new/").content.decode()
+    assert 'name="exercise"' not in page and 'name="grade"' not in page and 'name="sensitive"' not in page
+    response = client.post("/incidents/new/", fields(exercise="on", grade="I", sensitive="on"))
+    assert response.status_code == 302
+    incident = Incident.objects.get()
+    assert (incident.exercise, incident.sensitive, incident.grade) == (False, False, incident.grade_computed)
+
+
 def test_every_refusal_shows_at_once_not_in_two_rounds(client, sijing_officer):
     client.force_login(sijing_officer)
     bad = {
