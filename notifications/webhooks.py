@@ -7,6 +7,7 @@ behind a TLS-terminating proxy. With no ``TWILIO_AUTH_TOKEN`` configured nothing
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.cache import cache
 from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -62,6 +63,18 @@ def twilio_status(request):
     return HttpResponse(status=204)
 
 
+#: How long an inbound reply's MessageSid is remembered. Twilio's signature has no timestamp, so a captured signed
+#: reply could be posted again later and acknowledge a newer SMS to that phone; a reply is acted on once.
+INBOUND_SEEN_SECONDS = 30 * 24 * 3600
+
+
+def _seen_before(message_sid: str) -> bool:
+    """True when this reply was already acted on (a replay, or Twilio retrying); no SID: nothing to remember."""
+    if not message_sid:
+        return False
+    return not cache.add(f"twilio:inbound:{message_sid}", 1, timeout=INBOUND_SEEN_SECONDS)
+
+
 @csrf_exempt
 @require_POST
 def twilio_inbound(request):
@@ -69,13 +82,13 @@ def twilio_inbound(request):
     if not signature_valid(request):
         return _forbidden()
     # Not Body: it is only compared with the acknowledgement words, never stored, and a reply is not refused for it.
-    if malformed := _malformed(request, "From"):
+    if malformed := _malformed(request, "From", "MessageSid"):
         return malformed
     phone, text = request.POST.get("From", "").strip(), request.POST.get("Body", "")
     if not phone:
         return HttpResponseBadRequest("缺少 From", content_type="text/plain; charset=utf-8")
     reply = MessagingResponse()
-    if callbacks.is_ack_reply(text):
+    if callbacks.is_ack_reply(text) and not _seen_before(request.POST.get("MessageSid", "").strip()):
         acked = callbacks.notifications_acknowledge(phone=phone, now=timezone.now())
         if acked:
             reply.message(f"已确认收到催报({acked[0].incident.number})，请尽快报送。")

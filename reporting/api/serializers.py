@@ -7,7 +7,9 @@ input and the output of each. Incidents, reports and signals have separate input
 
 from __future__ import annotations
 
+from django.contrib.auth import password_validation
 from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.authtoken.models import Token
@@ -140,6 +142,14 @@ class UserSerializer(ModelSerializer):
     class Meta:
         model = User
         fields = ["id", "username", "role", "unit", "contact", "active", "password"]
+
+    def validate_password(self, value: str) -> str:
+        """The same rules as every password (AUTH_PASSWORD_VALIDATORS: long enough, not a common one)."""
+        try:
+            password_validation.validate_password(value, user=self.instance)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(list(exc.messages)) from exc
+        return value
 
     def validate(self, attrs):
         instance = self.instance

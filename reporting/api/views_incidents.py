@@ -75,7 +75,8 @@ class IncidentViewSet(ReadMixin, ApiViewSet):
         "partial_update": DUTY,
         "units": DUTY,
     }
-    throttled_actions = ("create", "units")
+    # Each can make SMS go out: a new incident or unit starts clocks; a PATCH raising the figures tells leaders.
+    throttled_actions = ("create", "units", "partial_update")
 
     def get_queryset(self):
         return selectors.incident_list(user=self.request.user).prefetch_related("obligations__unit")
@@ -260,6 +261,8 @@ class SignalViewSet(ReadMixin, ApiViewSet):
         "link": DUTY,
         "incident": DUTY,
     }
+    # Opening an incident from a signal starts clocks (and may tell leaders); a link makes a unit's evidence.
+    throttled_actions = ("incident", "link")
 
     def get_queryset(self):
         return selectors.signal_list(user=self.request.user)

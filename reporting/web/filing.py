@@ -25,6 +25,7 @@ from reporting.web.access import obligation_for_filing, report_visible, role_of
 from reporting.web.board import board_row
 from reporting.web.display import local_input, local_short
 from reporting.web.forms import ReportForm, add_domain_errors, error_summary
+from reporting.web.throttle import sms_throttled
 
 
 def kinds_for(obligation: Obligation) -> list[str]:
@@ -153,11 +154,13 @@ def _filing(request, obligation: Obligation):
 
 @require_http_methods(["GET", "POST"])
 @login_required
+@sms_throttled
 def file_obligation(request, obligation_id: int):
     return _filing(request, obligation_for_filing(request.user, obligation_id))
 
 
 @require_http_methods(["GET", "POST"])
+@sms_throttled
 def file_by_token(request, token: str):
     """The SMS link: a forged or expired token is a clear 404 page; then login, then the unit check (404)."""
     obligation_id = obligation_from_token(token)

@@ -29,6 +29,7 @@ from reporting.web.forms import (
     add_domain_errors,
 )
 from reporting.web.incidents import incident_for, render_incident
+from reporting.web.throttle import sms_throttled
 
 
 def _managed_incident(user, incident_id: int) -> Incident:
@@ -68,6 +69,7 @@ def _act(request, incident: Incident, form, action: str, write, *, obligation: O
 
 @require_POST
 @login_required
+@sms_throttled
 def incident_add_unit(request, incident_id: int):
     """增加责任单位: a new obligation whose clocks start from the unit's first-known time."""
     incident = _managed_incident(request.user, incident_id)
@@ -126,6 +128,7 @@ def obligation_first_known(request, obligation_id: int):
 
 @require_POST
 @login_required
+@sms_throttled
 def incident_edit(request, incident_id: int):
     """修改事件信息: figures, grade, title, place, summary (the API's PATCH); the service logs each change."""
     incident = _managed_incident(request.user, incident_id)

@@ -39,6 +39,7 @@ from reporting.web.forms import (
     add_domain_errors,
     error_summary,
 )
+from reporting.web.throttle import sms_throttled
 from reporting.web.timeline import describe, unit_labels
 
 # --- opening an incident ---------------------------------------------------------------------------------------
@@ -46,6 +47,7 @@ from reporting.web.timeline import describe, unit_labels
 
 @require_http_methods(["GET", "POST"])
 @login_required
+@sms_throttled
 def incident_new(request):
     """``/incidents/new/``: unit staff open an incident for their own unit (declaring when they first knew, SPEC
     rule 5); the duty room opens one for the units it names, or from a signal (``?signal=<id>``: prefilled from it,

@@ -22,6 +22,7 @@ from reporting.models import Incident, Signal
 from reporting.web.access import BOARD_ROLES, MANAGE_ROLES, role_of
 from reporting.web.bilingual import LocalizedErrorsForm, localize
 from reporting.web.display import local_short
+from reporting.web.throttle import sms_throttled
 
 #: Incidents offered for linking: those opened in the last few days (older ones are linked through the API).
 LINKABLE_DAYS = 7
@@ -93,6 +94,7 @@ def signals(request):
 
 @require_POST
 @login_required
+@sms_throttled
 def signal_link(request, signal_id: int):
     if role_of(request.user) not in MANAGE_ROLES:
         raise Http404("no such action")

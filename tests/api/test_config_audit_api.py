@@ -135,3 +135,17 @@ def test_a_units_code_is_permanent(api, units, duty_room):
     units["sijing"].refresh_from_db()
     assert (units["sijing"].code, units["sijing"].name) == ("sijing", "泗泾镇")
     assert not AuditEvent.objects.filter(kind="unit_changed").exists()
+
+
+@pytest.mark.parametrize("weak", ["password", "12345678", "qwertyuiop"])
+def test_a_password_set_through_the_api_follows_the_password_rules(api, units, admin_user, weak):
+    root = api(admin_user)
+    body = {"username": "sijing-3", "role": "unit_staff", "unit": "sijing", "password": weak}
+    response = root.post(f"{V1}/users/", body, format="json")
+    assert response.status_code == 400 and list(response.json()) == ["password"]
+    assert not User.objects.filter(username="sijing-3").exists()
+    created = root.post(f"{V1}/users/", {**body, "password": "Sijing-Officer-Pass-3"}, format="json")
+    assert created.status_code == 201
+    changed = root.patch(f"{V1}/users/{created.json()['id']}/", {"password": weak}, format="json")
+    assert changed.status_code == 400 and "password" in changed.json()
+    assert User.objects.get(username="sijing-3").check_password("Sijing-Officer-Pass-3")

@@ -66,5 +66,17 @@ def test_the_sms_endpoints_are_throttled(api, world, duty_room, settings):
         codes = [client.post(f"{V1}/incidents/", {}, format="json").status_code for _ in range(3)]
         assert codes == [400, 400, 429]
         assert client.get(f"{V1}/incidents/").status_code == 200  # reads are not throttled
+        # The other ways to start clocks or tell leaders share the same allowance (found by review: they had none).
+        from django.core.cache import cache
+
+        incident, signal = world["incident"], world["signal"]
+        for method, url in (
+            ("patch", f"{V1}/incidents/{incident.pk}/"),
+            ("post", f"{V1}/signals/{signal.pk}/incident/"),
+            ("post", f"{V1}/signals/{signal.pk}/link/"),
+        ):
+            cache.clear()
+            codes = [getattr(client, method)(url, {"deaths": -1}, format="json").status_code for _ in range(3)]
+            assert codes[-1] == 429, (url, codes)
     finally:
         SmsThrottle.THROTTLE_RATES = original

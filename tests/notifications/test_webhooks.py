@@ -1,6 +1,7 @@
 """Twilio webhooks (issue 3, must-show 4): valid signature → 2xx; missing or forged → 403 (also with no token
 configured); out-of-order and repeated status callbacks; a reply 收到 acknowledges."""
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -188,6 +189,22 @@ def test_ack_is_not_overwritten_by_a_late_delivered_callback(client, sent):
     signed_post(client, INBOUND_URL, {"From": "+8617000000001", "Body": "收到"})
     signed_post(client, STATUS_URL, {"MessageSid": SID, "MessageStatus": "delivered"})
     assert status(n) == S.ACKNOWLEDGED
+
+
+def test_a_reply_posted_again_does_not_acknowledge_a_newer_sms(client, sent):
+    """Twilio's signature carries no time: a captured signed reply posted again later must not acknowledge an SMS
+    sent after it (found by security review). Each reply (its MessageSid) is acted on once."""
+    first = sent()
+    reply = {"From": "+8617000000001", "Body": "1", "MessageSid": f"SM{uuid.uuid4().hex}"}
+    assert "已确认收到催报" in signed_post(client, INBOUND_URL, reply).content.decode()
+    assert status(first) == S.ACKNOWLEDGED
+    newer = sent(step="verbal_escalate", sid="SM" + "c" * 32, at=NOW + timedelta(minutes=36))
+    again = signed_post(client, INBOUND_URL, reply)
+    assert again.status_code == 200 and "已确认收到催报" not in again.content.decode()
+    assert status(newer) == S.SENT
+    fresh = {**reply, "MessageSid": f"SM{uuid.uuid4().hex}"}  # a new reply from that phone still acknowledges
+    assert "已确认收到催报" in signed_post(client, INBOUND_URL, fresh).content.decode()
+    assert status(newer) == S.ACKNOWLEDGED
 
 
 def test_other_replies_do_not_acknowledge(client, sent):
