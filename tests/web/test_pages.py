@@ -97,7 +97,7 @@ def test_board_data_is_not_for_unit_staff(client, sijing_officer):
 
 def test_board_data_lists_open_obligations_and_stale_heartbeat(client, units, duty_room, sijing_officer):
     late = open_incident(sijing_officer, units["sijing"], known_minutes_ago=90, title="迟报的事件")
-    fresh = open_incident(sijing_officer, units["chedun"], known_minutes_ago=5, title="演练事件", exercise=True)
+    fresh = open_incident(duty_room, units["chedun"], known_minutes_ago=5, title="演练事件", exercise=True)
     client.force_login(duty_room)
     data = client.get("/board/data.json").json()
     assert data["heartbeat"] == {"age_seconds": None, "stale": True}
