@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "reporting.apps.ReportingConfig",
     "notifications.apps.NotificationsConfig",
 ]
@@ -144,6 +145,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_INCLUDE_SCHEMA": False,
+    # /api/docs/ serves Swagger UI from our own static files, not a CDN: the product runs on a government network
+    # that may not reach one, and a script from another origin on our own would see the signed-in user's pages.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # The cache holds the SMS throttle's counters and the findings recompute's debounce keys: shared by every web and
