@@ -14,4 +14,9 @@ through ``reporting.config_services``, people and shifts through ``reporting.ros
 change log shows them), each through a ``ServiceAdmin``.
 """
 
+from django.contrib import admin
+
 from reporting.admin import incidents, organisation  # noqa: F401 (registers the model admins)
+from reporting.web.login import AdminLoginForm
+
+admin.site.login_form = AdminLoginForm  # the same limit on guessing as the pages' login

@@ -16,6 +16,7 @@ from reporting.web import (
     roster,
     signals,
 )
+from reporting.web.login import LoginForm
 
 app_name = "web"
 
@@ -23,7 +24,9 @@ urlpatterns = [
     path("", pages.home, name="home"),
     path(
         "login/",
-        auth_views.LoginView.as_view(template_name="web/login.html", redirect_authenticated_user=True),
+        auth_views.LoginView.as_view(
+            template_name="web/login.html", redirect_authenticated_user=True, authentication_form=LoginForm
+        ),
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(next_page="web:login"), name="logout"),
