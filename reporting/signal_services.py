@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 
 from reporting import deadlines, hooks
 from reporting.auditlog import audited, event_append
-from reporting.errors import ConflictError
+from reporting.errors import ConflictError, DomainError
 from reporting.models import Incident, Obligation, ObligationKind, Signal
 from reporting.services import _clock, _domain_error, _obligation_open, _rearm, actor_name, incident_create
 
@@ -33,6 +33,10 @@ def signal_ingest(*, actor, now: datetime, source: str, external_id: str, **fiel
                 deadlines.check_past(field, fields[field], now=now)
             except deadlines.TimeError as exc:
                 raise _domain_error(exc) from exc
+    received, delivered = fields.get("received_at"), fields.get("delivered_at")
+    if received is not None and delivered is not None and delivered < received:
+        # A delivery is first-known evidence (SPEC rule 5): one before the feed itself received the signal cannot be.
+        raise DomainError({"delivered_at": ["派送时间不能早于接报时间 (delivered_at is before received_at)"]})
     try:
         with transaction.atomic():
             signal = Signal.objects.create(source=source, external_id=external_id, created_at=now, **fields)

@@ -290,6 +290,7 @@ CASES = [
     ("signal", ("delivered_to",), "nowhere", 400, "delivered_to"),
     ("signal", ("delivered_to",), None, 400, "delivered_to"),  # a delivery time needs a unit
     ("signal", ("delivered_at",), "FUTURE", 400, "delivered_at"),
+    ("signal", ("delivered_at",), "LONG_AGO", 400, "delivered_at"),  # delivered before the feed received it
     ("signal", ("deaths",), -1, 400, "deaths"),
     ("signal", ("summary",), LONG, 400, "summary"),
     ("signal", ("domain",), "weather", 400, "domain"),

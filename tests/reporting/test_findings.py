@@ -215,7 +215,7 @@ def ingest(units, *, external_id, at, unit=None, incident=None, source="110", de
             now=at,
             source=source,
             external_id=external_id,
-            received_at=at,
+            received_at=min(at, delivered_at or at),  # a feed receives a signal before it delivers it
             delivered_to=units[unit] if unit else None,
             delivered_at=(delivered_at or at) if unit else None,
             domain="production_safety",
