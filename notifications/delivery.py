@@ -319,6 +319,12 @@ def notification_fallback(*, notification: Notification, now: datetime) -> list[
     n = notification
     if n.channel != NotificationChannel.SMS:
         return []
+    if n.step.endswith("_reminder") and n.obligation_id:
+        # A reminder whose deadline has passed is no longer worth chasing down: its overdue step (a wider audience,
+        # SMS and email) has taken over, and a fallback would still say "time is left" (chasing review).
+        due = getattr(n.obligation, f"{n.step.removesuffix('_reminder')}_due_at", None)
+        if due is not None and now > due:
+            return []
     wanted: list[tuple[str, Contact, str]] = []
     if n.recipient_id and n.recipient.email:
         wanted.append((NotificationChannel.EMAIL, n.recipient, n.recipient.email))

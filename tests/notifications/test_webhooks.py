@@ -5,6 +5,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from freezegun import freeze_time
 from twilio.request_validator import RequestValidator
 
 from notifications.models import Notification, NotificationStatus
@@ -158,6 +159,17 @@ def test_undelivered_falls_back_once(client, sent, django_capture_on_commit_call
     # A late 'delivered' after a terminal failure changes nothing.
     signed_post(client, STATUS_URL, {"MessageSid": SID, "MessageStatus": "delivered"})
     assert status(n) == S.UNDELIVERED
+
+
+@pytest.mark.parametrize(("reported_after", "fallbacks"), [(timedelta(minutes=29), 2), (timedelta(minutes=31), 0)])
+def test_a_failed_reminder_falls_back_only_while_its_deadline_is_ahead(client, sent, reported_after, fallbacks):
+    """Verbal due at NOW + 30 min: a reminder's failure reported after that is left to the overdue step."""
+    n = sent(step="verbal_reminder", at=NOW + timedelta(minutes=20))
+    with freeze_time(NOW + reported_after):
+        params = {"MessageSid": SID, "MessageStatus": "undelivered", "ErrorCode": "30003"}
+        assert signed_post(client, STATUS_URL, params).status_code == 204
+    assert status(n) == S.UNDELIVERED
+    assert Notification.objects.filter(fallback_of=n).count() == fallbacks
 
 
 def test_failed_after_sent_falls_back(client, sent):
