@@ -16,7 +16,7 @@ from notifications.models import (
     SweepHeartbeat,
 )
 from notifications.sweep import clock_of, fired_steps
-from reporting.admin.base import ServiceAdmin
+from reporting.admin.base import ReadOnlyAdmin, ServiceAdmin
 
 
 class EscalationStepInline(admin.TabularInline):
@@ -48,19 +48,8 @@ class EscalationPolicyAdmin(ServiceAdmin):
         policy_services.escalation_policy_delete(policy=obj, actor=request.user, now=timezone.now())
 
 
-class ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(Notification)
-class NotificationAdmin(ReadOnly):
+class NotificationAdmin(ReadOnlyAdmin):
     list_display = ["id", "incident", "obligation", "step", "repeat", "channel", "to", "status", "scheduled_for"]
     list_filter = ["status", "channel", "step"]
     search_fields = ["to", "incident__number", "provider_id"]
@@ -69,12 +58,12 @@ class NotificationAdmin(ReadOnly):
 
 
 @admin.register(SweepHeartbeat)
-class SweepHeartbeatAdmin(ReadOnly):
+class SweepHeartbeatAdmin(ReadOnlyAdmin):
     list_display = ["name", "beat_at", "claimed"]
 
 
 @admin.register(ChasePlan)
-class ChasePlanAdmin(ReadOnly):
+class ChasePlanAdmin(ReadOnlyAdmin):
     list_display = ["__str__", "verbal_due_at", "written_due_at", "verbal_state", "written_state", "next_action_at"]
     list_select_related = ["incident", "unit"]
     readonly_fields = ["preview"]
@@ -101,6 +90,6 @@ class ChasePlanAdmin(ReadOnly):
 
 
 @admin.register(RosterReminder)
-class RosterReminderAdmin(ReadOnly):
+class RosterReminderAdmin(ReadOnlyAdmin):
     list_display = ["day", "unit", "status", "gap_seconds", "sent_at"]
     list_filter = ["status", "day"]

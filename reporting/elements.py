@@ -28,6 +28,8 @@ VERBAL = ("account", "location", "occurred_at", *CASUALTIES)
 # A written report: time to the minute, place, account, casualties, measures, reporting unit, contact and phone.
 WRITTEN = ("occurred_at", "location", "account", *CASUALTIES, "measures", "contact_name", "contact_phone")
 FOLLOW_UP = ("account", *CASUALTIES)
+#: The elements that are text (a blank one is a missing one).
+TEXT = ("location", "account", "measures", "contact_name", "contact_phone")
 FINAL = WRITTEN
 
 REQUIRED = {"verbal": VERBAL, "written": WRITTEN, "follow_up": FOLLOW_UP, "final": FINAL}

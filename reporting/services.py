@@ -148,9 +148,7 @@ def incident_create(*, actor, now: datetime, units: list[dict[str, Any]], **fiel
     if getattr(actor, "effective_role", None) == Role.UNIT_STAFF:
         # The duty room's decisions: an exercise is left out of every audit figure (SPEC rule 10), so a unit may not
         # take its own incident out of the audit; the grade and sensitivity are judged by the duty room (rule 9).
-        decided = {"exercise": bool(fields.get("exercise")), "grade": fields.get("grade") is not None}
-        decided["sensitive"] = bool(fields.get("sensitive"))
-        refused = [name for name, given in decided.items() if given]
+        refused = [name for name in ("exercise", "grade", "sensitive") if fields.get(name) not in (None, False)]
         if refused:
             raise DomainError(
                 {

@@ -250,10 +250,6 @@ class _VisibleReportField(serializers.PrimaryKeyRelatedField):
         return super().get_queryset() if user is None else selectors.report_list(user=user)
 
 
-#: The text elements of a report (SPEC rule 8).
-REPORT_TEXT_ELEMENTS = ("location", "account", "measures", "contact_name", "contact_phone")
-
-
 class ReportCreateInput(Serializer):
     """报送或保存草稿的报告 (a report to file, or to save as a draft)."""
 
@@ -350,7 +346,7 @@ class ReportCreateInput(Serializer):
         required = elements.REQUIRED[attrs["kind"]]
         blank = [
             name
-            for name in REPORT_TEXT_ELEMENTS
+            for name in elements.TEXT
             if name not in required and isinstance(attrs.get(name), str) and not attrs[name].strip()
         ]
         if blank:

@@ -72,7 +72,7 @@ def _initial(obligation: Obligation, user, kinds: list[str]) -> tuple[dict, Repo
     # highest known); the officer confirms or corrects the rest.
     previous = obligation.reports.filed().order_by("-filed_at", "-id").first()
     if previous is not None:
-        for name in ("location", "account", "measures", "contact_name", "contact_phone"):
+        for name in elements.TEXT:
             if getattr(previous, name):
                 initial[name] = getattr(previous, name)
         if previous.occurred_at is not None:
