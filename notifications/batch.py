@@ -1,7 +1,8 @@
 """Sending notifications in chunks: the batch path of ``notifications.delivery`` (its module docstring holds the
 exactly-once contract both paths keep). The sweep hands the rows it creates to the ``send_notifications`` task in
 chunks of at most ``BATCH_SIZE``; re-drives and fallbacks go the same way. A chunk is claimed in one conditional
-``UPDATE … RETURNING``, its SMS are sent from a thread pool and its outcomes written in one transaction.
+``UPDATE … RETURNING``, its SMS are handed to a thread pool each at its rate-limit slot (after one more look at its
+deadline) and its outcomes, each with the moment of its own call, written in one transaction.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,6 +21,7 @@ from django.db import OperationalError, connection, transaction
 from django.db.models import BooleanField, ExpressionWrapper
 
 from notifications import messages, ratelimit
+from notifications.callbacks import early_statuses_apply
 from notifications.delivery import (
     CLAIM_STALE_SECONDS,
     EmailError,
@@ -50,6 +53,10 @@ CLAIM_SPAN_SECONDS = 2.0
 #: A claimed row whose provider call has not started this long after the claim is released instead of sent: the
 #: call (and a lookup before it, 10 s timeout each) then always ends long before the claim could look dead.
 SEND_WITHIN_SECONDS = CLAIM_STALE_SECONDS / 3
+#: How old the deadline states read for a claimed part may be when an SMS of it is handed to the provider: older,
+#: they are read again (one query for the rest of the part), so a report filed while the part waits for its rate
+#: slots stops its SMS. At most this many seconds of filings can still meet an SMS already on its way.
+RECHECK_SECONDS = 0.1
 
 _TABLE = Notification._meta.db_table
 #: ``_claimable`` in SQL; parameters: the pending status and the stale-before moment.
@@ -79,6 +86,8 @@ class _Attempt:
     permanent: bool = False
     keep_claim: bool = False  # the provider may have the message: nobody sends until the claim is stale
     retry: bool = True
+    discharged: str = ""  # why its deadline no longer needs chasing, found just before the call: not sent
+    at: datetime | None = None  # when the outcome was known (the provider's answer); the part's claim time if None
 
 
 def notifications_send(*, notification_ids: list[int], token: str, now: datetime) -> BatchResult:
@@ -125,6 +134,12 @@ def _part_send(part: list[Notification], *, token: str, now: datetime, result: B
     waits = ratelimit.reserve_many(len(sms))
     reserved_at = time.monotonic()
     slot_at = {n.pk: reserved_at + wait for n, wait in zip(sms, waits, strict=True)}
+    part_now = now
+
+    def clock() -> datetime:
+        """The moment now, on the clock of ``now`` (freezegun moves both)."""
+        return part_now + timedelta(seconds=time.monotonic() - reserved_at)
+
     if waits and waits[0] > 0:
         # The first slot before the claim, as for one row: the claim is dated when it is really taken.
         time.sleep(waits[0])
@@ -158,7 +173,7 @@ def _part_send(part: list[Notification], *, token: str, now: datetime, result: B
         result.statuses.update(Notification.objects.filter(pk__in=lost).values_list("pk", "status"))
     mine = [n for n in live if n.pk in claimed]
     send_by = time.monotonic() + SEND_WITHIN_SECONDS
-    attempts = _attempts_run(mine, previous=previous, slot_at=slot_at, send_by=send_by, now=now)
+    attempts = _attempts_run(mine, previous=previous, slot_at=slot_at, send_by=send_by, now=now, clock=clock)
     _outcomes_record(mine, attempts, token=token, now=now, result=result)
 
 
@@ -176,13 +191,13 @@ def _clocks_refresh(part: list[Notification]) -> None:
             n.obligation.verbal_state, n.obligation.written_state = states[n.obligation_id]
 
 
-def _case(values: dict[int, object]) -> tuple[str, list]:
+def _case(values: dict[int, object], sql_type: str = "text") -> tuple[str, list]:
     """One expression giving each row (by ``id``) its own value: a statement sets a different value on each row.
 
     On PostgreSQL two arrays, so the statement stays short and has two placeholders whatever the number of rows
     (psycopg parses placeholders in Python and caches only short statements); elsewhere ``CASE id WHEN … END``."""
     if connection.vendor == "postgresql":
-        return "(%s::text[])[array_position(%s::bigint[], id)]", [list(values.values()), list(values)]
+        return f"(%s::{sql_type}[])[array_position(%s::bigint[], id)]", [list(values.values()), list(values)]
     return "CASE id" + " WHEN %s THEN %s" * len(values) + " END", [x for item in values.items() for x in item]
 
 
@@ -251,6 +266,7 @@ def _discharged_close(rows: list[Notification], reasons: dict[int, str], *, now:
 
 
 _pool: ThreadPoolExecutor | None = None
+_mail_pool: ThreadPoolExecutor | None = None
 _pool_pid = 0
 _threads = threading.local()
 #: The settings an SMS backend is built from: a thread's backend is rebuilt when one of them changes.
@@ -259,10 +275,19 @@ _BACKEND_SETTINGS = ("SMS_BACKEND", "SMS_FILE_PATH", "TWILIO_API_BASE_URL", "TWI
 
 def _executor() -> ThreadPoolExecutor:
     """This process's pool of provider-call threads (made after the fork: a prefork child gets its own)."""
-    global _pool, _pool_pid
-    if _pool is None or _pool_pid != os.getpid():
-        _pool, _pool_pid = ThreadPoolExecutor(max_workers=SEND_THREADS, thread_name_prefix="send"), os.getpid()
+    global _pool, _mail_pool, _pool_pid
+    if _pool is None or _mail_pool is None or _pool_pid != os.getpid():
+        _pool = ThreadPoolExecutor(max_workers=SEND_THREADS, thread_name_prefix="send")
+        _mail_pool, _pool_pid = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mail"), os.getpid()
     return _pool
+
+
+def _mail_executor() -> ThreadPoolExecutor:
+    """This process's email thread: a part's emails go one after another, beside its SMS, never taking their
+    threads."""
+    _executor()
+    assert _mail_pool is not None
+    return _mail_pool
 
 
 def _thread_backend():
@@ -274,26 +299,42 @@ def _thread_backend():
 
 
 def _attempts_run(
-    rows: list[Notification], *, previous: dict, slot_at: dict[int, float], send_by: float, now: datetime
+    rows: list[Notification],
+    *,
+    previous: dict,
+    slot_at: dict[int, float],
+    send_by: float,
+    now: datetime,
+    clock: Callable[[], datetime],
 ) -> dict[int, _Attempt]:
-    """The provider calls of the claimed ``rows``: SMS in the thread pool, email in this thread meanwhile."""
+    """The provider calls of the claimed ``rows``. Emails go to the mail thread at once. This thread hands each SMS
+    to the pool at its rate-limit slot, after looking at its deadline once more (the states are read again when
+    older than ``RECHECK_SECONDS``): an SMS whose report was filed while the part waited is not sent."""
 
     def attempt(n: Notification) -> _Attempt:
         previous_token, previous_claim_at = previous[n.pk]
-        return _attempt(
-            n,
-            previous_token=previous_token,
-            since=previous_claim_at or now,
-            slot_at=slot_at.get(n.pk),
-            send_by=send_by,
-        )
+        return _attempt(n, previous_token=previous_token, since=previous_claim_at or now, send_by=send_by, clock=clock)
 
-    sms = {n.pk: _executor().submit(attempt, n) for n in rows if n.channel == NotificationChannel.SMS}
+    futures = {n.pk: _mail_executor().submit(attempt, n) for n in rows if n.channel != NotificationChannel.SMS}
     done: dict[int, _Attempt] = {}
+    sms = sorted((n for n in rows if n.channel == NotificationChannel.SMS), key=lambda n: slot_at.get(n.pk, 0.0))
+    states_read = time.monotonic()  # just before the claim (``_clocks_refresh``)
+    for i, n in enumerate(sms):
+        if (delay := slot_at.get(n.pk, 0.0) - time.monotonic()) > 0:
+            time.sleep(delay)
+        if time.monotonic() - states_read > RECHECK_SECONDS:
+            _clocks_refresh(sms[i:])
+            states_read = time.monotonic()
+        if reason := step_discharged(n):
+            done[n.pk] = _Attempt(discharged=reason, retry=False, at=clock())
+        else:
+            futures[n.pk] = _executor().submit(attempt, n)
     for n in rows:
-        future = sms.get(n.pk)
+        future = futures.get(n.pk)
+        if future is None:
+            continue
         try:
-            done[n.pk] = future.result() if future is not None else attempt(n)
+            done[n.pk] = future.result()
         except Exception as exc:
             # Not a provider answer we know: the message may have left. Keep the claim; once it is stale the
             # sweep's re-drive asks the provider before sending again.
@@ -303,11 +344,10 @@ def _attempts_run(
 
 
 def _attempt(
-    n: Notification, *, previous_token: str, since: datetime, slot_at: float | None, send_by: float
+    n: Notification, *, previous_token: str, since: datetime, send_by: float, clock: Callable[[], datetime]
 ) -> _Attempt:
-    """One claimed row's provider calls. Runs in a pool thread (SMS): no database access here."""
-    if slot_at is not None and (delay := slot_at - time.monotonic()) > 0:
-        time.sleep(delay)
+    """One claimed row's provider calls, dated by ``clock`` when answered. Runs in a pool thread: no database
+    access here."""
     if time.monotonic() > send_by:
         return _Attempt(error="not sent: its claim was too old to call the provider safely")
     is_sms = n.channel == NotificationChannel.SMS
@@ -319,22 +359,29 @@ def _attempt(
         except SmsError as exc:
             return _Attempt(error=f"lookup before re-send failed: {exc}", keep_claim=True)
         if earlier is not None:
-            return _Attempt(sent=True, provider_id=earlier.provider_id, recovered=True)
+            return _Attempt(sent=True, provider_id=earlier.provider_id, recovered=True, at=clock())
     try:
-        return _Attempt(sent=True, provider_id=deliver(n, backend=backend))
+        provider_id = deliver(n, backend=backend)
     except (SmsError, EmailError) as exc:
-        return _Attempt(error=str(exc), permanent=exc.permanent)
+        return _Attempt(error=str(exc), permanent=exc.permanent, at=clock())
+    return _Attempt(sent=True, provider_id=provider_id, at=clock())
 
 
 def _outcomes_record(
     rows: list[Notification], attempts: dict[int, _Attempt], *, token: str, now: datetime, result: BatchResult
 ) -> None:
-    """Write every outcome of a part in one transaction, fenced on ``token``, with its audit events chained at the
-    end (one advisory-lock hold, one INSERT)."""
+    """Write every outcome of a part in one transaction, fenced on ``token``, each dated when its call was
+    answered, with its audit events chained at the end (one advisory-lock hold, one INSERT); then apply any status
+    callback the provider sent before the ids were recorded."""
     by_pk = {n.pk: n for n in rows}
+    at = {pk: a.at or now for pk, a in attempts.items()}
     sent = {pk: a for pk, a in attempts.items() if a.sent}
     failed = {pk: a for pk, a in attempts.items() if not a.sent and a.permanent}
-    released = {pk: a for pk, a in attempts.items() if not a.sent and not a.permanent and not a.keep_claim}
+    discharged = {pk: a for pk, a in attempts.items() if a.discharged}
+    released = {
+        pk: a for pk, a in attempts.items() if not a.sent and not a.permanent and not a.keep_claim and not a.discharged
+    }
+    cancelled: set[int] = set()
     with transaction.atomic(), events_deferred():
         if released:
             error_sql, error_params = _case({pk: a.error[:2000] for pk, a in released.items()})
@@ -345,11 +392,24 @@ def _outcomes_record(
                 where=_HELD_SQL,
                 where_params=[token, S.PENDING],
             )
+        if discharged:
+            error_sql, error_params = _case({pk: f"discharged: {a.discharged}" for pk, a in discharged.items()})
+            cancelled = _update_returning(
+                f"status = %s, error = {error_sql}",
+                [S.CANCELLED, *error_params],
+                ids=list(discharged),
+                where=_HELD_SQL,
+                where_params=[token, S.PENDING],
+            )
+            for pk in cancelled:
+                reason = discharged[pk].discharged
+                notification_audit(by_pk[pk], kind="notification_cancelled", now=at[pk], reason=reason)
         if sent:
             ids_sql, ids_params = _case({pk: a.provider_id for pk, a in sent.items()})
+            sent_at_sql, sent_at_params = _case({pk: _sql_time(at[pk]) for pk in sent}, "timestamptz")
             recorded = _update_returning(
-                f"status = %s, provider_id = {ids_sql}, sent_at = %s, error = ''",
-                [S.SENT, *ids_params, _sql_time(now)],
+                f"status = %s, provider_id = {ids_sql}, sent_at = {sent_at_sql}, error = ''",
+                [S.SENT, *ids_params, *sent_at_params],
                 ids=list(sent),
                 where=_HELD_SQL,
                 where_params=[token, S.PENDING],
@@ -360,7 +420,7 @@ def _outcomes_record(
                     log.warning("notification %s sent after its claim was lost", pk)
                     Notification.objects.filter(pk=pk, provider_id="").update(provider_id=a.provider_id)
                 detail = {"provider_id": a.provider_id, **({"recovered": True} if a.recovered else {})}
-                notification_audit(by_pk[pk], kind="notification_sent", now=now, **detail)
+                notification_audit(by_pk[pk], kind="notification_sent", now=at[pk], **detail)
         if failed:
             error_sql, error_params = _case({pk: a.error[:2000] for pk, a in failed.items()})
             marked = _update_returning(
@@ -372,9 +432,13 @@ def _outcomes_record(
             )
             for pk in failed:
                 if pk in marked:
-                    notification_audit(by_pk[pk], kind="notification_failed", now=now, error=failed[pk].error[:500])
-                    notification_fallback(notification=by_pk[pk], now=now)
+                    notification_audit(by_pk[pk], kind="notification_failed", now=at[pk], error=failed[pk].error[:500])
+                    notification_fallback(notification=by_pk[pk], now=at[pk])
+    early_statuses_apply(a.provider_id for a in sent.values())
     for pk, a in attempts.items():
+        if pk in discharged:
+            result.statuses[pk] = S.CANCELLED if pk in cancelled else S.PENDING
+            continue
         result.statuses[pk] = S.SENT if pk in sent else S.FAILED if pk in failed else S.PENDING
         if pk not in sent and pk not in failed and a.retry:
             result.retry.append(pk)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import unicodedata
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 
 from django.db import transaction
 
 from notifications.delivery import notification_audit, notification_fallback
-from notifications.models import Notification, NotificationChannel, NotificationStatus
+from notifications.models import EarlyStatusCallback, Notification, NotificationChannel, NotificationStatus
 
 S = NotificationStatus
 #: Statuses only move forward. undelivered/failed are terminal for delivery; an acknowledgement ends everything.
@@ -29,19 +30,66 @@ TWILIO_STATUS = {
 ACK_REPLIES = {"1", "收到", "ok"}
 
 
+#: A kept early status callback nobody claimed (a message of another system on the same account) goes after this.
+EARLY_STATUS_KEPT_DAYS = 7
+
+
 def notification_record_status(*, provider_id: str, provider_status: str, error_code: str = "", now: datetime) -> str:
     """A provider status callback. Moves the status only forward (a late ``sent`` never overwrites ``delivered``),
     so repeats and out-of-order callbacks are harmless; ``undelivered``/``failed`` start the fallback once.
-    Returns what happened: "updated", "ignored" or "unknown"."""
+
+    A callback for an id not recorded yet is kept (``EarlyStatusCallback``) when it would change something: the
+    worker records a part's provider ids after all its calls, and the provider may call back before that. Whichever
+    side comes second applies it: the worker looks for kept callbacks after recording the ids
+    (``early_statuses_apply``), and this looks for the id once more after keeping the callback, so one of the two
+    always sees the other's write; applying twice is harmless (forward only, under a row lock).
+    Returns what happened: "updated", "ignored", "kept" or "unknown"."""
     target = TWILIO_STATUS.get(provider_status.lower())
     if target is None or not provider_id:
         return "ignored"
+    outcome = _status_apply(provider_id=provider_id, target=target, raw=provider_status, code=error_code, now=now)
+    if outcome != "unknown" or RANK[target] <= RANK[S.SENT]:
+        return outcome
+    EarlyStatusCallback.objects.filter(received_at__lt=now - timedelta(days=EARLY_STATUS_KEPT_DAYS)).delete()
+    kept = EarlyStatusCallback.objects.create(
+        provider_id=provider_id, provider_status=provider_status[:20], error_code=error_code[:32], received_at=now
+    )
+    outcome = _status_apply(provider_id=provider_id, target=target, raw=provider_status, code=error_code, now=now)
+    if outcome == "unknown":
+        return "kept"
+    kept.delete()
+    return outcome
+
+
+def early_statuses_apply(provider_ids: Iterable[str]) -> int:
+    """Apply, then delete, the status callbacks kept for ``provider_ids``, each as of when it came. Call it after
+    the transaction that recorded those ids has committed. Returns how many were applied."""
+    ids = [pid for pid in dict.fromkeys(provider_ids) if pid]
+    if not ids:
+        return 0
+    kept = list(EarlyStatusCallback.objects.filter(provider_id__in=ids))
+    for callback in kept:
+        target = TWILIO_STATUS.get(callback.provider_status.lower())
+        if target is not None:
+            _status_apply(
+                provider_id=callback.provider_id,
+                target=target,
+                raw=callback.provider_status,
+                code=callback.error_code,
+                now=callback.received_at,
+            )
+        EarlyStatusCallback.objects.filter(pk=callback.pk).delete()
+    return len(kept)
+
+
+def _status_apply(*, provider_id: str, target: str, raw: str, code: str, now: datetime) -> str:
+    """Move the notification with ``provider_id`` forward to ``target``: "updated", "ignored" or "unknown"."""
     lower = [status for status, rank in RANK.items() if rank < RANK[target]]
     changes: dict = {"status": target}
     if target == S.DELIVERED:
         changes["delivered_at"] = now
     if target in (S.UNDELIVERED, S.FAILED):
-        changes["error"] = f"twilio {provider_status}" + (f" {error_code}" if error_code else "")
+        changes["error"] = f"twilio {raw}" + (f" {code}" if code else "")
     with transaction.atomic():
         n = (
             Notification.objects.select_for_update(no_key=True, of=("self",))

@@ -51,13 +51,21 @@ Discharge. If the deadline a step belongs to is no longer pending when the row i
 after the rate-limit wait: the report was filed, or marked not required), the row is closed without sending:
 ``status=cancelled`` (terminal) with ``error="discharged: …"``, in the same conditional UPDATE discipline as a claim,
 with one audit event. No row is deleted. A step already handed to the provider is not recalled. (The chasing side
-cancels unclaimed rows as soon as a report is filed; this check covers a row whose task was already running.)
+cancels unclaimed rows as soon as a report is filed; this check covers a row whose task was already running.) A
+chunk's part, once claimed, can wait up to ``CLAIM_SPAN_SECONDS`` for its later rate slots: each SMS is checked
+again just before it is handed to the provider (states at most ``batch.RECHECK_SECONDS`` old), and a discharged one
+is closed the same way, fenced on the token.
+
+Times. ``sent_at`` and the ``notification_sent``/``notification_failed`` events carry the moment the provider
+answered that call, not the claim's. A provider status callback that arrives before the id is recorded is kept and
+applied when it is (``notifications.callbacks.early_statuses_apply``), so an early ``failed`` still falls back.
 """
 
 from __future__ import annotations
 
 import logging
 import smtplib
+import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -189,6 +197,11 @@ def notification_send(*, notification_id: int, token: str, now: datetime) -> str
     if claimed != 1:
         return Notification.objects.values_list("status", flat=True).get(pk=n.pk)
     n.body, n.subject = body, subject[:200]
+    claimed_at = time.monotonic()
+
+    def answered() -> datetime:
+        """The moment the provider answered, on the clock of ``now``: the outcome's time, not the claim's."""
+        return now + timedelta(seconds=time.monotonic() - claimed_at)
 
     if previous_token and is_sms:
         # We took over a dead worker's claim: it may have handed this very message to the provider just before
@@ -199,15 +212,13 @@ def notification_send(*, notification_id: int, token: str, now: datetime) -> str
             # Cannot tell: keep the claim, so nobody sends until it is stale again and the question is asked again.
             raise TransientError(f"lookup before re-send failed: {exc}") from exc
         if earlier is not None:
-            return _record_sent(n, token=token, now=now, provider_id=earlier.provider_id, recovered=True)
+            return _record_sent(n, token=token, now=answered(), provider_id=earlier.provider_id, recovered=True)
 
     try:
         provider_id = deliver(n)
-    except SmsError as exc:
-        return _failed_attempt(n, token=token, now=now, error=str(exc), permanent=exc.permanent)
-    except EmailError as exc:
-        return _failed_attempt(n, token=token, now=now, error=str(exc), permanent=exc.permanent)
-    return _record_sent(n, token=token, now=now, provider_id=provider_id)
+    except (SmsError, EmailError) as exc:
+        return _failed_attempt(n, token=token, now=answered(), error=str(exc), permanent=exc.permanent)
+    return _record_sent(n, token=token, now=answered(), provider_id=provider_id)
 
 
 def _record_sent(n: Notification, *, token: str, now: datetime, provider_id: str, recovered: bool = False) -> str:
@@ -221,6 +232,9 @@ def _record_sent(n: Notification, *, token: str, now: datetime, provider_id: str
             Notification.objects.filter(pk=n.pk, provider_id="").update(provider_id=provider_id)
         detail = {"provider_id": provider_id, **({"recovered": True} if recovered else {})}
         notification_audit(n, kind="notification_sent", now=now, **detail)
+    from notifications.callbacks import early_statuses_apply  # callbacks imports this module
+
+    early_statuses_apply([provider_id])  # a status the provider sent before we recorded its id
     return S.SENT
 
 

@@ -141,6 +141,25 @@ class Notification(models.Model):
         return f"{self.step}#{self.repeat} {self.channel} -> {self.to}"
 
 
+class EarlyStatusCallback(models.Model):
+    """A provider status callback that came before its message's provider id was recorded. The provider may call
+    back while the worker is still sending the rest of its part (outcomes are written per part, after the calls):
+    the callback is kept here and applied, then deleted, when the worker records the id
+    (``notifications.callbacks.early_statuses_apply``). Only statuses that change something after ``sent`` are kept
+    (delivered, undelivered, failed); one never claimed is deleted after ``EARLY_STATUS_KEPT_DAYS``."""
+
+    provider_id = models.CharField(max_length=64, db_index=True)
+    provider_status = models.CharField(max_length=20)
+    error_code = models.CharField(max_length=32, blank=True)
+    received_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["received_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.provider_id} {self.provider_status}"
+
+
 class SweepHeartbeat(models.Model):
     """The sweep's last run; /healthz reports its age and the board turns red after 2 minutes."""
 

@@ -48,7 +48,8 @@ def _malformed(request, *fields: str) -> HttpResponse | None:
 @require_POST
 def twilio_status(request):
     """MessageSid, MessageStatus, ErrorCode → the notification's status moves forward; 204 in every valid case
-    (an unknown sid is not an error Twilio could fix by retrying)."""
+    (an unknown sid is not an error Twilio could fix by retrying: a delivered/undelivered/failed one is kept until
+    the worker records that sid, see ``callbacks.notification_record_status``)."""
     if not signature_valid(request):
         return _forbidden()
     # ErrorCode too: it is stored in the notification's error on undelivered/failed.

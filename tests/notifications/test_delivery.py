@@ -9,18 +9,19 @@ from datetime import timedelta
 import pytest
 from django.core import mail
 from django.db import connection
+from django.db.models.signals import post_save
 
-from notifications import batch, delivery, ratelimit
+from notifications import batch, callbacks, delivery, ratelimit
 from notifications.batch import notifications_send
 from notifications.delivery import TransientError, email_message_id, notification_send
 from notifications.messages import SEGMENT_CHARS
-from notifications.models import Notification, NotificationStatus
+from notifications.models import EarlyStatusCallback, Notification, NotificationStatus
 from notifications.sms import SmsError, SmsResult
 from notifications.sms.backends import locmem
 from notifications.sms.backends.base import BaseSmsBackend
 from reporting import services
 from reporting.auditlog import chain_verify
-from reporting.models import AuditEvent, Contact, ContactRole, Shift
+from reporting.models import AuditEvent, Contact, ContactRole, Obligation, Shift
 from tests.conftest import NOW
 from tests.fixtures import processes
 
@@ -160,7 +161,10 @@ def test_sms_is_sent_once_and_recorded(case):
     assert notification_send(notification_id=n.pk, token="task-1", now=LATE) == S.SENT
     n.refresh_from_db()
     [message] = locmem.outbox
-    assert n.status == S.SENT and n.provider_id == message.provider_id and n.sent_at == LATE
+    # sent_at is when the provider answered, on the clock of the task's ``now``.
+    assert (
+        n.status == S.SENT and n.provider_id == message.provider_id and LATE <= n.sent_at < LATE + timedelta(seconds=5)
+    )
     assert n.claimed_by == "task-1" and n.attempts == 1
     link = message.body.split()[-1]
     number = case["incident"].number
@@ -602,3 +606,140 @@ def test_reserve_many_takes_consecutive_slots_in_one_call():
     # The next reservation comes after all three (6 s after the first, less the little time since).
     assert 4.0 < ratelimit.reserve(rate=0.5, key=key) <= 6.0
     assert ratelimit.reserve_many(2, rate=0, key=key) == [0.0, 0.0]
+
+
+# --- timing: early status callbacks, a filing while a part waits, each call's own time ----------------------------
+
+
+class FixedSid(BaseSmsBackend):
+    """Answers a send with a provider id known in advance, so a test can post its status callback first."""
+
+    sid = "SMea71e50000000000000000000000000001"
+
+    def send(self, *, to, body):
+        return SmsResult(provider_id=FixedSid.sid)
+
+
+class FilesOnFirstSend(locmem.SmsBackend):
+    """While the provider takes the first SMS, the unit files its verbal report (another connection, as the web
+    process would)."""
+
+    obligation_id = 0
+
+    def send(self, *, to, body):
+        first = not locmem.outbox
+        result = super().send(to=to, body=body)
+        if first:
+            try:
+                Obligation.objects.filter(pk=FilesOnFirstSend.obligation_id).update(verbal_state="on_time")
+            finally:
+                connection.close()
+        return result
+
+
+def send_batch(n, now):
+    return notifications_send(notification_ids=[n.pk], token="batch-1", now=now).statuses[n.pk]
+
+
+def send_one(n, now):
+    return notification_send(notification_id=n.pk, token="task-1", now=now)
+
+
+@pytest.mark.parametrize("send", [send_batch, send_one], ids=["batch", "one"])
+def test_a_failed_status_that_comes_before_the_id_is_recorded_still_falls_back(case, settings, send):
+    """Twilio can call back before the worker has written the SMS's id (a part's outcomes are written after all its
+    calls). The callback is kept and applied when the id is recorded: the status moves and the fallback runs."""
+    settings.SMS_BACKEND = backend("FixedSid")
+    n = row(case)
+    outcome = callbacks.notification_record_status(
+        provider_id=FixedSid.sid, provider_status="undelivered", error_code="30003", now=LATE
+    )
+    assert outcome == "kept" and EarlyStatusCallback.objects.count() == 1
+
+    assert send(n, LATE + timedelta(seconds=1)) == S.SENT
+    n.refresh_from_db()
+    assert (n.status, n.provider_id, n.error) == (S.UNDELIVERED, FixedSid.sid, "twilio undelivered 30003")
+    assert events_of(n) == ["notification_sent", "notification_failed"]
+    failed = AuditEvent.objects.get(object_id=str(n.pk), kind="notification_failed")
+    assert failed.at == LATE and failed.actor == "twilio"
+    assert sorted(Notification.objects.filter(fallback_of=n).values_list("channel", "to")) == [
+        ("email", "officer@example.org"),
+        ("sms", case["leader"].phone),
+    ]
+    assert not EarlyStatusCallback.objects.exists()
+    assert chain_verify() is None
+
+
+def test_an_early_delivered_status_keeps_its_own_time(case, settings):
+    settings.SMS_BACKEND = backend("FixedSid")
+    n = row(case)
+    received = LATE + timedelta(milliseconds=300)
+    assert callbacks.notification_record_status(provider_id=FixedSid.sid, provider_status="delivered", now=received)
+    send_batch(n, LATE)
+    n.refresh_from_db()
+    assert (n.status, n.delivered_at) == (S.DELIVERED, received)
+    assert not EarlyStatusCallback.objects.exists()
+
+
+def test_a_status_kept_while_the_worker_records_the_id_is_applied_once(case, settings):
+    """The other order: the worker records the id (and finds nothing kept) between the webhook's first look and its
+    keeping the callback. The webhook looks again after keeping it, and applies it itself."""
+    n = row(case, status=S.SENT, provider_id="")
+
+    def worker_records_the_id(sender, instance, created, **kwargs):
+        Notification.objects.filter(pk=n.pk).update(provider_id=instance.provider_id)
+
+    post_save.connect(worker_records_the_id, sender=EarlyStatusCallback)
+    try:
+        outcome = callbacks.notification_record_status(provider_id="SMrace", provider_status="failed", now=LATE)
+    finally:
+        post_save.disconnect(worker_records_the_id, sender=EarlyStatusCallback)
+    n.refresh_from_db()
+    assert outcome == "updated" and n.status == S.FAILED
+    assert not EarlyStatusCallback.objects.exists()
+    assert callbacks.early_statuses_apply(["SMrace"]) == 0  # the worker's look afterwards finds nothing to redo
+    assert events_of(n) == ["notification_failed"]
+    assert Notification.objects.filter(fallback_of=n).count() == 2
+
+
+def test_only_statuses_that_change_something_are_kept_and_old_ones_go(case):
+    for status in ("queued", "sent", "accepted"):
+        assert callbacks.notification_record_status(provider_id="SMx", provider_status=status, now=LATE) == "unknown"
+    assert not EarlyStatusCallback.objects.exists()
+    assert callbacks.notification_record_status(provider_id="SMold", provider_status="failed", now=LATE) == "kept"
+    week_later = LATE + timedelta(days=callbacks.EARLY_STATUS_KEPT_DAYS, seconds=1)
+    assert callbacks.notification_record_status(provider_id="SMnew", provider_status="failed", now=week_later) == "kept"
+    assert list(EarlyStatusCallback.objects.values_list("provider_id", flat=True)) == ["SMnew"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_report_filed_while_a_part_waits_for_its_rate_slots_stops_its_later_sms(case, settings):
+    """Two SMS of the verbal deadline in one part, half a second apart (2 per second). The report is filed while
+    the first is with the provider: the second is looked at again just before its call and closed, not sent."""
+    settings.SMS_RATE_PER_SECOND = 2
+    settings.SMS_BACKEND = backend("FilesOnFirstSend")
+    FilesOnFirstSend.obligation_id = case["obligation"].pk
+    first, second = row(case), row(case, contact="leader")
+
+    result = notifications_send(notification_ids=[first.pk, second.pk], token="batch-1", now=LATE)
+
+    assert result.statuses == {first.pk: S.SENT, second.pk: S.CANCELLED} and result.retry == []
+    assert [m.to for m in locmem.outbox] == [first.to]
+    second.refresh_from_db()
+    assert (second.status, second.claimed_by, second.provider_id) == (S.CANCELLED, "batch-1", "")
+    assert second.error.startswith("discharged: 口头报")
+    assert events_of(first) == ["notification_sent"] and events_of(second) == ["notification_cancelled"]
+    assert chain_verify() is None
+
+
+def test_each_sms_of_a_part_carries_the_time_of_its_own_call(case, settings):
+    """One claim, three rate slots 0.5 s apart: sent_at and the notification_sent event are each call's moment."""
+    settings.SMS_RATE_PER_SECOND = 2
+    rows = [row(case, step=f"written_overdue_{i}") for i in range(3)]
+    notifications_send(notification_ids=[n.pk for n in rows], token="batch-1", now=LATE)
+    got = list(Notification.objects.filter(pk__in=[n.pk for n in rows]).order_by("id"))
+    assert len({n.claimed_at for n in got}) == 1  # one part, one claim
+    sent = [n.sent_at for n in got]
+    assert got[0].claimed_at <= sent[0] and all(b - a >= timedelta(seconds=0.45) for a, b in zip(sent, sent[1:]))
+    for n in got:
+        assert AuditEvent.objects.get(object_id=str(n.pk), kind="notification_sent").at == n.sent_at
