@@ -14,7 +14,7 @@ PORT ?= 8000
 export NO_PROXY := 127.0.0.1,localhost
 export no_proxy := 127.0.0.1,localhost
 
-.PHONY: help run test check lint pytest schemathesis services tools apt-tools bench clean python venv
+.PHONY: help run test check lint pytest schemathesis services tools apt-tools prism bench clean python venv
 
 help:
 	@echo "make run   - install, migrate, load demo data, start web + worker + beat on http://127.0.0.1:$(PORT)"
@@ -50,10 +50,18 @@ apt-tools: $(CHROMIUM)
 	@dpkg -s $(APT_PACKAGES) >/dev/null 2>&1 || { apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES) >/dev/null; }
 
-$(PRISM):
-	npm install --silent --no-audit --no-fund --prefix .prism @stoplight/prism-cli@5.14.2
+# Prism and every package under it at the versions .ci/prism/package-lock.json pins (npm ci), so a new release of
+# a dependency never changes the mock under the tests; reinstalled when the lock changes or the install is broken.
+$(PRISM): .ci/prism/package.json .ci/prism/package-lock.json
+	rm -rf .prism && mkdir -p .prism && cp .ci/prism/package.json .ci/prism/package-lock.json .prism/
+	npm ci --silent --no-audit --no-fund --prefix .prism
+	@touch $@
 
-tools: apt-tools $(PRISM)
+prism: $(PRISM)
+	@$(PRISM) --version >/dev/null 2>&1 || { echo "Prism does not start: reinstalling it" >&2; rm -rf .prism; \
+	  $(MAKE) --no-print-directory $(PRISM); }
+
+tools: apt-tools prism
 
 services:
 	bash .ci/services
