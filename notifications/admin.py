@@ -1,28 +1,111 @@
 """Admin for chasing: policies with their steps (editable; new obligations freeze the active one), notifications
 (read-only), the sweep heartbeat, and each obligation's frozen plan previewed with times."""
 
+from django import forms
 from django.contrib import admin
+from django.forms.models import BaseInlineFormSet
 from django.utils import timezone
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from notifications import escalation, policy_services
 from notifications.models import (
+    Audience,
     ChasePlan,
     EscalationPolicy,
     EscalationStep,
     Notification,
+    NotificationChannel,
     RosterReminder,
     SweepHeartbeat,
 )
 from notifications.sweep import clock_of, fired_steps
 from reporting.admin.base import ReadOnlyAdmin, ServiceAdmin
 
+#: The channels a step may send on: those with a sender (a voice call has none yet).
+STEP_CHANNELS = [(c.value, c.label) for c in (NotificationChannel.SMS, NotificationChannel.EMAIL)]
+#: A step's offset from its deadline: a reminder at most an hour ahead, a late step at most a day after.
+OFFSET_MINUTES = (-60, 24 * 60)
+#: Repeats while overdue: at least 5 minutes apart and at most 10 of them, so an edit cannot flood a phone.
+REPEAT_EVERY_MINUTES, REPEAT_MAX = (5, 24 * 60), 10
+#: Step keys with this prefix name the event rules' messages (deaths, grade), which read differently.
+RESERVED_PREFIX = "event_"
+
+
+class EscalationPolicyForm(forms.ModelForm):
+    repeat_every_minutes = forms.IntegerField(
+        label=_("超时重复间隔(分钟)"), min_value=REPEAT_EVERY_MINUTES[0], max_value=REPEAT_EVERY_MINUTES[1]
+    )
+    repeat_max = forms.IntegerField(label=_("最多重复次数"), min_value=0, max_value=REPEAT_MAX)
+
+    class Meta:
+        model = EscalationPolicy
+        fields = ["name", "active", "repeat_every_minutes", "repeat_max"]
+
+
+class EscalationStepForm(forms.ModelForm):
+    """One step of the ladder: whom (the roster's roles), how (the channels that can send), when (an offset from a
+    deadline). Checkboxes instead of JSON, so a step can only name an audience and channels the chasing knows."""
+
+    offset_minutes = forms.IntegerField(
+        label=_("偏移(分钟, 负数为提前)"), min_value=OFFSET_MINUTES[0], max_value=OFFSET_MINUTES[1]
+    )
+    audience = forms.MultipleChoiceField(label=_("对象"), choices=Audience.choices, widget=forms.CheckboxSelectMultiple)
+    channels = forms.MultipleChoiceField(label=_("渠道"), choices=STEP_CHANNELS, widget=forms.CheckboxSelectMultiple)
+    repeat_channels = forms.MultipleChoiceField(
+        label=_("重复渠道"),
+        choices=STEP_CHANNELS,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text=_("超时重复时使用；不选则为短信。"),
+    )
+
+    class Meta:
+        model = EscalationStep
+        fields = [
+            "order",
+            "key",
+            "anchor",
+            "offset_minutes",
+            "audience",
+            "channels",
+            "board_alarm",
+            "repeats",
+            "repeat_channels",
+        ]
+
+    def clean_key(self):
+        key = self.cleaned_data["key"]
+        if key.startswith(RESERVED_PREFIX):
+            raise forms.ValidationError(_("以 event_ 开头的步骤名留给事件通报规则使用，请换一个名称。"))
+        return key
+
+    def clean(self):
+        data = super().clean()
+        if data.get("repeats"):
+            offset = data.get("offset_minutes")
+            if offset is not None and offset < 0:
+                self.add_error("repeats", _("截止前的提醒不能超时重复：只有截止时或截止后的步骤可以重复。"))
+            data["repeat_channels"] = data.get("repeat_channels") or [NotificationChannel.SMS.value]
+        else:
+            data["repeat_channels"] = []
+        return data
+
+
+class EscalationStepFormSet(BaseInlineFormSet):
+    default_error_messages = {"too_few_forms": _("催报规则至少要有一个步骤：没有步骤就不会催报任何单位。")}
+
 
 class EscalationStepInline(admin.TabularInline):
     model = EscalationStep
+    form = EscalationStepForm
+    formset = EscalationStepFormSet
     extra = 0
+    min_num = 1  # a ladder with no step chases nobody
     ordering = ["order"]
+
+    def get_formset(self, request, obj=None, **kwargs):
+        return super().get_formset(request, obj, validate_min=True, **kwargs)
 
 
 @admin.register(EscalationPolicy)
@@ -31,6 +114,7 @@ class EscalationPolicyAdmin(ServiceAdmin):
     each changed field before and after, steps added, removed and changed)."""
 
     list_display = ["name", "active", "repeat_every_minutes", "repeat_max"]
+    form = EscalationPolicyForm
     inlines = [EscalationStepInline]
 
     def save_model(self, request, obj, form, change):

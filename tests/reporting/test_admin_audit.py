@@ -314,11 +314,11 @@ def ladder_form(policy, *, steps_over=None, delete=(), extra=None, **over):
             "key": step.key,
             "anchor": step.anchor,
             "offset_minutes": step.offset_minutes,
-            "audience": json.dumps(step.audience),
-            "channels": json.dumps(step.channels),
+            "audience": step.audience,
+            "channels": step.channels,
             "board_alarm": step.board_alarm,
             "repeats": step.repeats,
-            "repeat_channels": json.dumps(step.repeat_channels),
+            "repeat_channels": step.repeat_channels,
         }
         for step in steps
     ]
@@ -355,9 +355,8 @@ def test_escalation_ladder_edits_in_the_admin_are_one_event_with_each_change(adm
                 "key": "written_final",
                 "anchor": "written_due",
                 "offset_minutes": 30,
-                "audience": '["unit_head"]',
-                "channels": '["sms"]',
-                "repeat_channels": "[]",
+                "audience": ["unit_head"],
+                "channels": ["sms"],
             },
         ),
     )
@@ -392,9 +391,8 @@ def test_escalation_ladder_edits_in_the_admin_are_one_event_with_each_change(adm
             "steps-0-key": "verbal_reminder",
             "steps-0-anchor": "verbal_due",
             "steps-0-offset_minutes": -15,
-            "steps-0-audience": '["duty_officer"]',
-            "steps-0-channels": '["sms"]',
-            "steps-0-repeat_channels": "[]",
+            "steps-0-audience": ["duty_officer"],
+            "steps-0-channels": ["sms"],
         },
     )
     assert added.status_code == 302, added.content.decode()[:3000]
