@@ -56,6 +56,9 @@ class Facts:
     grade: str = ""
     location: str = ""
     escalated_to: str = ""  # TO_DUTY_ROOM | TO_UNIT_HEAD for an escalation step; empty otherwise
+    # An event rule's SMS to a district leader failed and this message goes to the duty room instead: the leader's
+    # name, so the duty room phones them.
+    unreached: str = ""
 
 
 def short_unit(name: str) -> str:
@@ -103,14 +106,16 @@ def _prefix(facts: Facts) -> str:
 
 def _event_text(facts: Facts) -> str:
     """Incident-level event rules (deaths ≥ 1, grade thresholds): no filing link, the title is what gets cut."""
+    ask = f"{facts.unreached}短信未送达，请电话通知" if facts.unreached else ""
     if facts.step.startswith("event_deaths"):
-        tail = f"：死亡{facts.deaths}人，请分管区领导赶赴现场"
+        tail = f"：死亡{facts.deaths}人，" + (f"{ask}其赶赴现场" if ask else "请分管区领导赶赴现场")
     elif facts.step.startswith("event_grade"):
         label = Grade(facts.grade).label if facts.grade in Grade.values else facts.grade
         serious = f"(重伤{facts.serious_injuries}人)" if facts.serious_injuries else ""
         tail = f"：{label}({facts.grade})事件，死亡{facts.deaths}人受伤{facts.injuries}人{serious}"
+        tail += f"；{ask}" if ask else ""
     else:
-        tail = "：请关注事件进展"
+        tail = f"：{ask}" if ask else "：请关注事件进展"
     head = f"{_prefix(facts)}{facts.incident_number} "
     room = SEGMENT_CHARS - len(head) - len(tail)
     title = facts.incident_title
@@ -201,6 +206,8 @@ def email_body(facts: Facts, *, now: datetime) -> str:
     else:
         grade = Grade(facts.grade).label if facts.grade in Grade.values else facts.grade
         lines += ["", f"事件等级: {grade} ({facts.grade})"]
+    if not facts.deadline and facts.unreached:
+        lines += [f"发给{facts.unreached}的短信未送达，请电话通知。"]
     return "\n".join(lines) + "\n"
 
 
@@ -238,6 +245,17 @@ def step_escalation(*, step: str, plan: list, kind: str) -> str:
     return TO_UNIT_HEAD if TO_UNIT_HEAD in audience else ""
 
 
+def _unreached(notification) -> str:
+    """The name of the person an event row's fallback chain started with, when this row is for someone else (the
+    duty room, asked to phone a district leader whose SMS failed); "" otherwise."""
+    first = notification
+    while first.fallback_of_id is not None:
+        first = first.fallback_of
+    if first is notification or first.recipient_id in (None, notification.recipient_id):
+        return ""
+    return first.recipient.name
+
+
 def facts_for(notification, *, link_for=None) -> Facts:
     """The facts of one notification row (with its incident, obligation and unit)."""
     from reporting.links import filing_link
@@ -256,7 +274,7 @@ def facts_for(notification, *, link_for=None) -> Facts:
     }
     obligation = notification.obligation
     if obligation is None:
-        return Facts(unit_name="", **base)
+        return Facts(unit_name="", unreached=_unreached(notification), **base)
     plan, kind = obligation.escalation_plan, obligation.kind
     deadline, reminder = step_deadline(step=notification.step, plan=plan, kind=kind)
     due_at = obligation.written_due_at if deadline == WRITTEN else obligation.verbal_due_at

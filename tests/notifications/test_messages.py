@@ -114,6 +114,23 @@ def test_event_rule_texts():
     assert len(long_title) <= SEGMENT_CHARS and long_title.endswith("…：死亡1人，请分管区领导赶赴现场")
 
 
+def test_event_texts_for_the_duty_room_name_the_leader_who_was_not_reached():
+    """A district leader's event SMS failed: the duty room's fallback SMS says whom to phone."""
+    event = dict(deadline="", unit_name="", link="", unreached="王副区长")
+    deaths = sms_text(facts(step="event_deaths", deaths=2, **event), now=NOW)
+    assert deaths == "SJ-2026-000123 泗泾镇某厂房火灾：死亡2人，王副区长短信未送达，请电话通知其赶赴现场"
+    grade = sms_text(facts(step="event_grade_III", grade="III", deaths=3, exercise=True, **event), now=NOW)
+    assert (
+        grade
+        == "【演练】SJ-2026-000123 泗泾镇某厂房火灾：较大(III)事件，死亡3人受伤0人；王副区长短信未送达，请电话通知"
+    )
+    long_title = sms_text(facts(step="event_deaths", incident_title="某" * 80, deaths=1, **event), now=NOW)
+    assert len(long_title) <= SEGMENT_CHARS and long_title.endswith(
+        "…：死亡1人，王副区长短信未送达，请电话通知其赶赴现场"
+    )
+    assert "发给王副区长的短信未送达，请电话通知。" in email_body(facts(step="event_deaths", **event), now=NOW)
+
+
 def test_email_has_the_details():
     now = DUE + timedelta(minutes=12)
     f = facts(location="泗泾镇某路1号", exercise=True)
