@@ -73,7 +73,7 @@ from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 
-from notifications import messages, ratelimit
+from notifications import messages, ratelimit, roster
 from notifications.models import Notification, NotificationChannel, NotificationStatus
 from notifications.sms import SmsError, get_backend
 from reporting.auditlog import event_append
@@ -294,10 +294,12 @@ def _failed_attempt(n: Notification, *, token: str, now: datetime, error: str, p
 
 
 def _next_contact(n: Notification, *, now: datetime) -> Contact | None:
-    """The next person for the same step: on post now, else a default contact, not yet sent this step by SMS."""
-    unit_id = n.recipient.unit_id if n.recipient_id else (n.obligation.unit_id if n.obligation_id else None)
-    if unit_id is None:
+    """The next person for the same step of an obligation: someone on post in the recipient's unit now, else a
+    default contact, not yet sent this step by SMS. None for an incident-level event row: its recipient is a district
+    leader, and whoever else works in the leader's office is nobody's choice (see ``_fallback_phones``)."""
+    if n.obligation_id is None:
         return None
+    unit_id = n.recipient.unit_id if n.recipient_id else n.obligation.unit_id
     done = Notification.objects.filter(
         incident_id=n.incident_id,
         obligation_id=n.obligation_id,
@@ -325,11 +327,24 @@ def _next_contact(n: Notification, *, now: datetime) -> Contact | None:
     )
 
 
+def _fallback_phones(n: Notification, *, now: datetime) -> list[Contact]:
+    """Who gets an SMS when ``n``'s SMS failed. For an obligation's step, the next contact of the same unit. For an
+    event rule (a death, a grade: a district leader, SPEC "Escalation") everyone on post in the district duty room,
+    whose SMS names the leader it could not reach, so one of them phones the leader; never a colleague of the
+    leader's who happens to work in the same office."""
+    if n.obligation_id is not None:
+        nxt = _next_contact(n, now=now)
+        return [nxt] if nxt is not None else []
+    room = roster.duty_room_on_post(at=now, incident=n.incident, step=n.step, repeat=n.repeat)
+    return [c for c in room if c.pk != n.recipient_id and c.phone]
+
+
 def notification_fallback(*, notification: Notification, now: datetime) -> list[Notification]:
     """An SMS that failed or went undelivered: an email to the same person (if they have one) and an SMS to the
-    next contact, as new rows with ``fallback_of``, each sent on commit. A row the unique constraint already holds
-    (the step's own email to that person) is not created again. Must run inside the transaction that marked the
-    notification failed/undelivered, which only one caller can do."""
+    next contact (``_fallback_phones``: for a district leader, the duty room on post), as new rows with
+    ``fallback_of``, each sent on commit. A row the unique constraint already holds (the step's own email to that
+    person; a duty room officer already asked to phone another leader of the same step) is not created again. Must
+    run inside the transaction that marked the notification failed/undelivered, which only one caller can do."""
     n = notification
     if n.channel != NotificationChannel.SMS:
         return []
@@ -342,9 +357,8 @@ def notification_fallback(*, notification: Notification, now: datetime) -> list[
     wanted: list[tuple[str, Contact, str]] = []
     if n.recipient_id and n.recipient.email:
         wanted.append((NotificationChannel.EMAIL, n.recipient, n.recipient.email))
-    nxt = _next_contact(n, now=now)
-    if nxt is not None:
-        wanted.append((NotificationChannel.SMS, nxt, nxt.phone))
+    for contact in _fallback_phones(n, now=now):
+        wanted.append((NotificationChannel.SMS, contact, contact.phone))
     created = []
     for channel, contact, to in wanted:
         try:

@@ -2,9 +2,11 @@
 
 Pure functions over plain values (``Facts``); ``facts_for()`` reads them off a notification row. The SMS starts with
 the incident number and the unit (【演练】 first for exercises), says which deadline and how many minutes overdue
-(or how many remain, for reminders) and ends with the short signed link to the filing form. When the text is too
-long, it is shortened step by step (wording, then the unit name); if even the shortest form cannot fit, the full
-readable text is sent in two segments rather than dropping a fact.
+(or how many remain, for reminders) and ends with the short signed link to the filing form. An escalation step (the
+ladder's ``escalate``: the duty room and the unit head are told, SPEC "Escalation") also says that it has been
+escalated (已升级区总值班室督办), and its email is tagged [升级督办] instead of [催报]. When the text is too long, it is
+shortened step by step (wording, then the unit name); if even the shortest form cannot fit, the full readable text is
+sent in two segments rather than dropping a fact (the escalation is one).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from notifications.escalation import ESCALATE_AUDIENCE
 from reporting.models import Grade, ObligationKind
 
 #: One UCS-2 SMS segment (any Chinese character switches the whole message to UCS-2).
@@ -23,6 +26,15 @@ LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
 VERBAL, WRITTEN, RELAY = "verbal", "written", "relay"
 DEADLINE_LABELS = {VERBAL: "口头报", WRITTEN: "书面报", RELAY: "转报区委办区府办"}
+
+#: Whom an escalation step brings in (``Facts.escalated_to``): the district duty room on duty, or only the head of
+#: the unit (a relay obligation is the duty room's own, so its escalation reaches the duty room's head).
+TO_DUTY_ROOM, TO_UNIT_HEAD = "duty_room", "unit_head"
+#: What an escalation adds to the text, longest first: (full, short, compact, shortest).
+ESCALATION_NOTICES = {
+    TO_DUTY_ROOM: ("已升级区总值班室督办", "已升级总值班室督办", "已升级督办", "升级督办"),
+    TO_UNIT_HEAD: ("已升级督办", "已升级督办", "已升级督办", "升级督办"),
+}
 
 
 @dataclass(frozen=True)
@@ -43,6 +55,10 @@ class Facts:
     serious_injuries: int = 0  # of ``injuries``; the grade counts these (SPEC rule 9)
     grade: str = ""
     location: str = ""
+    escalated_to: str = ""  # TO_DUTY_ROOM | TO_UNIT_HEAD for an escalation step; empty otherwise
+    # An event rule's SMS to a district leader failed and this message goes to the duty room instead: the leader's
+    # name, so the duty room phones them.
+    unreached: str = ""
 
 
 def short_unit(name: str) -> str:
@@ -90,20 +106,28 @@ def _prefix(facts: Facts) -> str:
 
 def _event_text(facts: Facts) -> str:
     """Incident-level event rules (deaths ≥ 1, grade thresholds): no filing link, the title is what gets cut."""
+    ask = f"{facts.unreached}短信未送达，请电话通知" if facts.unreached else ""
     if facts.step.startswith("event_deaths"):
-        tail = f"：死亡{facts.deaths}人，请分管区领导赶赴现场"
+        tail = f"：死亡{facts.deaths}人，" + (f"{ask}其赶赴现场" if ask else "请分管区领导赶赴现场")
     elif facts.step.startswith("event_grade"):
         label = Grade(facts.grade).label if facts.grade in Grade.values else facts.grade
         serious = f"(重伤{facts.serious_injuries}人)" if facts.serious_injuries else ""
         tail = f"：{label}({facts.grade})事件，死亡{facts.deaths}人受伤{facts.injuries}人{serious}"
+        tail += f"；{ask}" if ask else ""
     else:
-        tail = "：请关注事件进展"
+        tail = f"：{ask}" if ask else "：请关注事件进展"
     head = f"{_prefix(facts)}{facts.incident_number} "
     room = SEGMENT_CHARS - len(head) - len(tail)
     title = facts.incident_title
     if len(title) > room:
         title = title[: max(room - 1, 4)] + "…"
     return f"{head}{title}{tail}"
+
+
+def _notices(facts: Facts) -> tuple[str, str, str, str] | None:
+    if facts.reminder:
+        return None
+    return ESCALATION_NOTICES.get(facts.escalated_to)
 
 
 def sms_text(facts: Facts, *, now: datetime) -> str:
@@ -114,13 +138,28 @@ def sms_text(facts: Facts, *, now: datetime) -> str:
     verb = "请立即转报" if facts.deadline == RELAY else ("请按时报送" if facts.reminder else "请立即报送")
     full, compact = _phrase(facts, now, compact=False), _phrase(facts, now, compact=True)
     unit, short = facts.unit_name, short_unit(facts.unit_name)
-    candidates = [
-        f"{pfx}{num} {unit}：{full}，{verb} {link}",
-        f"{pfx}{num} {unit}：{full} {link}",
-        f"{pfx}{num}{unit}{full} {link}",
-        f"{pfx}{num}{short}{full} {link}",
-        f"{pfx}{num}{short}{compact} {link}",
-    ]
+    notices = _notices(facts)
+    if notices is not None:
+        # Every form keeps the escalation: whoever reads it (the duty room, the unit head) must know it is theirs now.
+        # Naming the duty room is worth more than the longer wording of the delay.
+        full_notice, short_notice, compact_notice, shortest_notice = notices
+        candidates = [
+            f"{pfx}{num} {unit}：{full}，{full_notice}，{verb} {link}",
+            f"{pfx}{num} {unit}：{full}，{full_notice} {link}",
+            f"{pfx}{num}{unit}{full}，{short_notice} {link}",
+            f"{pfx}{num}{short}{compact}，{short_notice} {link}",
+            f"{pfx}{num}{unit}{full}，{compact_notice} {link}",
+            f"{pfx}{num}{short}{compact}，{compact_notice} {link}",
+            f"{pfx}{num}{short}{compact}{shortest_notice} {link}",
+        ]
+    else:
+        candidates = [
+            f"{pfx}{num} {unit}：{full}，{verb} {link}",
+            f"{pfx}{num} {unit}：{full} {link}",
+            f"{pfx}{num}{unit}{full} {link}",
+            f"{pfx}{num}{short}{full} {link}",
+            f"{pfx}{num}{short}{compact} {link}",
+        ]
     for text in candidates:
         if len(text) <= SEGMENT_CHARS:
             return text
@@ -135,7 +174,8 @@ def email_subject(facts: Facts, *, now: datetime) -> str:
     if not facts.deadline:
         kind = "死亡事件" if facts.step.startswith("event_deaths") else "事件通报"
         return f"{_prefix(facts)}[{kind}] {facts.incident_number} {facts.incident_title}"
-    return f"{_prefix(facts)}[催报] {facts.incident_number} {facts.unit_name} {_phrase(facts, now, compact=False)}"
+    tag = "升级督办" if _notices(facts) else "催报"
+    return f"{_prefix(facts)}[{tag}] {facts.incident_number} {facts.unit_name} {_phrase(facts, now, compact=False)}"
 
 
 def email_body(facts: Facts, *, now: datetime) -> str:
@@ -149,10 +189,12 @@ def email_body(facts: Facts, *, now: datetime) -> str:
         f"伤亡: 死亡{facts.deaths}人，受伤{facts.injuries}人(其中重伤{facts.serious_injuries}人)",
     ]
     if facts.deadline:
+        notices = _notices(facts)
+        state = _phrase(facts, now, compact=False) + (f"，{notices[0]}" if notices else "")
         lines += [
             f"报送单位: {facts.unit_name}",
             f"时限: {DEADLINE_LABELS.get(facts.deadline, '报送')}，截止 {local_text(facts.due_at)} (北京时间)",
-            f"状态: {_phrase(facts, now, compact=False)}",
+            f"状态: {state}",
             "",
             "请立即登录报送:" if not facts.reminder else "请按时登录报送:",
             facts.link,
@@ -164,13 +206,19 @@ def email_body(facts: Facts, *, now: datetime) -> str:
     else:
         grade = Grade(facts.grade).label if facts.grade in Grade.values else facts.grade
         lines += ["", f"事件等级: {grade} ({facts.grade})"]
+    if not facts.deadline and facts.unreached:
+        lines += [f"发给{facts.unreached}的短信未送达，请电话通知。"]
     return "\n".join(lines) + "\n"
+
+
+def _plan_entry(plan: list | None, step: str) -> dict | None:
+    return next((s for s in plan or [] if isinstance(s, dict) and s.get("key") == step), None)
 
 
 def step_deadline(*, step: str, plan: list, kind: str) -> tuple[str, bool]:
     """(deadline, is_reminder) of a step: from the obligation's frozen plan when it names the step, else from the
     step key (``verbal_reminder``, ``written_overdue``, …). Relay obligations have one deadline, the relay."""
-    entry = next((s for s in plan or [] if isinstance(s, dict) and s.get("key") == step), None)
+    entry = _plan_entry(plan, step)
     anchor = (entry or {}).get("anchor") or ""
     offset = (entry or {}).get("offset_minutes")
     reminder = offset < 0 if isinstance(offset, int) else ("remind" in step)
@@ -179,6 +227,33 @@ def step_deadline(*, step: str, plan: list, kind: str) -> tuple[str, bool]:
     if anchor.startswith(WRITTEN) or (not anchor and WRITTEN in step):
         return WRITTEN, reminder
     return VERBAL, reminder
+
+
+def step_escalation(*, step: str, plan: list, kind: str) -> str:
+    """Whom a step escalates to (``TO_DUTY_ROOM``, ``TO_UNIT_HEAD``) or "" for a step that does not: a step at or
+    after its deadline whose audience (the frozen plan's, else the default ladder's for an ``*_escalate`` key) reaches
+    beyond the unit's duty staff. A relay obligation is the duty room's own: only its head is an escalation."""
+    entry = _plan_entry(plan, step)
+    if entry is None:
+        audience, offset = (ESCALATE_AUDIENCE if "escalate" in step else []), None
+    else:
+        audience, offset = list(entry.get("audience") or []), entry.get("offset_minutes")
+    if isinstance(offset, int) and offset < 0:
+        return ""  # a reminder: nothing is overdue yet
+    if kind != ObligationKind.RELAY and TO_DUTY_ROOM in audience:
+        return TO_DUTY_ROOM
+    return TO_UNIT_HEAD if TO_UNIT_HEAD in audience else ""
+
+
+def _unreached(notification) -> str:
+    """The name of the person an event row's fallback chain started with, when this row is for someone else (the
+    duty room, asked to phone a district leader whose SMS failed); "" otherwise."""
+    first = notification
+    while first.fallback_of_id is not None:
+        first = first.fallback_of
+    if first is notification or first.recipient_id in (None, notification.recipient_id):
+        return ""
+    return first.recipient.name
 
 
 def facts_for(notification, *, link_for=None) -> Facts:
@@ -199,13 +274,15 @@ def facts_for(notification, *, link_for=None) -> Facts:
     }
     obligation = notification.obligation
     if obligation is None:
-        return Facts(unit_name="", **base)
-    deadline, reminder = step_deadline(step=notification.step, plan=obligation.escalation_plan, kind=obligation.kind)
+        return Facts(unit_name="", unreached=_unreached(notification), **base)
+    plan, kind = obligation.escalation_plan, obligation.kind
+    deadline, reminder = step_deadline(step=notification.step, plan=plan, kind=kind)
     due_at = obligation.written_due_at if deadline == WRITTEN else obligation.verbal_due_at
     return Facts(
         unit_name=obligation.unit.name,
         deadline=deadline,
         reminder=reminder,
+        escalated_to=step_escalation(step=notification.step, plan=plan, kind=kind),
         due_at=due_at,
         link=(link_for or filing_link)(obligation.pk),
         **base,

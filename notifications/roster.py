@@ -128,6 +128,23 @@ def audience_resolve(
     return [contacts[pk] for pk in sorted(contacts)]
 
 
+def duty_room_on_post(*, at: datetime, incident=None, step: str = "", repeat: int = 0) -> list[Contact]:
+    """What the ``duty_room`` audience means at ``at``: everyone on post in the district duty room, each once, ordered
+    by id; a roster gap adds the duty room's default contacts and is recorded. District leaders kept with the duty
+    room's people (the leaders page files them there) are never among them."""
+    contacts: dict[int, Contact] = {}
+    for room in duty_room_units():
+        duty = on_duty(unit=room, at=at)
+        people = list(duty.on_post)
+        if duty.gap:
+            people += default_contacts(room)
+            _record_gap(duty=duty, incident=incident, obligation=None, step=step, repeat=repeat)
+        for contact in people:
+            if contact.role != ContactRole.DISTRICT_LEADER:
+                contacts.setdefault(contact.pk, contact)
+    return [contacts[pk] for pk in sorted(contacts)]
+
+
 def district_leaders(*, domain: str | None = None, notify_on_grade: bool = False) -> list[Contact]:
     """District leaders (区领导): those whose portfolio covers ``domain``, or those on the grade notification list."""
     leaders = Contact.objects.filter(role=ContactRole.DISTRICT_LEADER, active=True).order_by("id")

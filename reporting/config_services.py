@@ -1,4 +1,4 @@
-"""Organisation and configuration writes: units, users and their API tokens, reporting policies.
+"""Organisation and configuration writes: units, users and their API tokens, permission groups, reporting policies.
 
 These records change how the rules judge (a unit's ``vertical`` flag changes its findings, SPEC rule 12; a policy
 sets the minutes, rule 1) and who may act, so every change appends an audit event (SPEC "Integrity and access"),
@@ -7,6 +7,9 @@ from the API and from the Django admin alike:
 - ``unit_added`` / ``unit_changed`` / ``unit_removed``
 - ``user_added`` / ``user_changed`` / ``user_removed``
 - ``token_created`` / ``token_replaced`` / ``token_removed``
+- ``group_added`` / ``group_changed`` / ``group_removed`` (a group's permissions are what its members may do in the
+  admin; its members are recorded on ``*_added``/``*_removed``, and a membership change is the user's
+  ``user_changed`` ``groups``)
 - ``reporting_policy_added`` / ``reporting_policy_changed`` / ``reporting_policy_removed``
 
 An ``*_added`` or ``*_removed`` event carries the whole record; a ``*_changed`` event only the fields that changed,
@@ -23,6 +26,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from django.contrib.auth.models import Group
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from rest_framework.authtoken.models import Token
@@ -50,6 +54,7 @@ USER_FIELDS = (
     "date_joined",
 )
 POLICY_FIELDS = ("grade", "verbal_minutes", "written_minutes", "relay_minutes")
+GROUP_FIELDS = ("name", "permissions")
 
 
 # --- what an event records ------------------------------------------------------------------------------------
@@ -234,6 +239,49 @@ def token_delete(*, token: Token, actor, now: datetime) -> None:
     user = token.user
     event_append(at=now, kind="token_removed", actor=actor_name(actor), obj=user, detail={"user": user.username})
     Token.objects.filter(key=token.key).delete()
+
+
+# --- permission groups ----------------------------------------------------------------------------------------
+
+
+@audited
+def group_create(*, group: Group, permissions: Iterable = (), actor, now: datetime) -> Group:
+    """Save a new group (an unsaved ``Group``) with its ``permissions`` and record it whole."""
+    group.save(force_insert=True)
+    group.permissions.set(permissions)
+    detail = {"group": group.name, **_group(group, members=True)}
+    event_append(at=now, kind="group_added", actor=actor_name(actor), obj=group, detail=detail)
+    return group
+
+
+@audited
+def group_update(*, group: Group, changes: dict[str, Any], actor, now: datetime) -> Group:
+    """Change a group's name or permissions; the event records each changed field as ``[before, after]``
+    (permissions as sorted ``app_label.codename``)."""
+    group = Group.objects.select_for_update().get(pk=group.pk)
+    before = _group(group)
+    _apply(group, changes, GROUP_FIELDS)
+    changed = changed_fields(before, _group(group))
+    if changed:
+        detail = {"group": group.name, "changed": changed}
+        event_append(at=now, kind="group_changed", actor=actor_name(actor), obj=group, detail=detail)
+    return group
+
+
+@audited
+def group_delete(*, group: Group, actor, now: datetime) -> None:
+    """Remove a group: its members lose what it allowed, so the event keeps them with its permissions."""
+    group = Group.objects.select_for_update().get(pk=group.pk)
+    detail = {"group": group.name, **_group(group, members=True)}
+    event_append(at=now, kind="group_removed", actor=actor_name(actor), obj=group, detail=detail)
+    group.delete()
+
+
+def _group(group: Group, *, members: bool = False) -> dict[str, Any]:
+    values = snapshot(group, GROUP_FIELDS)
+    if members:
+        values["members"] = sorted(group.user_set.values_list("username", flat=True))
+    return values
 
 
 # --- reporting policies (SPEC rule 1) ---------------------------------------------------------------------------

@@ -9,9 +9,10 @@ change. An incident's figures and grade may be edited, and that edit goes throug
 never below the computed grade, one audit event); a finding's review goes through ``finding_review`` (a reason, who
 and when, one audit event).
 
-Every other edit here is audited too (SPEC "Integrity and access"): units, users, API tokens and reporting policies
-through ``reporting.config_services``, people and shifts through ``reporting.roster_services`` (so the roster's
-change log shows them), each through a ``ServiceAdmin``.
+Every other edit here is audited too (SPEC "Integrity and access"): units, users (and a staff user's own password
+change), API tokens, permission groups and reporting policies through ``reporting.config_services``, people and
+shifts through ``reporting.roster_services`` (so the roster's change log shows them), each through a
+``ServiceAdmin``.
 """
 
 from django.contrib import admin
@@ -20,3 +21,4 @@ from reporting.admin import incidents, organisation  # noqa: F401 (registers the
 from reporting.web.login import AdminLoginForm
 
 admin.site.login_form = AdminLoginForm  # the same limit on guessing as the pages' login
+admin.site.password_change_form = organisation.AuditedPasswordChangeForm  # on the audit chain, as other user changes

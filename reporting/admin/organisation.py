@@ -1,10 +1,12 @@
-"""Admin for the organisation: units, people, shifts, users, API tokens and reporting policies, each edit through a
-service that audits it."""
+"""Admin for the organisation: units, people, shifts, users, API tokens, permission groups and reporting policies,
+each edit through a service that audits it; a staff user's own password change too."""
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.forms import AdminPasswordChangeForm
 from django.contrib.admin.utils import unquote
-from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 from rest_framework.authtoken.admin import TokenAdmin
@@ -153,6 +155,40 @@ class TrackerUserAdmin(ServiceAdmin, UserAdmin):
                 if after != before:
                     config_services.user_password_changed(user=user, actor=request.user, now=timezone.now())
             return response
+
+
+class AuditedPasswordChangeForm(AdminPasswordChangeForm):
+    """The admin's "change my password" (/admin/password_change/, ``admin.site.password_change_form``): recorded as
+    the user's ``user_changed`` with ``"password": "changed"``, as a password set on the user's admin page is, in the
+    same transaction as the new password (never the password or its hash)."""
+
+    def save(self, commit=True):
+        with transaction.atomic():
+            user = super().save(commit=commit)
+            if commit:
+                config_services.user_password_changed(user=user, actor=user, now=timezone.now())
+        return user
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class AuditedGroupAdmin(ServiceAdmin, GroupAdmin):
+    """Django's group admin through ``config_services``: ``group_added`` (with its permissions and members) /
+    ``group_changed`` (name, permissions) / ``group_removed``. Who is in a group is edited on the user's page and
+    recorded there (``user_changed`` ``groups``)."""
+
+    def save_model(self, request, obj, form, change):
+        now = timezone.now()
+        if change:
+            config_services.group_update(group=obj, changes=form_changes(form), actor=request.user, now=now)
+        else:
+            permissions = form.cleaned_data.get("permissions") or []
+            config_services.group_create(group=obj, permissions=permissions, actor=request.user, now=now)
+
+    def delete_one(self, request, obj):
+        config_services.group_delete(group=obj, actor=request.user, now=timezone.now())
 
 
 admin.site.unregister(TokenProxy)

@@ -2,6 +2,7 @@
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class UnitKind(models.TextChoices):
@@ -74,7 +75,9 @@ class SignalSource(models.TextChoices):
 
 
 class ObligationKind(models.TextChoices):
-    REPORT = "report", _("报送")
+    # "报送" alone is also the filing form's button ("File report") and the incident list's column ("Reporting"):
+    # as the kind of an obligation it is the report owed to the district duty room.
+    REPORT = "report", pgettext_lazy("obligation kind", "报送")
     RELAY = "relay", _("向区委办、区府办转报")
 
 

@@ -1,5 +1,6 @@
 """SMS and email texts: exact wording, one 70-character UCS-2 segment where the facts allow, 【演练】 first."""
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -13,6 +14,7 @@ from notifications.messages import (
     short_unit,
     sms_text,
     step_deadline,
+    step_escalation,
 )
 from notifications.models import Notification
 from reporting import links
@@ -112,6 +114,23 @@ def test_event_rule_texts():
     assert len(long_title) <= SEGMENT_CHARS and long_title.endswith("…：死亡1人，请分管区领导赶赴现场")
 
 
+def test_event_texts_for_the_duty_room_name_the_leader_who_was_not_reached():
+    """A district leader's event SMS failed: the duty room's fallback SMS says whom to phone."""
+    event = dict(deadline="", unit_name="", link="", unreached="王副区长")
+    deaths = sms_text(facts(step="event_deaths", deaths=2, **event), now=NOW)
+    assert deaths == "SJ-2026-000123 泗泾镇某厂房火灾：死亡2人，王副区长短信未送达，请电话通知其赶赴现场"
+    grade = sms_text(facts(step="event_grade_III", grade="III", deaths=3, exercise=True, **event), now=NOW)
+    assert (
+        grade
+        == "【演练】SJ-2026-000123 泗泾镇某厂房火灾：较大(III)事件，死亡3人受伤0人；王副区长短信未送达，请电话通知"
+    )
+    long_title = sms_text(facts(step="event_deaths", incident_title="某" * 80, deaths=1, **event), now=NOW)
+    assert len(long_title) <= SEGMENT_CHARS and long_title.endswith(
+        "…：死亡1人，王副区长短信未送达，请电话通知其赶赴现场"
+    )
+    assert "发给王副区长的短信未送达，请电话通知。" in email_body(facts(step="event_deaths", **event), now=NOW)
+
+
 def test_email_has_the_details():
     now = DUE + timedelta(minutes=12)
     f = facts(location="泗泾镇某路1号", exercise=True)
@@ -119,6 +138,112 @@ def test_email_has_the_details():
     body = email_body(f, now=now)
     assert "时限: 口头报，截止 2026-11-28 09:30 (北京时间)" in body
     assert "地点: 泗泾镇某路1号" in body and LINK in body and body.startswith("【演练】")
+
+
+# --- escalation (SPEC "Escalation": due + 5 min, the duty room on duty and the unit head) ----------------------
+
+ROOM = "已升级区总值班室督办"
+
+
+@pytest.mark.parametrize(
+    ("over", "minutes", "expected"),
+    [
+        # The roomy link: everything, the verb too.
+        (
+            {"link": "https://s.cn/f/1"},
+            6,
+            "SJ-2026-000123 泗泾镇：口头报已超时6分钟，已升级区总值班室督办，请立即报送 https://s.cn/f/1",
+        ),
+        # Tighter: the verb, then the spacing go; the duty room stays named.
+        (
+            {"link": "https://s.cn/f/1z.1xXLpN.bNYDw9p8"},
+            6,
+            "SJ-2026-000123泗泾镇口头报已超时6分钟，已升级总值班室督办 https://s.cn/f/1z.1xXLpN.bNYDw9p8",
+        ),
+        ({}, 6, f"SJ-2026-000123泗泾镇口头报超6分升级督办 {LINK}"),
+        # A long unit name: the unit and the delay are shortened before the duty room's name is dropped.
+        (
+            {
+                "step": "written_escalate",
+                "deadline": "written",
+                "unit_name": "上海市松江区方松街道办事处",
+                "link": "https://s.cn/f/1z.1xXLpN.bNYDw9p8",
+            },
+            5,
+            "SJ-2026-000123方松街道书面报超5分，已升级总值班室督办 https://s.cn/f/1z.1xXLpN.bNYDw9p8",
+        ),
+    ],
+)
+def test_escalation_sms_says_it_was_escalated_and_fits_one_segment(over, minutes, expected):
+    f = facts(**{"step": "verbal_escalate", "escalated_to": "duty_room", **over})
+    text = sms_text(f, now=f.due_at + timedelta(minutes=minutes, seconds=10))
+    assert text == expected
+    assert len(text) <= SEGMENT_CHARS
+
+
+def test_an_escalation_that_cannot_fit_is_sent_whole_never_without_the_escalation():
+    f = facts(step="verbal_escalate", escalated_to="duty_room")
+    late = DUE + timedelta(minutes=12)
+    assert sms_text(f, now=late) == f"SJ-2026-000123 泗泾镇：口头报已超时12分钟，{ROOM}，请立即报送 {LINK}"
+    exercise = sms_text(facts(step="verbal_escalate", escalated_to="duty_room", exercise=True), now=late)
+    assert exercise == f"【演练】SJ-2026-000123 泗泾镇：口头报已超时12分钟，{ROOM}，请立即报送 {LINK}"
+    roomy = "https://s.cn/f/1"
+    drill = sms_text(facts(step="verbal_escalate", escalated_to="duty_room", exercise=True, link=roomy), now=late)
+    assert drill == f"【演练】SJ-2026-000123 泗泾镇：口头报已超时12分钟，{ROOM}，请立即报送 {roomy}"
+
+
+def test_the_overdue_step_and_a_reminder_do_not_say_escalated():
+    overdue = sms_text(facts(), now=DUE + timedelta(minutes=6))
+    reminder = sms_text(
+        facts(step="verbal_reminder", reminder=True, escalated_to="duty_room"), now=DUE - timedelta(minutes=10)
+    )
+    assert "升级" not in overdue and "升级" not in reminder
+    assert email_subject(facts(), now=DUE + timedelta(minutes=6)).startswith("[催报] ")
+
+
+def test_a_relay_escalation_goes_to_the_duty_rooms_head_and_does_not_name_the_duty_room_to_itself():
+    f = facts(unit_name="区政府总值班室", deadline="relay", step="verbal_escalate", escalated_to="unit_head")
+    later = DUE + timedelta(minutes=6)
+    tight = "https://s.cn/f/1z.1xXLpN.bNYDw9p8"
+    text = sms_text(replace(f, link=tight), now=later)
+    assert text == f"SJ-2026-000123总值班室转报两办超6分，已升级督办 {tight}" and len(text) <= SEGMENT_CHARS
+    roomy = sms_text(replace(f, link="https://s.cn/f/1"), now=later)
+    assert (
+        roomy == "SJ-2026-000123 区政府总值班室：转报区委办区府办已超时6分钟，已升级督办，请立即转报 https://s.cn/f/1"
+    )
+    assert email_subject(f, now=later) == "[升级督办] SJ-2026-000123 区政府总值班室 转报区委办区府办已超时6分钟"
+
+
+def test_escalation_email_has_its_own_tag_and_says_so():
+    now = DUE + timedelta(minutes=6)
+    f = facts(step="verbal_escalate", escalated_to="duty_room", exercise=True)
+    assert email_subject(f, now=now) == "【演练】[升级督办] SJ-2026-000123 泗泾镇 口头报已超时6分钟"
+    body = email_body(f, now=now)
+    assert f"状态: 口头报已超时6分钟，{ROOM}" in body and body.startswith("【演练】")
+
+
+ESCALATE = {"key": "verbal_escalate", "anchor": "verbal_due", "offset_minutes": 5, "audience": ["duty_room"]}
+
+
+@pytest.mark.parametrize(
+    ("step", "plan", "kind", "expected"),
+    [
+        ("verbal_escalate", [], "report", "duty_room"),  # no frozen plan: the default ladder's audience
+        ("written_escalate", [], "report", "duty_room"),
+        ("verbal_overdue", [], "report", ""),
+        ("verbal_escalate", [ESCALATE], "report", "duty_room"),
+        # A renamed step is judged by whom it reaches, not by its key.
+        ("tell_room", [{**ESCALATE, "key": "tell_room"}], "report", "duty_room"),
+        ("verbal_escalate", [{**ESCALATE, "audience": ["unit_head"]}], "report", "unit_head"),
+        ("verbal_escalate", [{**ESCALATE, "audience": ["duty_officer"]}], "report", ""),
+        ("verbal_escalate", [{**ESCALATE, "offset_minutes": -5}], "report", ""),  # a reminder escalates nothing
+        # A relay is the duty room's own obligation: escalating it means its head.
+        ("verbal_escalate", [], "relay", "unit_head"),
+        ("verbal_escalate", [ESCALATE], "relay", ""),
+    ],
+)
+def test_step_escalation(step, plan, kind, expected):
+    assert step_escalation(step=step, plan=plan, kind=kind) == expected
 
 
 @pytest.mark.parametrize(
@@ -167,3 +292,29 @@ def test_facts_for_a_row_carry_a_working_signed_link(db, units, settings):
     roomy = f"{incident.number} 泗泾镇：口头报已超时9分钟 {f.link}"
     tight = f"{incident.number}泗泾镇口头报已超时9分钟 {f.link}"
     assert text == (roomy if len(roomy) <= SEGMENT_CHARS else tight) and len(text) <= SEGMENT_CHARS
+
+
+def test_an_escalation_row_is_worded_as_one(db, units, settings):
+    from reporting import services
+
+    settings.PUBLIC_BASE_URL = "https://s.cn"
+    incident = services.incident_create(
+        actor=None,
+        now=NOW,
+        units=[{"unit": units["sijing"], "first_known_at": NOW, "channel": "self"}],
+        title="泗泾镇某厂房火灾",
+        domain="production_safety",
+        occurred_at=NOW - timedelta(minutes=5),
+    )
+    obligation = incident.obligations.get()
+    later = DUE + timedelta(minutes=5, seconds=1)
+
+    def text(step):
+        row = Notification(incident=incident, obligation=obligation, step=step, channel="sms", to="+86170")
+        return sms_text(facts_for(row), now=later), email_subject(facts_for(row), now=later)
+
+    sms, subject = text("verbal_escalate")
+    assert "已升级" in sms and "总值班室督办" in sms and len(sms) <= SEGMENT_CHARS
+    assert subject.startswith("[升级督办] ")
+    sms, subject = text("verbal_overdue")
+    assert "升级" not in sms and subject.startswith("[催报] ")

@@ -1,7 +1,8 @@
 """Every change made in the Django admin is on the audit chain (SPEC "Integrity and access"): units (their
-``vertical`` and ``active`` flags change findings), users and their tokens, the reporting minutes and the
-escalation ladder, and people and shifts, which go through ``roster_services`` so the roster's change log shows
-them. Each event says who and what changed; a save that changes nothing appends nothing; no secret is recorded."""
+``vertical`` and ``active`` flags change findings), users and their tokens, a staff user's own password change,
+permission groups, the reporting minutes and the escalation ladder, and people and shifts, which go through
+``roster_services`` so the roster's change log shows them. Each event says who and what changed; a save that changes
+nothing appends nothing; no secret is recorded."""
 
 import json
 from datetime import timedelta
@@ -240,6 +241,106 @@ def test_tokens_created_and_revoked_in_the_admin_never_record_the_key(admin_clie
     (event,) = events("token_removed")
     assert event.detail == {"user": "duty"} and event.actor == "admin"
     assert token.key not in all_events_json()
+    assert_chain_verifies(capsys)
+
+
+def test_a_staff_users_own_password_change_in_the_admin_is_recorded_never_the_password(
+    admin_client, admin_user, capsys
+):
+    change_url = reverse("admin:password_change")
+    old_hash = admin_user.password
+    # A wrong old password changes nothing and records nothing.
+    count = AuditEvent.objects.count()
+    refused = admin_client.post(
+        change_url, {"old_password": "wrong", "new_password1": "x-Very-new-77q", "new_password2": "x-Very-new-77q"}
+    )
+    assert refused.status_code == 200 and AuditEvent.objects.count() == count
+
+    new_secret = "Own-new-secret-42z"
+    response = admin_client.post(
+        change_url, {"old_password": "pw-admin", "new_password1": new_secret, "new_password2": new_secret}
+    )
+    assert response.status_code == 302 and response["Location"] == reverse("admin:password_change_done")
+    admin_user.refresh_from_db()
+    assert admin_user.check_password(new_secret)
+    (event,) = events("user_changed")
+    assert (event.actor, event.object_type, event.object_id) == ("admin", "user", str(admin_user.pk))
+    assert event.detail == {"user": "admin", "changed": {}, "password": "changed"}
+    stored = all_events_json()
+    for forbidden in ("pw-admin", new_secret, old_hash, admin_user.password, "pbkdf2", "md5$"):
+        assert forbidden not in stored
+    assert_chain_verifies(capsys)
+
+
+def group_form(group, **over):
+    form = {"name": group.name, "permissions": [str(p.pk) for p in group.permissions.order_by("id")]}
+    form.update(over)
+    return form
+
+
+def test_permission_groups_added_changed_and_removed_in_the_admin(admin_client, units, capsys):
+    from django.contrib.auth.models import Group, Permission
+
+    view_unit = Permission.objects.get(content_type__app_label="reporting", codename="view_unit")
+    change_unit = Permission.objects.get(content_type__app_label="reporting", codename="change_unit")
+    added = admin_client.post(url(Group, "add"), {"name": "单位管理", "permissions": [str(view_unit.pk)]})
+    assert added.status_code == 302, added.content.decode()[:3000]
+    group = Group.objects.get(name="单位管理")
+    (event,) = events("group_added")
+    assert (event.actor, event.object_type, event.object_id) == ("admin", "group", str(group.pk))
+    assert event.detail == {
+        "group": "单位管理",
+        "name": "单位管理",
+        "permissions": ["reporting.view_unit"],
+        "members": [],
+    }
+
+    response = admin_client.post(
+        url(Group, "change", group.pk),
+        group_form(group, name="单位维护", permissions=[str(view_unit.pk), str(change_unit.pk)]),
+    )
+    assert response.status_code == 302
+    (event,) = events("group_changed")
+    assert event.detail == {
+        "group": "单位维护",
+        "changed": {
+            "name": ["单位管理", "单位维护"],
+            "permissions": [["reporting.view_unit"], ["reporting.change_unit", "reporting.view_unit"]],
+        },
+    }
+    assert set(Group.objects.get(pk=group.pk).permissions.all()) == {view_unit, change_unit}
+
+    # Saving the unchanged form appends nothing.
+    group.refresh_from_db()
+    count = AuditEvent.objects.count()
+    assert admin_client.post(url(Group, "change", group.pk), group_form(group)).status_code == 302
+    assert AuditEvent.objects.count() == count
+
+    # Membership is edited on the user's page and recorded there.
+    member = User.objects.create_user(username="unit-admin", password="pw-unit-admin", role=Role.DUTY_ROOM)
+    response = admin_client.post(url(User, "change", member.pk), user_form(member, groups=[str(group.pk)]))
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert events("user_changed")[-1].detail == {"user": "unit-admin", "changed": {"groups": [[], ["单位维护"]]}}
+
+    # Removing the group takes it from its members: the event says whom and what they could do.
+    removed = admin_client.post(url(Group, "delete", group.pk), {"post": "yes"})
+    assert removed.status_code == 302 and not Group.objects.filter(pk=group.pk).exists()
+    (event,) = events("group_removed")
+    assert event.detail == {
+        "group": "单位维护",
+        "name": "单位维护",
+        "permissions": ["reporting.change_unit", "reporting.view_unit"],
+        "members": ["unit-admin"],
+    }
+
+    # The bulk "delete selected" action goes through the service too.
+    first, second = Group.objects.create(name="甲组"), Group.objects.create(name="乙组")
+    response = admin_client.post(
+        url(Group, "changelist"),
+        {"action": "delete_selected", "_selected_action": [first.pk, second.pk], "post": "yes"},
+    )
+    assert response.status_code == 302 and not Group.objects.filter(pk__in=[first.pk, second.pk]).exists()
+    assert sorted(e.detail["group"] for e in events("group_removed")) == ["乙组", "单位维护", "甲组"]
     assert_chain_verifies(capsys)
 
 

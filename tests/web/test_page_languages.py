@@ -19,6 +19,7 @@ from reporting.models import (
     Domain,
     Finding,
     Grade,
+    ObligationKind,
     Report,
     ReportKind,
     Role,
@@ -321,6 +322,7 @@ def test_choices_on_the_main_pages_are_english(client, duty_room, sijing_officer
         Grade,
         DeadlineState,
         ReportKind,
+        ObligationKind,
         Audience,
         NotificationChannel,
         NotificationStatus,
@@ -407,6 +409,19 @@ def test_the_incident_list_is_named_in_the_plural_and_its_column_and_filter_say_
     assert '<th scope="col">Reporting</th>' in page and "File report" not in page
     assert re.search(r'<label for="id_exercise">Exercises</label>', page), re.findall(r"<label[^>]*>[^<]*", page)
     assert "EXERCISE" not in page
+
+
+def test_an_obligation_kind_reads_as_a_kind_not_as_the_filing_button(client, admin_user, incident):
+    """报送 is the filing form's button ("File report"), the list's column ("Reporting") and a kind of obligation
+    ("Report"), which the admin lists and filters obligations by."""
+    with translation.override("en"):
+        assert (str(ObligationKind.REPORT.label), translation.gettext("报送")) == ("Report", "File report")
+    with translation.override("zh-hans"):
+        assert str(ObligationKind.REPORT.label) == "报送"
+    client.force_login(admin_user)
+    client.cookies["django_language"] = "en"
+    page = client.get("/admin/reporting/obligation/").content.decode()
+    assert '<td class="field-kind">Report</td>' in page and "File report" not in page
 
 
 @pytest.mark.parametrize("language", ["en", "zh-hans"])
