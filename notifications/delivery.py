@@ -348,11 +348,14 @@ def notification_fallback(*, notification: Notification, now: datetime) -> list[
     n = notification
     if n.channel != NotificationChannel.SMS:
         return []
-    if n.step.endswith("_reminder") and n.obligation_id:
+    if n.obligation_id:
         # A reminder whose deadline has passed is no longer worth chasing down: its overdue step (a wider audience,
-        # SMS and email) has taken over, and a fallback would still say "time is left" (chasing review).
-        due = getattr(n.obligation, f"{n.step.removesuffix('_reminder')}_due_at", None)
-        if due is not None and now > due:
+        # SMS and email) has taken over, and a fallback would still say "time is left" (chasing review). Which
+        # deadline, and whether it is a reminder, come from the frozen plan: the admin names steps freely.
+        obligation = n.obligation
+        deadline, reminder = messages.step_deadline(step=n.step, plan=obligation.escalation_plan, kind=obligation.kind)
+        due = obligation.written_due_at if deadline == messages.WRITTEN else obligation.verbal_due_at
+        if reminder and due is not None and now > due:
             return []
     wanted: list[tuple[str, Contact, str]] = []
     if n.recipient_id and n.recipient.email:

@@ -172,6 +172,23 @@ def test_a_failed_reminder_falls_back_only_while_its_deadline_is_ahead(client, s
     assert Notification.objects.filter(fallback_of=n).count() == fallbacks
 
 
+def test_a_renamed_reminder_is_known_by_its_plan_not_its_name(client, sent):
+    """The admin names steps freely: a reminder called "verbal_heads_up" (10 minutes before) in the obligation's
+    plan is still a reminder, so its failure after the deadline is left to the overdue step."""
+    n = sent(step="verbal_heads_up", at=NOW + timedelta(minutes=20))
+    obligation = n.obligation
+    obligation.escalation_plan = [
+        {**step, "key": "verbal_heads_up"} if step["key"] == "verbal_reminder" else step
+        for step in obligation.escalation_plan
+    ]
+    obligation.save(update_fields=["escalation_plan"])
+    with freeze_time(NOW + timedelta(minutes=31)):
+        params = {"MessageSid": SID, "MessageStatus": "undelivered", "ErrorCode": "30003"}
+        assert signed_post(client, STATUS_URL, params).status_code == 204
+    assert status(n) == S.UNDELIVERED
+    assert not Notification.objects.filter(fallback_of=n).exists()
+
+
 def test_failed_after_sent_falls_back(client, sent):
     n = sent()
     signed_post(client, STATUS_URL, {"MessageSid": SID, "MessageStatus": "sent"})
