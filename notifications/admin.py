@@ -40,7 +40,7 @@ class EscalationPolicyForm(forms.ModelForm):
 
     class Meta:
         model = EscalationPolicy
-        fields = ["name", "active", "repeat_every_minutes", "repeat_max"]
+        fields = list(policy_services.POLICY_FIELDS)
 
 
 class EscalationStepForm(forms.ModelForm):
@@ -62,17 +62,7 @@ class EscalationStepForm(forms.ModelForm):
 
     class Meta:
         model = EscalationStep
-        fields = [
-            "order",
-            "key",
-            "anchor",
-            "offset_minutes",
-            "audience",
-            "channels",
-            "board_alarm",
-            "repeats",
-            "repeat_channels",
-        ]
+        fields = list(policy_services.STEP_FIELDS)  # what the audit event records of a step
 
     def clean_key(self):
         key = self.cleaned_data["key"]
