@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from notifications import escalation, policy_services
 from notifications.models import (
+    Anchor,
     Audience,
     ChasePlan,
     EscalationPolicy,
@@ -83,7 +84,30 @@ class EscalationStepForm(forms.ModelForm):
 
 
 class EscalationStepFormSet(BaseInlineFormSet):
+    """The ladder as a whole: every deadline has a step at or after it, so a missed deadline is always chased. The
+    verbal one also carries the relay obligations (SPEC rule 13: one clock, only verbal-anchored steps kept)."""
+
     default_error_messages = {"too_few_forms": _("催报规则至少要有一个步骤：没有步骤就不会催报任何单位。")}
+
+    def clean(self):
+        super().clean()
+        if any(form.errors for form in self.forms):
+            return  # each step's own errors first
+        kept = [form.cleaned_data for form in self.forms if form.cleaned_data and not self._should_delete_form(form)]
+        if not kept:
+            return  # too_few_forms says it
+        chased = {step["anchor"] for step in kept if step["offset_minutes"] >= 0}
+        missing = [label for value, label in Anchor.choices if value not in chased]
+        if missing:
+            raise forms.ValidationError(
+                [
+                    forms.ValidationError(
+                        _("%(anchor)s没有截止时或截止后的步骤（偏移不小于 0）：超过这个截止时间不会催报任何人。"),
+                        params={"anchor": label},
+                    )
+                    for label in missing
+                ]
+            )
 
 
 class EscalationStepInline(admin.TabularInline):

@@ -83,6 +83,21 @@ def policy_change(admin_client, **form_args):
             },
             "催报规则至少要有一个步骤",
         ),
+        # Only written-due steps: a relay obligation (one clock, verbal steps only) would be chased by nobody.
+        ({"delete": ("verbal_reminder", "verbal_overdue", "verbal_escalate")}, "口头报截止没有截止时或截止后的步骤"),
+        # Reminders only: a deadline that passes is never chased.
+        (
+            {"delete": ("verbal_overdue", "verbal_escalate", "written_overdue", "written_escalate")},
+            "书面报截止没有截止时或截止后的步骤",
+        ),
+        # A late step turned into a reminder leaves its deadline with none.
+        (
+            {
+                "delete": ("written_escalate",),
+                "steps_over": {"written_overdue": {"offset_minutes": -5, "repeats": False}},
+            },
+            "书面报截止没有截止时或截止后的步骤",
+        ),
     ],
 )
 def test_a_ladder_the_chasing_cannot_follow_is_refused_with_the_reason_and_nothing_changes(

@@ -484,27 +484,36 @@ def test_escalation_ladder_edits_in_the_admin_are_one_event_with_each_change(adm
             "name": "台风期间",
             "repeat_every_minutes": 10,
             "repeat_max": 6,
-            "steps-TOTAL_FORMS": 1,
+            "steps-TOTAL_FORMS": 2,
             "steps-INITIAL_FORMS": 0,
             "steps-MIN_NUM_FORMS": 0,
             "steps-MAX_NUM_FORMS": 1000,
             "steps-0-order": 1,
-            "steps-0-key": "verbal_reminder",
+            "steps-0-key": "verbal_overdue",
             "steps-0-anchor": "verbal_due",
-            "steps-0-offset_minutes": -15,
+            "steps-0-offset_minutes": 0,
             "steps-0-audience": ["duty_officer"],
             "steps-0-channels": ["sms"],
+            "steps-1-order": 2,
+            "steps-1-key": "written_overdue",
+            "steps-1-anchor": "written_due",
+            "steps-1-offset_minutes": 0,
+            "steps-1-audience": ["duty_officer", "unit_head"],
+            "steps-1-channels": ["sms", "email"],
         },
     )
     assert added.status_code == 302, added.content.decode()[:3000]
     (event,) = events("escalation_policy_added")
     assert (event.detail["policy"], event.detail["active"], event.detail["repeat_max"]) == ("台风期间", False, 6)
-    assert [(s["key"], s["offset_minutes"]) for s in event.detail["steps"]] == [("verbal_reminder", -15)]
+    assert [(s["key"], s["offset_minutes"]) for s in event.detail["steps"]] == [
+        ("verbal_overdue", 0),
+        ("written_overdue", 0),
+    ]
 
     typhoon = EscalationPolicy.objects.get(name="台风期间")
     assert admin_client.post(url(EscalationPolicy, "delete", typhoon.pk), {"post": "yes"}).status_code == 302
     (event,) = events("escalation_policy_removed")
-    assert event.detail["policy"] == "台风期间" and len(event.detail["steps"]) == 1
+    assert event.detail["policy"] == "台风期间" and len(event.detail["steps"]) == 2
     assert_chain_verifies(capsys)
 
 
