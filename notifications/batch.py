@@ -1,8 +1,9 @@
 """Sending notifications in chunks: the batch path of ``notifications.delivery`` (its module docstring holds the
 exactly-once contract both paths keep). The sweep hands the rows it creates to the ``send_notifications`` task in
 chunks of at most ``BATCH_SIZE``; re-drives and fallbacks go the same way. A chunk is claimed in one conditional
-``UPDATE … RETURNING``, its SMS are handed to a thread pool each at its rate-limit slot (after one more look at its
-deadline) and its outcomes, each with the moment of its own call, written in one transaction.
+``UPDATE … RETURNING``, its SMS are handed to a thread pool each at its rate-limit slot, once a thread is free to
+call at once (after one more look at its deadline), and its outcomes, each with the moment of its own call, written
+in one transaction. A part that stops half way (the database gone while looking) still records what left.
 """
 
 from __future__ import annotations
@@ -267,6 +268,7 @@ def _discharged_close(rows: list[Notification], reasons: dict[int, str], *, now:
 
 _pool: ThreadPoolExecutor | None = None
 _mail_pool: ThreadPoolExecutor | None = None
+_pool_free: threading.Semaphore | None = None
 _pool_pid = 0
 _threads = threading.local()
 #: The settings an SMS backend is built from: a thread's backend is rebuilt when one of them changes.
@@ -275,11 +277,19 @@ _BACKEND_SETTINGS = ("SMS_BACKEND", "SMS_FILE_PATH", "TWILIO_API_BASE_URL", "TWI
 
 def _executor() -> ThreadPoolExecutor:
     """This process's pool of provider-call threads (made after the fork: a prefork child gets its own)."""
-    global _pool, _mail_pool, _pool_pid
-    if _pool is None or _mail_pool is None or _pool_pid != os.getpid():
+    global _pool, _mail_pool, _pool_pid, _pool_free
+    if _pool is None or _mail_pool is None or _pool_free is None or _pool_pid != os.getpid():
         _pool = ThreadPoolExecutor(max_workers=SEND_THREADS, thread_name_prefix="send")
+        _pool_free = threading.Semaphore(SEND_THREADS)
         _mail_pool, _pool_pid = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mail"), os.getpid()
     return _pool
+
+
+def _free_threads() -> threading.Semaphore:
+    """One permit per thread of this process's SMS pool: the dispatcher takes one before it hands an SMS over."""
+    _executor()
+    assert _pool_free is not None
+    return _pool_free
 
 
 def _mail_executor() -> ThreadPoolExecutor:
@@ -308,8 +318,10 @@ def _attempts_run(
     clock: Callable[[], datetime],
 ) -> dict[int, _Attempt]:
     """The provider calls of the claimed ``rows``. Emails go to the mail thread at once. This thread hands each SMS
-    to the pool at its rate-limit slot, after looking at its deadline once more (the states are read again when
-    older than ``RECHECK_SECONDS``): an SMS whose report was filed while the part waited is not sent."""
+    to the pool at its rate-limit slot and once a thread is free, after looking at its deadline once more (the
+    states are read again when older than ``RECHECK_SECONDS``): an SMS whose report was filed while the part waited,
+    for its slot or for a thread, is not sent. If this thread fails half way, the SMS not handed over are released
+    (retry) and the outcomes of those that were are still returned."""
 
     def attempt(n: Notification) -> _Attempt:
         previous_token, previous_claim_at = previous[n.pk]
@@ -319,16 +331,36 @@ def _attempts_run(
     done: dict[int, _Attempt] = {}
     sms = sorted((n for n in rows if n.channel == NotificationChannel.SMS), key=lambda n: slot_at.get(n.pk, 0.0))
     states_read = time.monotonic()  # just before the claim (``_clocks_refresh``)
-    for i, n in enumerate(sms):
-        if (delay := slot_at.get(n.pk, 0.0) - time.monotonic()) > 0:
-            time.sleep(delay)
-        if time.monotonic() - states_read > RECHECK_SECONDS:
-            _clocks_refresh(sms[i:])
-            states_read = time.monotonic()
-        if reason := step_discharged(n):
-            done[n.pk] = _Attempt(discharged=reason, retry=False, at=clock())
-        else:
-            futures[n.pk] = _executor().submit(attempt, n)
+    free = _free_threads()
+    try:
+        for i, n in enumerate(sms):
+            if (delay := slot_at.get(n.pk, 0.0) - time.monotonic()) > 0:
+                time.sleep(delay)
+            # Wait for a free thread first: the look below is then the last one before the call, not one made
+            # while the SMS would wait in the pool's queue behind slow calls (a report filed meanwhile stops it).
+            free.acquire()
+            handed = False
+            try:
+                if time.monotonic() - states_read > RECHECK_SECONDS:
+                    _clocks_refresh(sms[i:])
+                    states_read = time.monotonic()
+                if reason := step_discharged(n):
+                    done[n.pk] = _Attempt(discharged=reason, retry=False, at=clock())
+                else:
+                    futures[n.pk] = future = _executor().submit(attempt, n)
+                    handed = True
+                    future.add_done_callback(lambda _: free.release())
+            finally:
+                if not handed:
+                    free.release()
+    except Exception as exc:
+        # The database went away while looking again (or anything else): the SMS not handed over yet are released
+        # for a retry; those already handed over, and the emails, are waited for and their outcomes recorded, so
+        # nothing that left is sent again.
+        log.exception("notification part: dispatching stopped; the rest is released for a retry")
+        for n in sms:
+            if n.pk not in futures and n.pk not in done:
+                done[n.pk] = _Attempt(error=f"not sent: dispatching stopped ({type(exc).__name__}: {exc})"[:2000])
     for n in rows:
         future = futures.get(n.pk)
         if future is None:

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 
 from notifications.delivery import notification_audit, notification_fallback
 from notifications.models import EarlyStatusCallback, Notification, NotificationChannel, NotificationStatus
@@ -42,7 +43,8 @@ def notification_record_status(*, provider_id: str, provider_status: str, error_
     worker records a part's provider ids after all its calls, and the provider may call back before that. Whichever
     side comes second applies it: the worker looks for kept callbacks after recording the ids
     (``early_statuses_apply``), and this looks for the id once more after keeping the callback, so one of the two
-    always sees the other's write; applying twice is harmless (forward only, under a row lock).
+    always sees the other's write; applying twice is harmless (forward only, under a row lock). A worker that stops
+    between recording and looking leaves it to the sweep (``early_statuses_sweep``).
     Returns what happened: "updated", "ignored", "kept" or "unknown"."""
     target = TWILIO_STATUS.get(provider_status.lower())
     if target is None or not provider_id:
@@ -80,6 +82,24 @@ def early_statuses_apply(provider_ids: Iterable[str]) -> int:
             )
         EarlyStatusCallback.objects.filter(pk=callback.pk).delete()
     return len(kept)
+
+
+#: The most kept callbacks one sweep tick applies (``early_statuses_sweep``); the rest wait for the next tick.
+EARLY_STATUS_SWEEP_BATCH = 500
+
+
+def early_statuses_sweep() -> int:
+    """Apply the kept callbacks whose id has been recorded since: the worker that recorded it normally applies them
+    right after its commit (``early_statuses_apply``), but a worker stopped between the two, or a database error
+    there, would leave an early ``failed`` unapplied, with no fallback, for good. The sweep calls this every tick:
+    the table holds only callbacks still waiting, so the look is cheap. Returns how many were applied."""
+    recorded = Notification.objects.filter(provider_id=OuterRef("provider_id"))
+    ids = (
+        EarlyStatusCallback.objects.filter(Exists(recorded))
+        .order_by("received_at")
+        .values_list("provider_id", flat=True)[:EARLY_STATUS_SWEEP_BATCH]
+    )
+    return early_statuses_apply(list(ids))
 
 
 def _status_apply(*, provider_id: str, target: str, raw: str, code: str, now: datetime) -> str:

@@ -14,7 +14,9 @@ running at once split the work instead of doing it twice. For each claimed oblig
    ``notifications.batch.BATCH_SIZE``.
 
 Sending is exactly once because the row exists before any provider call and the send task claims the row
-(``notifications.delivery``); a lost task is re-driven here from the pending rows, never re-created.
+(``notifications.delivery``); a lost task is re-driven here from the pending rows, never re-created. Each tick
+also applies the provider's early status callbacks whose worker stopped before applying them
+(``notifications.callbacks.early_statuses_sweep``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 
 from notifications import batch, escalation, roster
+from notifications.callbacks import early_statuses_sweep
 from notifications.models import Notification, NotificationChannel, NotificationStatus, SweepHeartbeat
 from reporting.auditlog import events_deferred
 from reporting.models import Contact, Obligation
@@ -82,6 +85,7 @@ def sweep_run(*, now: datetime) -> int:
         if len(batch) < BATCH:
             break
     notifications_redrive(now=now)
+    early_statuses_sweep()  # a provider's early failed whose worker stopped before applying it
     heartbeat_record(now=now, claimed=claimed)
     return claimed
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
-from django.db import connection
+from django.db import OperationalError, connection
 from django.db.models.signals import post_save
 
 from notifications import batch, callbacks, delivery, ratelimit
@@ -743,3 +743,102 @@ def test_each_sms_of_a_part_carries_the_time_of_its_own_call(case, settings):
     assert got[0].claimed_at <= sent[0] and all(b - a >= timedelta(seconds=0.45) for a, b in zip(sent, sent[1:]))
     for n in got:
         assert AuditEvent.objects.get(object_id=str(n.pk), kind="notification_sent").at == n.sent_at
+
+
+# --- a part that stops half way: what left is recorded, the rest released (review) --------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_error_while_dispatching_records_what_already_left_and_releases_the_rest(
+    case, settings, monkeypatch
+):
+    """Rate 2/s: the second SMS's look at its deadline (0.5 s later) hits a database error. The first SMS and the
+    email had already left: their outcomes are recorded (an email has no lookup, so a re-drive would send it
+    again); the second is released for a retry, and the retry sends it alone."""
+    settings.SMS_RATE_PER_SECOND = 2
+    first, second = row(case), row(case, contact="leader")
+    email = row(case, channel="email")
+    real, calls = batch._clocks_refresh, []
+
+    def flaky(part):
+        calls.append(len(part))
+        if len(calls) == 2:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real(part)
+
+    monkeypatch.setattr(batch, "_clocks_refresh", flaky)
+    result = notifications_send(notification_ids=[first.pk, second.pk, email.pk], token="batch-1", now=LATE)
+
+    assert result.statuses == {first.pk: S.SENT, email.pk: S.SENT, second.pk: S.PENDING}
+    assert result.retry == [second.pk]
+    assert [m.to for m in locmem.outbox] == [first.to] and len(mail.outbox) == 1
+    for n in (first, second, email):
+        n.refresh_from_db()
+    assert (first.status, email.status) == (S.SENT, S.SENT) and first.provider_id
+    assert (second.status, second.claimed_by, second.provider_id) == (S.PENDING, "", "")
+    assert "dispatching stopped" in second.error and "OperationalError" in second.error
+
+    monkeypatch.setattr(batch, "_clocks_refresh", real)
+    again = notifications_send(notification_ids=[first.pk, second.pk, email.pk], token="retry-1", now=LATE)
+    assert again.statuses == {first.pk: S.SENT, email.pk: S.SENT, second.pk: S.SENT}
+    assert [m.to for m in locmem.outbox] == [first.to, second.to] and len(mail.outbox) == 1
+    assert chain_verify() is None
+
+
+class SlowFilesOnFirst(FilesOnFirstSend):
+    """The provider takes 0.6 s per SMS; the report is filed while it handles the first one."""
+
+    def send(self, *, to, body):
+        time.sleep(0.6)
+        return super().send(to=to, body=body)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_sms_waits_for_a_free_thread_before_its_last_look_so_a_filing_during_slow_calls_stops_it(
+    case, settings, monkeypatch
+):
+    """Every send thread busy (here the pool has one; in production 8 threads against 30 SMS a second times the
+    provider's latency): an SMS is handed over only when a thread is free, and its deadline is looked at then, not
+    when it would have joined the pool's queue. The report filed during the first (slow) call stops the others."""
+    settings.SMS_RATE_PER_SECOND = 10  # slots 0.1 s apart, all before the first call ends
+    settings.SMS_BACKEND = backend("SlowFilesOnFirst")
+    FilesOnFirstSend.obligation_id = case["obligation"].pk
+    monkeypatch.setattr(batch, "SEND_THREADS", 1)
+    for name in ("_pool", "_mail_pool", "_pool_free"):
+        monkeypatch.setattr(batch, name, None)  # made again, with one thread and one permit; restored after
+    rows = [row(case), row(case, contact="leader"), row(case, contact="default")]
+
+    result = notifications_send(notification_ids=[n.pk for n in rows], token="batch-1", now=LATE)
+
+    assert [m.to for m in locmem.outbox] == [rows[0].to]
+    assert result.statuses == {rows[0].pk: S.SENT, rows[1].pk: S.CANCELLED, rows[2].pk: S.CANCELLED}
+    assert all(events_of(n) == ["notification_cancelled"] for n in rows[1:])
+
+
+def test_an_early_failed_left_unapplied_by_a_stopped_worker_is_applied_by_the_sweep(case, settings, monkeypatch):
+    """The webhook keeps an early 'failed'; the worker records the SMS's id and then stops (or the database errors)
+    before applying kept callbacks. The next sweep tick applies it: the row fails and its fallback is made."""
+    from notifications.sweep import sweep_run
+
+    settings.SMS_BACKEND = backend("FixedSid")
+    n = row(case)
+    assert callbacks.notification_record_status(provider_id=FixedSid.sid, provider_status="failed", now=LATE) == "kept"
+
+    def worker_stops(ids):
+        raise OperationalError("worker lost")
+
+    monkeypatch.setattr(batch, "early_statuses_apply", worker_stops)
+    with pytest.raises(OperationalError):
+        notifications_send(notification_ids=[n.pk], token="batch-1", now=LATE)
+    monkeypatch.undo()
+    n.refresh_from_db()
+    assert (n.status, n.provider_id) == (S.SENT, FixedSid.sid) and EarlyStatusCallback.objects.count() == 1
+
+    sweep_run(now=LATE + timedelta(minutes=1))
+
+    n.refresh_from_db()
+    assert (n.status, n.error) == (S.FAILED, "twilio failed") and not EarlyStatusCallback.objects.exists()
+    assert Notification.objects.filter(fallback_of=n).count() == 2
+    assert events_of(n) == ["notification_sent", "notification_failed"]
+    sweep_run(now=LATE + timedelta(minutes=2))  # applied once
+    assert events_of(n) == ["notification_sent", "notification_failed"]
