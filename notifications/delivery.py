@@ -339,12 +339,33 @@ def _fallback_phones(n: Notification, *, now: datetime) -> list[Contact]:
     return [c for c in room if c.pk != n.recipient_id and c.phone]
 
 
+def _about(n: Notification) -> Contact | None:
+    """Whom the fallbacks of ``n`` ask their recipients to reach: for an event rule (no obligation), the person the
+    fallback chain started with (the district leader whose SMS failed); None for an obligation's step, whose next
+    contact is asked to do the step itself."""
+    if n.obligation_id is not None:
+        return None
+    if n.about_id is not None:
+        return n.about
+    first = n
+    while first.fallback_of_id is not None:  # a row written before ``about`` existed
+        first = first.fallback_of
+    return first.recipient
+
+
 def notification_fallback(*, notification: Notification, now: datetime) -> list[Notification]:
     """An SMS that failed or went undelivered: an email to the same person (if they have one) and an SMS to the
     next contact (``_fallback_phones``: for a district leader, the duty room on post), as new rows with
-    ``fallback_of``, each sent on commit. A row the unique constraint already holds (the step's own email to that
-    person; a duty room officer already asked to phone another leader of the same step) is not created again. Must
-    run inside the transaction that marked the notification failed/undelivered, which only one caller can do."""
+    ``fallback_of``, each sent on commit.
+
+    An event rule's fallback to someone other than the person its chain started with (the duty room, asked to phone
+    the district leader whose SMS failed) records that leader in ``about`` (``_about``), which the exactly-once
+    constraint includes: when two leaders of one step are unreached, each duty room officer gets one SMS per leader,
+    each naming its leader. Every other row is about nobody (NULL), so a row the constraint already holds is not
+    created again: the step's own email to the leader; the next contact of an obligation's step, who already has
+    that step; a duty room officer already asked about that same leader (a failed duty room SMS falls back to the
+    rest of the room, already asked). Must run inside the transaction that marked the notification
+    failed/undelivered, which only one caller can do."""
     n = notification
     if n.channel != NotificationChannel.SMS:
         return []
@@ -362,8 +383,10 @@ def notification_fallback(*, notification: Notification, now: datetime) -> list[
         wanted.append((NotificationChannel.EMAIL, n.recipient, n.recipient.email))
     for contact in _fallback_phones(n, now=now):
         wanted.append((NotificationChannel.SMS, contact, contact.phone))
+    unreached = _about(n)
     created = []
     for channel, contact, to in wanted:
+        about = unreached if unreached is not None and unreached.pk != contact.pk else None
         try:
             with transaction.atomic():
                 row = Notification.objects.create(
@@ -377,9 +400,10 @@ def notification_fallback(*, notification: Notification, now: datetime) -> list[
                     scheduled_for=now,
                     created_at=now,
                     fallback_of=n,
+                    about=about,
                 )
         except IntegrityError:
-            continue  # that person already has this step on that channel: never twice
+            continue  # that person already has this step on that channel (about that leader): never twice
         _enqueue(row.pk)
         created.append(row)
     return created

@@ -246,14 +246,12 @@ def step_escalation(*, step: str, plan: list, kind: str) -> str:
 
 
 def _unreached(notification) -> str:
-    """The name of the person an event row's fallback chain started with, when this row is for someone else (the
-    duty room, asked to phone a district leader whose SMS failed); "" otherwise."""
-    first = notification
-    while first.fallback_of_id is not None:
-        first = first.fallback_of
-    if first is notification or first.recipient_id in (None, notification.recipient_id):
+    """The name of the person an event row asks its recipient to reach (``about``: the district leader whose SMS
+    failed, named to the duty room; the leader its fallback chain started with, set by
+    ``notifications.delivery.notification_fallback``, and on older rows by migration 0009); "" otherwise."""
+    if notification.about_id is None:
         return ""
-    return first.recipient.name
+    return notification.about.name
 
 
 def facts_for(notification, *, link_for=None) -> Facts:

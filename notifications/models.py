@@ -117,6 +117,12 @@ class Notification(models.Model):
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
     fallback_of = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="fallbacks")
+    # The person this message asks its recipient to reach: set only on an event rule's fallback to someone else (the
+    # duty room asked to phone a district leader whose SMS failed), NULL on every other row. Part of exactly once,
+    # so the duty room is asked once per unreached leader, not once per step.
+    about = models.ForeignKey(
+        Contact, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("需联系的人")
+    )
     created_at = models.DateTimeField()
 
     class Meta:
@@ -124,10 +130,11 @@ class Notification(models.Model):
         verbose_name = _("通知")
         verbose_name_plural = _("通知")
         constraints = [
-            # Exactly once (SPEC): one notification per (obligation or incident, step, repeat, recipient, channel).
-            # NULLS NOT DISTINCT so incident-level events (no obligation) are covered too.
+            # Exactly once (SPEC): one notification per (obligation or incident, step, repeat, recipient, channel),
+            # and per person the recipient is asked to reach (``about``, NULL but on an event rule's fallback).
+            # NULLS NOT DISTINCT so incident-level events (no obligation) and rows about nobody are covered too.
             models.UniqueConstraint(
-                fields=["incident", "obligation", "step", "repeat", "recipient", "channel"],
+                fields=["incident", "obligation", "step", "repeat", "recipient", "channel", "about"],
                 name="notification_exactly_once",
                 nulls_distinct=False,
             ),

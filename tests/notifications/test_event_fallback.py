@@ -1,10 +1,13 @@
 """A district leader's failed event SMS (a death, a grade; SPEC "Escalation") falls back to an email to the leader and
 an SMS to the district duty room on post, which names the leader so someone phones them; never to whoever else works
-in the leader's office. Exactly once still holds: one row per (incident, step, repeat, recipient, channel)."""
+in the leader's office. Exactly once still holds: one row per (incident, step, repeat, recipient, channel), and per
+leader the duty room is asked to reach (``about``): two unreached leaders of one step are each named to the room."""
 
+import importlib
 from datetime import timedelta
 
 import pytest
+from django.apps import apps
 from django.core import mail
 from freezegun import freeze_time
 
@@ -18,6 +21,7 @@ from reporting.models import ContactRole, Finding, FindingKind, Shift
 from tests.notifications.conftest import T0, on_shift, open_incident, person
 
 S = NotificationStatus
+backfill = importlib.import_module("notifications.migrations.0009_notification_about_backfill")
 
 
 class LeadersUnreachable(locmem.SmsBackend):
@@ -107,22 +111,107 @@ def test_an_undelivered_callback_for_a_leader_falls_back_the_same_way(units, ros
     assert Notification.objects.filter(fallback_of=n).count() == 2
 
 
-def test_two_leaders_failing_on_one_step_ask_each_duty_room_officer_once(units, roster, leaders):
-    """No leader covers social security: the death goes to the list. Exactly once per (step, recipient, channel):
-    the second failure finds the duty room already asked for that step and adds nothing."""
+@pytest.fixture
+def two_unreached(units, roster, leaders):
+    """No leader covers social security: the death goes to the grade list, two leaders, both unreachable. The second
+    has no email address (so he has no step email either)."""
     second = person(units["qfb"], "刘副区长", ContactRole.DISTRICT_LEADER, 44, notify_on_grade=True)
+    second.email = ""
+    second.save(update_fields=["email"])
     with freeze_time(T0):
         incident = open_incident(units, deaths=1, domain="social_security")
-    LeadersUnreachable.numbers = {leaders["listed"].phone, second.phone}
-    first_row, second_row = (
-        sms_of(incident, "event_deaths", leaders["listed"]),
-        sms_of(incident, "event_deaths", second),
-    )
+    first = leaders["listed"]
+    LeadersUnreachable.numbers = {first.phone, second.phone}
+    return incident, first, second
+
+
+def room_rows(incident, units, step="event_deaths"):
+    return Notification.objects.filter(incident=incident, step=step, recipient__unit=units["duty-room"])
+
+
+def test_two_leaders_failing_on_one_step_ask_each_duty_room_officer_about_each(units, roster, two_unreached):
+    """Exactly once per (step, recipient, channel) and per leader the recipient is asked to reach: each officer on
+    post gets one SMS per unreached leader, naming that leader; no leader gets a second email."""
+    incident, first, second = two_unreached
+    first_row, second_row = sms_of(incident, "event_deaths", first), sms_of(incident, "event_deaths", second)
     result = notifications_send(notification_ids=[first_row.pk, second_row.pk], token="t-1", now=T0)
     assert set(result.statuses.values()) == {S.FAILED}
-    room = Notification.objects.filter(incident=incident, step="event_deaths", recipient__unit=units["duty-room"])
-    assert sorted(room.values_list("recipient__name", "channel")) == [("周总值班长", "sms"), ("钱总值班员", "sms")]
-    assert {n.fallback_of_id for n in room} == {first_row.pk}
+
+    room = room_rows(incident, units)
+    assert sorted(room.values_list("recipient__name", "channel", "fallback_of_id")) == [
+        ("周总值班长", "sms", first_row.pk),
+        ("周总值班长", "sms", second_row.pk),
+        ("钱总值班员", "sms", first_row.pk),
+        ("钱总值班员", "sms", second_row.pk),
+    ]
+    assert {(n.fallback_of_id, n.about_id) for n in room} == {(first_row.pk, first.pk), (second_row.pk, second.pk)}
+    # The leader with an email has the step's own (not made twice); the other has none to fall back to.
+    assert (
+        Notification.objects.filter(incident=incident, step="event_deaths", recipient=first, channel="email").count()
+        == 1
+    )
+    assert not Notification.objects.filter(recipient=second, channel="email").exists()
+    assert not Notification.objects.filter(fallback_of__in=[first_row, second_row], channel="email").exists()
+    # Only the duty room's questions are about someone.
+    assert set(Notification.objects.exclude(about=None).values_list("recipient__unit", flat=True)) == {
+        units["duty-room"].pk
+    }
+
+    result = notifications_send(notification_ids=[n.pk for n in room], token="t-2", now=T0)
+    assert set(result.statuses.values()) == {S.SENT}
+    for officer in (roster["room_officer"], roster["room_leader"]):
+        bodies = [m.body for m in locmem.outbox if m.to == officer.phone]
+        assert len(bodies) == 2
+        assert sorted(("陈副区长" in b, "刘副区长" in b) for b in bodies) == [(False, True), (True, False)]
+        assert all(b.endswith("短信未送达，请电话通知其赶赴现场") for b in bodies)
+
+
+def test_two_unreached_leaders_are_asked_about_exactly_once(units, roster, two_unreached):
+    """A second send of the failed rows, a second fallback of each and the sweep add nothing."""
+    from notifications.delivery import notification_fallback
+    from notifications.sweep import sweep_run
+
+    incident, first, second = two_unreached
+    rows = [sms_of(incident, "event_deaths", first), sms_of(incident, "event_deaths", second)]
+    notifications_send(notification_ids=[n.pk for n in rows], token="t-1", now=T0)
+    before = sorted(Notification.objects.values_list("pk", flat=True))
+    assert room_rows(incident, units).count() == 4
+
+    later = T0 + timedelta(minutes=1)
+    assert notifications_send(notification_ids=[n.pk for n in rows], token="t-2", now=later).statuses == {
+        n.pk: S.FAILED for n in rows
+    }
+    for n in rows:
+        n.refresh_from_db()
+        assert notification_fallback(notification=n, now=later) == []
+    sweep_run(now=later + timedelta(minutes=1))
+    assert sorted(Notification.objects.values_list("pk", flat=True)) == before
+
+
+def test_a_duty_room_officers_failed_sms_falls_back_about_the_same_leader(units, roster, two_unreached):
+    """The officer's own SMS about each leader fails: an email to the officer about each leader, each naming him;
+    the rest of the room was already asked about that leader, so nothing more for them."""
+    incident, first, second = two_unreached
+    officer = roster["room_officer"]
+    LeadersUnreachable.numbers |= {officer.phone}
+    leader_rows = [sms_of(incident, "event_deaths", first), sms_of(incident, "event_deaths", second)]
+    notifications_send(notification_ids=[n.pk for n in leader_rows], token="t-1", now=T0)
+    officer_rows = list(room_rows(incident, units).filter(recipient=officer))
+    result = notifications_send(notification_ids=[n.pk for n in officer_rows], token="t-2", now=T0)
+    assert set(result.statuses.values()) == {S.FAILED}
+
+    emails = Notification.objects.filter(fallback_of__in=officer_rows)
+    assert sorted(emails.values_list("recipient__name", "channel", "about__name")) == [
+        ("钱总值班员", "email", "刘副区长"),
+        ("钱总值班员", "email", "陈副区长"),
+    ]
+    assert room_rows(incident, units).filter(channel="sms").count() == 4
+    notifications_send(notification_ids=[n.pk for n in emails], token="t-3", now=T0)
+    bodies = [m.body for m in mail.outbox if m.to == [officer.email]]
+    asks = sorted(
+        ("发给陈副区长的短信未送达，请电话通知。" in b, "发给刘副区长的短信未送达，请电话通知。" in b) for b in bodies
+    )
+    assert asks == [(False, True), (True, False)]
 
 
 def test_with_nobody_on_post_in_the_duty_room_its_default_contact_is_asked_and_the_gap_recorded(units, roster, leaders):
@@ -163,3 +252,38 @@ def test_a_failed_obligation_sms_still_falls_back_within_the_unit(units, roster,
     notification_send(notification_id=n.pk, token="t-1", now=T0 + timedelta(minutes=31))
     sms = Notification.objects.get(fallback_of=n, channel="sms")
     assert sms.recipient.unit == units["sijing"] and sms.recipient != roster["officer"]
+
+
+def test_migration_0009_names_the_leader_on_the_duty_rooms_older_rows_only(units, roster, leaders):
+    """Rows as the old code left them (``about`` empty): the duty room's SMS about the leader and the email of an
+    officer whose own SMS failed get the leader; the leader's rows and a unit's chasing rows stay about nobody."""
+    with freeze_time(T0):
+        incident = open_incident(units, deaths=1)
+    leader, officer = leaders["safety"], roster["room_officer"]
+    LeadersUnreachable.numbers = {leader.phone, officer.phone, roster["officer"].phone}
+    notifications_send(notification_ids=[sms_of(incident, "event_deaths", leader).pk], token="t-1", now=T0)
+    officer_sms = room_rows(incident, units).get(recipient=officer, channel="sms")
+    notifications_send(notification_ids=[officer_sms.pk], token="t-2", now=T0)
+    chased = Notification.objects.create(
+        incident=incident,
+        obligation=incident.obligations.get(),
+        step="verbal_overdue",
+        channel="sms",
+        recipient=roster["officer"],
+        to=roster["officer"].phone,
+        scheduled_for=T0 + timedelta(minutes=30),
+        created_at=T0 + timedelta(minutes=30),
+    )
+    notifications_send(notification_ids=[chased.pk], token="t-3", now=T0 + timedelta(minutes=31))
+    assert Notification.objects.filter(fallback_of=chased).exists()
+    expected = dict(Notification.objects.values_list("pk", "about_id"))
+    about_leader = Notification.objects.filter(about=leader)
+    assert sorted(about_leader.values_list("recipient__name", "channel")) == [
+        ("周总值班长", "sms"),
+        ("钱总值班员", "email"),
+        ("钱总值班员", "sms"),
+    ]
+
+    Notification.objects.update(about=None)
+    backfill.fill_about(apps, None)
+    assert dict(Notification.objects.values_list("pk", "about_id")) == expected
