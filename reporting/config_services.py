@@ -164,9 +164,19 @@ def user_create(*, user: User, actor, now: datetime) -> User:
     """Save a new user (an unsaved ``User`` whose password, if any, is already set) and record it whole, with
     whether it can log in with a password (never the password or its hash)."""
     user.save(force_insert=True)
+    _user_added(user, actor=actor, now=now)
+    return user
+
+
+@audited
+def user_created_elsewhere(*, user: User, actor, now: datetime) -> None:
+    """Record a user another tool already saved (``manage.py createsuperuser``) as ``user_create`` would have."""
+    _user_added(User.objects.get(pk=user.pk), actor=actor, now=now)
+
+
+def _user_added(user: User, *, actor, now: datetime) -> None:
     detail = {"user": user.username, **snapshot(user, USER_FIELDS), "usable_password": user.has_usable_password()}
     event_append(at=now, kind="user_added", actor=actor_name(actor), obj=user, detail=detail)
-    return user
 
 
 @audited

@@ -40,6 +40,9 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
+    # Before auth and DRF's authtoken: its createsuperuser, changepassword and drf_create_token (audited) are the
+    # ones manage.py runs (the first app with a command's name wins).
+    "reporting.apps.ReportingConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -50,7 +53,6 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "reporting.apps.ReportingConfig",
     "notifications.apps.NotificationsConfig",
 ]
 
