@@ -360,6 +360,8 @@ def test_call_status_needs_a_valid_signature(client, case, webhook):  # noqa: F8
     forged = client.post(CALL_STATUS_URL, {"CallSid": SID, "CallStatus": "completed"}, HTTP_X_TWILIO_SIGNATURE="x")
     assert forged.status_code == 403 and status(n) == S.SENT
     assert signed_post(client, {"CallSid": SID}).status_code == 400
+    assert signed_post(client, {"CallSid": SID + "\x00", "CallStatus": "completed"}).status_code == 400
+    assert signed_post(client, {"CallSid": "CA" + "c" * 32, "CallStatus": "completed"}).status_code == 204  # unknown
     assert signed_post(client, {"CallSid": SID, "CallStatus": "completed"}).status_code == 204
     assert status(n) == S.DELIVERED
 
