@@ -23,8 +23,11 @@ from notifications.models import (
 from notifications.sweep import clock_of, fired_steps
 from reporting.admin.base import ReadOnlyAdmin, ServiceAdmin
 
-#: The channels a step may send on: those with a sender (a voice call has none yet).
-STEP_CHANNELS = [(c.value, c.label) for c in (NotificationChannel.SMS, NotificationChannel.EMAIL)]
+#: The channels a step (and its repeats) may send on: every channel with a sender. A voice call (语音外呼) not
+#: answered falls back to an SMS to the same person.
+STEP_CHANNELS = [
+    (c.value, c.label) for c in (NotificationChannel.SMS, NotificationChannel.EMAIL, NotificationChannel.VOICE)
+]
 #: A step's offset from its deadline: a reminder at most an hour ahead, a late step at most a day after.
 OFFSET_MINUTES = (-60, 24 * 60)
 #: Repeats while overdue: at least 5 minutes apart and at most 10 of them, so an edit cannot flood a phone.

@@ -21,13 +21,15 @@ from django.conf import settings
 from django.db import OperationalError, connection, transaction
 from django.db.models import BooleanField, ExpressionWrapper
 
-from notifications import messages, ratelimit
+from notifications import ratelimit
 from notifications.callbacks import early_statuses_apply
 from notifications.delivery import (
     CLAIM_STALE_SECONDS,
     EmailError,
     claimable,
+    compose,
     deliver,
+    earlier_send,
     notification_audit,
     notification_fallback,
     stale_before,
@@ -58,6 +60,9 @@ SEND_WITHIN_SECONDS = CLAIM_STALE_SECONDS / 3
 #: they are read again (one query for the rest of the part), so a report filed while the part waits for its rate
 #: slots stops its SMS. At most this many seconds of filings can still meet an SMS already on its way.
 RECHECK_SECONDS = 0.1
+
+#: The channels whose rows go through the SMS backend (an SMS, a voice call): they have no subject.
+_PHONE = (NotificationChannel.SMS, NotificationChannel.VOICE)
 
 _TABLE = Notification._meta.db_table
 #: ``_claimable`` in SQL; parameters: the pending status and the stale-before moment.
@@ -156,10 +161,8 @@ def _part_send(part: list[Notification], *, token: str, now: datetime, result: B
         return
     previous = {n.pk: (n.claimed_by, n.claimed_at) for n in live}
     for n in live:
-        is_sms = n.channel == NotificationChannel.SMS
-        facts = None if n.body and (is_sms or n.subject) else messages.facts_for(n)
-        n.body = n.body or (messages.sms_text(facts, now=now) if is_sms else messages.email_body(facts, now=now))
-        n.subject = (n.subject or ("" if is_sms else messages.email_subject(facts, now=now)))[:200]
+        if not n.body or not (n.subject or n.channel in _PHONE):
+            n.body, n.subject = compose(n, now=now)
     try:
         claimed = _claim_many(live, token=token, now=now)
     except OperationalError as exc:
@@ -268,6 +271,7 @@ def _discharged_close(rows: list[Notification], reasons: dict[int, str], *, now:
 
 _pool: ThreadPoolExecutor | None = None
 _mail_pool: ThreadPoolExecutor | None = None
+_voice_pool: ThreadPoolExecutor | None = None
 _pool_free: threading.Semaphore | None = None
 _pool_pid = 0
 _threads = threading.local()
@@ -277,11 +281,12 @@ _BACKEND_SETTINGS = ("SMS_BACKEND", "SMS_FILE_PATH", "TWILIO_API_BASE_URL", "TWI
 
 def _executor() -> ThreadPoolExecutor:
     """This process's pool of provider-call threads (made after the fork: a prefork child gets its own)."""
-    global _pool, _mail_pool, _pool_pid, _pool_free
-    if _pool is None or _mail_pool is None or _pool_free is None or _pool_pid != os.getpid():
+    global _pool, _mail_pool, _voice_pool, _pool_pid, _pool_free
+    if _pool is None or _mail_pool is None or _voice_pool is None or _pool_free is None or _pool_pid != os.getpid():
         _pool = ThreadPoolExecutor(max_workers=SEND_THREADS, thread_name_prefix="send")
         _pool_free = threading.Semaphore(SEND_THREADS)
         _mail_pool, _pool_pid = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mail"), os.getpid()
+        _voice_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voice")
     return _pool
 
 
@@ -298,6 +303,28 @@ def _mail_executor() -> ThreadPoolExecutor:
     _executor()
     assert _mail_pool is not None
     return _mail_pool
+
+
+def _voice_executor() -> ThreadPoolExecutor:
+    """This process's call thread: a part's voice calls go one after another at the call rate
+    (``VOICE_RATE_PER_SECOND``), beside its SMS and emails, never taking an SMS thread or an SMS rate slot."""
+    _executor()
+    assert _voice_pool is not None
+    return _voice_pool
+
+
+def _voice_discharged(n: Notification) -> str:
+    """Why ``n``'s deadline no longer needs chasing, read again from the database just before its call (the call
+    thread's own connection, closed at once: calls are rare and a second apart)."""
+    if n.obligation_id is None:
+        return ""
+    try:
+        states = Obligation.objects.filter(pk=n.obligation_id).values_list("verbal_state", "written_state").first()
+    finally:
+        connection.close()
+    if states is not None:
+        n.obligation.verbal_state, n.obligation.written_state = states
+    return step_discharged(n)
 
 
 def _thread_backend():
@@ -327,7 +354,22 @@ def _attempts_run(
         previous_token, previous_claim_at = previous[n.pk]
         return _attempt(n, previous_token=previous_token, since=previous_claim_at or now, send_by=send_by, clock=clock)
 
-    futures = {n.pk: _mail_executor().submit(attempt, n) for n in rows if n.channel != NotificationChannel.SMS}
+    def call(n: Notification) -> _Attempt:
+        """A voice row, on the call thread: its call-rate slot, then one more look at its deadline, then the call."""
+        ratelimit.acquire_call()
+        if time.monotonic() > send_by:
+            return _Attempt(error="not sent: its claim was too old to call the provider safely")
+        try:
+            reason = _voice_discharged(n)
+        except Exception as exc:
+            log.exception("notification %s: its deadline could not be looked at again before the call", n.pk)
+            return _Attempt(error=f"not sent: dispatching stopped ({type(exc).__name__}: {exc})"[:2000])
+        if reason:
+            return _Attempt(discharged=reason, retry=False, at=clock())
+        return attempt(n)
+
+    futures = {n.pk: _mail_executor().submit(attempt, n) for n in rows if n.channel == NotificationChannel.EMAIL}
+    futures |= {n.pk: _voice_executor().submit(call, n) for n in rows if n.channel == NotificationChannel.VOICE}
     done: dict[int, _Attempt] = {}
     sms = sorted((n for n in rows if n.channel == NotificationChannel.SMS), key=lambda n: slot_at.get(n.pk, 0.0))
     states_read = time.monotonic()  # just before the claim (``_clocks_refresh``)
@@ -382,12 +424,12 @@ def _attempt(
     access here."""
     if time.monotonic() > send_by:
         return _Attempt(error="not sent: its claim was too old to call the provider safely")
-    is_sms = n.channel == NotificationChannel.SMS
-    backend = _thread_backend() if is_sms else None
-    if previous_token and is_sms:
-        # A dead worker's claim taken over: it may have handed this very message to the provider.
+    by_backend = n.channel in _PHONE
+    backend = _thread_backend() if by_backend else None
+    if previous_token and by_backend:
+        # A dead worker's claim taken over: it may have handed this very message (placed this call) to the provider.
         try:
-            earlier = backend.lookup(to=n.to, body=n.body, since=since)
+            earlier = earlier_send(backend, n, since=since)
         except SmsError as exc:
             return _Attempt(error=f"lookup before re-send failed: {exc}", keep_claim=True)
         if earlier is not None:

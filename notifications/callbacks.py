@@ -28,6 +28,24 @@ TWILIO_STATUS = {
     "failed": S.FAILED,
     "canceled": S.FAILED,
 }
+#: Twilio's CallStatus values (the voice channel) mapped onto ours: ``in-progress`` (the ``answered`` event) and
+#: ``completed`` mean someone picked up (delivered: the call was heard; an answering machine counts too, Twilio
+#: cannot tell without machine detection); busy and no-answer are undelivered, failed and canceled failed, and both
+#: start the fallback (an SMS to the same person). queued/initiated/ringing: the provider has it, i.e. sent. No
+#: CallStatus means something else as a MessageStatus (queued, failed and canceled mean the same), so one table
+#: maps both and a kept early callback (``EarlyStatusCallback``) is applied the same way for a call as for an SMS.
+TWILIO_CALL_STATUS = {
+    "queued": S.SENT,
+    "initiated": S.SENT,
+    "ringing": S.SENT,
+    "in-progress": S.DELIVERED,
+    "completed": S.DELIVERED,
+    "busy": S.UNDELIVERED,
+    "no-answer": S.UNDELIVERED,
+    "failed": S.FAILED,
+    "canceled": S.FAILED,
+}
+PROVIDER_STATUS = {**TWILIO_STATUS, **TWILIO_CALL_STATUS}
 ACK_REPLIES = {"1", "收到", "ok"}
 
 
@@ -36,8 +54,9 @@ EARLY_STATUS_KEPT_DAYS = 7
 
 
 def notification_record_status(*, provider_id: str, provider_status: str, error_code: str = "", now: datetime) -> str:
-    """A provider status callback. Moves the status only forward (a late ``sent`` never overwrites ``delivered``),
-    so repeats and out-of-order callbacks are harmless; ``undelivered``/``failed`` start the fallback once.
+    """A provider status callback, of a message (MessageStatus) or a call (CallStatus). Moves the status only
+    forward (a late ``sent`` never overwrites ``delivered``), so repeats and out-of-order callbacks are harmless;
+    ``undelivered``/``failed`` start the fallback once.
 
     A callback for an id not recorded yet is kept (``EarlyStatusCallback``) when it would change something: the
     worker records a part's provider ids after all its calls, and the provider may call back before that. Whichever
@@ -46,7 +65,7 @@ def notification_record_status(*, provider_id: str, provider_status: str, error_
     always sees the other's write; applying twice is harmless (forward only, under a row lock). A worker that stops
     between recording and looking leaves it to the sweep (``early_statuses_sweep``).
     Returns what happened: "updated", "ignored", "kept" or "unknown"."""
-    target = TWILIO_STATUS.get(provider_status.lower())
+    target = PROVIDER_STATUS.get(provider_status.lower())
     if target is None or not provider_id:
         return "ignored"
     outcome = _status_apply(provider_id=provider_id, target=target, raw=provider_status, code=error_code, now=now)
@@ -71,7 +90,7 @@ def early_statuses_apply(provider_ids: Iterable[str]) -> int:
         return 0
     kept = list(EarlyStatusCallback.objects.filter(provider_id__in=ids))
     for callback in kept:
-        target = TWILIO_STATUS.get(callback.provider_status.lower())
+        target = PROVIDER_STATUS.get(callback.provider_status.lower())
         if target is not None:
             _status_apply(
                 provider_id=callback.provider_id,

@@ -56,6 +56,15 @@ chunk's part, once claimed, can wait up to ``CLAIM_SPAN_SECONDS`` for its later 
 again just before it is handed to the provider (states at most ``batch.RECHECK_SECONDS`` old), and a discharged one
 is closed the same way, fenced on the token.
 
+Voice calls (the ``voice`` channel, 语音外呼). A voice row goes through the SMS backend's ``call`` (Twilio: a call
+that says the row's body, ``messages.voice_text``, twice in Mandarin) under the same contract: claim, fencing,
+discharge, the crash window. It has its own rate (``VOICE_RATE_PER_SECOND``, ``ratelimit.VOICE_KEY``) and never
+takes an SMS slot: one row waits for a call slot before its claim; in a chunk the voice rows are placed one after
+another on the process's call thread, each after its call slot and one more look at its deadline (read from the
+database just then). A dead claim taken over asks ``lookup_call`` (any call to that number while the dead claim
+could still call) instead of ``lookup``. The call status webhook maps Twilio's CallStatus (``callbacks``): answered
+→ delivered; busy, no-answer, failed, canceled → the fallback, an SMS to the same person.
+
 Times. ``sent_at`` and the ``notification_sent``/``notification_failed`` events carry the moment the provider
 answered that call, not the claim's. A provider status callback that arrives before the id is recorded is kept and
 applied when it is (``notifications.callbacks.early_statuses_apply``), so an early ``failed`` still falls back.
@@ -165,10 +174,12 @@ def notification_send(*, notification_id: int, token: str, now: datetime) -> str
         return n.status  # sent, closed, or held by a live worker: nothing to do
 
     is_sms = n.channel == NotificationChannel.SMS
-    if is_sms:
+    is_voice = n.channel == NotificationChannel.VOICE
+    if is_sms or is_voice:
         # Before the claim: a slot wasted by a lost claim costs nothing. The wait moves our clock on, so the claim
-        # is dated when it is really taken (a long queue must not make a fresh claim look stale).
-        now = now + timedelta(seconds=ratelimit.acquire())
+        # is dated when it is really taken (a long queue must not make a fresh claim look stale). A call waits for
+        # the call rate, never taking an SMS slot.
+        now = now + timedelta(seconds=ratelimit.acquire_call() if is_voice else ratelimit.acquire())
         if n.obligation_id:
             n.obligation.refresh_from_db(fields=["verbal_state", "written_state"])  # a report filed meanwhile
 
@@ -184,9 +195,9 @@ def notification_send(*, notification_id: int, token: str, now: datetime) -> str
                 notification_audit(n, kind="notification_cancelled", now=now, reason=reason)
         return S.CANCELLED
 
-    facts = messages.facts_for(n)
-    body = n.body or (messages.sms_text(facts, now=now) if is_sms else messages.email_body(facts, now=now))
-    subject = n.subject or ("" if is_sms else messages.email_subject(facts, now=now))
+    body, subject = n.body, n.subject
+    if not body or not (subject or is_sms or is_voice):
+        body, subject = compose(n, now=now)
     # Compare-and-swap on the previous holder too, so we know exactly whose claim (if anyone's) we took over.
     previous_token, previous_claim_at = n.claimed_by, n.claimed_at
     claimed = (
@@ -203,11 +214,11 @@ def notification_send(*, notification_id: int, token: str, now: datetime) -> str
         """The moment the provider answered, on the clock of ``now``: the outcome's time, not the claim's."""
         return now + timedelta(seconds=time.monotonic() - claimed_at)
 
-    if previous_token and is_sms:
-        # We took over a dead worker's claim: it may have handed this very message to the provider just before
-        # dying. Ask the provider first; only a message it does not know is sent again.
+    if previous_token and (is_sms or is_voice):
+        # We took over a dead worker's claim: it may have handed this very message (or placed this call) just
+        # before dying. Ask the provider first; only a message it does not know is sent again.
         try:
-            earlier = get_backend().lookup(to=n.to, body=n.body, since=previous_claim_at or now)
+            earlier = earlier_send(get_backend(), n, since=previous_claim_at or now)
         except SmsError as exc:
             # Cannot tell: keep the claim, so nobody sends until it is stale again and the question is asked again.
             raise TransientError(f"lookup before re-send failed: {exc}") from exc
@@ -219,6 +230,27 @@ def notification_send(*, notification_id: int, token: str, now: datetime) -> str
     except (SmsError, EmailError) as exc:
         return _failed_attempt(n, token=token, now=answered(), error=str(exc), permanent=exc.permanent)
     return _record_sent(n, token=token, now=answered(), provider_id=provider_id)
+
+
+def compose(n: Notification, *, now: datetime) -> tuple[str, str]:
+    """The body and subject of ``n`` at ``now``, keeping what was already saved: an SMS's text, a call's spoken
+    text (``messages.voice_text``), an email's body and subject."""
+    facts = messages.facts_for(n)
+    if n.channel == NotificationChannel.SMS:
+        return n.body or messages.sms_text(facts, now=now), ""
+    if n.channel == NotificationChannel.VOICE:
+        return n.body or messages.voice_text(facts, now=now), ""
+    return n.body or messages.email_body(facts, now=now), (n.subject or messages.email_subject(facts, now=now))[:200]
+
+
+def earlier_send(backend, n: Notification, *, since: datetime):
+    """What the provider already has of ``n`` from the dead claim dated ``since``: the same text to the same number
+    for an SMS (``lookup``); for a call, any call to that number placed while the dead claim could still call
+    (``lookup_call``: a provider keeps no text of a call, and the dead worker could only call within
+    ``CLAIM_STALE_SECONDS`` of its claim). None: not found, or the backend cannot tell."""
+    if n.channel == NotificationChannel.VOICE:
+        return backend.lookup_call(to=n.to, since=since, until=since + timedelta(seconds=CLAIM_STALE_SECONDS))
+    return backend.lookup(to=n.to, body=n.body, since=since)
 
 
 def _record_sent(n: Notification, *, token: str, now: datetime, provider_id: str, recovered: bool = False) -> str:
@@ -255,10 +287,12 @@ def email_message_id(n: Notification) -> str:
 
 
 def deliver(n: Notification, *, backend=None) -> str:
-    """Hand the message to the channel (SMS through ``backend``, default a new one); the provider's id (the
-    Message-ID for email)."""
+    """Hand the message to the channel (SMS and voice calls through ``backend``, default a new one: a call says
+    the row's body); the provider's id (the call sid for voice, the Message-ID for email)."""
     if n.channel == NotificationChannel.SMS:
         return (backend or get_backend()).send(to=n.to, body=n.body).provider_id
+    if n.channel == NotificationChannel.VOICE:
+        return (backend or get_backend()).call(to=n.to, text=n.body).provider_id
     if n.channel == NotificationChannel.EMAIL:
         message_id = email_message_id(n)
         message = EmailMessage(
@@ -355,19 +389,20 @@ def _about(n: Notification) -> Contact | None:
 
 def notification_fallback(*, notification: Notification, now: datetime) -> list[Notification]:
     """An SMS that failed or went undelivered: an email to the same person (if they have one) and an SMS to the
-    next contact (``_fallback_phones``: for a district leader, the duty room on post), as new rows with
-    ``fallback_of``, each sent on commit.
+    next contact (``_fallback_phones``: for a district leader, the duty room on post); a voice call that was not
+    answered (busy, no-answer) or failed: an SMS to the same person (whose own failure falls back as above). As new
+    rows with ``fallback_of``, each sent on commit.
 
     An event rule's fallback to someone other than the person its chain started with (the duty room, asked to phone
     the district leader whose SMS failed) records that leader in ``about`` (``_about``), which the exactly-once
     constraint includes: when two leaders of one step are unreached, each duty room officer gets one SMS per leader,
     each naming its leader. Every other row is about nobody (NULL), so a row the constraint already holds is not
-    created again: the step's own email to the leader; the next contact of an obligation's step, who already has
-    that step; a duty room officer already asked about that same leader (a failed duty room SMS falls back to the
-    rest of the room, already asked). Must run inside the transaction that marked the notification
-    failed/undelivered, which only one caller can do."""
+    created again: the step's own email to the leader (or its SMS, for a call's fallback); the next contact of an
+    obligation's step, who already has that step; a duty room officer already asked about that same leader (a
+    failed duty room SMS falls back to the rest of the room, already asked). Must run inside the transaction that
+    marked the notification failed/undelivered, which only one caller can do."""
     n = notification
-    if n.channel != NotificationChannel.SMS:
+    if n.channel not in (NotificationChannel.SMS, NotificationChannel.VOICE):
         return []
     if n.obligation_id:
         # A reminder whose deadline has passed is no longer worth chasing down: its overdue step (a wider audience,
@@ -378,15 +413,20 @@ def notification_fallback(*, notification: Notification, now: datetime) -> list[
         due = obligation.written_due_at if deadline == messages.WRITTEN else obligation.verbal_due_at
         if reminder and due is not None and now > due:
             return []
-    wanted: list[tuple[str, Contact, str]] = []
-    if n.recipient_id and n.recipient.email:
+    wanted: list[tuple[str, Contact | None, str]] = []
+    if n.channel == NotificationChannel.VOICE:
+        # A call nobody answered (or that failed): an SMS to the same phone, which can be read later. Only that: if
+        # the SMS fails in turn, its own fallback brings the email and the next contact. If the step already sends
+        # this person an SMS, that SMS stands (the unique constraint) and nothing is added.
+        wanted.append((NotificationChannel.SMS, n.recipient, n.to))
+    elif n.recipient_id and n.recipient.email:
         wanted.append((NotificationChannel.EMAIL, n.recipient, n.recipient.email))
-    for contact in _fallback_phones(n, now=now):
+    for contact in _fallback_phones(n, now=now) if n.channel == NotificationChannel.SMS else []:
         wanted.append((NotificationChannel.SMS, contact, contact.phone))
     unreached = _about(n)
     created = []
     for channel, contact, to in wanted:
-        about = unreached if unreached is not None and unreached.pk != contact.pk else None
+        about = unreached if unreached is not None and unreached.pk != getattr(contact, "pk", None) else None
         try:
             with transaction.atomic():
                 row = Notification.objects.create(

@@ -7,11 +7,15 @@ ladder's ``escalate``: the duty room and the unit head are told, SPEC "Escalatio
 escalated (已升级区总值班室督办), and its email is tagged [升级督办] instead of [催报]. When the text is too long, it is
 shortened step by step (wording, then the unit name); if even the shortest form cannot fit, the full readable text is
 sent in two segments rather than dropping a fact (the escalation is one).
+
+A voice call (``voice_text``) says the same facts as spoken Chinese: no link, the incident number as a year and a
+sequence number, 演练 spoken first for exercises, and what to do.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -164,6 +168,44 @@ def sms_text(facts: Facts, *, now: datetime) -> str:
         if len(text) <= SEGMENT_CHARS:
             return text
     return candidates[0]
+
+
+#: What the listener is asked to do, by deadline: the district duty room is where every report goes.
+VOICE_ASKS = {
+    RELAY: "请立即转报区委办区府办",
+    "reminder": "请按时向区政府总值班室报送",
+    "": "请立即向区政府总值班室报送",
+}
+
+
+def spoken_number(number: str) -> str:
+    """An incident number as one says it: SJ-2026-000123 → 2026年第123号事件 (text-to-speech reads 2026年 digit by
+    digit and 123 as a number, never the letters and six digits); another shape is read as it is."""
+    match = re.fullmatch(r"[A-Za-z]+-(\d{4})-(\d+)", number)
+    if match is None:
+        return f"{number.replace('-', ' ')}号事件"
+    return f"{match[1]}年第{int(match[2])}号事件"
+
+
+def voice_text(facts: Facts, *, now: datetime) -> str:
+    """What a voice call says at ``now`` (spoken Chinese: said twice by the call, so it stays short)."""
+    head = ("演练。" if facts.exercise else "") + "松江区突发事件报送督办。"
+    number, title = spoken_number(facts.incident_number), facts.incident_title
+    if not facts.deadline:
+        # An event rule's call (a district leader): the facts of the event, the same as the SMS, without the link.
+        ask = f"{facts.unreached}短信未送达，请电话通知" if facts.unreached else ""
+        if facts.step.startswith("event_deaths"):
+            tail = f"死亡{facts.deaths}人，" + (f"{ask}其赶赴现场" if ask else "请分管区领导赶赴现场")
+        elif facts.step.startswith("event_grade"):
+            label = Grade(facts.grade).label if facts.grade in Grade.values else facts.grade
+            tail = f"{label}事件，死亡{facts.deaths}人，受伤{facts.injuries}人" + (f"，{ask}" if ask else "")
+        else:
+            tail = ask or "请关注事件进展"
+        return f"{head}{number}，{title}，{tail}。"
+    notices = _notices(facts)
+    state = _phrase(facts, now, compact=False) + (f"，{notices[0]}" if notices else "")
+    ask = VOICE_ASKS[RELAY] if facts.deadline == RELAY else VOICE_ASKS["reminder" if facts.reminder else ""]
+    return f"{head}{facts.unit_name}，{number}，{title}，{state}。{ask}。"
 
 
 def local_text(value: datetime | None) -> str:

@@ -1,10 +1,11 @@
-"""The SMS send rate (``SMS_RATE_PER_SECOND``), shared by every worker process.
+"""The SMS send rate (``SMS_RATE_PER_SECOND``) and the call rate (``VOICE_RATE_PER_SECOND``, key ``VOICE_KEY``: Twilio
+counts calls per second apart from messages), each shared by every worker process.
 
 A GCRA reservation in the broker's Redis: each send reserves the next free slot, ``1/rate`` seconds after the
 previous one, in one atomic Lua call that reads Redis's own clock (so worker clocks never matter), then sleeps
 until its slot. A batch reserves consecutive slots for all its messages in the same single call
 (``reserve_many``) and each message waits for its own. With a non-Redis broker (the embedded filesystem
-transport) each process limits itself.
+transport) each process limits itself, per key.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import time
 from django.conf import settings
 
 KEY = "tracker:sms:rate"
+VOICE_KEY = "tracker:voice:rate"
 
 # KEYS[1]: the key; ARGV[1]: microseconds between sends; ARGV[2]: how many consecutive slots. Returns the
 # microseconds to wait for the first reserved slot (the k-th is k intervals later).
@@ -31,7 +33,7 @@ return tat - now
 """
 
 _local_lock = threading.Lock()
-_local_next = 0.0
+_local_next: dict[str, float] = {}
 _clients: dict[str, object] = {}
 
 
@@ -68,18 +70,23 @@ def reserve_many(count: int, *, rate: float | None = None, key: str = KEY) -> li
         _, script = _client(url)
         first = max(0, int(script(keys=[key], args=[interval_us, count])))
     else:
-        global _local_next
         with _local_lock:
             now = time.monotonic()
-            slot = max(_local_next, now)
-            _local_next = slot + count * interval_us / 1_000_000
+            slot = max(_local_next.get(key, 0.0), now)
+            _local_next[key] = slot + count * interval_us / 1_000_000
             first = int((slot - now) * 1_000_000)
     return [(first + k * interval_us) / 1_000_000 for k in range(count)]
 
 
 def acquire(*, rate: float | None = None, key: str = KEY) -> float:
-    """Block until this process may send one SMS; returns the seconds waited."""
+    """Block until this process may send one SMS (or, with ``key=VOICE_KEY`` and the call rate, place one call);
+    returns the seconds waited."""
     wait = reserve(rate=rate, key=key)
     if wait > 0:
         time.sleep(wait)
     return wait
+
+
+def acquire_call() -> float:
+    """Block until this process may place one voice call (``VOICE_RATE_PER_SECOND``); returns the seconds waited."""
+    return acquire(rate=settings.VOICE_RATE_PER_SECOND, key=VOICE_KEY)

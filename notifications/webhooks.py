@@ -1,4 +1,5 @@
-"""Twilio webhooks: message status callbacks and inbound replies. Both require a valid ``X-Twilio-Signature``.
+"""Twilio webhooks: message and call status callbacks and inbound replies. All require a valid
+``X-Twilio-Signature``.
 
 The signature is computed over the public URL (``PUBLIC_BASE_URL`` + path), not the one Django sees, so it holds
 behind a TLS-terminating proxy. With no ``TWILIO_AUTH_TOKEN`` configured nothing can be verified: 403.
@@ -58,6 +59,26 @@ def twilio_status(request):
     sid, status = request.POST.get("MessageSid", "").strip(), request.POST.get("MessageStatus", "").strip()
     if not sid or not status:
         return HttpResponseBadRequest("缺少 MessageSid 或 MessageStatus", content_type="text/plain; charset=utf-8")
+    callbacks.notification_record_status(
+        provider_id=sid, provider_status=status, error_code=request.POST.get("ErrorCode", ""), now=timezone.now()
+    )
+    return HttpResponse(status=204)
+
+
+@csrf_exempt
+@require_POST
+def twilio_call_status(request):
+    """CallSid, CallStatus (the voice channel: Twilio's ``completed`` event, see ``sms.backends.twilio.call_params``;
+    other events are understood too) → the notification's status moves forward: in-progress/completed →
+    delivered; busy/no-answer → undelivered, failed/canceled → failed, with the fallback SMS to the same person.
+    204 in every valid case, as for a message (an unknown sid's final status is kept until the worker records it)."""
+    if not signature_valid(request):
+        return _forbidden()
+    if malformed := _malformed(request, "CallSid", "CallStatus", "ErrorCode"):
+        return malformed
+    sid, status = request.POST.get("CallSid", "").strip(), request.POST.get("CallStatus", "").strip()
+    if not sid or not status:
+        return HttpResponseBadRequest("缺少 CallSid 或 CallStatus", content_type="text/plain; charset=utf-8")
     callbacks.notification_record_status(
         provider_id=sid, provider_status=status, error_code=request.POST.get("ErrorCode", ""), now=timezone.now()
     )

@@ -7,5 +7,6 @@ from notifications import webhooks
 app_name = "webhooks"
 urlpatterns = [
     path("twilio/status/", webhooks.twilio_status, name="twilio-status"),
+    path("twilio/call-status/", webhooks.twilio_call_status, name="twilio-call-status"),
     path("twilio/inbound/", webhooks.twilio_inbound, name="twilio-inbound"),
 ]

@@ -237,6 +237,8 @@ if ROSTER_REMINDER_HOUR is not None:
 SMS_BACKEND = os.environ.get("SMS_BACKEND", "notifications.sms.backends.console.SmsBackend")
 SMS_FILE_PATH = os.environ.get("SMS_FILE_PATH", str(VAR_DIR / "sms"))
 SMS_RATE_PER_SECOND = float(os.environ.get("SMS_RATE_PER_SECOND", "30"))
+# Voice calls (the voice channel) have their own rate: Twilio's default is one call per second per account.
+VOICE_RATE_PER_SECOND = float(os.environ.get("VOICE_RATE_PER_SECOND", "1"))
 TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
 TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
 TWILIO_FROM_NUMBER = os.environ.get("TWILIO_FROM_NUMBER", "")

@@ -1,6 +1,7 @@
 """SMS channel: backends chosen by the ``SMS_BACKEND`` setting, like Django's ``EMAIL_BACKEND``.
 
-``get_backend()`` builds the configured backend; every backend has ``send(*, to, body) -> SmsResult`` and raises
+``get_backend()`` builds the configured backend; every backend has ``send(*, to, body) -> SmsResult`` (an SMS) and
+``call(*, to, text) -> SmsResult`` (a voice call that says ``text``: the ``voice`` channel, 语音外呼), and raises
 ``SmsError`` (``permanent=True`` for errors a retry cannot fix, such as an invalid number).
 """
 
@@ -14,7 +15,7 @@ from django.utils.module_loading import import_string
 
 @dataclass(frozen=True)
 class SmsResult:
-    """What the provider answered: its message id (Twilio's ``SM…`` sid) and initial status."""
+    """What the provider answered: its message or call id (Twilio's ``SM…``/``CA…`` sid) and initial status."""
 
     provider_id: str
     status: str = "sent"

@@ -60,7 +60,6 @@ def policy_change(admin_client, **form_args):
         ({"steps_over": {"verbal_overdue": {"audience": ["officer"]}}}, "officer"),
         ({"steps_over": {"verbal_overdue": {"audience": []}}}, "该字段是必填项"),
         ({"steps_over": {"verbal_overdue": {"channels": ["fax"]}}}, "fax"),
-        ({"steps_over": {"verbal_overdue": {"channels": ["voice"]}}}, "voice"),
         ({"steps_over": {"verbal_overdue": {"channels": '["sms"]'}}}, "[&quot;sms&quot;]"),
         ({"steps_over": {"verbal_escalate": {"key": "event_deaths"}}}, "留给事件通报规则"),
         ({"steps_over": {"verbal_escalate": {"key": "verbal_overdue"}}}, "步骤"),
@@ -116,7 +115,9 @@ def test_steps_are_edited_with_checkboxes_and_a_repeating_step_defaults_to_sms(a
     policy = EscalationPolicy.objects.get(active=True)
     page = admin_client.get(reverse("admin:notifications_escalationpolicy_change", args=[policy.pk]))
     assert 'type="checkbox" name="steps-0-audience" value="duty_officer"' in page.text
-    assert 'name="steps-0-channels" value="voice"' not in page.text  # no sender for calls yet
+    assert (
+        'name="steps-0-channels" value="voice"' in page.text
+    )  # calls have a sender (tests/notifications/test_voice.py)
     response, _, _, policy = policy_change(
         admin_client,
         steps_over={
@@ -128,3 +129,14 @@ def test_steps_are_edited_with_checkboxes_and_a_repeating_step_defaults_to_sms(a
     escalate, overdue = policy.steps.get(key="verbal_escalate"), policy.steps.get(key="verbal_overdue")
     assert (escalate.repeats, escalate.repeat_channels, escalate.audience) == (True, ["sms"], ["duty_room"])
     assert (overdue.repeats, overdue.repeat_channels) == (False, [])
+
+
+def test_a_ladder_step_may_call_and_repeat_by_voice(admin_client):
+    """Voice has a sender (tests/notifications/test_voice.py): the ladder may use it for a step and its repeats."""
+    response, _, _, policy = policy_change(
+        admin_client,
+        steps_over={"verbal_overdue": {"channels": ["sms", "voice"], "repeats": True, "repeat_channels": ["voice"]}},
+    )
+    assert response.status_code == 302, response.text[:2000]
+    overdue = policy.steps.get(key="verbal_overdue")
+    assert (overdue.channels, overdue.repeat_channels) == (["sms", "voice"], ["voice"])

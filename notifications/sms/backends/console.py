@@ -1,4 +1,5 @@
-"""Writes each SMS to stdout (the embedded default: no provider needed)."""
+"""Writes each SMS and each voice call (``CALL``, with the text it would say) to stdout (the embedded default: no
+provider needed)."""
 
 from __future__ import annotations
 
@@ -20,5 +21,12 @@ class SmsBackend(BaseSmsBackend):
         sid = self.local_id()
         with _lock:
             self.stream.write(f"SMS {sid} to {to}\n{body}\n{'-' * 40}\n")
+            self.stream.flush()
+        return SmsResult(provider_id=sid)
+
+    def call(self, *, to: str, text: str) -> SmsResult:
+        sid = self.local_call_id()
+        with _lock:
+            self.stream.write(f"CALL {sid} to {to}\n{text}\n{'-' * 40}\n")
             self.stream.flush()
         return SmsResult(provider_id=sid)

@@ -1,8 +1,12 @@
-"""Keeps each SMS in ``notifications.sms.backends.locmem.outbox`` (like Django's ``mail.outbox``), for tests."""
+"""Keeps each SMS in ``notifications.sms.backends.locmem.outbox`` (like Django's ``mail.outbox``) and each voice
+call in ``calls``, for tests."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+
+from django.utils import timezone
 
 from notifications.sms import SmsResult
 from notifications.sms.backends.base import BaseSmsBackend
@@ -15,8 +19,18 @@ class OutboxMessage:
     provider_id: str
 
 
+@dataclass(frozen=True)
+class OutboxCall:
+    to: str
+    text: str
+    provider_id: str
+    at: datetime
+
+
 #: Every message sent in this process; tests clear it (``outbox.clear()``).
 outbox: list[OutboxMessage] = []
+#: Every call placed in this process; tests clear it (``calls.clear()``).
+calls: list[OutboxCall] = []
 
 
 class SmsBackend(BaseSmsBackend):
@@ -28,3 +42,14 @@ class SmsBackend(BaseSmsBackend):
     def lookup(self, *, to: str, body: str, since) -> SmsResult | None:
         found = next((m for m in reversed(outbox) if m.to == to and m.body == body), None)
         return SmsResult(provider_id=found.provider_id) if found else None
+
+    def call(self, *, to: str, text: str) -> SmsResult:
+        sid = self.local_call_id()
+        calls.append(OutboxCall(to=to, text=text, provider_id=sid, at=timezone.now()))
+        return SmsResult(provider_id=sid, status="queued")
+
+    def lookup_call(self, *, to: str, since: datetime, until: datetime | None = None) -> SmsResult | None:
+        """The latest call to ``to``, whenever it was placed (like ``lookup``: tests run on frozen or fixed clocks,
+        so the window is the file and Twilio backends' business)."""
+        found = next((c for c in reversed(calls) if c.to == to), None)
+        return SmsResult(provider_id=found.provider_id, status="queued") if found else None

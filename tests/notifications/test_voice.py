@@ -1,0 +1,436 @@
+"""The voice channel (语音外呼): the spoken text, a voice step placed as a call (never an SMS, never an SMS rate slot)
+on both send paths, discharge and re-drive, the Twilio backend through the real SDK and Prism, the call status
+webhook and its fallback SMS."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.core import mail
+from django.db import connection
+from freezegun import freeze_time
+from twilio.request_validator import RequestValidator
+
+from notifications import callbacks, ratelimit
+from notifications.batch import notifications_send
+from notifications.delivery import notification_send
+from notifications.messages import Facts, spoken_number, voice_text
+from notifications.models import EarlyStatusCallback, EscalationPolicy, Notification, NotificationStatus
+from notifications.sms import SmsResult, get_backend
+from notifications.sms.backends import file as file_backend
+from notifications.sms.backends import locmem
+from notifications.sms.backends.twilio import call_params
+from notifications.sweep import sweep_run
+from reporting.auditlog import chain_verify
+from reporting.models import AuditEvent, Obligation
+from tests.conftest import NOW
+from tests.fixtures.delivery import ACCOUNT_SID, FROM_NUMBER
+from tests.notifications.test_delivery import DUE, LATE, case, row  # noqa: F401 (fixture)
+
+S = NotificationStatus
+TOKEN = "webhook-test-token"
+BASE = "https://tracker.example.org"
+CALL_STATUS_URL = "/webhooks/twilio/call-status/"
+
+
+@pytest.fixture(autouse=True)
+def _clean(settings):
+    locmem.outbox.clear()
+    locmem.calls.clear()
+    mail.outbox = []
+    settings.SMS_BACKEND = "notifications.sms.backends.locmem.SmsBackend"
+    settings.SMS_RATE_PER_SECOND = 0
+    settings.VOICE_RATE_PER_SECOND = 0
+    settings.PUBLIC_BASE_URL = "https://sj.example.cn"
+
+
+def events_of(n: Notification) -> list[str]:
+    events = AuditEvent.objects.filter(object_id=str(n.pk), kind__startswith="notification_").order_by("id")
+    return list(events.values_list("kind", flat=True))
+
+
+# --- the spoken text -------------------------------------------------------------------------------------------------
+
+
+def facts(**over) -> Facts:
+    base = dict(
+        incident_number="SJ-2026-000123",
+        incident_title="泗泾镇某厂房火灾",
+        unit_name="泗泾镇",
+        exercise=False,
+        step="verbal_overdue",
+        deadline="verbal",
+        due_at=DUE,
+        link="https://sj.example.cn/f/1z.1xXLpN.bNYDw9p8",
+    )
+    base.update(over)
+    return Facts(**base)
+
+
+@pytest.mark.parametrize(
+    ("over", "now", "expected"),
+    [
+        (
+            {},
+            DUE + timedelta(minutes=3),
+            "松江区突发事件报送督办。泗泾镇，2026年第123号事件，泗泾镇某厂房火灾，口头报已超时3分钟。"
+            "请立即向区政府总值班室报送。",
+        ),
+        (
+            {"step": "verbal_reminder", "reminder": True},
+            DUE - timedelta(minutes=10),
+            "松江区突发事件报送督办。泗泾镇，2026年第123号事件，泗泾镇某厂房火灾，口头报还剩10分钟。"
+            "请按时向区政府总值班室报送。",
+        ),
+        (
+            {"unit_name": "区政府总值班室", "deadline": "relay"},
+            DUE + timedelta(minutes=2),
+            "松江区突发事件报送督办。区政府总值班室，2026年第123号事件，泗泾镇某厂房火灾，转报区委办区府办已超时2分钟。"
+            "请立即转报区委办区府办。",
+        ),
+        (
+            {"step": "verbal_escalate", "escalated_to": "duty_room"},
+            DUE + timedelta(minutes=5),
+            "松江区突发事件报送督办。泗泾镇，2026年第123号事件，泗泾镇某厂房火灾，口头报已超时5分钟，"
+            "已升级区总值班室督办。请立即向区政府总值班室报送。",
+        ),
+        (
+            {"exercise": True},
+            DUE,
+            "演练。松江区突发事件报送督办。泗泾镇，2026年第123号事件，泗泾镇某厂房火灾，口头报已到时限。"
+            "请立即向区政府总值班室报送。",
+        ),
+        (
+            {"step": "event_deaths", "deadline": "", "unit_name": "", "deaths": 2, "link": ""},
+            NOW,
+            "松江区突发事件报送督办。2026年第123号事件，泗泾镇某厂房火灾，死亡2人，请分管区领导赶赴现场。",
+        ),
+        (
+            {"step": "event_grade_IV", "deadline": "", "grade": "IV", "deaths": 1, "injuries": 3, "exercise": True},
+            NOW,
+            "演练。松江区突发事件报送督办。2026年第123号事件，泗泾镇某厂房火灾，一般事件，死亡1人，受伤3人。",
+        ),
+    ],
+    ids=["overdue", "reminder", "relay", "escalation", "exercise", "event-deaths", "event-grade"],
+)
+def test_voice_text_is_spoken_chinese_without_a_link(over, now, expected):
+    text = voice_text(facts(**over), now=now)
+    assert text == expected
+    assert "http" not in text and "SJ-" not in text
+
+
+def test_spoken_number():
+    assert spoken_number("SJ-2026-000123") == "2026年第123号事件"
+    assert spoken_number("X1") == "X1号事件"
+
+
+# --- sending ----------------------------------------------------------------------------------------------------------
+
+
+def send_batch(n, now):
+    return notifications_send(notification_ids=[n.pk], token="batch-1", now=now).statuses[n.pk]
+
+
+def send_one(n, now):
+    return notification_send(notification_id=n.pk, token="task-1", now=now)
+
+
+@pytest.fixture
+def rate_spy(monkeypatch):
+    """Which rate-limit keys were asked for slots (the real limiter still answers)."""
+    asked: list[tuple[str, int]] = []
+    reserve_many = ratelimit.reserve_many
+
+    def spy(count, *, rate=None, key=ratelimit.KEY):
+        if count:
+            asked.append((key, count))
+        return reserve_many(count, rate=rate, key=key)
+
+    monkeypatch.setattr(ratelimit, "reserve_many", spy)
+    return asked
+
+
+@pytest.mark.parametrize("send", [send_batch, send_one], ids=["batch", "one"])
+def test_a_voice_row_is_placed_as_one_call_never_as_an_sms(case, send, rate_spy):  # noqa: F811
+    n = row(case, channel="voice")
+    assert send(n, LATE) == S.SENT
+    [call] = locmem.calls
+    n.refresh_from_db()
+    assert (n.status, n.provider_id, n.body, n.subject) == (S.SENT, call.provider_id, call.text, "")
+    assert call.to == case["officer"].phone and call.provider_id.startswith("CA")
+    assert call.text.startswith("松江区突发事件报送督办。") and "口头报已超时3分钟" in call.text
+    assert locmem.outbox == [] and mail.outbox == []
+    assert rate_spy == [(ratelimit.VOICE_KEY, 1)]  # the call rate, never an SMS slot
+    assert events_of(n) == ["notification_sent"]
+    # Again, by any token: nothing more is placed.
+    assert send_batch(n, LATE + timedelta(minutes=1)) == S.SENT
+    assert send_one(n, LATE + timedelta(minutes=1)) == S.SENT
+    assert len(locmem.calls) == 1
+
+
+def test_a_part_with_sms_email_and_voice_sends_each_on_its_channel(case, rate_spy):  # noqa: F811
+    rows = [
+        row(case),
+        row(case, channel="email"),
+        row(case, channel="voice"),
+        row(case, channel="voice", contact="leader"),
+    ]
+    result = notifications_send(notification_ids=[n.pk for n in rows], token="batch-1", now=LATE)
+    assert set(result.statuses.values()) == {S.SENT} and result.retry == []
+    assert [m.to for m in locmem.outbox] == [case["officer"].phone]
+    assert [c.to for c in locmem.calls] == [case["officer"].phone, case["leader"].phone]
+    assert len(mail.outbox) == 1
+    assert sorted(rate_spy) == [(ratelimit.KEY, 1), (ratelimit.VOICE_KEY, 1), (ratelimit.VOICE_KEY, 1)]
+    assert chain_verify() is None
+
+
+@pytest.mark.parametrize("send", [send_batch, send_one], ids=["batch", "one"])
+def test_a_report_filed_before_the_call_cancels_it(case, send):  # noqa: F811
+    n = row(case, channel="voice")
+    Obligation.objects.filter(pk=case["obligation"].pk).update(verbal_state="late")
+    assert send(n, LATE) == S.CANCELLED
+    n.refresh_from_db()
+    assert n.status == S.CANCELLED and n.error.startswith("discharged: 口头报")
+    assert locmem.calls == [] and locmem.outbox == []
+
+
+class FilesOnFirstCall(locmem.SmsBackend):
+    """While the provider places the first call, the unit files its verbal report (another connection)."""
+
+    obligation_id = 0
+
+    def call(self, *, to, text):
+        first = not locmem.calls
+        result = super().call(to=to, text=text)
+        if first:
+            try:
+                Obligation.objects.filter(pk=FilesOnFirstCall.obligation_id).update(verbal_state="on_time")
+            finally:
+                connection.close()
+        return result
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_report_filed_while_calls_wait_for_the_call_rate_stops_the_later_call(case, settings):  # noqa: F811
+    """Two calls of the verbal deadline in one part, half a second apart (2 calls per second). The report is filed
+    during the first: the second is looked at again on the call thread, after its slot, and closed, not placed."""
+    settings.VOICE_RATE_PER_SECOND = 2
+    settings.SMS_BACKEND = f"{__name__}.FilesOnFirstCall"
+    FilesOnFirstCall.obligation_id = case["obligation"].pk
+    first, second = row(case, channel="voice"), row(case, channel="voice", contact="leader")
+    result = notifications_send(notification_ids=[first.pk, second.pk], token="batch-1", now=LATE)
+    assert result.statuses == {first.pk: S.SENT, second.pk: S.CANCELLED} and result.retry == []
+    assert [c.to for c in locmem.calls] == [first.to]
+    second.refresh_from_db()
+    assert (second.status, second.provider_id) == (S.CANCELLED, "") and second.error.startswith("discharged: 口头报")
+    assert events_of(second) == ["notification_cancelled"]
+
+
+@pytest.mark.parametrize("send", [send_batch, send_one], ids=["batch", "one"])
+def test_a_dead_workers_call_is_found_and_not_placed_again(case, send):  # noqa: F811
+    n = row(case, channel="voice", claimed_by="dead-task", claimed_at=LATE - timedelta(seconds=61), body="已保存")
+    earlier = locmem.SmsBackend().call(to=n.to, text="已保存")
+    assert send(n, LATE) == S.SENT
+    assert len(locmem.calls) == 1 and locmem.outbox == []
+    n.refresh_from_db()
+    assert n.provider_id == earlier.provider_id
+    assert AuditEvent.objects.get(kind="notification_sent", object_id=str(n.pk)).detail["recovered"] is True
+
+
+@pytest.mark.parametrize("send", [send_batch, send_one], ids=["batch", "one"])
+def test_a_dead_claim_without_a_call_is_placed_with_the_saved_text(case, send):  # noqa: F811
+    n = row(case, channel="voice", claimed_by="dead-task", claimed_at=LATE - timedelta(seconds=61), body="已保存")
+    locmem.SmsBackend().call(to="+8617000000002", text="别人的电话")
+    assert send(n, LATE) == S.SENT
+    assert [(c.to, c.text) for c in locmem.calls][-1] == (n.to, "已保存")
+
+
+def test_file_backend_records_calls_apart_and_looks_them_up_in_the_window(tmp_path):
+    backend = file_backend.SmsBackend(file_path=str(tmp_path))
+    before = datetime.now(UTC)
+    placed = backend.call(to="+8617000000001", text="语音")
+    assert file_backend.read_messages(tmp_path) == []  # a call is never counted as an SMS
+    [record] = file_backend.read_calls(tmp_path)
+    assert (record["sid"], record["to"], record["text"]) == (placed.provider_id, "+8617000000001", "语音")
+    assert backend.lookup_call(to="+8617000000001", since=before).provider_id == placed.provider_id
+    assert backend.lookup_call(to="+8617000000002", since=before) is None
+    assert backend.lookup_call(to="+8617000000001", since=before + timedelta(minutes=1)) is None
+    assert backend.lookup_call(to="+8617000000001", since=before - timedelta(hours=1), until=before) is None
+
+
+def test_a_voice_step_of_the_ladder_is_placed_by_the_sweep(units, roster, settings):
+    """The active ladder's verbal overdue step on voice only: the sweep creates a call for each person of its
+    audience, and each is placed once; no SMS goes out for that step."""
+    from tests.notifications.conftest import open_incident
+
+    EscalationPolicy.objects.get(active=True).steps.filter(key="verbal_overdue").update(
+        channels=["voice"], repeat_channels=["voice"]
+    )
+    with freeze_time(NOW):
+        obligation = open_incident(units).obligations.get()
+    for when in (DUE + timedelta(seconds=1), DUE + timedelta(minutes=1)):
+        with freeze_time(when):
+            sweep_run(now=when)
+            # What the send_notifications task does with the rows the sweep hands it (run here, not by a worker).
+            pending = list(Notification.objects.filter(status=S.PENDING).values_list("pk", flat=True))
+            notifications_send(notification_ids=pending, token=f"sweep-{when:%H%M%S}", now=when)
+    calls = Notification.objects.filter(obligation=obligation, step="verbal_overdue")
+    assert set(calls.values_list("channel", flat=True)) == {"voice"}
+    assert set(calls.values_list("status", flat=True)) == {S.SENT}
+    assert sorted(c.to for c in locmem.calls) == sorted(calls.values_list("to", flat=True))
+    assert len(locmem.calls) == calls.count() >= 1
+    assert not [m for m in locmem.outbox if "口头报已超时" in m.body]
+
+
+# --- Twilio through the real SDK and Prism ----------------------------------------------------------------------------
+
+
+def test_call_params(settings):
+    settings.PUBLIC_BASE_URL, settings.TWILIO_FROM_NUMBER = BASE, FROM_NUMBER
+    params = call_params(to="+8617000000001", text="口头报已超时")
+    assert params["status_callback"] == BASE + CALL_STATUS_URL
+    assert "status_callback_event" not in params  # Twilio's default: the final status only
+    assert params["twiml"].count('<Say language="zh-CN" voice="alice">口头报已超时</Say>') == 2
+
+
+@pytest.mark.integration
+def test_twilio_backend_places_a_call_through_prism_and_looks_it_up(twilio_settings, twilio_recorder):
+    twilio_settings.PUBLIC_BASE_URL = BASE
+    text = "松江区突发事件报送督办。泗泾镇，口头报已超时5分钟。"
+    result = get_backend().call(to="+8617000000001", text=text)
+    assert result.provider_id == "CAaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"  # Prism's example: the spec's response
+    [request] = [r for r in twilio_recorder.requests if r.method == "POST"]
+    assert (request.status, request.path) == (201, f"/2010-04-01/Accounts/{ACCOUNT_SID}/Calls.json")
+    assert (request.form["To"], request.form["From"]) == ("+8617000000001", FROM_NUMBER)
+    twiml = request.form["Twiml"]
+    assert twiml.count(text) == 2 and twiml.count('language="zh-CN"') == 2 and "<Response>" in twiml
+    assert request.form["StatusCallback"] == BASE + CALL_STATUS_URL
+    assert request.form["Timeout"] == "40" and "StatusCallbackEvent" not in request.form
+
+    # The spec's list answer (the mock ignores the filters): calls created 17:00 (CA…aa) and 16:00 (CA…a0) UTC; the
+    # most recent one in the window counts.
+    twilio_recorder.clear()
+    created = datetime(2019, 10, 18, 17, 0, tzinfo=UTC)
+
+    def lookup(since, until=None):
+        found = get_backend().lookup_call(to="+8617000000001", since=since, until=until)
+        return found and found.provider_id
+
+    assert (
+        lookup(created - timedelta(minutes=5)) == "CAaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+    )  # asked from 16:54 (1 min slack)
+    [listing] = twilio_recorder.requests  # one request: the first page only
+    assert listing.method == "GET" and listing.status == 200 and listing.path.split("?")[0].endswith("/Calls.json")
+    assert "To=%2B8617000000001" in listing.path and "StartTime%3E=2019-10-18T16%3A54%3A00Z" in listing.path
+    assert lookup(created - timedelta(minutes=65), until=created - timedelta(minutes=30)) == "CA" + "a" * 31 + "0"
+    assert lookup(created + timedelta(hours=1)) is None
+    assert lookup(created - timedelta(hours=3), until=created - timedelta(hours=2)) is None
+
+
+# --- the call status webhook ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def webhook(settings):
+    settings.TWILIO_AUTH_TOKEN = TOKEN
+    settings.PUBLIC_BASE_URL = BASE
+
+
+def signed_post(client, params, *, signed=True):
+    headers = {}
+    if signed:
+        headers["HTTP_X_TWILIO_SIGNATURE"] = RequestValidator(TOKEN).compute_signature(BASE + CALL_STATUS_URL, params)
+    return client.post(CALL_STATUS_URL, params, **headers)
+
+
+SID = "CA" + "b" * 32
+
+
+def placed(case, **extra):  # noqa: F811
+    return row(case, channel="voice", status=S.SENT, provider_id=SID, sent_at=LATE, body="语音", **extra)
+
+
+def status(n):
+    n.refresh_from_db()
+    return n.status
+
+
+def test_call_status_needs_a_valid_signature(client, case, webhook):  # noqa: F811
+    n = placed(case)
+    assert signed_post(client, {"CallSid": SID, "CallStatus": "completed"}, signed=False).status_code == 403
+    forged = client.post(CALL_STATUS_URL, {"CallSid": SID, "CallStatus": "completed"}, HTTP_X_TWILIO_SIGNATURE="x")
+    assert forged.status_code == 403 and status(n) == S.SENT
+    assert signed_post(client, {"CallSid": SID}).status_code == 400
+    assert signed_post(client, {"CallSid": SID + "\x00", "CallStatus": "completed"}).status_code == 400
+    assert signed_post(client, {"CallSid": "CA" + "c" * 32, "CallStatus": "completed"}).status_code == 204  # unknown
+    assert signed_post(client, {"CallSid": SID, "CallStatus": "completed"}).status_code == 204
+    assert status(n) == S.DELIVERED
+
+
+def test_an_answered_call_is_delivered_and_later_callbacks_change_nothing(client, case, webhook):  # noqa: F811
+    n = placed(case)
+    for call_status in ("ringing", "in-progress", "completed", "ringing", "in-progress", "completed"):
+        assert signed_post(client, {"CallSid": SID, "CallStatus": call_status}).status_code == 204
+    n.refresh_from_db()
+    assert n.status == S.DELIVERED and n.delivered_at is not None
+    assert events_of(n) == ["notification_delivered"]
+    assert not Notification.objects.filter(fallback_of=n).exists()
+
+
+@pytest.mark.parametrize(
+    ("call_status", "expected"), [("no-answer", S.UNDELIVERED), ("busy", S.UNDELIVERED), ("failed", S.FAILED)]
+)
+def test_an_unanswered_call_falls_back_to_one_sms_to_the_same_person(
+    client,
+    case,  # noqa: F811
+    webhook,
+    call_status,
+    expected,
+    django_capture_on_commit_callbacks,
+):
+    n = placed(case)
+    with django_capture_on_commit_callbacks() as enqueued:
+        for _ in range(2):  # Twilio retrying, a repeat: still one fallback
+            assert signed_post(client, {"CallSid": SID, "CallStatus": call_status}).status_code == 204
+        for late in ("ringing", "in-progress", "completed"):  # out of order: never back to sent or delivered
+            assert signed_post(client, {"CallSid": SID, "CallStatus": late}).status_code == 204
+    assert len(enqueued) == 1  # the fallback's send task
+    n.refresh_from_db()
+    assert n.status == expected and n.error == f"twilio {call_status}"
+    [fallback] = Notification.objects.filter(fallback_of=n)
+    assert (fallback.channel, fallback.recipient, fallback.to, fallback.step) == (
+        "sms",
+        case["officer"],
+        case["officer"].phone,
+        "verbal_overdue",
+    )
+    assert fallback.status == S.PENDING
+    assert send_batch(fallback, LATE + timedelta(minutes=2)) == S.SENT  # what the enqueued task does
+    assert [m.to for m in locmem.outbox] == [case["officer"].phone] and locmem.calls == []
+    assert events_of(n) == ["notification_failed"]
+    assert chain_verify() is None
+
+
+def test_a_step_that_already_texts_the_person_gets_no_second_sms(case, webhook):  # noqa: F811
+    sms = row(case)
+    n = placed(case)
+    assert callbacks.notification_record_status(provider_id=SID, provider_status="no-answer", now=LATE) == "updated"
+    assert not Notification.objects.filter(fallback_of=n).exists()
+    assert Notification.objects.filter(channel="sms").get() == sms
+
+
+def test_an_early_no_answer_is_kept_and_applied_when_the_call_is_recorded(case, settings):  # noqa: F811
+    settings.SMS_BACKEND = f"{__name__}.FixedCallSid"
+    n = row(case, channel="voice")
+    assert callbacks.notification_record_status(provider_id=SID, provider_status="no-answer", now=LATE) == "kept"
+    assert EarlyStatusCallback.objects.count() == 1
+    assert send_batch(n, LATE + timedelta(seconds=1)) == S.SENT
+    n.refresh_from_db()
+    assert (n.status, n.provider_id) == (S.UNDELIVERED, SID)
+    assert list(Notification.objects.filter(fallback_of=n).values_list("channel", "to")) == [("sms", n.to)]
+    assert not EarlyStatusCallback.objects.exists()
+
+
+class FixedCallSid(locmem.SmsBackend):
+    def call(self, *, to, text):
+        super().call(to=to, text=text)
+        return SmsResult(provider_id=SID, status="queued")
