@@ -51,18 +51,7 @@ def twilio_status(request):
     """MessageSid, MessageStatus, ErrorCode → the notification's status moves forward; 204 in every valid case
     (an unknown sid is not an error Twilio could fix by retrying: a delivered/undelivered/failed one is kept until
     the worker records that sid, see ``callbacks.notification_record_status``)."""
-    if not signature_valid(request):
-        return _forbidden()
-    # ErrorCode too: it is stored in the notification's error on undelivered/failed.
-    if malformed := _malformed(request, "MessageSid", "MessageStatus", "ErrorCode"):
-        return malformed
-    sid, status = request.POST.get("MessageSid", "").strip(), request.POST.get("MessageStatus", "").strip()
-    if not sid or not status:
-        return HttpResponseBadRequest("缺少 MessageSid 或 MessageStatus", content_type="text/plain; charset=utf-8")
-    callbacks.notification_record_status(
-        provider_id=sid, provider_status=status, error_code=request.POST.get("ErrorCode", ""), now=timezone.now()
-    )
-    return HttpResponse(status=204)
+    return _status_callback(request, sid_field="MessageSid", status_field="MessageStatus")
 
 
 @csrf_exempt
@@ -72,13 +61,19 @@ def twilio_call_status(request):
     other events are understood too) → the notification's status moves forward: in-progress/completed →
     delivered; busy/no-answer → undelivered, failed/canceled → failed, with the fallback SMS to the same person.
     204 in every valid case, as for a message (an unknown sid's final status is kept until the worker records it)."""
+    return _status_callback(request, sid_field="CallSid", status_field="CallStatus")
+
+
+def _status_callback(request, *, sid_field: str, status_field: str):
+    """A signed status callback of a message or a call: its id and status, and ErrorCode (stored in the
+    notification's error on undelivered/failed, so checked for control characters too)."""
     if not signature_valid(request):
         return _forbidden()
-    if malformed := _malformed(request, "CallSid", "CallStatus", "ErrorCode"):
+    if malformed := _malformed(request, sid_field, status_field, "ErrorCode"):
         return malformed
-    sid, status = request.POST.get("CallSid", "").strip(), request.POST.get("CallStatus", "").strip()
+    sid, status = request.POST.get(sid_field, "").strip(), request.POST.get(status_field, "").strip()
     if not sid or not status:
-        return HttpResponseBadRequest("缺少 CallSid 或 CallStatus", content_type="text/plain; charset=utf-8")
+        return HttpResponseBadRequest(f"缺少 {sid_field} 或 {status_field}", content_type="text/plain; charset=utf-8")
     callbacks.notification_record_status(
         provider_id=sid, provider_status=status, error_code=request.POST.get("ErrorCode", ""), now=timezone.now()
     )

@@ -630,11 +630,17 @@ class FilesOnFirstSend(locmem.SmsBackend):
         first = not locmem.outbox
         result = super().send(to=to, body=body)
         if first:
-            try:
-                Obligation.objects.filter(pk=FilesOnFirstSend.obligation_id).update(verbal_state="on_time")
-            finally:
-                connection.close()
+            verbal_report_filed(FilesOnFirstSend.obligation_id)
         return result
+
+
+def verbal_report_filed(obligation_id: int) -> None:
+    """The unit files its verbal report while a provider call is on its way: from the sending thread's own
+    connection, closed at once (as the web process would, outside the worker's transaction)."""
+    try:
+        Obligation.objects.filter(pk=obligation_id).update(verbal_state="on_time")
+    finally:
+        connection.close()
 
 
 def send_batch(n, now):

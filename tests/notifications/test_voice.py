@@ -6,14 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core import mail
-from django.db import connection
 from freezegun import freeze_time
 from twilio.request_validator import RequestValidator
 
 from notifications import callbacks, ratelimit
 from notifications.batch import notifications_send
 from notifications.delivery import notification_send
-from notifications.messages import Facts, spoken_number, voice_text
+from notifications.messages import spoken_number, voice_text
 from notifications.models import EarlyStatusCallback, EscalationPolicy, Notification, NotificationStatus
 from notifications.sms import SmsResult, get_backend
 from notifications.sms.backends import file as file_backend
@@ -24,7 +23,8 @@ from reporting.auditlog import chain_verify
 from reporting.models import AuditEvent, Obligation
 from tests.conftest import NOW
 from tests.fixtures.delivery import ACCOUNT_SID, FROM_NUMBER
-from tests.notifications.test_delivery import DUE, LATE, case, row  # noqa: F401 (fixture)
+from tests.notifications.test_delivery import DUE, LATE, case, row, verbal_report_filed  # noqa: F401 (fixture)
+from tests.notifications.test_messages import facts
 
 S = NotificationStatus
 TOKEN = "webhook-test-token"
@@ -49,21 +49,6 @@ def events_of(n: Notification) -> list[str]:
 
 
 # --- the spoken text -------------------------------------------------------------------------------------------------
-
-
-def facts(**over) -> Facts:
-    base = dict(
-        incident_number="SJ-2026-000123",
-        incident_title="泗泾镇某厂房火灾",
-        unit_name="泗泾镇",
-        exercise=False,
-        step="verbal_overdue",
-        deadline="verbal",
-        due_at=DUE,
-        link="https://sj.example.cn/f/1z.1xXLpN.bNYDw9p8",
-    )
-    base.update(over)
-    return Facts(**base)
 
 
 @pytest.mark.parametrize(
@@ -202,10 +187,7 @@ class FilesOnFirstCall(locmem.SmsBackend):
         first = not locmem.calls
         result = super().call(to=to, text=text)
         if first:
-            try:
-                Obligation.objects.filter(pk=FilesOnFirstCall.obligation_id).update(verbal_state="on_time")
-            finally:
-                connection.close()
+            verbal_report_filed(FilesOnFirstCall.obligation_id)
         return result
 
 
