@@ -126,12 +126,17 @@ def notifications_send(*, notification_ids: list[int], token: str, now: datetime
             todo.append(n)
         else:
             result.statuses[pk] = n.status  # sent, closed, or held by a live worker: nothing to do
-    rate = settings.SMS_RATE_PER_SECOND
-    size = max(1, int(rate * CLAIM_SPAN_SECONDS)) if rate > 0 else max(1, len(todo))
+    # Parts by rate: SMS (and emails) at the SMS rate, then voice calls at the call rate, so no part holds more
+    # calls than its claim span allows (at 1 call a second, 60 calls in one part: the last ones would be released as
+    # too old to call, and wait for the task's retry).
+    calls = [n for n in todo if n.channel == NotificationChannel.VOICE]
+    others = [n for n in todo if n.channel != NotificationChannel.VOICE]
     started = time.monotonic()
-    for i in range(0, len(todo), size):
-        part_now = now + timedelta(seconds=time.monotonic() - started)
-        _part_send(todo[i : i + size], token=token, now=part_now, result=result)
+    for rows_of, rate in ((others, settings.SMS_RATE_PER_SECOND), (calls, settings.VOICE_RATE_PER_SECOND)):
+        size = max(1, int(rate * CLAIM_SPAN_SECONDS)) if rate > 0 else max(1, len(rows_of))
+        for i in range(0, len(rows_of), size):
+            part_now = now + timedelta(seconds=time.monotonic() - started)
+            _part_send(rows_of[i : i + size], token=token, now=part_now, result=result)
     return result
 
 

@@ -9,7 +9,7 @@ from django.core import mail
 from freezegun import freeze_time
 from twilio.request_validator import RequestValidator
 
-from notifications import callbacks, ratelimit
+from notifications import batch, callbacks, ratelimit
 from notifications.batch import notifications_send
 from notifications.delivery import notification_send
 from notifications.messages import spoken_number, voice_text
@@ -166,6 +166,21 @@ def test_a_part_with_sms_email_and_voice_sends_each_on_its_channel(case, rate_sp
     assert len(mail.outbox) == 1
     assert sorted(rate_spy) == [(ratelimit.KEY, 1), (ratelimit.VOICE_KEY, 1), (ratelimit.VOICE_KEY, 1)]
     assert chain_verify() is None
+
+
+def test_calls_are_claimed_in_parts_their_own_rate_can_place_in_time(case, settings, monkeypatch):  # noqa: F811
+    """Five calls at 2 a second, a claim span of 1 s and calls allowed up to 1.2 s after their claim: parts of two
+    calls each, every call placed in time. One part of five (sized by the SMS rate, unlimited here) left its last
+    calls too old to place: released, waiting for the task's retry."""
+    settings.VOICE_RATE_PER_SECOND = 2
+    monkeypatch.setattr(batch, "CLAIM_SPAN_SECONDS", 1.0)
+    monkeypatch.setattr(batch, "SEND_WITHIN_SECONDS", 1.2)
+    rows = [row(case, channel="voice", step=f"written_overdue_{i}") for i in range(5)] + [row(case)]
+    result = notifications_send(notification_ids=[n.pk for n in rows], token="batch-1", now=LATE)
+    assert set(result.statuses.values()) == {S.SENT} and result.retry == []
+    assert len(locmem.calls) == 5 and len(locmem.outbox) == 1
+    claims = Notification.objects.filter(pk__in=[n.pk for n in rows[:5]]).values_list("claimed_at", flat=True)
+    assert len(set(claims)) == 3  # 2 + 2 + 1
 
 
 @pytest.mark.parametrize("send", [send_batch, send_one], ids=["batch", "one"])
