@@ -176,18 +176,39 @@ def notifications_acknowledge(*, phone: str, now: datetime) -> list[Notification
     latest = sent.exclude(sent_at__isnull=True).order_by("-sent_at", "-id").first()
     if latest is None:
         return []
+    same = sent.filter(incident_id=latest.incident_id, obligation_id=latest.obligation_id)
+    return _acknowledge(same, actor=phone, now=now)
+
+
+def call_acknowledge(*, call_sid: str, now: datetime) -> list[Notification]:
+    """A key (1) pressed during a call acknowledges it as a reply to an SMS would: the call, and every sent or
+    delivered SMS or call to the same phone for the same incident and obligation. Repeats to that person then stop;
+    escalation does not. Nothing for a call not recorded (yet) or already closed."""
+    call = Notification.objects.filter(
+        channel=NotificationChannel.VOICE, provider_id=call_sid, status__in=[S.SENT, S.DELIVERED]
+    ).first()
+    if call is None or not call_sid:
+        return []
+    rows = Notification.objects.filter(
+        channel__in=[NotificationChannel.SMS, NotificationChannel.VOICE],
+        to__in=phone_variants(call.to),
+        status__in=[S.SENT, S.DELIVERED],
+        incident_id=call.incident_id,
+        obligation_id=call.obligation_id,
+    )
+    return _acknowledge(rows, actor=call.to, now=now)
+
+
+def _acknowledge(rows, *, actor: str, now: datetime) -> list[Notification]:
+    """Move ``rows`` (sent or delivered) to acknowledged, each with its audit event; under row locks, so two
+    acknowledgements at once record each row once."""
     acked = []
     with transaction.atomic():
-        rows = list(
-            sent.filter(incident_id=latest.incident_id, obligation_id=latest.obligation_id)
-            .select_for_update(no_key=True, of=("self",))
-            .select_related("incident")
-        )
-        for row in rows:
+        for row in rows.select_for_update(no_key=True, of=("self",)).select_related("incident"):
             if Notification.objects.filter(pk=row.pk, status__in=[S.SENT, S.DELIVERED]).update(
                 status=S.ACKNOWLEDGED, acknowledged_at=now
             ):
                 row.status, row.acknowledged_at = S.ACKNOWLEDGED, now
-                notification_audit(row, kind="notification_acknowledged", now=now, actor=phone)
+                notification_audit(row, kind="notification_acknowledged", now=now, actor=actor)
                 acked.append(row)
     return acked

@@ -1,5 +1,5 @@
-"""Twilio webhooks: message and call status callbacks and inbound replies. All require a valid
-``X-Twilio-Signature``.
+"""Twilio webhooks: message and call status callbacks, inbound replies and keys pressed during a call. All require a
+valid ``X-Twilio-Signature``.
 
 The signature is computed over the public URL (``PUBLIC_BASE_URL`` + path), not the one Django sees, so it holds
 behind a TLS-terminating proxy. With no ``TWILIO_AUTH_TOKEN`` configured nothing can be verified: 403.
@@ -17,6 +17,8 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from notifications import callbacks
+from notifications.models import Notification, NotificationStatus
+from notifications.sms.backends.twilio import call_key_answer
 from reporting.text import CONTROL_MESSAGE, has_control_characters
 
 
@@ -78,6 +80,28 @@ def _status_callback(request, *, sid_field: str, status_field: str):
         provider_id=sid, provider_status=status, error_code=request.POST.get("ErrorCode", ""), now=timezone.now()
     )
     return HttpResponse(status=204)
+
+
+@csrf_exempt
+@require_POST
+def twilio_call_key(request):
+    """CallSid, Digits: the key pressed during a call (``<Gather>``, ``sms.backends.twilio.call_twiml``). 1
+    acknowledges the call, as a reply to an SMS does (``callbacks.call_acknowledge``); once per call (a replay is
+    answered without acting). Answers TwiML the call says."""
+    if not signature_valid(request):
+        return _forbidden()
+    if malformed := _malformed(request, "CallSid", "Digits"):
+        return malformed
+    sid, digits = request.POST.get("CallSid", "").strip(), request.POST.get("Digits", "").strip()
+    if not sid:
+        return HttpResponseBadRequest("缺少 CallSid", content_type="text/plain; charset=utf-8")
+    acknowledged: bool | None = None
+    if digits == "1":
+        if _seen_before(sid):  # Twilio retrying, or a replay: answered as the call stands, nothing done
+            acknowledged = Notification.objects.filter(provider_id=sid, status=NotificationStatus.ACKNOWLEDGED).exists()
+        else:
+            acknowledged = bool(callbacks.call_acknowledge(call_sid=sid, now=timezone.now()))
+    return HttpResponse(call_key_answer(acknowledged), content_type="text/xml; charset=utf-8")
 
 
 #: How long an inbound reply's MessageSid is remembered. Twilio's signature has no timestamp, so a captured signed

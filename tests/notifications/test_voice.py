@@ -287,6 +287,10 @@ def test_call_params(settings):
     assert params["status_callback"] == BASE + CALL_STATUS_URL
     assert "status_callback_event" not in params  # Twilio's default: the final status only
     assert params["twiml"].count('<Say language="zh-CN" voice="alice">口头报已超时</Say>') == 2
+    # The text and the question are one Gather: a key pressed at any moment is taken; 1 acknowledges.
+    twiml = params["twiml"]
+    assert twiml.index("<Gather") < twiml.index("口头报已超时") < twiml.index("收到请按1。") < twiml.index("</Gather>")
+    assert f'action="{BASE}/webhooks/twilio/call-key/"' in twiml and 'numDigits="1"' in twiml
 
 
 @pytest.mark.integration
@@ -299,7 +303,8 @@ def test_twilio_backend_places_a_call_through_prism_and_looks_it_up(twilio_setti
     assert (request.status, request.path) == (201, f"/2010-04-01/Accounts/{ACCOUNT_SID}/Calls.json")
     assert (request.form["To"], request.form["From"]) == ("+8617000000001", FROM_NUMBER)
     twiml = request.form["Twiml"]
-    assert twiml.count(text) == 2 and twiml.count('language="zh-CN"') == 2 and "<Response>" in twiml
+    assert twiml.count(text) == 2 and twiml.count('language="zh-CN"') == 3 and "<Response>" in twiml
+    assert f'<Gather action="{BASE}/webhooks/twilio/call-key/" method="POST" numDigits="1"' in twiml
     assert request.form["StatusCallback"] == BASE + CALL_STATUS_URL
     assert request.form["Timeout"] == "40" and "StatusCallbackEvent" not in request.form
 
@@ -431,3 +436,51 @@ class FixedCallSid(locmem.SmsBackend):
     def call(self, *, to, text):
         super().call(to=to, text=text)
         return SmsResult(provider_id=SID, status="queued")
+
+
+# --- a key pressed during the call ----------------------------------------------------------------------------------
+
+CALL_KEY_URL = "/webhooks/twilio/call-key/"
+
+
+def key_post(client, params, *, signed=True):
+    headers = {}
+    if signed:
+        headers["HTTP_X_TWILIO_SIGNATURE"] = RequestValidator(TOKEN).compute_signature(BASE + CALL_KEY_URL, params)
+    return client.post(CALL_KEY_URL, params, **headers)
+
+
+def test_pressing_1_in_a_call_acknowledges_it_and_the_same_deadlines_sms(client, case, webhook):  # noqa: F811
+    """As a reply 1 to an SMS: the call and the SMS of the same obligation to that phone are acknowledged (the
+    ladder then stops repeating to that person); another person's rows and another obligation's are not."""
+    call = placed(case)
+    sms = row(case, status=S.SENT, provider_id="SM" + "d" * 32, sent_at=LATE)
+    leaders = row(case, contact="leader", status=S.SENT, provider_id="SM" + "e" * 32, sent_at=LATE)
+    response = key_post(client, {"CallSid": SID, "Digits": "1"})
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/xml")
+    assert "已确认收到催报" in response.text and 'language="zh-CN"' in response.text
+    assert (status(call), status(sms), status(leaders)) == (S.ACKNOWLEDGED, S.ACKNOWLEDGED, S.SENT)
+    call.refresh_from_db()
+    assert call.acknowledged_at is not None
+    acked = AuditEvent.objects.get(object_id=str(call.pk), kind="notification_acknowledged")
+    assert acked.actor == call.to
+    # Twilio retrying the same key: answered as it stands, nothing recorded twice.
+    again = key_post(client, {"CallSid": SID, "Digits": "1"})
+    assert "已确认收到催报" in again.text
+    assert AuditEvent.objects.filter(kind="notification_acknowledged").count() == 2
+    # The call's final status afterwards does not undo the acknowledgement.
+    assert signed_post(client, {"CallSid": SID, "CallStatus": "completed"}).status_code == 204
+    assert status(call) == S.ACKNOWLEDGED
+    assert chain_verify() is None
+
+
+def test_another_key_an_unknown_call_or_no_signature_acknowledges_nothing(client, case, webhook):  # noqa: F811
+    call = placed(case)
+    assert key_post(client, {"CallSid": SID, "Digits": "1"}, signed=False).status_code == 403
+    other = key_post(client, {"CallSid": SID, "Digits": "2"})
+    assert other.status_code == 200 and "未确认" in other.text
+    unknown = key_post(client, {"CallSid": "CA" + "f" * 32, "Digits": "1"})
+    assert unknown.status_code == 200 and "未找到需要确认的催报" in unknown.text
+    assert key_post(client, {"Digits": "1"}).status_code == 400
+    assert key_post(client, {"CallSid": SID, "Digits": "1\x00"}).status_code == 400
+    assert status(call) == S.SENT and not AuditEvent.objects.filter(kind="notification_acknowledged").exists()

@@ -37,6 +37,11 @@ CALL_PAUSE_SECONDS = 1
 #: Seconds a call rings before Twilio gives up (``no-answer``): long enough to reach a phone on a desk, short
 #: enough that the SMS fallback still comes within a couple of minutes.
 CALL_RING_SECONDS = 40
+#: Where Twilio posts the key pressed during a call (``<Gather>``): 1 acknowledges, as an SMS reply does.
+CALL_KEY_PATH = "/webhooks/twilio/call-key/"
+#: What a call asks after its text, and how long it waits for the key.
+CALL_KEY_PROMPT = "收到请按1。"
+CALL_KEY_SECONDS = 5
 #: How many of the most recent calls to a number ``lookup_call`` reads (one request).
 CALL_LOOKUP_LIMIT = 50
 
@@ -83,10 +88,28 @@ def message_params(*, to: str, body: str) -> dict:
 
 def call_twiml(text: str) -> str:
     """What a call says: ``text`` twice in Mandarin with a short pause between, so someone who picks up mid-sentence
-    still hears all of it."""
+    still hears all of it, then asks for 1 to acknowledge; the whole is one ``<Gather>``, so a key pressed at any
+    moment is taken (posted to ``CALL_KEY_PATH``). No key: the call ends after ``CALL_KEY_SECONDS``."""
     response = VoiceResponse()
-    response.say(text, voice=CALL_VOICE, language=CALL_LANGUAGE)
-    response.pause(length=CALL_PAUSE_SECONDS)
+    gather = response.gather(
+        num_digits=1, action=settings.PUBLIC_BASE_URL + CALL_KEY_PATH, method="POST", timeout=CALL_KEY_SECONDS
+    )
+    gather.say(text, voice=CALL_VOICE, language=CALL_LANGUAGE)
+    gather.pause(length=CALL_PAUSE_SECONDS)
+    gather.say(text, voice=CALL_VOICE, language=CALL_LANGUAGE)
+    gather.say(CALL_KEY_PROMPT, voice=CALL_VOICE, language=CALL_LANGUAGE)
+    return str(response)
+
+
+def call_key_answer(acknowledged: bool | None) -> str:
+    """What the call says after a key: acknowledged, nothing to acknowledge (False), or a key other than 1 (None)."""
+    if acknowledged is None:
+        text = "未确认。收到请回复短信1。"
+    elif acknowledged:
+        text = "已确认收到催报，请尽快报送。"
+    else:
+        text = "未找到需要确认的催报。"
+    response = VoiceResponse()
     response.say(text, voice=CALL_VOICE, language=CALL_LANGUAGE)
     return str(response)
 
