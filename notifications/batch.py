@@ -24,8 +24,9 @@ from django.db.models import BooleanField, ExpressionWrapper
 from notifications import ratelimit
 from notifications.callbacks import early_statuses_apply
 from notifications.delivery import (
-    CLAIM_STALE_SECONDS,
+    SEND_WITHIN_SECONDS,
     EmailError,
+    calls_held,
     claimable,
     compose,
     deliver,
@@ -53,9 +54,10 @@ SEND_THREADS = 8
 #: Seconds of rate-limit slots one claim may cover: the first slot is waited for before the claim, the others
 #: after it, so a batch larger than the rate allows in this span is claimed in several parts.
 CLAIM_SPAN_SECONDS = 2.0
-#: A claimed row whose provider call has not started this long after the claim is released instead of sent: the
-#: call (and a lookup before it, 10 s timeout each) then always ends long before the claim could look dead.
-SEND_WITHIN_SECONDS = CLAIM_STALE_SECONDS / 3
+#: The most voice calls one part holds: the part's calls are placed one after another on one thread, each taking
+#: the provider's answer time (up to a second), and all must start within ``SEND_WITHIN_SECONDS`` of the claim,
+#: whatever the call rate allows (unlimited, or an account with a higher calls-per-second).
+VOICE_PART_MAX = 10
 #: How old the deadline states read for a claimed part may be when an SMS of it is handed to the provider: older,
 #: they are read again (one query for the rest of the part), so a report filed while the part waits for its rate
 #: slots stops its SMS. At most this many seconds of filings can still meet an SMS already on its way.
@@ -132,8 +134,11 @@ def notifications_send(*, notification_ids: list[int], token: str, now: datetime
     calls = [n for n in todo if n.channel == NotificationChannel.VOICE]
     others = [n for n in todo if n.channel != NotificationChannel.VOICE]
     started = time.monotonic()
-    for rows_of, rate in ((others, settings.SMS_RATE_PER_SECOND), (calls, settings.VOICE_RATE_PER_SECOND)):
-        size = max(1, int(rate * CLAIM_SPAN_SECONDS)) if rate > 0 else max(1, len(rows_of))
+    for rows_of, rate, most in (
+        (others, settings.SMS_RATE_PER_SECOND, len(others)),
+        (calls, settings.VOICE_RATE_PER_SECOND, VOICE_PART_MAX),
+    ):
+        size = max(1, min(int(rate * CLAIM_SPAN_SECONDS) if rate > 0 else len(rows_of), most))
         for i in range(0, len(rows_of), size):
             part_now = now + timedelta(seconds=time.monotonic() - started)
             _part_send(rows_of[i : i + size], token=token, now=part_now, result=result)
@@ -142,19 +147,22 @@ def notifications_send(*, notification_ids: list[int], token: str, now: datetime
 
 def _part_send(part: list[Notification], *, token: str, now: datetime, result: BatchResult) -> None:
     sms = [n for n in part if n.channel == NotificationChannel.SMS]
+    calls = [n for n in part if n.channel == NotificationChannel.VOICE]
     waits = ratelimit.reserve_many(len(sms))
+    call_waits = ratelimit.reserve_many(len(calls), rate=settings.VOICE_RATE_PER_SECOND, key=ratelimit.VOICE_KEY)
     reserved_at = time.monotonic()
-    slot_at = {n.pk: reserved_at + wait for n, wait in zip(sms, waits, strict=True)}
+    slot_at = {n.pk: reserved_at + wait for n, wait in zip(sms + calls, waits + call_waits, strict=True)}
     part_now = now
 
     def clock() -> datetime:
         """The moment now, on the clock of ``now`` (freezegun moves both)."""
         return part_now + timedelta(seconds=time.monotonic() - reserved_at)
 
-    if waits and waits[0] > 0:
+    first = min((w[0] for w in (waits, call_waits) if w), default=0.0)
+    if first > 0:
         # The first slot before the claim, as for one row: the claim is dated when it is really taken.
-        time.sleep(waits[0])
-        now += timedelta(seconds=waits[0])
+        time.sleep(first)
+        now += timedelta(seconds=first)
     _clocks_refresh(part)  # a report filed meanwhile
 
     discharged = {n.pk: reason for n in part if (reason := step_discharged(n))}
@@ -318,18 +326,20 @@ def _voice_executor() -> ThreadPoolExecutor:
     return _voice_pool
 
 
-def _voice_discharged(n: Notification) -> str:
-    """Why ``n``'s deadline no longer needs chasing, read again from the database just before its call (the call
-    thread's own connection, closed at once: calls are rare and a second apart)."""
-    if n.obligation_id is None:
-        return ""
+def _voice_look(n: Notification, *, since: datetime | None) -> tuple[str, frozenset[str]]:
+    """Just before ``n``'s call, from the database (the call thread's own connection, closed at once: calls are
+    rare and a second apart): why its deadline no longer needs chasing (or ""), and, for a dead claim dated
+    ``since`` taken over, the calls other rows hold (``delivery.calls_held``)."""
     try:
-        states = Obligation.objects.filter(pk=n.obligation_id).values_list("verbal_state", "written_state").first()
+        states = None
+        if n.obligation_id is not None:
+            states = Obligation.objects.filter(pk=n.obligation_id).values_list("verbal_state", "written_state").first()
+        held = frozenset(calls_held(n, since=since)) if since is not None else frozenset()
     finally:
         connection.close()
     if states is not None:
         n.obligation.verbal_state, n.obligation.written_state = states
-    return step_discharged(n)
+    return step_discharged(n), held
 
 
 def _thread_backend():
@@ -355,23 +365,38 @@ def _attempts_run(
     for its slot or for a thread, is not sent. If this thread fails half way, the SMS not handed over are released
     (retry) and the outcomes of those that were are still returned."""
 
-    def attempt(n: Notification) -> _Attempt:
+    def attempt(n: Notification, held: frozenset[str] = frozenset()) -> _Attempt:
         previous_token, previous_claim_at = previous[n.pk]
-        return _attempt(n, previous_token=previous_token, since=previous_claim_at or now, send_by=send_by, clock=clock)
+        since = previous_claim_at or now
+        return _attempt(n, previous_token=previous_token, since=since, send_by=send_by, clock=clock, held=held)
+
+    submitted = time.monotonic()
+    call_thread_start: list[float] = []
+
+    def on_call_thread(moment: float) -> float:
+        """A moment of this thread's clock on the call thread's: carried over as its offset from the submission
+        (the call thread is idle then, so its first call starts at once). The two clocks are one in production;
+        a test's frozen clock (freezegun) is the caller's only, not a pool thread's."""
+        return call_thread_start[0] + (moment - submitted)
 
     def call(n: Notification) -> _Attempt:
-        """A voice row, on the call thread: its call-rate slot, then one more look at its deadline, then the call."""
-        ratelimit.acquire_call()
-        if time.monotonic() > send_by:
+        """A voice row, on the call thread: its call-rate slot (reserved before the claim), then one more look at
+        its deadline (and, for a dead claim taken over, at the calls other rows hold), then the call."""
+        if not call_thread_start:
+            call_thread_start.append(time.monotonic())
+        if (delay := on_call_thread(slot_at.get(n.pk, submitted)) - time.monotonic()) > 0:
+            time.sleep(delay)
+        if time.monotonic() > on_call_thread(send_by):
             return _Attempt(error="not sent: its claim was too old to call the provider safely")
+        previous_token, previous_claim_at = previous[n.pk]
         try:
-            reason = _voice_discharged(n)
+            reason, held = _voice_look(n, since=(previous_claim_at or now) if previous_token else None)
         except Exception as exc:
             log.exception("notification %s: its deadline could not be looked at again before the call", n.pk)
             return _Attempt(error=f"not sent: dispatching stopped ({type(exc).__name__}: {exc})"[:2000])
         if reason:
             return _Attempt(discharged=reason, retry=False, at=clock())
-        return attempt(n)
+        return attempt(n, held)
 
     futures = {n.pk: _mail_executor().submit(attempt, n) for n in rows if n.channel == NotificationChannel.EMAIL}
     futures |= {n.pk: _voice_executor().submit(call, n) for n in rows if n.channel == NotificationChannel.VOICE}
@@ -423,7 +448,13 @@ def _attempts_run(
 
 
 def _attempt(
-    n: Notification, *, previous_token: str, since: datetime, send_by: float, clock: Callable[[], datetime]
+    n: Notification,
+    *,
+    previous_token: str,
+    since: datetime,
+    send_by: float,
+    clock: Callable[[], datetime],
+    held: frozenset[str] = frozenset(),
 ) -> _Attempt:
     """One claimed row's provider calls, dated by ``clock`` when answered. Runs in a pool thread: no database
     access here."""
@@ -434,7 +465,7 @@ def _attempt(
     if previous_token and by_backend:
         # A dead worker's claim taken over: it may have handed this very message (placed this call) to the provider.
         try:
-            earlier = earlier_send(backend, n, since=since)
+            earlier = earlier_send(backend, n, since=since, held=held)
         except SmsError as exc:
             return _Attempt(error=f"lookup before re-send failed: {exc}", keep_claim=True)
         if earlier is not None:

@@ -75,6 +75,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import time
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -93,6 +94,12 @@ log = logging.getLogger(__name__)
 #: A claim older than this belongs to a dead worker: the provider call times out after 10 s and the rate-limit wait
 #: happens before the claim. Equal to the sweep's re-drive lease (``notifications.sweep.CLAIM_LEASE``).
 CLAIM_STALE_SECONDS = float(getattr(settings, "NOTIFICATION_CLAIM_STALE_SECONDS", 60))
+#: A claimed row whose provider call has not started this long after the claim is released instead of sent: the
+#: call (and a lookup before it, 10 s timeout each) then always ends long before the claim could look dead.
+SEND_WITHIN_SECONDS = CLAIM_STALE_SECONDS / 3
+#: The seconds after its claim within which a dead worker can have placed a call: it starts within
+#: ``SEND_WITHIN_SECONDS`` and its request times out after 10 s. ``earlier_send`` looks for a call only in there.
+CALL_PLACED_WITHIN_SECONDS = SEND_WITHIN_SECONDS + 10
 
 S = NotificationStatus
 
@@ -218,7 +225,9 @@ def notification_send(*, notification_id: int, token: str, now: datetime) -> str
         # We took over a dead worker's claim: it may have handed this very message (or placed this call) just
         # before dying. Ask the provider first; only a message it does not know is sent again.
         try:
-            earlier = earlier_send(get_backend(), n, since=previous_claim_at or now)
+            since = previous_claim_at or now
+            held = calls_held(n, since=since) if is_voice else set()
+            earlier = earlier_send(get_backend(), n, since=since, held=held)
         except SmsError as exc:
             # Cannot tell: keep the claim, so nobody sends until it is stale again and the question is asked again.
             raise TransientError(f"lookup before re-send failed: {exc}") from exc
@@ -243,14 +252,26 @@ def compose(n: Notification, *, now: datetime) -> tuple[str, str]:
     return n.body or messages.email_body(facts, now=now), (n.subject or messages.email_subject(facts, now=now))[:200]
 
 
-def earlier_send(backend, n: Notification, *, since: datetime):
+def earlier_send(backend, n: Notification, *, since: datetime, held: Collection[str] = ()):
     """What the provider already has of ``n`` from the dead claim dated ``since``: the same text to the same number
-    for an SMS (``lookup``); for a call, any call to that number placed while the dead claim could still call
+    for an SMS (``lookup``); for a call, a call to that number placed while the dead claim could still call
     (``lookup_call``: a provider keeps no text of a call, and the dead worker could only call within
-    ``CLAIM_STALE_SECONDS`` of its claim). None: not found, or the backend cannot tell."""
+    ``CALL_PLACED_WITHIN_SECONDS`` of its claim), but none of ``held`` (``calls_held``: the calls other
+    notifications already hold, such as another incident's call to the same officer). None: not found, or the
+    backend cannot tell."""
     if n.channel == NotificationChannel.VOICE:
-        return backend.lookup_call(to=n.to, since=since, until=since + timedelta(seconds=CLAIM_STALE_SECONDS))
+        until = since + timedelta(seconds=CALL_PLACED_WITHIN_SECONDS)
+        return backend.lookup_call(to=n.to, since=since, until=until, exclude=held)
     return backend.lookup(to=n.to, body=n.body, since=since)
+
+
+def calls_held(n: Notification, *, since: datetime) -> set[str]:
+    """The provider ids of the other calls to ``n``'s number recorded since a little before ``since``: a call one
+    of them holds is not ``n``'s (``earlier_send``)."""
+    recorded = Notification.objects.filter(
+        channel=NotificationChannel.VOICE, to=n.to, sent_at__gte=since - timedelta(minutes=2)
+    ).exclude(pk=n.pk)
+    return set(recorded.exclude(provider_id="").values_list("provider_id", flat=True))
 
 
 def _record_sent(n: Notification, *, token: str, now: datetime, provider_id: str, recovered: bool = False) -> str:

@@ -2,6 +2,7 @@
 on both send paths, discharge and re-drive, the Twilio backend through the real SDK and Prism, the call status
 webhook and its fallback SMS."""
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -164,7 +165,7 @@ def test_a_part_with_sms_email_and_voice_sends_each_on_its_channel(case, rate_sp
     assert [m.to for m in locmem.outbox] == [case["officer"].phone]
     assert [c.to for c in locmem.calls] == [case["officer"].phone, case["leader"].phone]
     assert len(mail.outbox) == 1
-    assert sorted(rate_spy) == [(ratelimit.KEY, 1), (ratelimit.VOICE_KEY, 1), (ratelimit.VOICE_KEY, 1)]
+    assert sorted(rate_spy) == [(ratelimit.KEY, 1), (ratelimit.VOICE_KEY, 2)]  # one part: its two call slots
     assert chain_verify() is None
 
 
@@ -272,7 +273,7 @@ def test_a_voice_step_of_the_ladder_is_placed_by_the_sweep(units, roster, settin
             notifications_send(notification_ids=pending, token=f"sweep-{when:%H%M%S}", now=when)
     calls = Notification.objects.filter(obligation=obligation, step="verbal_overdue")
     assert set(calls.values_list("channel", flat=True)) == {"voice"}
-    assert set(calls.values_list("status", flat=True)) == {S.SENT}
+    assert set(calls.values_list("status", flat=True)) == {S.SENT}, list(calls.values_list("error", flat=True))
     assert sorted(c.to for c in locmem.calls) == sorted(calls.values_list("to", flat=True))
     assert len(locmem.calls) == calls.count() >= 1
     assert not [m for m in locmem.outbox if "口头报已超时" in m.body]
@@ -484,3 +485,114 @@ def test_another_key_an_unknown_call_or_no_signature_acknowledges_nothing(client
     assert key_post(client, {"Digits": "1"}).status_code == 400
     assert key_post(client, {"CallSid": SID, "Digits": "1\x00"}).status_code == 400
     assert status(call) == S.SENT and not AuditEvent.objects.filter(kind="notification_acknowledged").exists()
+
+
+# --- a dead claim's call, other incidents' calls, and call slots (review) -------------------------------------------
+
+
+def second_incident(case):  # noqa: F811
+    """Another incident of 泗泾镇, opened at the same time: its calls go to the same duty officer."""
+    from reporting import services
+
+    incident = services.incident_create(
+        actor=None,
+        now=NOW,
+        units=[{"unit": case["obligation"].unit, "first_known_at": NOW, "channel": "self"}],
+        title="泗泾镇某路段交通事故",
+        domain="city_operation",
+        occurred_at=NOW - timedelta(minutes=5),
+        location="泗泾镇某路2号",
+    )
+    Notification.objects.filter(incident=incident).delete()  # whatever the chasing receivers wrote
+    return incident, incident.obligations.get()
+
+
+@pytest.mark.parametrize("send", [send_batch, send_one], ids=["batch", "one"])
+def test_a_dead_claims_call_is_not_taken_for_another_incidents_call_to_the_same_officer(  # noqa: F811
+    case,  # noqa: F811
+    send,
+    settings,
+    tmp_path,
+):
+    """A provider keeps no text of a call, so a dead claim's re-drive looks for any call to the number in the
+    window the dead worker could have called in. The officer was just called about incident B (recorded on B's
+    row): that call is not A's. A's call is placed, and each row keeps its own call."""
+    settings.SMS_BACKEND = "notifications.sms.backends.file.SmsBackend"
+    settings.SMS_FILE_PATH = str(tmp_path)
+    incident_b, obligation_b = second_incident(case)
+    with freeze_time(LATE - timedelta(seconds=30)):
+        other = Notification.objects.create(
+            incident=incident_b, obligation=obligation_b, step="verbal_overdue", repeat=0, channel="voice",
+            recipient=case["officer"], to=case["officer"].phone, scheduled_for=DUE, created_at=DUE, body="事件B语音",
+        )  # fmt: skip
+        assert send_one(other, LATE - timedelta(seconds=30)) == S.SENT
+    other.refresh_from_db()
+    n = row(case, channel="voice", claimed_by="dead-task", claimed_at=LATE - timedelta(seconds=61), body="事件A语音")
+    with freeze_time(LATE):
+        assert send(n, LATE) == S.SENT
+    n.refresh_from_db()
+    placed = [(c["to"], c["text"], c["sid"]) for c in file_backend.read_calls(tmp_path)]
+    assert [(to, text) for to, text, _ in placed] == [(n.to, "事件B语音"), (n.to, "事件A语音")]
+    assert n.provider_id == placed[1][2] != other.provider_id
+    assert not AuditEvent.objects.filter(kind="notification_sent", object_id=str(n.pk), detail__recovered=True)
+
+
+def test_a_dead_claims_call_placed_before_it_died_is_still_found_beside_another_incidents(case, settings, tmp_path):  # noqa: F811
+    """The other side: the dead worker did place A's call, and B's call came after it. A's is found, not placed
+    again, and B's is not taken."""
+    settings.SMS_BACKEND = "notifications.sms.backends.file.SmsBackend"
+    settings.SMS_FILE_PATH = str(tmp_path)
+    incident_b, obligation_b = second_incident(case)
+    claimed = LATE - timedelta(seconds=61)
+    with freeze_time(claimed + timedelta(seconds=1)):
+        dead_workers = get_backend().call(to=case["officer"].phone, text="事件A语音")
+    with freeze_time(LATE - timedelta(seconds=30)):
+        other = Notification.objects.create(
+            incident=incident_b, obligation=obligation_b, step="verbal_overdue", repeat=0, channel="voice",
+            recipient=case["officer"], to=case["officer"].phone, scheduled_for=DUE, created_at=DUE, body="事件B语音",
+        )  # fmt: skip
+        assert send_one(other, LATE - timedelta(seconds=30)) == S.SENT
+    n = row(case, channel="voice", claimed_by="dead-task", claimed_at=claimed, body="事件A语音")
+    with freeze_time(LATE):
+        assert send_batch(n, LATE) == S.SENT
+    n.refresh_from_db()
+    assert n.provider_id == dead_workers.provider_id and len(file_backend.read_calls(tmp_path)) == 2
+
+
+class SlowCalls(locmem.SmsBackend):
+    """A provider that takes 0.25 s to accept a call (calls.create is an HTTPS round trip)."""
+
+    def call(self, *, to, text):
+        time.sleep(0.25)
+        return super().call(to=to, text=text)
+
+
+@pytest.mark.parametrize("rate", [0, 50], ids=["unlimited", "high-cps"])
+def test_a_voice_part_holds_no_more_calls_than_its_one_thread_places_in_time(case, settings, monkeypatch, rate):  # noqa: F811
+    """A part's calls are placed one after another on one thread: however high the call rate (or unlimited), a
+    part holds at most VOICE_PART_MAX calls, so each starts before its claim is too old (scaled down: 0.25 s a
+    call, 1 s to start, 3 calls a part)."""
+    settings.VOICE_RATE_PER_SECOND = rate
+    settings.SMS_BACKEND = f"{__name__}.SlowCalls"
+    monkeypatch.setattr(batch, "CLAIM_SPAN_SECONDS", 0.1)
+    monkeypatch.setattr(batch, "SEND_WITHIN_SECONDS", 1.0)
+    monkeypatch.setattr(batch, "VOICE_PART_MAX", 3)
+    rows = [row(case, channel="voice", step=f"written_overdue_{i}") for i in range(6)]
+    result = notifications_send(notification_ids=[n.pk for n in rows], token="batch-1", now=LATE)
+    assert result.retry == [] and set(result.statuses.values()) == {S.SENT}
+    assert len(locmem.calls) == 6
+
+
+def test_a_batch_call_waits_for_its_call_slot_before_its_claim(case, settings, monkeypatch):  # noqa: F811
+    """Other processes hold the next 2 s of call slots; a call may start up to 1 s after its claim. The part's
+    slots are reserved and the first waited for before the claim (as for SMS), so the call is placed, not
+    released as too old after sleeping on a claim."""
+    settings.VOICE_RATE_PER_SECOND = 10
+    monkeypatch.setattr(batch, "SEND_WITHIN_SECONDS", 1.0)
+    n = row(case, channel="voice")
+    ratelimit.reserve_many(20, rate=10, key=ratelimit.VOICE_KEY)  # the other processes' reservations
+    result = notifications_send(notification_ids=[n.pk], token="batch-1", now=LATE)
+    assert result.statuses[n.pk] == S.SENT and result.retry == []
+    assert len(locmem.calls) == 1
+    n.refresh_from_db()
+    assert n.claimed_at >= LATE + timedelta(seconds=1.9)  # the claim is dated after the wait

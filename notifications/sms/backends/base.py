@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from datetime import datetime
 
 from notifications.sms import SmsResult
@@ -26,11 +27,14 @@ class BaseSmsBackend:
         tell (used before re-sending a row whose worker died mid-send). None: not found, or cannot tell."""
         return None
 
-    def lookup_call(self, *, to: str, since: datetime, until: datetime | None = None) -> SmsResult | None:
+    def lookup_call(
+        self, *, to: str, since: datetime, until: datetime | None = None, exclude: Collection[str] = ()
+    ) -> SmsResult | None:
         """A call to ``to`` placed since ``since`` (and, when given, before ``until``), if the backend can tell: the
         same question as ``lookup`` for a voice row. A provider keeps no text of a call, so any call to that number
-        in the window counts; the window is the dead claim's (see ``notifications.delivery``). None: not found, or
-        cannot tell."""
+        in the window counts but those in ``exclude`` (the calls other notifications already hold: another
+        incident's call to the same officer in the window is not this one); the window is the dead claim's (see
+        ``notifications.delivery``). None: not found, or cannot tell."""
         return None
 
     @staticmethod

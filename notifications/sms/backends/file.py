@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+from collections.abc import Collection
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -70,9 +71,11 @@ class SmsBackend(BaseSmsBackend):
                 return SmsResult(provider_id=record["sid"])
         return None
 
-    def lookup_call(self, *, to: str, since: datetime, until: datetime | None = None) -> SmsResult | None:
+    def lookup_call(
+        self, *, to: str, since: datetime, until: datetime | None = None, exclude: Collection[str] = ()
+    ) -> SmsResult | None:
         for record in reversed(read_calls(self.dir)):
             at = datetime.fromisoformat(record["at"])
-            if record["to"] == to and at >= since and (until is None or at <= until):
+            if record["to"] == to and at >= since and (until is None or at <= until) and record["sid"] not in exclude:
                 return SmsResult(provider_id=record["sid"], status="queued")
         return None

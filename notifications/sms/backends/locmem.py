@@ -3,6 +3,7 @@ call in ``calls``, for tests."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -48,8 +49,10 @@ class SmsBackend(BaseSmsBackend):
         calls.append(OutboxCall(to=to, text=text, provider_id=sid, at=timezone.now()))
         return SmsResult(provider_id=sid, status="queued")
 
-    def lookup_call(self, *, to: str, since: datetime, until: datetime | None = None) -> SmsResult | None:
+    def lookup_call(
+        self, *, to: str, since: datetime, until: datetime | None = None, exclude: Collection[str] = ()
+    ) -> SmsResult | None:
         """The latest call to ``to``, whenever it was placed (like ``lookup``: tests run on frozen or fixed clocks,
         so the window is the file and Twilio backends' business)."""
-        found = next((c for c in reversed(calls) if c.to == to), None)
+        found = next((c for c in reversed(calls) if c.to == to and c.provider_id not in exclude), None)
         return SmsResult(provider_id=found.provider_id, status="queued") if found else None

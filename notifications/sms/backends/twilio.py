@@ -7,6 +7,7 @@ encoding, auth, response parsing, ``TwilioRestException``) stays the real SDK co
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
@@ -42,6 +43,8 @@ CALL_KEY_PATH = "/webhooks/twilio/call-key/"
 #: What a call asks after its text, and how long it waits for the key.
 CALL_KEY_PROMPT = "收到请按1。"
 CALL_KEY_SECONDS = 5
+#: Seconds Twilio's clock (a call's ``date_created``) may differ from ours when ``lookup_call`` checks its window.
+CALL_CLOCK_SLACK_SECONDS = 10
 #: How many of the most recent calls to a number ``lookup_call`` reads (one request).
 CALL_LOOKUP_LIMIT = 50
 
@@ -162,22 +165,27 @@ class SmsBackend(BaseSmsBackend):
             raise classify(exc) from exc
         return SmsResult(provider_id=call.sid or "", status=call.status or "queued")
 
-    def lookup_call(self, *, to: str, since: datetime, until: datetime | None = None) -> SmsResult | None:
+    def lookup_call(
+        self, *, to: str, since: datetime, until: datetime | None = None, exclude: Collection[str] = ()
+    ) -> SmsResult | None:
         """A call to ``to`` created in the window, from Twilio's calls to ``to`` started since ``since`` (one
         request: the first page, at most ``CALL_LOOKUP_LIMIT`` calls, most recent first). Twilio may filter
-        ``StartTime>`` by day only, so the window is checked on ``date_created``, with a minute's slack for clock
-        skew. A call still queued has no start time and is not listed: the dead claim is at least
-        ``CLAIM_STALE_SECONDS`` old, long past a queued call's start."""
-        slack = timedelta(minutes=1)
+        ``StartTime>`` by day only, so the window is checked on ``date_created``, with ``CALL_CLOCK_SLACK_SECONDS``
+        for clock skew (narrow: a wider window takes in more calls to the same officer about other incidents). A
+        call still queued has no start time and is not listed: the dead claim is at least ``CLAIM_STALE_SECONDS``
+        old, long past a queued call's start. Calls in ``exclude`` are skipped."""
+        slack = timedelta(seconds=CALL_CLOCK_SLACK_SECONDS)
         try:
             # One page, not ``calls.list`` (which follows ``next_page_uri`` until its limit: more requests for calls
             # older than the window). The SDK writes the datetime as UTC only if it is given in UTC.
-            after = (since - slack).astimezone(UTC)
+            after = (since - timedelta(minutes=1)).astimezone(UTC)
             recent = list(self.client.calls.page(to=to, start_time_after=after, page_size=CALL_LOOKUP_LIMIT))
         except (TwilioException, requests.exceptions.RequestException) as exc:
             raise classify(exc) from exc
         for call in recent:
             created = call.date_created
+            if call.sid in exclude:
+                continue
             if created is not None and created >= since - slack and (until is None or created <= until + slack):
                 return SmsResult(provider_id=call.sid or "", status=call.status or "")
         return None
