@@ -80,3 +80,18 @@ def test_drf_create_token_for_an_unknown_user_is_a_clear_error_and_records_nothi
     with pytest.raises(Exception, match="user nobody does not exist"):
         call_command("drf_create_token", "nobody")
     assert AuditEvent.objects.count() == before
+
+
+def test_an_account_whose_event_cannot_be_recorded_is_not_created(monkeypatch):
+    """The account and its audit event go together: if the event cannot be appended, createsuperuser leaves no
+    account behind (an account with no event is what the audit chain exists to rule out)."""
+    from reporting import config_services
+
+    def broken(**kwargs):
+        raise RuntimeError("audit chain unavailable")
+
+    monkeypatch.setattr(config_services, "user_created_elsewhere", broken)
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "Zhiban-room-2026!")
+    with pytest.raises(RuntimeError):
+        call_command("createsuperuser", "--noinput", "--username", "root", "--email", "root@example.org")
+    assert not User.objects.filter(username="root").exists()
