@@ -507,6 +507,19 @@ def second_incident(case):  # noqa: F811
     return incident, incident.obligations.get()
 
 
+def incident_b_called(case) -> Notification:  # noqa: F811
+    """A live worker calls the same officer about another incident, 30 s before the re-drive; its row records it."""
+    incident_b, obligation_b = second_incident(case)
+    with freeze_time(LATE - timedelta(seconds=30)):
+        other = Notification.objects.create(
+            incident=incident_b, obligation=obligation_b, step="verbal_overdue", repeat=0, channel="voice",
+            recipient=case["officer"], to=case["officer"].phone, scheduled_for=DUE, created_at=DUE, body="事件B语音",
+        )  # fmt: skip
+        assert send_one(other, LATE - timedelta(seconds=30)) == S.SENT
+    other.refresh_from_db()
+    return other
+
+
 @pytest.mark.parametrize("send", [send_batch, send_one], ids=["batch", "one"])
 def test_a_dead_claims_call_is_not_taken_for_another_incidents_call_to_the_same_officer(  # noqa: F811
     case,  # noqa: F811
@@ -519,14 +532,7 @@ def test_a_dead_claims_call_is_not_taken_for_another_incidents_call_to_the_same_
     row): that call is not A's. A's call is placed, and each row keeps its own call."""
     settings.SMS_BACKEND = "notifications.sms.backends.file.SmsBackend"
     settings.SMS_FILE_PATH = str(tmp_path)
-    incident_b, obligation_b = second_incident(case)
-    with freeze_time(LATE - timedelta(seconds=30)):
-        other = Notification.objects.create(
-            incident=incident_b, obligation=obligation_b, step="verbal_overdue", repeat=0, channel="voice",
-            recipient=case["officer"], to=case["officer"].phone, scheduled_for=DUE, created_at=DUE, body="事件B语音",
-        )  # fmt: skip
-        assert send_one(other, LATE - timedelta(seconds=30)) == S.SENT
-    other.refresh_from_db()
+    other = incident_b_called(case)
     n = row(case, channel="voice", claimed_by="dead-task", claimed_at=LATE - timedelta(seconds=61), body="事件A语音")
     with freeze_time(LATE):
         assert send(n, LATE) == S.SENT
@@ -542,16 +548,10 @@ def test_a_dead_claims_call_placed_before_it_died_is_still_found_beside_another_
     again, and B's is not taken."""
     settings.SMS_BACKEND = "notifications.sms.backends.file.SmsBackend"
     settings.SMS_FILE_PATH = str(tmp_path)
-    incident_b, obligation_b = second_incident(case)
     claimed = LATE - timedelta(seconds=61)
     with freeze_time(claimed + timedelta(seconds=1)):
         dead_workers = get_backend().call(to=case["officer"].phone, text="事件A语音")
-    with freeze_time(LATE - timedelta(seconds=30)):
-        other = Notification.objects.create(
-            incident=incident_b, obligation=obligation_b, step="verbal_overdue", repeat=0, channel="voice",
-            recipient=case["officer"], to=case["officer"].phone, scheduled_for=DUE, created_at=DUE, body="事件B语音",
-        )  # fmt: skip
-        assert send_one(other, LATE - timedelta(seconds=30)) == S.SENT
+    incident_b_called(case)
     n = row(case, channel="voice", claimed_by="dead-task", claimed_at=claimed, body="事件A语音")
     with freeze_time(LATE):
         assert send_batch(n, LATE) == S.SENT
