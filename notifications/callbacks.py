@@ -122,7 +122,9 @@ def early_statuses_sweep() -> int:
 
 
 def _status_apply(*, provider_id: str, target: str, raw: str, code: str, now: datetime) -> str:
-    """Move the notification with ``provider_id`` forward to ``target``: "updated", "ignored" or "unknown"."""
+    """Move the notifications with ``provider_id`` forward to ``target``: "updated", "ignored" or "unknown". One id
+    is one row; should two ever hold it (a call taken for a dead claim's by a race ``earlier_send`` cannot rule
+    out: a call carries nothing of ours), both move, so neither is left ``sent`` with no fallback."""
     lower = [status for status, rank in RANK.items() if rank < RANK[target]]
     changes: dict = {"status": target}
     if target == S.DELIVERED:
@@ -130,23 +132,25 @@ def _status_apply(*, provider_id: str, target: str, raw: str, code: str, now: da
     if target in (S.UNDELIVERED, S.FAILED):
         changes["error"] = f"twilio {raw}" + (f" {code}" if code else "")
     with transaction.atomic():
-        n = (
+        rows = list(
             Notification.objects.select_for_update(no_key=True, of=("self",))
             .select_related("incident", "obligation", "recipient")
             .filter(provider_id=provider_id)
-            .first()
+            .order_by("id")
         )
-        if n is None:
+        if not rows:
             return "unknown"
-        if n.status not in lower:
+        moved = [n for n in rows if n.status in lower]
+        if not moved:
             return "ignored"
-        Notification.objects.filter(pk=n.pk).update(**changes)
-        n.status = target
-        if target == S.DELIVERED:
-            notification_audit(n, kind="notification_delivered", now=now, actor="twilio", provider_id=provider_id)
-        elif target in (S.UNDELIVERED, S.FAILED):
-            notification_audit(n, kind="notification_failed", now=now, actor="twilio", error=changes["error"])
-            notification_fallback(notification=n, now=now)
+        for n in moved:
+            Notification.objects.filter(pk=n.pk).update(**changes)
+            n.status = target
+            if target == S.DELIVERED:
+                notification_audit(n, kind="notification_delivered", now=now, actor="twilio", provider_id=provider_id)
+            elif target in (S.UNDELIVERED, S.FAILED):
+                notification_audit(n, kind="notification_failed", now=now, actor="twilio", error=changes["error"])
+                notification_fallback(notification=n, now=now)
     return "updated"
 
 

@@ -596,3 +596,21 @@ def test_a_batch_call_waits_for_its_call_slot_before_its_claim(case, settings, m
     assert len(locmem.calls) == 1
     n.refresh_from_db()
     assert n.claimed_at >= LATE + timedelta(seconds=1.9)  # the claim is dated after the wait
+
+
+def test_a_call_id_two_rows_hold_moves_both(case):  # noqa: F811
+    """Should a race leave two rows with one call id (a dead claim's re-drive taking a live worker's call not yet
+    recorded), the call's final status moves both: neither stays 'sent' with no fallback."""
+    incident_b, obligation_b = second_incident(case)
+    sid = "CA" + "d" * 32
+    a = row(case, channel="voice", status=S.SENT, provider_id=sid, sent_at=LATE, body="事件A语音")
+    b = Notification.objects.create(
+        incident=incident_b, obligation=obligation_b, step="verbal_overdue", repeat=0, channel="voice",
+        recipient=case["officer"], to=case["officer"].phone, scheduled_for=DUE, created_at=DUE, body="事件B语音",
+        status=S.SENT, provider_id=sid, sent_at=LATE,
+    )  # fmt: skip
+    assert callbacks.notification_record_status(provider_id=sid, provider_status="no-answer", now=LATE) == "updated"
+    assert (status(a), status(b)) == (S.UNDELIVERED, S.UNDELIVERED)
+    assert Notification.objects.filter(fallback_of__in=[a, b], channel="sms").count() == 2
+    assert callbacks.notification_record_status(provider_id=sid, provider_status="no-answer", now=LATE) == "ignored"
+    assert chain_verify() is None
