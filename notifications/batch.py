@@ -63,7 +63,7 @@ VOICE_PART_MAX = 10
 #: slots stops its SMS. At most this many seconds of filings can still meet an SMS already on its way.
 RECHECK_SECONDS = 0.1
 
-#: The channels whose rows go through the SMS backend (an SMS, a voice call): they have no subject.
+#: The channels whose rows go through the SMS backend: an SMS, a voice call.
 _PHONE = (NotificationChannel.SMS, NotificationChannel.VOICE)
 
 _TABLE = Notification._meta.db_table
@@ -174,8 +174,7 @@ def _part_send(part: list[Notification], *, token: str, now: datetime, result: B
         return
     previous = {n.pk: (n.claimed_by, n.claimed_at) for n in live}
     for n in live:
-        if not n.body or not (n.subject or n.channel in _PHONE):
-            n.body, n.subject = compose(n, now=now)
+        n.body, n.subject = compose(n, now=now)
     try:
         claimed = _claim_many(live, token=token, now=now)
     except OperationalError as exc:
@@ -331,14 +330,10 @@ def _voice_look(n: Notification, *, since: datetime | None) -> tuple[str, frozen
     rare and a second apart): why its deadline no longer needs chasing (or ""), and, for a dead claim dated
     ``since`` taken over, the calls other rows hold (``delivery.calls_held``)."""
     try:
-        states = None
-        if n.obligation_id is not None:
-            states = Obligation.objects.filter(pk=n.obligation_id).values_list("verbal_state", "written_state").first()
+        _clocks_refresh([n])
         held = frozenset(calls_held(n, since=since)) if since is not None else frozenset()
     finally:
         connection.close()
-    if states is not None:
-        n.obligation.verbal_state, n.obligation.written_state = states
     return step_discharged(n), held
 
 

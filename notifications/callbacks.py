@@ -188,10 +188,12 @@ def call_acknowledge(*, call_sid: str, now: datetime) -> list[Notification]:
     """A key (1) pressed during a call acknowledges it as a reply to an SMS would: the call, and every sent or
     delivered SMS or call to the same phone for the same incident and obligation. Repeats to that person then stop;
     escalation does not. Nothing for a call not recorded (yet) or already closed."""
+    if not call_sid:
+        return []
     call = Notification.objects.filter(
         channel=NotificationChannel.VOICE, provider_id=call_sid, status__in=[S.SENT, S.DELIVERED]
     ).first()
-    if call is None or not call_sid:
+    if call is None:
         return []
     rows = Notification.objects.filter(
         channel__in=[NotificationChannel.SMS, NotificationChannel.VOICE],

@@ -202,9 +202,7 @@ def notification_send(*, notification_id: int, token: str, now: datetime) -> str
                 notification_audit(n, kind="notification_cancelled", now=now, reason=reason)
         return S.CANCELLED
 
-    body, subject = n.body, n.subject
-    if not body or not (subject or is_sms or is_voice):
-        body, subject = compose(n, now=now)
+    body, subject = compose(n, now=now)
     # Compare-and-swap on the previous holder too, so we know exactly whose claim (if anyone's) we took over.
     previous_token, previous_claim_at = n.claimed_by, n.claimed_at
     claimed = (
@@ -243,7 +241,9 @@ def notification_send(*, notification_id: int, token: str, now: datetime) -> str
 
 def compose(n: Notification, *, now: datetime) -> tuple[str, str]:
     """The body and subject of ``n`` at ``now``, keeping what was already saved: an SMS's text, a call's spoken
-    text (``messages.voice_text``), an email's body and subject."""
+    text (``messages.voice_text``), an email's body and subject. Reads the facts only when something is missing."""
+    if n.body and (n.subject or n.channel != NotificationChannel.EMAIL):
+        return n.body, n.subject
     facts = messages.facts_for(n)
     if n.channel == NotificationChannel.SMS:
         return n.body or messages.sms_text(facts, now=now), ""
@@ -403,7 +403,7 @@ def _about(n: Notification) -> Contact | None:
     if n.about_id is not None:
         return n.about
     first = n
-    while first.fallback_of_id is not None:  # a row written before ``about`` existed
+    while first.fallback_of_id is not None:  # back to the leader's own row (SMS or call)
         first = first.fallback_of
     return first.recipient
 

@@ -108,18 +108,26 @@ def _prefix(facts: Facts) -> str:
     return EXERCISE_PREFIX if facts.exercise else ""
 
 
-def _event_text(facts: Facts) -> str:
-    """Incident-level event rules (deaths ≥ 1, grade thresholds): no filing link, the title is what gets cut."""
+def _event_tail(facts: Facts, *, spoken: bool = False) -> str:
+    """What an event rule's message says after the incident: the deaths, the grade, or whom to phone. ``spoken``
+    (a call): no grade code or brackets, the figures apart."""
     ask = f"{facts.unreached}短信未送达，请电话通知" if facts.unreached else ""
     if facts.step.startswith("event_deaths"):
-        tail = f"：死亡{facts.deaths}人，" + (f"{ask}其赶赴现场" if ask else "请分管区领导赶赴现场")
-    elif facts.step.startswith("event_grade"):
+        return f"死亡{facts.deaths}人，" + (f"{ask}其赶赴现场" if ask else "请分管区领导赶赴现场")
+    if facts.step.startswith("event_grade"):
         label = Grade(facts.grade).label if facts.grade in Grade.values else facts.grade
+        if spoken:
+            return f"{label}事件，死亡{facts.deaths}人，受伤{facts.injuries}人" + (f"，{ask}" if ask else "")
         serious = f"(重伤{facts.serious_injuries}人)" if facts.serious_injuries else ""
-        tail = f"：{label}({facts.grade})事件，死亡{facts.deaths}人受伤{facts.injuries}人{serious}"
-        tail += f"；{ask}" if ask else ""
-    else:
-        tail = f"：{ask}" if ask else "：请关注事件进展"
+        return f"{label}({facts.grade})事件，死亡{facts.deaths}人受伤{facts.injuries}人{serious}" + (
+            f"；{ask}" if ask else ""
+        )
+    return ask or "请关注事件进展"
+
+
+def _event_text(facts: Facts) -> str:
+    """Incident-level event rules (deaths ≥ 1, grade thresholds): no filing link, the title is what gets cut."""
+    tail = "：" + _event_tail(facts)
     head = f"{_prefix(facts)}{facts.incident_number} "
     room = SEGMENT_CHARS - len(head) - len(tail)
     title = facts.incident_title
@@ -193,15 +201,7 @@ def voice_text(facts: Facts, *, now: datetime) -> str:
     number, title = spoken_number(facts.incident_number), facts.incident_title
     if not facts.deadline:
         # An event rule's call (a district leader): the facts of the event, the same as the SMS, without the link.
-        ask = f"{facts.unreached}短信未送达，请电话通知" if facts.unreached else ""
-        if facts.step.startswith("event_deaths"):
-            tail = f"死亡{facts.deaths}人，" + (f"{ask}其赶赴现场" if ask else "请分管区领导赶赴现场")
-        elif facts.step.startswith("event_grade"):
-            label = Grade(facts.grade).label if facts.grade in Grade.values else facts.grade
-            tail = f"{label}事件，死亡{facts.deaths}人，受伤{facts.injuries}人" + (f"，{ask}" if ask else "")
-        else:
-            tail = ask or "请关注事件进展"
-        return f"{head}{number}，{title}，{tail}。"
+        return f"{head}{number}，{title}，{_event_tail(facts, spoken=True)}。"
     notices = _notices(facts)
     state = _phrase(facts, now, compact=False) + (f"，{notices[0]}" if notices else "")
     ask = VOICE_ASKS[RELAY] if facts.deadline == RELAY else VOICE_ASKS["reminder" if facts.reminder else ""]

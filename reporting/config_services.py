@@ -171,7 +171,7 @@ def user_create(*, user: User, actor, now: datetime) -> User:
 @audited
 def user_created_elsewhere(*, user: User, actor, now: datetime) -> None:
     """Record a user another tool already saved (``manage.py createsuperuser``) as ``user_create`` would have."""
-    _user_added(User.objects.get(pk=user.pk), actor=actor, now=now)
+    _user_added(user, actor=actor, now=now)
 
 
 def _user_added(user: User, *, actor, now: datetime) -> None:
