@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+import psycopg
 import pytest
 from django.db import IntegrityError, connection, transaction
 
@@ -67,3 +68,38 @@ def test_raw_sql_cannot_change_or_delete_an_audit_event(units, sijing_officer):
     with pytest.raises(IntegrityError, match="never changed or deleted"):
         _raw("DELETE FROM reporting_auditevent WHERE id = %s", [event.pk])
     assert AuditEvent.objects.get(pk=event.pk).actor == "sijing-officer"
+
+
+def _connect(**options):
+    """A connection of our own, opened as production opens it (without the tests' ``allow_truncate``)."""
+    settings_dict = connection.settings_dict
+    return psycopg.connect(
+        dbname=settings_dict["NAME"],
+        user=settings_dict["USER"],
+        host=settings_dict["HOST"],
+        port=settings_dict["PORT"] or 5432,
+        autocommit=True,
+        **options,
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("table", ["reporting_auditevent", "reporting_report", "reporting_incident"])
+def test_truncate_cannot_empty_the_audit_trail_or_the_reports(units, sijing_officer, table):
+    """TRUNCATE fires no row trigger: a statement trigger refuses it, also when it cascades from the incidents."""
+    _incident_and_obligation(units, sijing_officer)
+    before = AuditEvent.objects.count()
+    assert before > 0
+    with _connect() as conn:
+        with pytest.raises(psycopg.errors.IntegrityConstraintViolation, match="append-only: TRUNCATE is refused"):
+            conn.execute(f"TRUNCATE {table} CASCADE")
+    assert AuditEvent.objects.count() == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_only_a_connection_that_says_so_may_truncate(units, sijing_officer):
+    """The tests' own switch (Django empties tables between transactional tests with TRUNCATE) works as intended."""
+    _incident_and_obligation(units, sijing_officer)
+    with _connect(options="-c reporting.allow_truncate=on") as conn:
+        conn.execute("TRUNCATE reporting_auditevent CASCADE")
+    assert AuditEvent.objects.count() == 0
