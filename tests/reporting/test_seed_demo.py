@@ -311,7 +311,8 @@ def test_no_demo_incident_on_a_database_with_incidents(monkeypatch):
 def test_no_incidents_option(monkeypatch):
     out = seed(AT, monkeypatch, "--no-incidents")
     assert "demo: 39 units" in out and "exercise" not in out
-    assert (Incident.objects.count(), AuditEvent.objects.count()) == (0, 0)
+    assert Incident.objects.count() == 0
+    assert not AuditEvent.objects.exclude(incident=None).exists()
     # Without the option, a later run on the still empty database opens them.
     assert "demo: 3 exercise incidents" in seed(AT + MIN, monkeypatch)
 
@@ -323,3 +324,28 @@ def test_the_audit_chain_of_the_demo_verifies(monkeypatch):
     out = StringIO()
     call_command("verify_audit_chain", stdout=out)
     assert out.getvalue().strip().startswith(f"audit chain OK ({AuditEvent.objects.count()} events); head ")
+
+
+def test_every_unit_person_shift_and_user_the_demo_adds_is_audited(monkeypatch):
+    """seed_demo goes through the audited services: each thing it adds has its event, with the command as the actor,
+    and the users' events never carry a password. A second run that changes nothing appends nothing."""
+    at = datetime(2026, 11, 28, 9, 0, tzinfo=SH)
+    seed(at, monkeypatch, "--no-incidents")
+    by_seed = AuditEvent.objects.filter(actor__startswith="manage.py seed_demo (")
+    expected = {
+        ("unit", "unit_added"): set(Unit.objects.values_list("pk", flat=True)),
+        ("contact", "contact_added"): set(Contact.objects.values_list("pk", flat=True)),
+        ("shift", "shift_added"): set(Shift.objects.values_list("pk", flat=True)),
+        ("user", "user_added"): set(User.objects.values_list("pk", flat=True)),
+        ("reportingpolicy", "reporting_policy_added"): set(ReportingPolicy.objects.values_list("pk", flat=True)),
+    }
+    for (model, kind), pks in expected.items():
+        recorded = {int(pk) for pk in by_seed.filter(kind=kind, object_type=model).values_list("object_id", flat=True)}
+        assert pks and recorded == pks, kind
+    assert by_seed.count() == sum(len(pks) for pks in expected.values()) + 1  # + the officer's contact
+    officer = User.objects.get(username="sijing-officer")
+    assert by_seed.get(kind="user_changed").detail["changed"] == {"contact": [None, officer.contact_id]}
+    assert "demo-pass-1" not in json.dumps(list(by_seed.values_list("detail", flat=True)))
+    events = AuditEvent.objects.count()
+    seed(at + timedelta(hours=3), monkeypatch, "--no-incidents")
+    assert AuditEvent.objects.count() == events

@@ -13,6 +13,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from reporting.config_services import reporting_policy_create, unit_create, unit_update, user_create, user_update
+from reporting.management.operator import operator
 from reporting.models import (
     Contact,
     ContactRole,
@@ -26,6 +28,7 @@ from reporting.models import (
     User,
 )
 from reporting.report_services import report_create
+from reporting.roster_services import contact_create, contact_update, shifts_create
 from reporting.services import incident_create
 
 DEMO_FILE = Path(__file__).resolve().parents[2] / "demo" / "songjiang-units.json"
@@ -63,72 +66,87 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"demo: {len(opened)} exercise incidents"))
 
     def _organisation(self, options):
+        """Through the audited services, as the API and the admin would (SPEC "Integrity and access"): each unit,
+        person, shift, user and the default policy added appends its event, with ``manage.py seed_demo (<system
+        user>)`` as the actor; a re-run records only what it changed."""
         data = json.loads(Path(options["file"]).read_text(encoding="utf-8"))
         now = timezone.now()
-        ReportingPolicy.objects.get_or_create(grade=None, defaults={"verbal_minutes": 30, "written_minutes": 60})
+        actor = operator("seed_demo")
+        if not ReportingPolicy.objects.filter(grade=None).exists():
+            reporting_policy_create(
+                policy=ReportingPolicy(grade=None, verbal_minutes=30, written_minutes=60), actor=actor, now=now
+            )
         counter = iter(range(1, 100_000))
         for index, row in enumerate(data["units"]):
-            unit, _ = Unit.objects.update_or_create(
-                code=row["code"],
-                defaults={
-                    "name": row["name"],
-                    "name_en": row.get("name_en", ""),
-                    "kind": row["kind"],
-                    "vertical": row.get("vertical", False),
-                    "domains": row.get("domains", []),
-                },
-            )
-            self._staff(unit, index, counter, now, options["days"])
-        self._leaders(counter)
-        self._users()
+            fields = {
+                "name": row["name"],
+                "name_en": row.get("name_en", ""),
+                "kind": row["kind"],
+                "vertical": row.get("vertical", False),
+                "domains": row.get("domains", []),
+            }
+            unit = Unit.objects.filter(code=row["code"]).first()
+            if unit is None:
+                unit = unit_create(unit=Unit(code=row["code"], **fields), actor=actor, now=now)
+            else:
+                unit = unit_update(unit=unit, changes=fields, actor=actor, now=now)
+            self._staff(unit, index, counter, now, options["days"], actor)
+        self._leaders(counter, now, actor)
+        self._users(now, actor)
         counts = f"{Unit.objects.count()} units, {Contact.objects.count()} contacts, {Shift.objects.count()} shifts"
         self.stdout.write(self.style.SUCCESS(f"demo: {counts}"))
 
-    def _person(self, unit, role, counter, *, is_default=False, portfolio=(), notify=False):
+    def _person(self, unit, role, counter, now, actor, *, is_default=False, portfolio=(), notify=False):
         n = next(counter)
-        name = SURNAMES[n % len(SURNAMES)] + "某" + GIVEN[(n * 7) % len(GIVEN)]
-        contact, _ = Contact.objects.update_or_create(
-            phone=f"+86170{n:08d}",
-            defaults={
-                "unit": unit,
-                "name": name,
-                "email": f"{unit.code}-{n}@example.org",
-                "role": role,
-                "is_default": is_default,
-                "portfolio": list(portfolio),
-                "notify_on_grade": notify,
-            },
-        )
-        return contact
+        fields = {
+            "name": SURNAMES[n % len(SURNAMES)] + "某" + GIVEN[(n * 7) % len(GIVEN)],
+            "email": f"{unit.code}-{n}@example.org",
+            "role": role,
+            "is_default": is_default,
+            "portfolio": list(portfolio),
+            "notify_on_grade": notify,
+        }
+        phone = f"+86170{n:08d}"
+        contact = Contact.objects.filter(phone=phone).first()
+        if contact is None:
+            return contact_create(unit=unit, phone=phone, **fields, actor=actor, now=now)
+        return contact_update(contact=contact, changes={"unit": unit, **fields}, actor=actor, now=now)
 
-    def _staff(self, unit, index, counter, now, days):
+    def _staff(self, unit, index, counter, now, days, actor):
         role_for_unit = ContactRole.DUTY_ROOM_STAFF if unit.kind == "duty_room" else None
-        teams = [[self._person(unit, role_for_unit or role, counter) for role in SHIFT_ROLES] for _team in range(2)]
-        self._person(unit, ContactRole.UNIT_HEAD, counter, is_default=True)
-        self._person(unit, role_for_unit or ContactRole.DUTY_OFFICER, counter, is_default=True)
+        teams = [
+            [self._person(unit, role_for_unit or role, counter, now, actor) for role in SHIFT_ROLES]
+            for _team in range(2)
+        ]
+        self._person(unit, ContactRole.UNIT_HEAD, counter, now, actor, is_default=True)
+        self._person(unit, role_for_unit or ContactRole.DUTY_OFFICER, counter, now, actor, is_default=True)
         tz = ZoneInfo(settings.TIME_ZONE)
         today = now.astimezone(tz).date()
         # Idempotent: a (unit, role, start) slot that already exists is left alone, so a re-run on the same day
         # adds nothing and a re-run on a later day only extends the roster.
         existing = set(Shift.objects.filter(unit=unit).values_list("role", "starts_at"))
-        shifts = []
         for day in range(-1, days + 1):
             start = datetime.combine(today + timedelta(days=day), HANDOVER, tzinfo=tz)
             for contact, role in zip(teams[day % 2], SHIFT_ROLES, strict=True):
                 if (role, start) in existing:
                     continue
-                shifts.append(
-                    Shift(unit=unit, contact=contact, role=role, starts_at=start, ends_at=start + timedelta(days=1))
+                shifts_create(
+                    unit=unit,
+                    contact=contact,
+                    role=role,
+                    starts_at=start,
+                    ends_at=start + timedelta(days=1),
+                    actor=actor,
+                    now=now,
                 )
-        Shift.objects.bulk_create(shifts)
 
-    def _leaders(self, counter):
+    def _leaders(self, counter, now, actor):
         office = Unit.objects.get(code="qfb")
         domains = ["natural_disaster", "production_safety", "public_health", "social_security", "city_operation"]
         for i, domain in enumerate(domains):
-            self._person(office, ContactRole.DISTRICT_LEADER, counter, portfolio=[domain], notify=i < 2)
+            self._person(office, ContactRole.DISTRICT_LEADER, counter, now, actor, portfolio=[domain], notify=i < 2)
 
-    def _users(self):
+    def _users(self, now, actor):
         password = os.environ.get("DEMO_PASSWORD") or secrets.token_urlsafe(9)
         people = [
             ("admin", Role.ADMIN, None),
@@ -139,25 +157,24 @@ class Command(BaseCommand):
             ("sijing-officer", Role.UNIT_STAFF, "sijing"),
         ]
         for username, role, unit_code in people:
-            user, created = User.objects.get_or_create(
-                username=username,
-                defaults={
-                    "role": role,
-                    "unit": Unit.objects.get(code=unit_code) if unit_code else None,
-                    "is_staff": role in (Role.ADMIN, Role.DUTY_ROOM),
-                    "is_superuser": role == Role.ADMIN,
-                },
-            )
-            if created:
+            user = User.objects.filter(username=username).first()
+            if user is None:
+                user = User(
+                    username=username,
+                    role=role,
+                    unit=Unit.objects.get(code=unit_code) if unit_code else None,
+                    is_staff=role in (Role.ADMIN, Role.DUTY_ROOM),
+                    is_superuser=role == Role.ADMIN,
+                )
                 user.set_password(password)
-                user.save()
+                user = user_create(user=user, actor=actor, now=now)
                 self.stdout.write(f"demo user {username} ({role}) password: {password}")
             if unit_code and user.contact_id is None:
                 # The officer is one of the unit's duty officers: the filing form fills in their name and phone.
-                user.contact = (
+                officer = (
                     Contact.objects.filter(unit__code=unit_code, role=ContactRole.DUTY_OFFICER).order_by("id").first()
                 )
-                user.save(update_fields=["contact"])
+                user_update(user=user, changes={"contact": officer}, actor=actor, now=now)
 
 
 # --- demo incidents ---------------------------------------------------------------------------------------------
