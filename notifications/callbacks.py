@@ -29,9 +29,11 @@ TWILIO_STATUS = {
     "canceled": S.FAILED,
 }
 #: Twilio's CallStatus values (the voice channel) mapped onto ours: ``in-progress`` (the ``answered`` event) and
-#: ``completed`` mean someone picked up (delivered: the call was heard; an answering machine counts too, Twilio
-#: cannot tell without machine detection); busy and no-answer are undelivered, failed and canceled failed, and both
-#: start the fallback (an SMS to the same person). queued/initiated/ringing: the provider has it, i.e. sent. No
+#: ``completed`` mean a person picked up (delivered: the call was heard). A call that voicemail, a fax or a carrier's
+#: recording took is ``answered-by-machine`` (``MACHINE_STATUS``: the webhook's name for ``completed`` with a
+#: machine's ``AnsweredBy``, from Twilio's machine detection), undelivered like busy and no-answer; failed and
+#: canceled are failed, and all of them start the fallback (an SMS to the same person). queued/initiated/ringing:
+#: the provider has it, i.e. sent. No
 #: CallStatus means something else as a MessageStatus (queued, failed and canceled mean the same), so one table
 #: maps both and a kept early callback (``EarlyStatusCallback``) is applied the same way for a call as for an SMS.
 TWILIO_CALL_STATUS = {
@@ -42,10 +44,26 @@ TWILIO_CALL_STATUS = {
     "completed": S.DELIVERED,
     "busy": S.UNDELIVERED,
     "no-answer": S.UNDELIVERED,
+    "answered-by-machine": S.UNDELIVERED,
     "failed": S.FAILED,
     "canceled": S.FAILED,
 }
 PROVIDER_STATUS = {**TWILIO_STATUS, **TWILIO_CALL_STATUS}
+#: The CallStatus the webhook records for an answered call whose ``AnsweredBy`` is a machine (``call_status_seen``).
+MACHINE_STATUS = "answered-by-machine"
+#: Twilio's machine detection verdicts that mean no person heard the call. ``human`` and ``unknown`` (detection
+#: could not tell: often a person who said nothing) count as heard.
+MACHINE_ANSWERS = ("machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other", "fax")
+
+
+def call_status_seen(call_status: str, answered_by: str) -> str:
+    """The status a call's callback stands for: an answered call (``in-progress``/``completed``) that machine
+    detection says a machine took is ``MACHINE_STATUS``; anything else is the CallStatus as it came."""
+    if call_status.lower() in ("in-progress", "completed") and answered_by.lower() in MACHINE_ANSWERS:
+        return MACHINE_STATUS
+    return call_status
+
+
 ACK_REPLIES = {"1", "收到", "ok"}
 
 

@@ -63,7 +63,8 @@ takes an SMS slot: one row waits for a call slot before its claim; in a chunk th
 another on the process's call thread, each after its call slot and one more look at its deadline (read from the
 database just then). A dead claim taken over asks ``lookup_call`` (any call to that number while the dead claim
 could still call) instead of ``lookup``. The call status webhook maps Twilio's CallStatus (``callbacks``): answered
-→ delivered; busy, no-answer, failed, canceled → the fallback, an SMS to the same person.
+by a person → delivered; answered by a machine (AnsweredBy), busy, no-answer, failed, canceled → the fallback, an SMS
+to the same person.
 
 Times. ``sent_at`` and the ``notification_sent``/``notification_failed`` events carry the moment the provider
 answered that call, not the claim's. A provider status callback that arrives before the id is recorded is kept and

@@ -59,25 +59,34 @@ def twilio_status(request):
 @csrf_exempt
 @require_POST
 def twilio_call_status(request):
-    """CallSid, CallStatus (the voice channel: Twilio's ``completed`` event, see ``sms.backends.twilio.call_params``;
-    other events are understood too) → the notification's status moves forward: in-progress/completed →
-    delivered; busy/no-answer → undelivered, failed/canceled → failed, with the fallback SMS to the same person.
-    204 in every valid case, as for a message (an unknown sid's final status is kept until the worker records it)."""
-    return _status_callback(request, sid_field="CallSid", status_field="CallStatus")
+    """CallSid, CallStatus, AnsweredBy (the voice channel: Twilio's ``completed`` event, with machine detection's
+    verdict, see ``sms.backends.twilio.call_params``; other events are understood too) → the notification's status
+    moves forward: in-progress/completed → delivered, unless a machine answered (voicemail, a fax: undelivered);
+    busy/no-answer → undelivered, failed/canceled → failed; undelivered and failed send the fallback SMS to the same
+    person. 204 in every valid case, as for a message (an unknown sid's final status is kept until the worker
+    records it); a machine's answer is stored in the notification's error."""
+    return _status_callback(request, sid_field="CallSid", status_field="CallStatus", answered_by_field="AnsweredBy")
 
 
-def _status_callback(request, *, sid_field: str, status_field: str):
+def _status_callback(request, *, sid_field: str, status_field: str, answered_by_field: str = ""):
     """A signed status callback of a message or a call: its id and status, and ErrorCode (stored in the
-    notification's error on undelivered/failed, so checked for control characters too)."""
+    notification's error on undelivered/failed, so checked for control characters too); for a call, AnsweredBy
+    too (a machine's answer is recorded as ``callbacks.MACHINE_STATUS``, with the verdict as its error code)."""
     if not signature_valid(request):
         return _forbidden()
-    if malformed := _malformed(request, sid_field, status_field, "ErrorCode"):
+    fields = (sid_field, status_field, "ErrorCode", *([answered_by_field] if answered_by_field else []))
+    if malformed := _malformed(request, *fields):
         return malformed
     sid, status = request.POST.get(sid_field, "").strip(), request.POST.get(status_field, "").strip()
     if not sid or not status:
         return HttpResponseBadRequest(f"缺少 {sid_field} 或 {status_field}", content_type="text/plain; charset=utf-8")
+    error_code = request.POST.get("ErrorCode", "")
+    if answered_by_field:
+        answered_by = request.POST.get(answered_by_field, "").strip()
+        if (seen := callbacks.call_status_seen(status, answered_by)) != status:
+            status, error_code = seen, answered_by
     callbacks.notification_record_status(
-        provider_id=sid, provider_status=status, error_code=request.POST.get("ErrorCode", ""), now=timezone.now()
+        provider_id=sid, provider_status=status, error_code=error_code, now=timezone.now()
     )
     return HttpResponse(status=204)
 

@@ -287,6 +287,7 @@ def test_call_params(settings):
     params = call_params(to="+8617000000001", text="口头报已超时")
     assert params["status_callback"] == BASE + CALL_STATUS_URL
     assert "status_callback_event" not in params  # Twilio's default: the final status only
+    assert params["machine_detection"] == "Enable"
     assert params["twiml"].count('<Say language="zh-CN" voice="alice">口头报已超时</Say>') == 2
     # The text and the question are one Gather: a key pressed at any moment is taken; 1 acknowledges.
     twiml = params["twiml"]
@@ -308,6 +309,7 @@ def test_twilio_backend_places_a_call_through_prism_and_looks_it_up(twilio_setti
     assert f'<Gather action="{BASE}/webhooks/twilio/call-key/" method="POST" numDigits="1"' in twiml
     assert request.form["StatusCallback"] == BASE + CALL_STATUS_URL
     assert request.form["Timeout"] == "40" and "StatusCallbackEvent" not in request.form
+    assert request.form["MachineDetection"] == "Enable"  # AnsweredBy in the status callback: voicemail is not heard
 
     # The spec's list answer (the mock ignores the filters): calls created 17:00 (CA…aa) and 16:00 (CA…a0) UTC; the
     # most recent one in the window counts.
@@ -411,6 +413,45 @@ def test_an_unanswered_call_falls_back_to_one_sms_to_the_same_person(
     assert [m.to for m in locmem.outbox] == [case["officer"].phone] and locmem.calls == []
     assert events_of(n) == ["notification_failed"]
     assert chain_verify() is None
+
+
+@pytest.mark.parametrize("answered_by", ["machine_start", "machine_end_beep", "machine_end_other", "fax"])
+def test_a_call_voicemail_took_is_not_heard_and_falls_back_to_an_sms(client, case, webhook, answered_by):  # noqa: F811
+    """Twilio reports a call voicemail (or a fax, or a carrier's recording) answered as ``completed``; machine
+    detection's AnsweredBy tells: undelivered, with the verdict in the error, and the same person gets the SMS."""
+    n = placed(case)
+    params = {"CallSid": SID, "CallStatus": "completed", "AnsweredBy": answered_by}
+    for _ in range(2):  # Twilio retrying: still one fallback
+        assert signed_post(client, params).status_code == 204
+    n.refresh_from_db()
+    assert (n.status, n.error, n.delivered_at) == (S.UNDELIVERED, f"twilio answered-by-machine {answered_by}", None)
+    [fallback] = Notification.objects.filter(fallback_of=n)
+    assert (fallback.channel, fallback.to, fallback.status) == ("sms", case["officer"].phone, S.PENDING)
+    assert events_of(n) == ["notification_failed"]
+
+
+@pytest.mark.parametrize("answered_by", ["human", "unknown", "", "HUMAN"])
+def test_a_call_a_person_took_is_delivered(client, case, webhook, answered_by):  # noqa: F811
+    """``unknown``: detection could not tell (often a person who said nothing); no AnsweredBy: detection was off."""
+    n = placed(case)
+    assert (
+        signed_post(client, {"CallSid": SID, "CallStatus": "completed", "AnsweredBy": answered_by}).status_code == 204
+    )
+    n.refresh_from_db()
+    assert n.status == S.DELIVERED and not Notification.objects.filter(fallback_of=n).exists()
+
+
+def test_a_machine_answer_never_undoes_a_key_pressed_nor_a_busy_line(client, case, webhook):  # noqa: F811
+    """Forward only: a person who pressed 1 acknowledged the call, whatever detection said afterwards; and
+    AnsweredBy on a call that was not answered changes nothing (busy stays busy)."""
+    n = placed(case)
+    assert callbacks.call_acknowledge(call_sid=SID, now=LATE)
+    machine = {"CallSid": SID, "CallStatus": "completed", "AnsweredBy": "machine_start"}
+    assert signed_post(client, machine).status_code == 204
+    assert status(n) == S.ACKNOWLEDGED
+    assert callbacks.call_status_seen("busy", "machine_start") == "busy"
+    assert callbacks.call_status_seen("in-progress", "machine_end_silence") == callbacks.MACHINE_STATUS
+    assert signed_post(client, {**machine, "AnsweredBy": "machine\x00"}).status_code == 400
 
 
 def test_a_step_that_already_texts_the_person_gets_no_second_sms(case, webhook):  # noqa: F811

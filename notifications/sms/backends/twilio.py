@@ -122,7 +122,11 @@ def call_params(*, to: str, text: str) -> dict:
     Service cannot place calls). The status callback is left at Twilio's default event, ``completed``, whose
     ``CallStatus`` is the final one (completed, busy, no-answer, failed, canceled): all the chasing needs. Asking for
     more events (``status_callback_event=[...]``, sent as repeated form keys) is refused by the Prism mock the tests
-    run against (stoplightio/prism#2473, see ../shared/twilio-oai/README.md), for no gain here."""
+    run against (stoplightio/prism#2473, see ../shared/twilio-oai/README.md), for no gain here.
+
+    Machine detection (``Enable``) puts ``AnsweredBy`` in that callback: a call that voicemail or a fax took is not
+    counted as heard (``callbacks.call_status_seen``), so the person still gets the fallback SMS. The message plays
+    once detection has decided (a few seconds after pick-up), to a person and to voicemail alike."""
     return {
         "to": to,
         "from_": settings.TWILIO_FROM_NUMBER,
@@ -130,6 +134,7 @@ def call_params(*, to: str, text: str) -> dict:
         "timeout": CALL_RING_SECONDS,
         "status_callback": settings.PUBLIC_BASE_URL + CALL_STATUS_CALLBACK_PATH,
         "status_callback_method": "POST",
+        "machine_detection": "Enable",
     }
 
 
