@@ -74,7 +74,9 @@ def sweep_run(*, now: datetime) -> int:
                 rows += obligation_rows(
                     obligation=obligation, now=now, fired=fired.get(obligation.pk, set()), duties=duties
                 )
-            new_ids = _insert_ignoring_conflicts(rows)
+            merged = [row for row in rows if row.status == NotificationStatus.CANCELLED]  # ``merge_same_moment``
+            new_ids = _insert_ignoring_conflicts([row for row in rows if row.status != NotificationStatus.CANCELLED])
+            _insert_ignoring_conflicts(merged)  # recorded as fired, never sent
             _next_actions_save(batch)
             # The breaches' audit events are chained at the end of the block, in one INSERT right before the commit:
             # the chain's append lock is transaction-scoped, and every other appender (the send tasks'
@@ -142,7 +144,7 @@ def obligation_rows(
     already read at ``now`` (``roster.on_duty_many``)."""
     plan = obligation.escalation_plan or []
     clock = clock_of(obligation)
-    rows: list[Notification] = []
+    rows_by_deadline: dict[str, list[Notification]] = {}
     for moment in escalation.due_steps(plan, clock, now=now, fired=fired):
         contacts = roster.audience_resolve(
             unit=obligation.unit,
@@ -156,18 +158,43 @@ def obligation_rows(
         )
         if moment.is_repeat:
             contacts = _without_acknowledged(contacts, obligation=obligation, plan=plan, deadline=moment.deadline)
-        rows += notification_rows(
-            incident_id=obligation.incident_id,
-            obligation_id=obligation.pk,
-            step=moment.key,
-            repeat=moment.repeat,
-            contacts=contacts,
-            channels=moment.channels,
-            scheduled_for=moment.at,
-            now=now,
+        rows_by_deadline.setdefault(moment.deadline, []).extend(
+            notification_rows(
+                incident_id=obligation.incident_id,
+                obligation_id=obligation.pk,
+                step=moment.key,
+                repeat=moment.repeat,
+                contacts=contacts,
+                channels=moment.channels,
+                scheduled_for=moment.at,
+                now=now,
+            )
         )
     obligation.next_action_at = escalation.next_action_at(plan, clock, now=now)
-    return rows
+    verbal, written = rows_by_deadline.get("verbal", []), rows_by_deadline.get("written", [])
+    return merge_same_moment(verbal, into=written) + written
+
+
+#: The error of a verbal-deadline row that ``merge_same_moment`` folded into a written step's message.
+MERGED_ERROR = "并入同时发出的书面报催报 (merged into {step})"
+
+
+def merge_same_moment(verbal: list[Notification], *, into: list[Notification]) -> list[Notification]:
+    """One message per person and channel per moment of an obligation: a ``verbal``-deadline row whose recipient
+    gets a written-deadline row (``into``) on the same channel in the same tick is written ``cancelled``, its error
+    naming the written step, so it counts as fired and is never sent. Returns ``verbal``.
+
+    The default ladder puts the verbal step's repeats (every 15 minutes after the verbal deadline) on the written
+    deadline's own moments (written due, and its repeats 15 and 30 minutes later): a silent unit's officer, shift
+    leader and leader on shift would each get two SMS in the same second, three times over. The written message
+    asks for the report that discharges both deadlines (SPEC rule 3); the verbal deadline's breach, board alarm and
+    findings read the obligation, not its messages, and are unaffected."""
+    written = {(row.recipient.pk, row.channel): row.step for row in into}
+    for row in verbal:
+        if step := written.get((row.recipient.pk, row.channel)):
+            row.status = NotificationStatus.CANCELLED
+            row.error = MERGED_ERROR.format(step=step)
+    return verbal
 
 
 def _without_acknowledged(contacts: list[Contact], *, obligation: Obligation, plan: list[dict], deadline: str):

@@ -105,6 +105,31 @@ def test_acknowledged_recipient_gets_no_repeats_but_escalation_continues(units, 
     assert sorted(n.recipient.name for n in repeat) == ["李值班长", "赵带班"]
 
 
+def test_a_verbal_repeat_is_folded_into_the_written_message_to_the_same_person_only(units, roster):
+    """At written due + 15 min the verbal step's 3rd repeat and the written step's 1st fall together. Whoever gets
+    the written SMS does not also get the verbal one (closed ``cancelled``, never sent); the officer, who
+    acknowledged the written SMS and so gets no written repeat, still gets the verbal repeat."""
+    with freeze_time(T0):
+        obligation = open_incident(units).obligations.get()
+    sweep_at(WRITTEN_DUE + timedelta(seconds=1))
+    Notification.objects.filter(
+        obligation=obligation, step="written_overdue", recipient=roster["officer"], channel="sms"
+    ).update(status="acknowledged")
+    sweep_at(WRITTEN_DUE + timedelta(minutes=15, seconds=1))
+    at_75 = Notification.objects.filter(obligation=obligation, scheduled_for=WRITTEN_DUE + timedelta(minutes=15))
+    sent = {(n.recipient.name, n.step) for n in at_75.exclude(status="cancelled")}
+    assert sent == {("张值班员", "verbal_overdue"), ("李值班长", "written_overdue"), ("赵带班", "written_overdue")}
+    merged = at_75.filter(status="cancelled")
+    assert {(n.recipient.name, n.step, n.repeat) for n in merged} == {
+        ("李值班长", "verbal_overdue", 3),
+        ("赵带班", "verbal_overdue", 3),
+    }
+    assert {n.error for n in merged} == {"并入同时发出的书面报催报 (merged into written_overdue)"}
+    # Fired: a later tick neither sends them nor brings them back.
+    sweep_at(WRITTEN_DUE + timedelta(minutes=16))
+    assert at_75.count() == 5 and merged.count() == 2
+
+
 def test_plan_is_frozen_at_creation(units, roster):
     with freeze_time(T0):
         obligation = open_incident(units).obligations.get()

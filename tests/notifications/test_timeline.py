@@ -47,7 +47,11 @@ def run_timeline(units, *, minutes=125, actions=None):
                 actions[now](obligation, now)
             sweep_run(now=now)
             now += TICK
-    rows = Notification.objects.filter(obligation=obligation).select_related("recipient").order_by("created_at", "id")
+    rows = (
+        Notification.objects.filter(obligation=obligation)
+        .select_related("recipient")
+        .order_by("created_at", "step", "id")
+    )
     return obligation, [
         (mmss(n.created_at), n.step, n.repeat, mmss(n.scheduled_for), n.recipient.name, n.channel) for n in rows
     ]
@@ -72,11 +76,21 @@ def test_unit_that_never_reports(units, roster):
         *group("120:05", "written_overdue", 4, "120:00", OVERDUE, ["sms"]),
     ]
     assert rows == expected
+    # The verbal repeats that fall on the written deadline's moments are folded into its message: each person gets
+    # one SMS at 60:05, 75:05 and 90:05, not two in the same second.
+    merged = Notification.objects.filter(obligation=obligation, status="cancelled")
+    assert sorted({(n.step, n.repeat, n.error) for n in merged}) == [
+        ("verbal_overdue", r, "并入同时发出的书面报催报 (merged into written_overdue)") for r in (2, 3, 4)
+    ]
+    assert merged.count() == 3 * len(OVERDUE)
+    live = Notification.objects.filter(obligation=obligation).exclude(status="cancelled")
+    moments = [(n.created_at, n.recipient_id, n.channel) for n in live]
+    assert len(moments) == len(set(moments)) == len(rows) - merged.count()
     assert len(rows) == 52
     # Each row has its address: the phone for SMS, the email for email.
     for n in Notification.objects.filter(obligation=obligation).select_related("recipient"):
         assert n.to == (n.recipient.phone if n.channel == "sms" else n.recipient.email)
-        assert n.status == "pending" and n.body == ""
+        assert n.status == ("cancelled" if n in merged else "pending") and n.body == ""
     breaches = DeadlineBreach.objects.filter(obligation=obligation).order_by("due_at")
     assert [(b.deadline, mmss(b.recorded_at)) for b in breaches] == [("verbal", "30:05"), ("written", "60:05")]
     obligation.refresh_from_db()
