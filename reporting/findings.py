@@ -296,7 +296,8 @@ def concealed_findings(
     """瞒报/谎报 (suspected): at most one per obligation, naming the earliest understated report.
 
     A report R1 is understated when a later report of the same unit raises deaths (or the implied grade) above R1
-    while, at R1's filing, a 110/120 signal or another unit's filed report already showed more.
+    while, at the time that counted for R1 (its filing, or the phone call of a logged verbal report), a 110/120
+    signal or another unit's report already showed more.
     """
     others = list(others)
     casualty_signals = [s for s in signals if s.source in CASUALTY_SOURCES]
@@ -312,8 +313,10 @@ def concealed_findings(
         )
         if raising is None:
             continue
-        ev_signals = [s for s in casualty_signals if s.received_at <= first.filed_at]
-        ev_reports = [r for r in others if r.filed_at <= first.filed_at and r.deaths is not None]
+        # Judged when the unit stated its figures: a phoned verbal report at the call (SPEC rule 2), not at its
+        # logging; another unit's report likewise from the time that counted for it.
+        ev_signals = [s for s in casualty_signals if s.received_at <= first.counted_at]
+        ev_reports = [r for r in others if r.counted_at <= first.counted_at and r.deaths is not None]
         evidence = _strongest_evidence(first, raising, ev_signals, ev_reports)
         if evidence is None:
             continue
@@ -353,7 +356,7 @@ def _strongest_evidence(
     for s in signals:
         items.append((s.deaths, s.grade, s.received_at, s.id, {"kind": "signal", "id": s.id, "source": s.source}))
     for r in reports:
-        items.append((r.deaths or 0, r.grade, r.filed_at, r.id, {"kind": "report", "id": r.id, "unit": r.unit_id}))
+        items.append((r.deaths or 0, r.grade, r.counted_at, r.id, {"kind": "report", "id": r.id, "unit": r.unit_id}))
     stated_deaths = first.deaths or 0
     if (raising.deaths or 0) > stated_deaths:
         by_deaths = [it for it in items if it[0] > stated_deaths]

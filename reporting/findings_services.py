@@ -264,11 +264,14 @@ def findings_recompute(
 ) -> RecomputeResult:
     """The periodic, idempotent recompute: running it twice over the same data changes nothing.
 
-    ``incident_ids`` limits it to those incidents; ``since`` to incidents with an obligation first known or a
-    report filed at or after it (the beat task's window); neither means every incident. Signals never linked to
-    an incident are judged in the same run (unless ``incident_ids`` is given). Exercises yield no findings.
+    ``incident_ids`` limits it to those incidents; ``since`` to incidents where something happened at or after it
+    (the beat task's window): an obligation first known, a report filed, or a 漏报 falling due — a deadline or a
+    signal's delivery whose 漏报 horizon (``MISSED_AFTER_HOURS``) ends at or after ``since``, so a horizon longer
+    than the window still gets its 漏报; neither means every incident. Signals never linked to an incident are
+    judged in the same run (unless ``incident_ids`` is given). Exercises yield no findings.
     """
     result = RecomputeResult()
+    horizon = missed_after()
     if incident_ids is not None:
         ids = sorted(set(incident_ids))
     else:
@@ -278,9 +281,12 @@ def findings_recompute(
                 Q(obligations__first_known_at__gte=since)
                 | Q(obligations__written_filed_at__gte=since)
                 | Q(reports__filed_at__gte=since)
+                # The time-driven findings: a 漏报 appears when its horizon passes, with no event to trigger it.
+                | Q(obligations__verbal_due_at__gte=since - horizon)
+                | Q(obligations__written_due_at__gte=since - horizon)
+                | Q(signals__delivered_at__gte=since - horizon)
             )
         ids = list(qs.order_by("pk").values_list("pk", flat=True).distinct())
-    horizon = missed_after()
     for start in range(0, len(ids), batch_size):
         batch = ids[start : start + batch_size]
         with transaction.atomic():

@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from reporting import deadlines, hooks
 from reporting.auditlog import audited, event_append
 from reporting.errors import ConflictError, DomainError
-from reporting.models import Incident, Obligation, ObligationKind, Signal
+from reporting.models import Finding, Incident, Obligation, ObligationKind, Signal
 from reporting.services import _clock, _domain_error, _obligation_open, _rearm, actor_name, incident_create
 
 
@@ -70,6 +70,10 @@ def signal_link(*, signal: Signal, incident: Incident, actor, now: datetime) -> 
         raise ConflictError({"incident": ["该线索已关联其他事件 (already linked to another incident)"]})
     signal.incident = incident
     signal.save(update_fields=["incident"])
+    # A 漏报 found while the signal was linked to nothing (``findings.unlinked_signal_findings``) now belongs to this
+    # incident; during an exercise it leaves every list and figure (SPEC rule 10), as a roster gap in one does. The
+    # incident's recompute never touches it again when the unit did report (no candidate has its key).
+    Finding.objects.filter(signal=signal, incident__isnull=True).update(incident=incident, exercise=incident.exercise)
     event_append(
         at=now,
         kind="signal_linked",

@@ -305,8 +305,9 @@ def _rows_python(*, since, until, unit) -> list[dict[str, Any]]:
 def findings_visible():
     """Findings shown to auditors, newest first, exercises left out.
 
-    Findings are never produced for exercises (``reporting.findings``); a roster gap during one is stored with
-    ``exercise=True``. So no join to the incidents is needed. A not-required obligation's findings are shown: they
-    are what its data supported when it was marked (SPEC rule 11 keeps it visible to auditors).
+    Findings are never produced for exercises (``reporting.findings``); a roster gap during one, and a signal's 漏报
+    found before the signal was linked to one (``signal_services.signal_link``), are stored with ``exercise=True``.
+    So no join to the incidents is needed. A not-required obligation's findings are shown: they are what its data
+    supported when it was marked (SPEC rule 11 keeps it visible to auditors).
     """
     return Finding.objects.filter(exercise=False).select_related("unit").order_by("-found_at", "-id")

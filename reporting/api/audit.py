@@ -199,8 +199,9 @@ PERIOD_PARAMETERS = [
     list=extend_schema(
         summary="督查发现列表 (audit findings)",
         description=(
-            "Findings, newest first (by ``found_at``), superseded ones included (history). ``since``/``until`` "
-            "filter on ``found_at``. Exercises and not-required obligations are never shown. ``?format=csv`` "
+            "Findings, newest first (by ``found_at``), superseded and dismissed ones included (history). "
+            "``since``/``until`` filter on ``found_at``. Exercises are never shown; the findings of an obligation "
+            "marked not required are (those its data supported when it was marked, SPEC rule 11). ``?format=csv`` "
             "(or ``Accept: text/csv``) and ``?format=xlsx`` export every matching finding, unpaginated, with "
             "Chinese headers."
         ),
@@ -280,6 +281,8 @@ class FindingViewSet(_StrictNegotiation, mixins.ListModelMixin, viewsets.Generic
         description=(
             "One row per unit over obligations first known in [since, until). Exercises and not-required "
             "obligations excluded. Delays in seconds over the obligations with a filed report (percentile_cont). "
+            "Finding counts are of live findings (not superseded, not dismissed), dated by their obligation's "
+            "first-known time (a signal's 漏报 with no obligation by its ``found_at``). "
             "``roster_gaps`` counts the unit's roster-gap findings found (``found_at``) in the period. "
             "``?format=csv`` or ``Accept: text/csv`` gives CSV, ``?format=xlsx`` XLSX, with Chinese headers and "
             "unit names; English ones when the request's language is English (``Accept-Language: en`` or the "

@@ -9,7 +9,7 @@ import pytest
 from django.test import TestCase
 from freezegun import freeze_time
 
-from reporting import obligation_services, report_services, services, signal_services
+from reporting import obligation_services, report_services, services, signal_services, stats
 from reporting.errors import MissingElementsError
 from reporting.findings_services import finding_roster_gap_record, findings_recompute
 from reporting.models import AuditEvent, Finding, RefusedReport
@@ -248,6 +248,23 @@ def test_linked_signal_missed_is_superseded_by_the_obligations_missed(units, sij
     assert found() == {("missed", "signal_not_reported", True), ("missed", "no_report", False)}
     signal_missed = Finding.objects.get(detail__rule="signal_not_reported")
     assert signal_missed.superseded_by == Finding.objects.get(detail__rule="no_report")
+
+
+def test_a_signal_missed_while_unlinked_leaves_lists_and_figures_once_linked_to_an_exercise(units, duty_room):
+    """SPEC rule 10: the 漏报 found while the signal was linked to nothing used to stay in the figures and lists
+    after the duty room linked the signal to an exercise (the exercise's recompute produces nothing to update it)."""
+    drill = open_incident(units, duty_room, exercise=True)
+    signal = ingest(units, external_id="A-3", at=T0, unit="sijing")
+    recompute(T0 + DAY + timedelta(seconds=1))
+    assert [r["missed"] for r in stats.timeliness_rows(unit=units["sijing"])] == [1]
+    at = T0 + 2 * DAY
+    with freeze_time(at), after_commit():
+        signal_services.signal_link(signal=signal, incident=drill, actor=duty_room, now=at)
+    recompute(at + timedelta(minutes=1))
+    finding = Finding.objects.get()
+    assert (finding.incident, finding.exercise) == (drill, True)
+    assert [r["missed"] for r in stats.timeliness_rows(unit=units["sijing"])] == [0]
+    assert list(stats.findings_visible()) == []
 
 
 # --- 压报 held back -----------------------------------------------------------------------------------------------

@@ -277,6 +277,29 @@ def test_concealed_needs_evidence_before_the_understated_report():
     assert (found.key, found.report_id, found.signal_id, found.suspected) == ("concealed:o31", 1, 9, True)
 
 
+def test_concealed_judges_a_phoned_report_at_the_call_not_at_its_logging():
+    """A verbal report logged by the duty room says what the unit stated on the phone (SPEC rule 2: the call's time
+    counts). A 120 signal received between the call and its logging was no evidence the unit had: no 瞒报. It used to
+    be judged at the logging time (``filed_at``), so the unit was suspected of understating."""
+    call, logged = NOW + timedelta(minutes=10), NOW + timedelta(minutes=20)
+    own = [
+        replace(report(1, "verbal", logged, deaths=0), counted_at=call),
+        report(2, "written", NOW + timedelta(minutes=40), deaths=2),
+    ]
+    between = SignalFact(id=9, source="120", received_at=call + timedelta(minutes=2), deaths=2, incident_id=12)
+    assert rules.concealed_findings(obligation(), own, others=[], signals=[between]) == []
+    before_call = replace(between, received_at=call - timedelta(minutes=1))
+    (found,) = rules.concealed_findings(obligation(), own, others=[], signals=[before_call])
+    assert (found.report_id, found.signal_id) == (1, 9)
+    # Another unit's phoned report counts from its call too.
+    other = replace(
+        report(3, "verbal", call + timedelta(minutes=5), deaths=2, unit_id=5, obligation_id=32),
+        counted_at=call - timedelta(minutes=1),
+    )
+    (found,) = rules.concealed_findings(obligation(), own, others=[other], signals=[])
+    assert found.detail["evidence"]["id"] == 3
+
+
 def test_concealed_on_grade_raised_by_serious_injuries():
     own = [
         replace(report(1, "verbal", NOW + timedelta(minutes=10)), injuries=1),

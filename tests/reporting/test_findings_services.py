@@ -25,6 +25,19 @@ def test_task_recomputes_the_recent_window_only(units, sijing_officer):
         assert recompute_findings(days=30) == {"incidents": 1, "created": 1, "updated": 0}
 
 
+def test_a_missed_horizon_longer_than_the_window_still_gives_its_missed(units, sijing_officer, settings):
+    """MISSED_AFTER_HOURS longer than the task's window: the 漏报 falls due with no event, so the window must reach
+    back to the deadline whose horizon ends in it (it used to look only at first-known and filing times)."""
+    settings.MISSED_AFTER_HOURS = 8 * 24
+    settings.FINDINGS_RECOMPUTE_DAYS = 7
+    open_incident(units, sijing_officer)
+    with freeze_time(WRITTEN_DUE + 8 * DAY):
+        assert recompute_findings()["created"] == 0
+    with freeze_time(WRITTEN_DUE + 8 * DAY + timedelta(seconds=1)):
+        assert recompute_findings()["created"] == 1
+    assert found() == {("missed", "no_report", False)}
+
+
 def test_a_failing_recompute_never_fails_the_filing(units, sijing_officer, monkeypatch):
     obligation = open_incident(units, sijing_officer).obligations.get()
 
