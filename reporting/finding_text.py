@@ -70,7 +70,10 @@ def _missed(d: dict[str, Any]) -> str:
     rule = d.get("rule")
     if rule == "no_report":
         hours = int(d["missed_after_seconds"]) // 3600
-        return _("书面报时限 (%(due)s) 过后 %(hours)d 小时仍未报送") % {"due": _when(d.get("due_at")), "hours": hours}
+        values = {"due": _when(d.get("due_at")), "hours": hours}
+        if d["deadline"] == "verbal":  # the last deadline is the verbal one only for the duty room's relay (rule 13)
+            return _("转报区委办区府办时限 (%(due)s) 过后 %(hours)d 小时仍未转报") % values
+        return _("书面报时限 (%(due)s) 过后 %(hours)d 小时仍未报送") % values
     if rule == "refused_only":
         count = len(d.get("refused", []))
         return _("%(deadline)s时限 (%(due)s) 前只有要素不全被退回的报告 (%(n)d 份)") % {

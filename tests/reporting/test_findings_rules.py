@@ -6,9 +6,12 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.utils import translation
 
 from reporting import findings as rules
 from reporting.finding_facts import IncidentFacts, ObligationFact, ReportFact, SignalFact, delay_seconds, roster_gap_key
+from reporting.finding_text import finding_summary
+from reporting.models import Finding
 
 NOW = datetime(2026, 11, 28, 1, 0, tzinfo=UTC)
 H24 = timedelta(hours=24)
@@ -171,6 +174,13 @@ def test_a_relay_never_done_is_one_missed_finding_on_its_one_deadline():
     assert [(c.key, c.detail["deadline"], c.found_at) for c in out] == [
         ("missed:o31:no_report", "verbal", RELAY_DUE + H24)
     ]
+    # Said as a relay, not as a written report the duty room never owed.
+    with translation.override("zh-hans"):
+        zh = finding_summary(Finding(kind="missed", detail=out[0].detail))
+    with translation.override("en"):
+        en = finding_summary(Finding(kind="missed", detail=out[0].detail))
+    assert zh.startswith("转报区委办区府办时限 (") and zh.endswith(") 过后 24 小时仍未转报")
+    assert en.startswith("No relay to the district Party and government offices 24 h after it was due (")
 
 
 def test_a_relay_done_after_the_horizon_supersedes_its_missed_with_its_one_late():

@@ -541,6 +541,16 @@ def test_review_without_reason_is_refused_next_to_the_finding(client, auditor, l
     assert late_finding.review == "open"
 
 
+def test_an_exercise_finding_cannot_be_reviewed_on_the_page_either(client, auditor, late_finding):
+    """Exercises are left out of every audit list (SPEC rule 10): the page, like the API, has no such finding."""
+    Finding.objects.filter(pk=late_finding.pk).update(exercise=True)
+    client.force_login(auditor)
+    response = client.post(f"/audit/findings/{late_finding.pk}/review/", {"decision": "dismissed", "reason": "x"})
+    assert response.status_code == 404
+    late_finding.refresh_from_db()
+    assert (late_finding.review, late_finding.reason) == ("open", "")
+
+
 @pytest.mark.parametrize("persona", ["leader", "duty_room", "sijing_officer"])
 def test_only_auditors_review(client, request, persona, late_finding):
     client.force_login(request.getfixturevalue(persona))
