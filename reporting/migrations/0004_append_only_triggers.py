@@ -3,6 +3,8 @@
 
 from django.db import migrations
 
+from reporting.migrations._postgres import postgres_only
+
 FORWARD = """
 CREATE OR REPLACE FUNCTION reporting_report_append_only() RETURNS trigger AS $$
 BEGIN
@@ -34,17 +36,7 @@ DROP FUNCTION IF EXISTS reporting_auditevent_append_only();
 """
 
 
-def forward(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(FORWARD, params=None)
-
-
-def backward(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(BACKWARD, params=None)
-
-
 class Migration(migrations.Migration):
     dependencies = [("reporting", "0003_policy_and_sequence_constraints")]
 
-    operations = [migrations.RunPython(forward, backward)]
+    operations = [postgres_only(FORWARD, BACKWARD)]

@@ -6,6 +6,8 @@
 
 from django.db import migrations
 
+from reporting.migrations._postgres import postgres_only
+
 FORWARD = """
 CREATE OR REPLACE FUNCTION reporting_append_only_truncate() RETURNS trigger AS $$
 BEGIN
@@ -29,17 +31,7 @@ DROP FUNCTION IF EXISTS reporting_append_only_truncate();
 """
 
 
-def forward(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(FORWARD, params=None)
-
-
-def backward(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(BACKWARD, params=None)
-
-
 class Migration(migrations.Migration):
     dependencies = [("reporting", "0008_relay_one_clock")]
 
-    operations = [migrations.RunPython(forward, backward)]
+    operations = [postgres_only(FORWARD, BACKWARD)]
