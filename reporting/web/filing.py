@@ -41,6 +41,31 @@ def kinds_for(obligation: Obligation) -> list[str]:
     return [str(k) for k in kinds]
 
 
+def filed_reports(obligation: Obligation) -> list[dict]:
+    """The obligation's filed reports, oldest first, as the filing form lists them: an officer opening an SMS link
+    after a colleague or the duty room filed sees what is already on record instead of filing it again."""
+    reports = obligation.reports.filed().select_related("filed_by").order_by("filed_at", "id")
+    return [
+        {
+            "report": report,
+            "label": report_label(report),
+            "filed_at": local_short(report.filed_at),
+            "by": (report.filed_by.get_full_name() or report.filed_by.username) if report.filed_by else "",
+            "by_duty_room": report.filed_by is not None
+            and report.filed_by.effective_role in (Role.DUTY_ROOM, Role.ADMIN),
+        }
+        for report in reports
+    ]
+
+
+def report_label(report: Report) -> str:
+    """续报 (第 2 份): the kind, and the sequence number of a follow-up or a second report of a kind."""
+    label = str(report.get_kind_display())
+    if report.kind == ReportKind.FOLLOW_UP or report.sequence > 1:
+        label += _(" (第 %(n)s 份)") % {"n": report.sequence}
+    return label
+
+
 def _initial(obligation: Obligation, user, kinds: list[str]) -> tuple[dict, Report | None]:
     """Start from the user's latest draft for this obligation, else from what the incident and the unit's last
     filed report already say."""
@@ -148,6 +173,11 @@ def _filing(request, obligation: Obligation):
         "draft_saved_at": local_short(draft_saved.created_at) if draft_saved else None,
         "required_by_kind": {kind: list(fields) for kind, fields in elements.REQUIRED.items()},
         "may_log_call": may_log_call,
+        "filed_reports": filed_reports(obligation),
+        # Both clocks are decided (by a report, or marked not required): nothing is due any more; the page says so
+        # first, so that nobody files the verbal or written report again.
+        "discharged": obligation.verbal_state != DeadlineState.PENDING
+        and obligation.written_state != DeadlineState.PENDING,
     }
     return render(request, "web/file.html", context, status=status)
 
@@ -178,6 +208,7 @@ def report_detail(request, report_id: int):
     obligation = Obligation.objects.select_related("incident", "unit").get(pk=report.obligation_id)
     context = {
         "report": report,
+        "report_label": report_label(report),
         "incident": report.incident,
         "obligation": obligation,
         "delay_minutes": (report.delay_seconds or 0) // 60,
