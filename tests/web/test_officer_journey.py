@@ -64,3 +64,77 @@ def test_a_link_to_an_obligation_marked_not_required_says_so_with_the_reason(
     html = client.get(f"/f/{filing_token(obligation.pk)}").content.decode()
     notice = text(re.search(r'id="discharged-notice".*?</div>', html, re.S).group(0))
     assert "已标记为无需报送" in notice and "误派: 事发地属车墩镇" in notice
+
+
+# --- the same form sent twice --------------------------------------------------------------------------------
+
+
+def shown_submission(client, url: str) -> str:
+    html = client.get(url).content.decode()
+    return re.search(r'name="submission" value="([^"]+)"', html).group(1)
+
+
+def test_the_same_form_sent_twice_files_one_follow_up_and_shows_it(client, sijing_officer, obligation):
+    """A double tap that beat the page's script, or 报送 again after a slow answer: one report, not two."""
+    client.force_login(sijing_officer)
+    url = f"/obligations/{obligation.pk}/file/"
+    assert client.post(url, written_post(obligation)).status_code == 302
+    post = written_post(obligation, kind="follow_up", account="明火已扑灭", submission=shown_submission(client, url))
+    first = client.post(url, post)
+    again = client.post(url, post, follow=True)
+    follow_ups = list(obligation.reports.filed().filter(kind="follow_up"))
+    assert len(follow_ups) == 1
+    assert first["Location"] == f"/reports/{follow_ups[0].pk}/"
+    assert again.redirect_chain == [(first["Location"], 302)]
+    assert "重复提交未再报送" in again.content.decode()
+
+
+def test_a_new_form_may_file_a_second_follow_up(client, sijing_officer, obligation):
+    client.force_login(sijing_officer)
+    url = f"/obligations/{obligation.pk}/file/"
+    client.post(url, written_post(obligation))
+    for account in ("续报一", "续报二"):
+        post = written_post(obligation, kind="follow_up", account=account, submission=shown_submission(client, url))
+        assert client.post(url, post).status_code == 302
+    assert [r.sequence for r in obligation.reports.filed().filter(kind="follow_up").order_by("id")] == [1, 2]
+
+
+def test_a_written_report_filed_meanwhile_by_the_duty_room_is_not_filed_again_and_the_text_is_kept(
+    client, sijing_officer, duty_room, obligation
+):
+    client.force_login(sijing_officer)
+    url = f"/f/{filing_token(obligation.pk)}"
+    post = written_post(obligation, account="我这边写的经过", submission=shown_submission(client, url))
+    filed = report_services.report_create(
+        obligation=obligation,
+        kind="written",
+        actor=duty_room,
+        now=timezone.now(),
+        **{**WRITTEN, "occurred_at": obligation.incident.occurred_at},
+    )
+    response = client.post(url, post)
+    assert response.status_code == 409
+    html = response.content.decode()
+    kind_errors = text(" ".join(re.findall(r'class="field-error">(.*?)</p>', html, re.S)))
+    assert f"书面报已由 duty 于 {local_short(filed.filed_at)} 报送" in kind_errors and "续报" in kind_errors
+    assert "选择一个有效的选项" not in html
+    assert "我这边写的经过</textarea>" in html
+    assert list(obligation.reports.filed()) == [filed]
+
+
+def test_the_same_report_from_a_form_loaded_again_is_recognised_and_not_filed_twice(client, sijing_officer, obligation):
+    """Back after filing reloads the form (a new submission value): the very same written report sent again goes
+    to the one on record instead of a 409 or a second written report; so does the very same follow-up."""
+    client.force_login(sijing_officer)
+    url = f"/obligations/{obligation.pk}/file/"
+    post = written_post(obligation, submission=shown_submission(client, url))
+    written = client.post(url, post)
+    again = client.post(url, {**post, "submission": shown_submission(client, url)})
+    assert again.status_code == 302 and again["Location"] == written["Location"]
+    follow_up = written_post(
+        obligation, kind="follow_up", account="伤员已送医", submission=shown_submission(client, url)
+    )
+    first = client.post(url, follow_up)
+    second = client.post(url, {**follow_up, "submission": shown_submission(client, url)})
+    assert second["Location"] == first["Location"]
+    assert [r.kind for r in obligation.reports.filed().order_by("id")] == ["written", "follow_up"]
