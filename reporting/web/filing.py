@@ -256,6 +256,13 @@ def _filing(request, obligation: Obligation):
     else:
         initial, draft_saved = _initial(obligation, request.user, kinds)
         initial["submission"] = secrets.token_urlsafe(16)
+        typed = _typed_before_login(request)
+        if typed is not None:
+            # Shown as typed, not filed: the officer checks it and presses 报送 (filing time is server time).
+            initial.update(typed)
+            if initial.get("kind") not in kinds:
+                initial.pop("kind", None)  # filed meanwhile: the officer chooses again
+            messages.info(request, _("已恢复登录失效前填写的内容, 尚未报送: 请核对后点击报送。"))
         form = ReportForm(initial=initial, kinds=kinds, may_log_call=may_log_call)
     context = {
         "error_summary": error_summary(form),
@@ -276,10 +283,36 @@ def _filing(request, obligation: Obligation):
     return render(request, "web/file.html", context, status=status)
 
 
+#: Session key: a report typed into the form whose session had ended (``_to_login``), restored after login.
+TYPED = "typed_report"
+
+
+def _to_login(request):
+    """The login page, and back to this form afterwards. A report POSTed after the session ended (expired, signed
+    out in another tab) is kept in the new session, which login keeps, and shown again, unfiled, after login: an
+    officer who typed for twenty minutes must not lose it to a session. It passed the CSRF check, so it is the
+    user's own."""
+    if request.method == "POST":
+        data = {k: v for k, v in request.POST.lists() if k not in ("csrfmiddlewaretoken", "action")}
+        request.session[TYPED] = {"path": request.path, "data": data}
+        messages.warning(request, _("登录已失效, 报告尚未报送。请重新登录, 您填写的内容会恢复到表单中。"))
+    return redirect_to_login(request.get_full_path(), reverse("web:login"))
+
+
+def _typed_before_login(request) -> dict | None:
+    """What ``_to_login`` kept for this form, once."""
+    typed = request.session.get(TYPED)
+    if not typed or typed.get("path") != request.path:
+        return None
+    del request.session[TYPED]
+    return {k: v[-1] for k, v in typed["data"].items() if v}
+
+
 @require_http_methods(["GET", "POST"])
-@login_required
 @sms_throttled
 def file_obligation(request, obligation_id: int):
+    if not request.user.is_authenticated:
+        return _to_login(request)
     return _filing(request, obligation_for_filing(request.user, obligation_id))
 
 
@@ -291,7 +324,7 @@ def file_by_token(request, token: str):
     if obligation_id is None:
         return render(request, "web/link_invalid.html", status=404)
     if not request.user.is_authenticated:
-        return redirect_to_login(request.get_full_path(), reverse("web:login"))
+        return _to_login(request)
     return _filing(request, obligation_for_filing(request.user, obligation_id))
 
 

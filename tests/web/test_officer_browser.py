@@ -44,3 +44,29 @@ def test_back_and_report_again_after_filing_files_nothing_twice(phone_page, live
     expect(page.locator(".messages")).to_contain_text("重复提交未再报送")
     assert obligation.reports.filed().filter(kind="follow_up").count() == 1
     assert Report.objects.filed().count() == 2
+
+
+def test_a_report_typed_while_the_session_ended_comes_back_after_login(phone_page, live_server, units, sijing_officer):
+    page = phone_page
+    incident = open_incident(sijing_officer, units["sijing"], known_minutes_ago=20, title="泗泾镇某厂房火灾")
+    obligation = incident.obligations.get()
+    link = f"{live_server.url}/f/{filing_token(obligation.pk)}"
+    login(page, live_server, "sijing-officer", next_path=f"/f/{filing_token(obligation.pk)}")
+    typed = {**WRITTEN_TYPED, "account": "三号厂房起火, 一人轻伤, 已送医" * 20, "contact_phone": "13800138000"}
+    fill(page, typed)
+    page.context.clear_cookies(name="sessionid")  # the session ended while the officer was typing
+    page.click("button[value=file]")
+    page.wait_for_url(f"{live_server.url}/login/**")
+    expect(page.locator(".messages")).to_contain_text("报告尚未报送")
+    page.fill("#id_username", "sijing-officer")
+    page.fill("#id_password", "pw-sijing-officer")
+    page.click("button[type=submit].primary")
+    page.wait_for_url(link)
+    expect(page.locator(".messages")).to_contain_text("已恢复")
+    for name, value in typed.items():
+        expect(page.locator(f"#id_{name}")).to_have_value(value)
+    assert not Report.objects.exists()  # nothing filed behind the officer's back
+    page.click("button[value=file]")
+    page.wait_for_url(f"{live_server.url}/reports/**")
+    report = Report.objects.filed().get()
+    assert report.account == typed["account"] and report.contact_phone == "+8613800138000"

@@ -138,3 +138,23 @@ def test_the_same_report_from_a_form_loaded_again_is_recognised_and_not_filed_tw
     second = client.post(url, {**follow_up, "submission": shown_submission(client, url)})
     assert second["Location"] == first["Location"]
     assert [r.kind for r in obligation.reports.filed().order_by("id")] == ["written", "follow_up"]
+
+
+# --- the session ended while typing --------------------------------------------------------------------------
+
+
+def test_a_report_posted_after_the_session_ended_is_kept_through_login_and_not_filed(
+    client, sijing_officer, obligation
+):
+    url = f"/obligations/{obligation.pk}/file/"
+    post = written_post(obligation, account="会话过期前写好的经过", injuries="3", action="file")
+    response = client.post(url, post)
+    assert response.status_code == 302 and response["Location"].startswith("/login/?next=")
+    assert not obligation.reports.exists()
+    response = client.post("/login/", {"username": "sijing-officer", "password": "pw-sijing-officer", "next": url})
+    assert response["Location"] == url
+    form = client.get(url).context["form"]
+    assert form.initial["account"] == "会话过期前写好的经过" and form.initial["injuries"] == "3"
+    assert not obligation.reports.exists()
+    # Shown once: the next visit starts from the incident again.
+    assert client.get(url).context["form"].initial.get("account") != "会话过期前写好的经过"
