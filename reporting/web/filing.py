@@ -256,13 +256,13 @@ def _filing(request, obligation: Obligation):
     else:
         initial, draft_saved = _initial(obligation, request.user, kinds)
         initial["submission"] = secrets.token_urlsafe(16)
-        typed = _typed_before_login(request)
+        typed = _typed_kept(request)
         if typed is not None:
             # Shown as typed, not filed: the officer checks it and presses 报送 (filing time is server time).
             initial.update(typed)
             if initial.get("kind") not in kinds:
                 initial.pop("kind", None)  # filed meanwhile: the officer chooses again
-            messages.info(request, _("已恢复登录失效前填写的内容, 尚未报送: 请核对后点击报送。"))
+            messages.info(request, _("已恢复您上次未能提交的内容, 尚未报送: 请核对后点击报送。"))
         form = ReportForm(initial=initial, kinds=kinds, may_log_call=may_log_call)
     context = {
         "error_summary": error_summary(form),
@@ -293,13 +293,18 @@ def _to_login(request):
     officer who typed for twenty minutes must not lose it to a session. It passed the CSRF check, so it is the
     user's own."""
     if request.method == "POST":
-        data = {k: v for k, v in request.POST.lists() if k not in ("csrfmiddlewaretoken", "action")}
-        request.session[TYPED] = {"path": request.path, "data": data}
+        keep_typed(request)
         messages.warning(request, _("登录已失效, 报告尚未报送。请重新登录, 您填写的内容会恢复到表单中。"))
     return redirect_to_login(request.get_full_path(), reverse("web:login"))
 
 
-def _typed_before_login(request) -> dict | None:
+def keep_typed(request) -> None:
+    """Keep the POSTed report for this form in the session, to be shown again (once, unfiled) on its next GET."""
+    data = {k: v for k, v in request.POST.lists() if k not in ("csrfmiddlewaretoken", "action")}
+    request.session[TYPED] = {"path": request.path, "data": data}
+
+
+def _typed_kept(request) -> dict | None:
     """What ``_to_login`` kept for this form, once."""
     typed = request.session.get(TYPED)
     if not typed or typed.get("path") != request.path:

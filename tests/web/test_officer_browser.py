@@ -70,3 +70,20 @@ def test_a_report_typed_while_the_session_ended_comes_back_after_login(phone_pag
     page.wait_for_url(f"{live_server.url}/reports/**")
     report = Report.objects.filed().get()
     assert report.account == typed["account"] and report.contact_phone == "+8613800138000"
+
+
+def test_a_refused_csrf_submission_leads_back_to_the_form_with_the_text(phone_page, live_server, units, sijing_officer):
+    page = phone_page
+    incident = open_incident(sijing_officer, units["sijing"], known_minutes_ago=20, title="泗泾镇某厂房火灾")
+    obligation = incident.obligations.get()
+    login(page, live_server, "sijing-officer", next_path=f"/f/{filing_token(obligation.pk)}")
+    fill(page, WRITTEN_TYPED)
+    page.context.clear_cookies(name="csrftoken")
+    page.click("button[value=file]")
+    expect(page.locator("h1")).to_have_text("页面已过期, 未能提交")
+    page.click("#back-to-form")
+    for name, value in WRITTEN_TYPED.items():
+        expect(page.locator(f"#id_{name}")).to_have_value(value)
+    page.click("button[value=file]")
+    page.wait_for_url(f"{live_server.url}/reports/**")
+    assert Report.objects.filed().get().account == WRITTEN_TYPED["account"]

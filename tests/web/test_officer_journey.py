@@ -158,3 +158,42 @@ def test_a_report_posted_after_the_session_ended_is_kept_through_login_and_not_f
     assert not obligation.reports.exists()
     # Shown once: the next visit starts from the incident again.
     assert client.get(url).context["form"].initial.get("account") != "会话过期前写好的经过"
+
+
+# --- a refused (CSRF) submission -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def csrf_client(sijing_officer):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(sijing_officer)
+    return client
+
+
+def test_a_refused_csrf_submission_says_so_in_chinese_and_keeps_the_typed_report(csrf_client, obligation):
+    url = f"/f/{filing_token(obligation.pk)}"
+    post = written_post(obligation, account="校验失败前写好的经过")
+    response = csrf_client.post(url, post, headers={"Origin": "http://testserver"})
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert "页面已过期, 未能提交" in html and "DEBUG" not in html
+    assert f'id="back-to-form" href="{url}"' in html
+    assert not obligation.reports.exists()
+    assert csrf_client.get(url).context["form"].initial["account"] == "校验失败前写好的经过"
+
+
+def test_a_refused_cross_site_submission_keeps_nothing(csrf_client, obligation):
+    url = f"/f/{filing_token(obligation.pk)}"
+    post = written_post(obligation, account="别处网站塞进来的内容")
+    response = csrf_client.post(url, post, headers={"Origin": "https://evil.example"})
+    assert response.status_code == 403 and 'id="back-to-form"' not in response.content.decode()
+    assert csrf_client.get(url).context["form"].initial.get("account") != "别处网站塞进来的内容"
+
+
+def test_a_refused_submission_elsewhere_is_explained_in_english_too(csrf_client, duty_room):
+    csrf_client.cookies["django_language"] = "en"
+    response = csrf_client.post("/incidents/new/", {})
+    assert response.status_code == 403
+    assert "This page has expired: nothing was submitted" in response.content.decode()
