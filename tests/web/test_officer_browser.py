@@ -87,3 +87,24 @@ def test_a_refused_csrf_submission_leads_back_to_the_form_with_the_text(phone_pa
     page.click("button[value=file]")
     page.wait_for_url(f"{live_server.url}/reports/**")
     assert Report.objects.filed().get().account == WRITTEN_TYPED["account"]
+
+
+def test_switching_to_english_in_the_middle_of_a_report_keeps_what_was_typed(
+    phone_page, live_server, units, sijing_officer
+):
+    page = phone_page
+    incident = open_incident(sijing_officer, units["sijing"], known_minutes_ago=20, title="泗泾镇某厂房火灾")
+    obligation = incident.obligations.get()
+    login(page, live_server, "sijing-officer", next_path=f"/f/{filing_token(obligation.pk)}")
+    fill(page, WRITTEN_TYPED)
+    page.select_option("#lang-select", "en")
+    expect(page.locator("button[value=file]")).to_have_text("File report")
+    for name, value in WRITTEN_TYPED.items():
+        expect(page.locator(f"#id_{name}")).to_have_value(value)
+    expect(page.locator("#id_kind_0")).to_be_checked()
+    page.select_option("#lang-select", "zh-hans")
+    expect(page.locator("button[value=file]")).to_have_text("报送")
+    expect(page.locator("#id_account")).to_have_value(WRITTEN_TYPED["account"])
+    # Shown again later (not a language switch), the form starts from the record, not from the old typing.
+    page.reload()
+    expect(page.locator("#id_account")).to_have_value("")
