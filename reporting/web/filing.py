@@ -204,7 +204,11 @@ def _bound_form(request, obligation: Obligation, *, kinds: list[str], may_log_ca
             return as_sent, 208  # possibly the same report again: the caller looks for its twin
         return _gone_form(request, obligation, kinds=kinds, may_log_call=may_log_call)
     form = ReportForm(request.POST, kinds=kinds, may_log_call=may_log_call)
-    return form, 200 if form.is_valid() else 400
+    if form.is_valid():
+        return form, 200
+    if request.POST.get("action") != "draft":
+        form.name_missing()
+    return form, 400
 
 
 def _gone_form(request, obligation: Obligation, *, kinds: list[str], may_log_call: bool) -> tuple[ReportForm, int]:

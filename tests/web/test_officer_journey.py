@@ -197,3 +197,31 @@ def test_a_refused_submission_elsewhere_is_explained_in_english_too(csrf_client,
     response = csrf_client.post("/incidents/new/", {})
     assert response.status_code == 403
     assert "This page has expired: nothing was submitted" in response.content.decode()
+
+
+# --- bad input: every refusal at once, nothing lost -----------------------------------------------------------
+
+
+def test_every_refusal_shows_at_once_and_every_value_is_kept(client, sijing_officer, obligation):
+    client.force_login(sijing_officer)
+    future = local_input(timezone.now() + timezone.timedelta(hours=3))
+    post = written_post(
+        obligation, occurred_at=future, location="", contact_phone="1380013800", deaths="-1", account="经过"
+    )
+    response = client.post(f"/f/{filing_token(obligation.pk)}", post)
+    assert response.status_code == 400
+    errors = {name: " ".join(messages) for name, messages in response.context["form"].errors.items()}
+    assert set(errors) == {"occurred_at", "location", "contact_phone", "deaths"}
+    assert "时间不能晚于当前时间" in errors["occurred_at"]
+    assert "缺少必报要素: 地点" in errors["location"]
+    html = response.content.decode()
+    for kept in (f'value="{future}"', 'value="1380013800"', 'value="-1"', "经过</textarea>"):
+        assert kept in html
+    assert not obligation.reports.exists()
+
+
+def test_a_draft_with_a_bad_value_names_only_that_value(client, sijing_officer, obligation):
+    client.force_login(sijing_officer)
+    post = {"kind": "written", "contact_phone": "12345", "action": "draft"}
+    response = client.post(f"/obligations/{obligation.pk}/file/", post)
+    assert response.status_code == 400 and list(response.context["form"].errors) == ["contact_phone"]
