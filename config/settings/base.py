@@ -37,6 +37,8 @@ DEBUG = env_bool("DEBUG", True)
 SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-insecure-key-do-not-use-in-production")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+# A refused form says so in the page's language, and keeps a typed report (reporting.web.csrf).
+CSRF_FAILURE_VIEW = "reporting.web.csrf.csrf_failure"
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -7,6 +7,8 @@ everything the user typed.
 
 from __future__ import annotations
 
+import secrets
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
@@ -39,6 +41,88 @@ def kinds_for(obligation: Obligation) -> list[str]:
     if not (obligation.verbal_state == DeadlineState.PENDING and obligation.written_state == DeadlineState.PENDING):
         kinds += [ReportKind.FOLLOW_UP, ReportKind.FINAL]
     return [str(k) for k in kinds]
+
+
+def filed_reports(obligation: Obligation) -> list[dict]:
+    """The obligation's filed reports, oldest first, as the filing form lists them: an officer opening an SMS link
+    after a colleague or the duty room filed sees what is already on record instead of filing it again."""
+    reports = obligation.reports.filed().select_related("filed_by").order_by("filed_at", "id")
+    return [
+        {
+            "report": report,
+            "label": report_label(report),
+            "filed_at": local_short(report.filed_at),
+            "by": (report.filed_by.get_full_name() or report.filed_by.username) if report.filed_by else "",
+            "by_duty_room": report.filed_by is not None
+            and report.filed_by.effective_role in (Role.DUTY_ROOM, Role.ADMIN),
+        }
+        for report in reports
+    ]
+
+
+def report_label(report: Report) -> str:
+    """续报 (第 2 份): the kind, and the sequence number of a follow-up or a second report of a kind."""
+    label = str(report.get_kind_display())
+    if report.kind == ReportKind.FOLLOW_UP or report.sequence > 1:
+        label += _(" (第 %(n)s 份)") % {"n": report.sequence}
+    return label
+
+
+#: Session key: the form submissions (``ReportForm.submission``) this session filed, with the report each filed.
+SUBMISSIONS = "filed_submissions"
+#: How many submissions the session remembers (the latest ones).
+SUBMISSIONS_KEPT = 20
+
+
+def _filed_before(request, obligation: Obligation) -> Report | None:
+    """The report this very form (its ``submission``) already filed in this session, if any."""
+    token = request.POST.get("submission", "")
+    report_id = request.session.get(SUBMISSIONS, {}).get(token) if token else None
+    return obligation.reports.filed().filter(pk=report_id).first() if report_id else None
+
+
+def _remember_filed(request, token: str, report: Report) -> None:
+    if not token:
+        return
+    seen = {k: v for k, v in request.session.get(SUBMISSIONS, {}).items() if k != token}
+    seen[token] = report.pk
+    request.session[SUBMISSIONS] = dict(list(seen.items())[-SUBMISSIONS_KEPT:])
+
+
+def _twin_of(request, obligation: Obligation, form: ReportForm) -> Report | None:
+    """The user's last filed report of this kind on this obligation when the form says exactly what it said: the
+    same form sent again after the page was loaded anew (back, then 报送), which adds nothing to the record."""
+    kind = form.cleaned_data.get("kind")
+    last = obligation.reports.filed().filter(kind=kind, filed_by=request.user).order_by("-filed_at", "-id").first()
+    if last is None:
+        return None
+    values = form.report_values()
+    if values.get("serious_injuries") is None:
+        values["serious_injuries"] = 0  # as the service stores it
+    return None if _edited(last, kind=kind, values=values) else last
+
+
+def _repeat(request, report: Report):
+    messages.info(
+        request,
+        _("这份报告已于 %(time)s 报送, 重复提交未再报送。") % {"time": local_short(report.filed_at, seconds=True)},
+    )
+    return redirect("web:report", report.pk)
+
+
+def _gone_message(obligation: Obligation, kind: str) -> str:
+    """Why a verbal or written report the form still offered is no longer due: filed meanwhile (by a colleague, by
+    the duty room, or a written report that also discharged the verbal one, SPEC rule 3), or marked not required."""
+    kind_label = ReportKind(kind).label
+    state = obligation.verbal_state if kind == ReportKind.VERBAL else obligation.written_state
+    report = obligation.verbal_report if kind == ReportKind.VERBAL else obligation.written_report
+    if state == DeadlineState.NOT_REQUIRED or report is None:
+        return _("%(kind)s已无需报送 (已标记为无需报送), 本次未报送。您填写的内容已保留。") % {"kind": kind_label}
+    who = (report.filed_by.get_full_name() or report.filed_by.username) if report.filed_by else ""
+    return _(
+        "%(kind)s已由 %(who)s 于 %(time)s 报送 (%(label)s), 本次未重复报送。您填写的内容已保留; "
+        "如有新情况或需更正, 请选择续报后报送。"
+    ) % {"kind": kind_label, "who": who, "time": local_short(report.filed_at), "label": report_label(report)}
 
 
 def _initial(obligation: Obligation, user, kinds: list[str]) -> tuple[dict, Report | None]:
@@ -107,15 +191,54 @@ def _edited(draft: Report, *, kind: str, values: dict) -> bool:
     return draft.kind != kind or typed != stored
 
 
+def _bound_form(request, obligation: Obligation, *, kinds: list[str], may_log_call: bool) -> tuple[ReportForm, int]:
+    """The POSTed form and its status: 200 when it may be submitted, 400 when a value is invalid, 208 when it is a
+    valid verbal or written report that the form offered when shown but is no longer due (filed meanwhile by this
+    user, a colleague or the duty room, or marked not required): the caller files it only if it is not the same
+    report sent again, and otherwise answers with ``_gone_form`` (409), instead of calling the kind an invalid
+    choice."""
+    posted_kind = request.POST.get("kind", "")
+    if posted_kind in (ReportKind.VERBAL, ReportKind.WRITTEN) and posted_kind not in kinds:
+        as_sent = ReportForm(request.POST, kinds=[posted_kind], may_log_call=may_log_call)
+        if as_sent.is_valid():
+            return as_sent, 208  # possibly the same report again: the caller looks for its twin
+        return _gone_form(request, obligation, kinds=kinds, may_log_call=may_log_call)
+    form = ReportForm(request.POST, kinds=kinds, may_log_call=may_log_call)
+    if form.is_valid():
+        return form, 200
+    if request.POST.get("action") != "draft":
+        form.name_missing()
+    return form, 400
+
+
+def _gone_form(request, obligation: Obligation, *, kinds: list[str], may_log_call: bool) -> tuple[ReportForm, int]:
+    """The form again with what was typed, the kind to choose anew and the reason on it (409)."""
+    data = request.POST.copy()
+    posted_kind = data.pop("kind")[-1]
+    form = ReportForm(data, kinds=kinds, may_log_call=may_log_call)
+    form.is_valid()
+    form.errors.pop("kind", None)
+    form.add_error("kind", _gone_message(obligation, posted_kind))
+    return form, 409
+
+
 def _filing(request, obligation: Obligation):
     kinds = kinds_for(obligation)
     may_log_call = role_of(request.user) in (Role.DUTY_ROOM, Role.ADMIN)
     status = 200
     draft_saved = None
     if request.method == "POST":
-        form = ReportForm(request.POST, kinds=kinds, may_log_call=may_log_call)
         as_draft = request.POST.get("action") == "draft"
-        if form.is_valid():
+        earlier = None if as_draft else _filed_before(request, obligation)
+        if earlier is not None:
+            return _repeat(request, earlier)
+        form, status = _bound_form(request, obligation, kinds=kinds, may_log_call=may_log_call)
+        twin = _twin_of(request, obligation, form) if status in (200, 208) and not as_draft else None
+        if twin is not None:
+            return _repeat(request, twin)
+        if status == 208:
+            form, status = _gone_form(request, obligation, kinds=kinds, may_log_call=may_log_call)
+        if status == 200:
             try:
                 report = _submit(obligation=obligation, form=form, user=request.user, as_draft=as_draft)
             except (MissingElementsError, DomainError) as exc:
@@ -123,6 +246,7 @@ def _filing(request, obligation: Obligation):
                 status = exc.status_code
             else:
                 if not as_draft:
+                    _remember_filed(request, form.cleaned_data.get("submission") or "", report)
                     return redirect("web:report", report.pk)
                 draft_saved = report
                 messages.success(request, _("草稿已保存 (只有报送才计时)"))
@@ -131,12 +255,18 @@ def _filing(request, obligation: Obligation):
                     {**request.POST.dict(), "draft": str(report.pk)}, kinds=kinds, may_log_call=may_log_call
                 )
                 form.is_valid()
-        else:
-            status = 400
         if draft_saved is None:
             draft_saved = drafts.draft_for_form(obligation=obligation, draft_id=form.cleaned_data.get("draft"))
     else:
         initial, draft_saved = _initial(obligation, request.user, kinds)
+        initial["submission"] = secrets.token_urlsafe(16)
+        typed = _typed_kept(request)
+        if typed is not None:
+            # Shown as typed, not filed: the officer checks it and presses 报送 (filing time is server time).
+            initial.update(typed)
+            if initial.get("kind") not in kinds:
+                initial.pop("kind", None)  # filed meanwhile: the officer chooses again
+            messages.info(request, _("已恢复您上次未能提交的内容, 尚未报送: 请核对后点击报送。"))
         form = ReportForm(initial=initial, kinds=kinds, may_log_call=may_log_call)
     context = {
         "error_summary": error_summary(form),
@@ -148,14 +278,50 @@ def _filing(request, obligation: Obligation):
         "draft_saved_at": local_short(draft_saved.created_at) if draft_saved else None,
         "required_by_kind": {kind: list(fields) for kind, fields in elements.REQUIRED.items()},
         "may_log_call": may_log_call,
+        "filed_reports": filed_reports(obligation),
+        # Both clocks are decided (by a report, or marked not required): nothing is due any more; the page says so
+        # first, so that nobody files the verbal or written report again.
+        "discharged": obligation.verbal_state != DeadlineState.PENDING
+        and obligation.written_state != DeadlineState.PENDING,
     }
     return render(request, "web/file.html", context, status=status)
 
 
+#: Session key: a report typed into the form whose session had ended (``_to_login``), restored after login.
+TYPED = "typed_report"
+
+
+def _to_login(request):
+    """The login page, and back to this form afterwards. A report POSTed after the session ended (expired, signed
+    out in another tab) is kept in the new session, which login keeps, and shown again, unfiled, after login: an
+    officer who typed for twenty minutes must not lose it to a session. It passed the CSRF check, so it is the
+    user's own."""
+    if request.method == "POST":
+        keep_typed(request)
+        messages.warning(request, _("登录已失效, 报告尚未报送。请重新登录, 您填写的内容会恢复到表单中。"))
+    return redirect_to_login(request.get_full_path(), reverse("web:login"))
+
+
+def keep_typed(request) -> None:
+    """Keep the POSTed report for this form in the session, to be shown again (once, unfiled) on its next GET."""
+    data = {k: v for k, v in request.POST.lists() if k not in ("csrfmiddlewaretoken", "action")}
+    request.session[TYPED] = {"path": request.path, "data": data}
+
+
+def _typed_kept(request) -> dict | None:
+    """What ``_to_login`` kept for this form, once."""
+    typed = request.session.get(TYPED)
+    if not typed or typed.get("path") != request.path:
+        return None
+    del request.session[TYPED]
+    return {k: v[-1] for k, v in typed["data"].items() if v}
+
+
 @require_http_methods(["GET", "POST"])
-@login_required
 @sms_throttled
 def file_obligation(request, obligation_id: int):
+    if not request.user.is_authenticated:
+        return _to_login(request)
     return _filing(request, obligation_for_filing(request.user, obligation_id))
 
 
@@ -167,7 +333,7 @@ def file_by_token(request, token: str):
     if obligation_id is None:
         return render(request, "web/link_invalid.html", status=404)
     if not request.user.is_authenticated:
-        return redirect_to_login(request.get_full_path(), reverse("web:login"))
+        return _to_login(request)
     return _filing(request, obligation_for_filing(request.user, obligation_id))
 
 
@@ -178,6 +344,7 @@ def report_detail(request, report_id: int):
     obligation = Obligation.objects.select_related("incident", "unit").get(pk=report.obligation_id)
     context = {
         "report": report,
+        "report_label": report_label(report),
         "incident": report.incident,
         "obligation": obligation,
         "delay_minutes": (report.delay_seconds or 0) // 60,

@@ -8,7 +8,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from reporting import deadlines, phones
+from reporting import deadlines, elements, phones
 from reporting.api.fields import MAX_BIGINT
 from reporting.errors import DomainError, MissingElementsError
 from reporting.models import Channel, Domain, Grade, ReportKind, Unit
@@ -149,12 +149,40 @@ class ReportForm(TextForm):
     call_received_at = LocalDateTimeField(label=_("来电时间(总值班室登记口头报)"), required=False)
     # The draft being edited: filing files that very row (its first save time matters to the 压报 rule).
     draft = forms.IntegerField(required=False, min_value=1, max_value=MAX_BIGINT, widget=forms.HiddenInput)
+    # One value per form as shown: a second POST of the same form (a double tap, a retry after a slow answer, back
+    # and 报送 again) is recognised and files nothing (``reporting.web.filing``).
+    submission = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
 
     def clean_contact_phone(self):
         """A number someone can call back, mobile or landline, stored in E.164; blank stays blank (the rule-8 check
         names it when the kind requires it)."""
         value = self.cleaned_data["contact_phone"].strip()
         return _phone(value, mobile=False) if value else ""
+
+    def clean(self):
+        """The service's check of the occurred time, here as well (as ``IncidentForm.clean``): a time in the future
+        shows with the other refusals at once, not in a second round once the officer fixed them. The service
+        checks again."""
+        data = super().clean()
+        occurred = data.get("occurred_at")
+        if occurred is not None:
+            try:
+                deadlines.check_past("occurred_at", occurred, now=timezone.now())
+            except deadlines.TimeError as exc:
+                add_domain_errors(self, DomainError({exc.field: [exc.message]}))
+        return data
+
+    def name_missing(self) -> None:
+        """On a form refused for a bad value, also name each required element left empty (SPEC rule 8), so the
+        officer fixes everything in one round. Only the service's refusal of a complete-looking form is kept as a
+        refused report (the 漏报 rule reads those)."""
+        kind = self.cleaned_data.get("kind")
+        if kind not in elements.REQUIRED:
+            return
+        typed = {**self.cleaned_data, **{name: self.data.get(name) for name in self.errors}}
+        for name in elements.missing_elements(kind, typed):
+            if name in self.fields and name not in self.errors:
+                self.add_error(name, _("缺少必报要素: %(label)s") % {"label": self.fields[name].label})
 
     def __init__(self, *args, kinds: list[str], may_log_call: bool, **kwargs):
         super().__init__(*args, **kwargs)
@@ -167,6 +195,7 @@ class ReportForm(TextForm):
         data = dict(self.cleaned_data)
         data.pop("kind", None)
         data.pop("draft", None)
+        data.pop("submission", None)
         return {k: (v.strip() if isinstance(v, str) else v) for k, v in data.items()}
 
 

@@ -20,6 +20,38 @@
     });
   }
 
+  // Switching the language reloads the page: what was typed comes back in the other language (kept for this tab
+  // only, and only until the page is shown again).
+  var key = "typed-report:" + window.location.pathname;
+  function keepTyped() {
+    var values = [];
+    form.querySelectorAll("input[name], textarea[name], select[name]").forEach(function (input) {
+      if (input.name === "csrfmiddlewaretoken") { return; }
+      if (input.type === "radio" || input.type === "checkbox") {
+        if (input.checked) { values.push([input.name, input.value]); }
+      } else {
+        values.push([input.name, input.value]);
+      }
+    });
+    try { window.sessionStorage.setItem(key, JSON.stringify(values)); } catch (e) { /* private mode: nothing kept */ }
+  }
+  function restoreTyped() {
+    var saved = null;
+    try { saved = window.sessionStorage.getItem(key); window.sessionStorage.removeItem(key); } catch (e) { return; }
+    if (!saved) { return; }
+    JSON.parse(saved).forEach(function (pair) {
+      form.querySelectorAll("[name=\"" + pair[0] + "\"]").forEach(function (input) {
+        if (input.type === "radio" || input.type === "checkbox") { input.checked = input.value === pair[1]; }
+        else { input.value = pair[1]; }
+      });
+    });
+  }
+  document.querySelectorAll("form.lang").forEach(function (lang) {
+    lang.addEventListener("submit", keepTyped);
+    lang.querySelectorAll("select").forEach(function (select) { select.addEventListener("change", keepTyped); });
+  });
+  restoreTyped();
+
   form.querySelectorAll("input[name=kind]").forEach(function (radio) { radio.addEventListener("change", mark); });
   mark();
   var summary = document.getElementById("error-summary");

@@ -1,0 +1,110 @@
+"""The unit duty officer's journey in a real browser (Debian's chromium through Playwright), on a phone: the SMS
+link, sending the form twice, a session that ended while typing, the language switch in the middle of a report."""
+
+import pytest
+from playwright.sync_api import expect
+
+from reporting.links import filing_token
+from reporting.models import Report
+from tests.web.conftest import login, open_incident
+
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("transactional_db")]
+
+WRITTEN_TYPED = {"account": "厂房起火, 明火已扑灭", "measures": "消防到场处置", "injuries": "1"}
+
+
+def fill(page, values: dict[str, str]) -> None:
+    for name, value in values.items():
+        page.fill(f"#id_{name}", value)
+
+
+def test_back_and_report_again_after_filing_files_nothing_twice(phone_page, live_server, units, sijing_officer):
+    page = phone_page
+    obligation = open_incident(
+        sijing_officer, units["sijing"], known_minutes_ago=20, title="泗泾镇某厂房火灾"
+    ).obligations.get()
+    login(page, live_server, "sijing-officer", next_path=f"/f/{filing_token(obligation.pk)}")
+    fill(page, WRITTEN_TYPED)
+    page.click("button[value=file]")
+    page.wait_for_url(f"{live_server.url}/reports/**")
+    page.goto(f"{live_server.url}/obligations/{obligation.pk}/file/")
+    expect(page.locator("#filed-reports")).to_contain_text("书面报")
+    page.check("input[name=kind][value=follow_up]")
+    page.fill("#id_account", "伤员已送医, 无生命危险")
+    page.click("button[value=file]")
+    page.wait_for_url(f"{live_server.url}/reports/**")
+    first_url = page.url
+    page.go_back()
+    page.wait_for_url(f"{live_server.url}/obligations/**")
+    button = page.locator("button[value=file]")
+    expect(button).to_be_enabled()
+    button.click()
+    page.wait_for_url(f"{live_server.url}/reports/**")
+    assert page.url == first_url
+    expect(page.locator(".messages")).to_contain_text("重复提交未再报送")
+    assert obligation.reports.filed().filter(kind="follow_up").count() == 1
+    assert Report.objects.filed().count() == 2
+
+
+def test_a_report_typed_while_the_session_ended_comes_back_after_login(phone_page, live_server, units, sijing_officer):
+    page = phone_page
+    incident = open_incident(sijing_officer, units["sijing"], known_minutes_ago=20, title="泗泾镇某厂房火灾")
+    obligation = incident.obligations.get()
+    link = f"{live_server.url}/f/{filing_token(obligation.pk)}"
+    login(page, live_server, "sijing-officer", next_path=f"/f/{filing_token(obligation.pk)}")
+    typed = {**WRITTEN_TYPED, "account": "三号厂房起火, 一人轻伤, 已送医" * 20, "contact_phone": "13800138000"}
+    fill(page, typed)
+    page.context.clear_cookies(name="sessionid")  # the session ended while the officer was typing
+    page.click("button[value=file]")
+    page.wait_for_url(f"{live_server.url}/login/**")
+    expect(page.locator(".messages")).to_contain_text("报告尚未报送")
+    page.fill("#id_username", "sijing-officer")
+    page.fill("#id_password", "pw-sijing-officer")
+    page.click("button[type=submit].primary")
+    page.wait_for_url(link)
+    expect(page.locator(".messages")).to_contain_text("已恢复")
+    for name, value in typed.items():
+        expect(page.locator(f"#id_{name}")).to_have_value(value)
+    assert not Report.objects.exists()  # nothing filed behind the officer's back
+    page.click("button[value=file]")
+    page.wait_for_url(f"{live_server.url}/reports/**")
+    report = Report.objects.filed().get()
+    assert report.account == typed["account"] and report.contact_phone == "+8613800138000"
+
+
+def test_a_refused_csrf_submission_leads_back_to_the_form_with_the_text(phone_page, live_server, units, sijing_officer):
+    page = phone_page
+    incident = open_incident(sijing_officer, units["sijing"], known_minutes_ago=20, title="泗泾镇某厂房火灾")
+    obligation = incident.obligations.get()
+    login(page, live_server, "sijing-officer", next_path=f"/f/{filing_token(obligation.pk)}")
+    fill(page, WRITTEN_TYPED)
+    page.context.clear_cookies(name="csrftoken")
+    page.click("button[value=file]")
+    expect(page.locator("h1")).to_have_text("页面已过期, 未能提交")
+    page.click("#back-to-form")
+    for name, value in WRITTEN_TYPED.items():
+        expect(page.locator(f"#id_{name}")).to_have_value(value)
+    page.click("button[value=file]")
+    page.wait_for_url(f"{live_server.url}/reports/**")
+    assert Report.objects.filed().get().account == WRITTEN_TYPED["account"]
+
+
+def test_switching_to_english_in_the_middle_of_a_report_keeps_what_was_typed(
+    phone_page, live_server, units, sijing_officer
+):
+    page = phone_page
+    incident = open_incident(sijing_officer, units["sijing"], known_minutes_ago=20, title="泗泾镇某厂房火灾")
+    obligation = incident.obligations.get()
+    login(page, live_server, "sijing-officer", next_path=f"/f/{filing_token(obligation.pk)}")
+    fill(page, WRITTEN_TYPED)
+    page.select_option("#lang-select", "en")
+    expect(page.locator("button[value=file]")).to_have_text("File report")
+    for name, value in WRITTEN_TYPED.items():
+        expect(page.locator(f"#id_{name}")).to_have_value(value)
+    expect(page.locator("#id_kind_0")).to_be_checked()
+    page.select_option("#lang-select", "zh-hans")
+    expect(page.locator("button[value=file]")).to_have_text("报送")
+    expect(page.locator("#id_account")).to_have_value(WRITTEN_TYPED["account"])
+    # Shown again later (not a language switch), the form starts from the record, not from the old typing.
+    page.reload()
+    expect(page.locator("#id_account")).to_have_value("")
