@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from reporting.auditlog import chain_head
 from reporting.findings_services import findings_recompute, findings_recompute_incident
+from reporting.idempotency_services import idempotency_purge
 
 log = logging.getLogger(__name__)
 
@@ -42,3 +43,9 @@ def log_audit_chain_head() -> str:
     )
     log.info(text)
     return text
+
+
+@shared_task(name="reporting.tasks.purge_idempotency_keys", ignore_result=True)
+def purge_idempotency_keys() -> int:
+    """Delete the ``Idempotency-Key`` records past ``IDEMPOTENCY_KEY_TTL_SECONDS`` (an expired key is new again)."""
+    return idempotency_purge(now=timezone.now())

@@ -220,6 +220,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 1800.0,
         "options": {"expires": 1700},
     },
+    # Expired Idempotency-Key records, hourly: one indexed DELETE (reporting.idempotency_services).
+    "purge-idempotency-keys": {
+        "task": "reporting.tasks.purge_idempotency_keys",
+        "schedule": 3600.0,
+        "options": {"expires": 3500},
+    },
     # The audit chain's head in the logs, hourly: anchors outside the database for verify_audit_chain --anchor.
     "log-audit-chain-head": {
         "task": "reporting.tasks.log_audit_chain_head",
@@ -321,6 +327,12 @@ BOARD_POLL_SECONDS = float(os.environ.get("BOARD_POLL_SECONDS", "5"))
 # sweep re-enqueues pending rows older than NOTIFICATION_REDRIVE_AFTER_SECONDS that no live worker holds.
 NOTIFICATION_CLAIM_STALE_SECONDS = float(os.environ.get("NOTIFICATION_CLAIM_STALE_SECONDS", "60"))
 NOTIFICATION_REDRIVE_AFTER_SECONDS = float(os.environ.get("NOTIFICATION_REDRIVE_AFTER_SECONDS", "30"))
+
+# Idempotency-Key on the creating POSTs (reporting.idempotency_services): a key's answer is kept this long, and a
+# request still in progress holds its key this long before a retry may take it over (a process that died). The
+# lease must outlast the longest request (gunicorn's worker timeout, 30 s by default).
+IDEMPOTENCY_KEY_TTL_SECONDS = float(os.environ.get("IDEMPOTENCY_KEY_TTL_SECONDS", str(24 * 3600)))
+IDEMPOTENCY_KEY_LEASE_SECONDS = float(os.environ.get("IDEMPOTENCY_KEY_LEASE_SECONDS", "60"))
 
 # Audit findings after a change are recomputed by a worker, at most once per incident every this many seconds
 # (0: inline right after commit). See reporting.receivers.

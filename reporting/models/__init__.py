@@ -16,6 +16,7 @@ from reporting.models.choices import (
     UnitKind,
 )
 from reporting.models.findings import Finding
+from reporting.models.idempotency import IdempotencyRecord
 from reporting.models.incidents import DeadlineBreach, Incident, Obligation, ReportingPolicy
 from reporting.models.org import Contact, Shift, Unit, User
 from reporting.models.reports import RefusedReport, Report, Signal
@@ -31,6 +32,7 @@ __all__ = [
     "Finding",
     "FindingKind",
     "Grade",
+    "IdempotencyRecord",
     "Incident",
     "Obligation",
     "ObligationKind",
