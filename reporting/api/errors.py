@@ -25,7 +25,7 @@ class RequestTooLarge(APIException):
 
 def exception_handler(exc, context):
     if isinstance(exc, DomainError):
-        return Response(exc.errors, status=exc.status_code)
+        return Response(exc.errors, status=exc.status_code, headers=getattr(exc, "headers", None))
     if isinstance(exc, RequestDataTooBig):
         exc = RequestTooLarge()
     if isinstance(exc, ParseError):

@@ -77,6 +77,8 @@ class IncidentViewSet(ReadMixin, ApiViewSet):
     }
     # Each can make SMS go out: a new incident or unit starts clocks; a PATCH raising the figures tells leaders.
     throttled_actions = ("create", "units", "partial_update")
+    # A client that lost the answer retries: the same key must not open a second incident (and a second chase).
+    idempotent_actions = ("create", "units")
 
     def get_queryset(self):
         return selectors.incident_list(user=self.request.user).prefetch_related("obligations__unit")
@@ -216,6 +218,8 @@ class ReportViewSet(ReadMixin, ApiViewSet):
     filterset_class = ReportFilter
     roles = {"list": READERS, "retrieve": READERS, "create": OPERATORS, "file": OPERATORS}
     throttled_actions = ("create", "file")
+    # A retried written report would be filed again as sequence 2.
+    idempotent_actions = ("create", "file")
 
     def get_queryset(self):
         return selectors.report_list(user=self.request.user)
@@ -263,6 +267,8 @@ class SignalViewSet(ReadMixin, ApiViewSet):
     }
     # Opening an incident from a signal starts clocks (and may tell leaders); a link makes a unit's evidence.
     throttled_actions = ("incident", "link")
+    # ``create`` is idempotent on (source, external_id) already (API.md); a retried ``incident`` would get a 409.
+    idempotent_actions = ("incident",)
 
     def get_queryset(self):
         return selectors.signal_list(user=self.request.user)

@@ -64,6 +64,7 @@ class UnitViewSet(ListRetrieveMixin, CreateMixin, PatchMixin, ApiViewSet):
     lookup_field = "code"
     lookup_value_regex = r"[-a-zA-Z0-9_]+"
     roles = {"list": EVERYONE, "retrieve": EVERYONE, "create": DUTY, "partial_update": DUTY}
+    idempotent_actions = ("create",)
 
     def get_queryset(self):
         return selectors.unit_list()
@@ -82,6 +83,7 @@ class ContactViewSet(ListRetrieveMixin, CreateMixin, PatchMixin, ApiViewSet):
 
     serializer_class = ContactSerializer
     roles = {"list": READERS, "retrieve": READERS, "create": DUTY, "partial_update": DUTY, "destroy": DUTY}
+    idempotent_actions = ("create",)
 
     def get_queryset(self):
         return selectors.contact_list(user=self.request.user)
@@ -103,6 +105,7 @@ class ShiftViewSet(ListRetrieveMixin, CreateMixin, ApiViewSet):
 
     serializer_class = ShiftSerializer
     roles = {"list": READERS, "retrieve": READERS, "create": DUTY, "destroy": DUTY}
+    idempotent_actions = ("create",)
 
     def get_queryset(self):
         return selectors.shift_list(user=self.request.user)
@@ -120,6 +123,8 @@ class ShiftViewSet(ListRetrieveMixin, CreateMixin, ApiViewSet):
 class UserViewSet(ListRetrieveMixin, PatchMixin, ApiViewSet):
     serializer_class = UserSerializer
     roles = {"*": ADMINS}
+    # The 201 of either shows a new token only once: a client that lost it gets the same answer again.
+    idempotent_actions = ("create", "token")
 
     def get_queryset(self):
         return User.objects.select_related("unit").order_by("id")
