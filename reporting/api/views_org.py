@@ -123,8 +123,8 @@ class ShiftViewSet(ListRetrieveMixin, CreateMixin, ApiViewSet):
 class UserViewSet(ListRetrieveMixin, PatchMixin, ApiViewSet):
     serializer_class = UserSerializer
     roles = {"*": ADMINS}
-    # The 201 of either shows a new token only once: a client that lost it gets the same answer again.
-    idempotent_actions = ("create", "token")
+    # No Idempotency-Key here: the 201 of either shows an API token, and a kept answer would be a second copy of it
+    # for a day. A client that lost the answer asks for a new token (the lost one is void).
 
     def get_queryset(self):
         return User.objects.select_related("unit").order_by("id")
