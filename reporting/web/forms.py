@@ -45,6 +45,16 @@ def _printable(value: str) -> None:
         raise forms.ValidationError(CONTROL_MESSAGE)
 
 
+class MultilineField(forms.CharField):
+    """Text typed into a textarea. A browser counts a line break as one character against ``maxlength`` but sends it
+    as CRLF: the text is kept with LF, so that what the browser (and the page's counter, ``app.js``) let through
+    is not refused as too long."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        return value.replace("\r\n", "\n").replace("\r", "\n") if value else value
+
+
 class TextForm(LocalizedErrorsForm):
     """A form whose text fields refuse control characters, as the API's do (``reporting.text``); its errors are in
     the page's language (``reporting.web.bilingual``)."""
@@ -127,7 +137,7 @@ class ReportForm(TextForm):
     kind = forms.ChoiceField(label=_("报告类型"), choices=ReportKind.choices, widget=forms.RadioSelect)
     occurred_at = LocalDateTimeField(label=_("发生时间"), required=False)
     location = forms.CharField(label=_("地点"), max_length=300, required=False)
-    account = forms.CharField(
+    account = MultilineField(
         label=_("简要经过"), max_length=5000, required=False, widget=forms.Textarea(attrs={"rows": 4})
     )
     deaths = _count(_("死亡人数"))
@@ -135,7 +145,7 @@ class ReportForm(TextForm):
     serious_injuries = _serious()
     missing = _count(_("失踪人数"))
     direct_loss_yuan = _money(required=False)
-    measures = forms.CharField(
+    measures = MultilineField(
         label=_("已采取措施"), max_length=5000, required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
     contact_name = forms.CharField(label=_("联系人"), max_length=50, required=False)
@@ -216,8 +226,11 @@ class ReportForm(TextForm):
 
 
 def _text(label, max_length, *, required=True, rows=None):
-    widget = forms.Textarea(attrs={"rows": rows}) if rows else forms.TextInput()
-    return forms.CharField(label=label, max_length=max_length, required=required, widget=widget)
+    if rows:
+        return MultilineField(
+            label=label, max_length=max_length, required=required, widget=forms.Textarea(attrs={"rows": rows})
+        )
+    return forms.CharField(label=label, max_length=max_length, required=required, widget=forms.TextInput())
 
 
 class IncidentFactsForm(TextForm):

@@ -313,3 +313,25 @@ def test_the_correction_pages_in_english(client, sijing_officer, obligation, wri
     assert "This report corrects: Written ·" in text(client.get(f"/reports/{correction.pk}/").content.decode())
     page = text(client.get(f"/reports/{written.pk}/").content.decode())
     assert "This report was corrected" in page
+
+
+# --- long text: a line break counts once ----------------------------------------------------------------------
+
+
+def test_a_text_at_the_limit_with_line_breaks_is_accepted_as_the_browser_counted_it(client, sijing_officer, obligation):
+    """A browser counts a line break as one character against maxlength but sends it as CRLF: a text the browser
+    let through (5000 characters with line breaks) is filed, stored with LF."""
+    client.force_login(sijing_officer)
+    account = ("一" * 99 + "\n") * 50  # 5000 characters as the browser counts them
+    assert len(account) == 5000
+    post = {
+        "kind": "written",
+        "occurred_at": local_input(obligation.incident.occurred_at),
+        **WRITTEN,
+        "account": account.replace("\n", "\r\n"),
+    }
+    response = client.post(url_of(obligation), post)
+    assert response.status_code == 302, text(response.content.decode())[:500]
+    assert Report.objects.filed().get().account == account.rstrip("\n")
+    too_long = {**post, "measures": "措" * 5001}
+    assert client.post(url_of(obligation), {**too_long, "kind": "follow_up"}).status_code == 400

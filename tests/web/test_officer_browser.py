@@ -164,3 +164,48 @@ def test_choosing_a_report_to_correct_makes_the_report_a_follow_up(phone_page, l
     page.select_option("#id_references", "")
     page.check("input[name=kind][value=written]")
     expect(page.locator("#id_references")).to_have_value("")
+
+
+def test_long_text_fields_count_what_is_left_in_both_languages(phone_page, live_server, units, sijing_officer):
+    """A browser silently cuts a paste at maxlength: the field says how much is used, warns near and at the limit,
+    and announces each change of warning once; nothing overflows a 360 px phone."""
+    page = phone_page
+    page.set_viewport_size({"width": 360, "height": 780})
+    obligation = open_incident(
+        sijing_officer, units["sijing"], known_minutes_ago=10, title="泗泾镇某厂房火灾"
+    ).obligations.get()
+    login(page, live_server, "sijing-officer", next_path=f"/obligations/{obligation.pk}/file/")
+    counter = page.locator("#id_account_count")
+    expect(counter).to_contain_text("0/5000")
+    assert "id_account_count" in page.get_attribute("#id_account", "aria-describedby")
+    page.fill("#id_account", "火" * 4400)
+    expect(counter).to_contain_text("4400/5000")
+    expect(counter).not_to_have_class("char-count near")
+    page.fill("#id_account", "火" * 4600)
+    expect(counter).to_have_class("char-count near")
+    expect(counter).to_contain_text("还可输入 400 字")
+    expect(counter.locator("[aria-live=polite]")).to_have_text("还可输入 400 字")
+    page.fill("#id_account", "火" * 4800 + "\n" * 100 + "火" * 1000)  # a paste longer than the field takes
+    expect(counter).to_have_class("char-count full")
+    expect(counter).to_contain_text("5000/5000")
+    expect(counter).to_contain_text("已达 5000 字上限")
+    assert page.input_value("#id_account").count("\n") == 100
+    expect(page.locator("#id_measures_count")).to_contain_text("0/5000")
+    assert no_horizontal_overflow(page)
+    fill(page, {"location": "泗泾镇某路1号", "injuries": "0", "measures": "消防到场", "contact_phone": "13800138000"})
+    for name in ("deaths", "missing"):
+        page.fill(f"#id_{name}", "0")
+    page.click("button[value=file]")
+    page.wait_for_url(f"{live_server.url}/reports/**")  # what the counter allowed, line breaks and all, is filed
+    assert len(Report.objects.filed().get().account) == 5000
+
+    page.goto(f"{live_server.url}/incidents/new/")
+    page.select_option("#lang-select", "en")
+    page.wait_for_load_state()
+    summary = page.locator("#id_summary_count")
+    expect(summary).to_contain_text("0/5000")
+    page.fill("#id_summary", "f" * 4990)
+    expect(summary).to_contain_text("10 characters left")
+    page.fill("#id_summary", "f" * 5000)
+    expect(summary).to_contain_text("Limit of 5000 characters reached")
+    assert no_horizontal_overflow(page)
