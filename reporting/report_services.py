@@ -61,10 +61,7 @@ def report_create(
     """
     fields = _report_fields(fields)
     _check_report_input(kind=kind, actor=actor, now=now, call_received_at=call_received_at, fields=fields)
-    if references is not None and references.incident_id != obligation.incident_id:
-        raise DomainError({"references": ["更正的报告必须属于同一事件 (must be a report of the same incident)"]})
-    if references is not None and references.filed_at is None:
-        raise DomainError({"references": ["只能更正已报送的报告 (only a filed report can be corrected)"]})
+    _check_references(references, incident_id=obligation.incident_id)
     if not draft:
         _refuse_if_incomplete(obligation=obligation, kind=kind, values=fields, actor=actor, now=now)
 
@@ -89,6 +86,14 @@ def report_create(
         return _file(report=report, actor=actor, now=now)
 
     return save()
+
+
+def _check_references(references: Report | None, *, incident_id: int) -> None:
+    """SPEC rule 7: a correction references a filed report of the same incident."""
+    if references is not None and references.incident_id != incident_id:
+        raise DomainError({"references": ["更正的报告必须属于同一事件 (must be a report of the same incident)"]})
+    if references is not None and references.filed_at is None:
+        raise DomainError({"references": ["只能更正已报送的报告 (only a filed report can be corrected)"]})
 
 
 def _report_fields(fields: dict[str, Any]) -> dict[str, Any]:
@@ -127,10 +132,18 @@ def _check_report_input(
 
 @audited
 def report_draft_update(
-    *, report: Report, kind: str, actor, now: datetime, call_received_at: datetime | None = None, **fields: Any
+    *,
+    report: Report,
+    kind: str,
+    actor,
+    now: datetime,
+    call_received_at: datetime | None = None,
+    references: Report | None = None,
+    **fields: Any,
 ) -> Report:
-    """Replace a draft's kind and elements (the web filing form edits one draft); its save time stays the first one,
-    so the audit rule "a draft saved before the deadline but filed after it" still sees when it was first saved.
+    """Replace a draft's kind, elements and the report it corrects (the web filing form edits one draft); its save
+    time stays the first one, so the audit rule "a draft saved before the deadline but filed after it" still sees
+    when it was first saved.
 
     The checks of ``report_create`` apply. Raises ``ConflictError`` when the draft was filed meanwhile.
     """
@@ -141,8 +154,10 @@ def report_draft_update(
     )
     if report.filed_at is not None:
         raise ConflictError("该报告已报送 (this report is already filed)")
+    _check_references(references, incident_id=report.incident_id)
     report.kind = kind
     report.call_received_at = call_received_at
+    report.references = references
     for name in REPORT_FIELDS:
         value = fields.get(name)
         # Text elements are blank, never NULL, when the user left them empty.
@@ -265,6 +280,8 @@ def _file(*, report: Report, actor, now: datetime) -> Report:
             "on_time": report.on_time,
             "delay_seconds": report.delay_seconds,
             "call_received_at": report.call_received_at,
+            # SPEC rule 7: a correction names the report it corrects (that report itself is never changed).
+            "references": report.references_id,
             "figures": {f: values[f] for f in ("deaths", "injuries", "serious_injuries", "missing")},
         },
     )

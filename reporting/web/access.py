@@ -63,14 +63,19 @@ def obligation_for_filing(user, obligation_id: int) -> Obligation:
     return obligation
 
 
-def report_visible(user, report_id: int) -> Report:
-    qs = Report.objects.select_related("incident", "unit", "obligation").filter(pk=report_id)
+def reports_visible(user) -> QuerySet[Report]:
+    """Reports the user may read: their own unit's for unit staff, every one for the reading roles."""
+    qs = Report.objects.select_related("incident", "unit", "obligation")
     role = role_of(user)
     if role == Role.UNIT_STAFF:
-        qs = qs.filter(unit_id=user.unit_id)
-    elif role not in BOARD_ROLES:
-        qs = qs.none()
-    report = qs.first()
+        return qs.filter(unit_id=user.unit_id)
+    if role in BOARD_ROLES:
+        return qs
+    return qs.none()
+
+
+def report_visible(user, report_id: int) -> Report:
+    report = reports_visible(user).filter(pk=report_id).first()
     if report is None:
         raise Http404("no such report")
     return report

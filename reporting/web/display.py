@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+
+from reporting.models import Report, ReportKind
 
 #: The district's wall clock, whatever the server's TIME_ZONE says.
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
@@ -97,3 +100,11 @@ def delay_text(seconds: int | None) -> str:
         return "0"
     minutes, secs = divmod(int(seconds), 60)
     return f"{minutes}:{secs:02d}"
+
+
+def report_label(report: Report) -> str:
+    """续报 (第 2 份): the kind, and the sequence number of a follow-up or a second report of a kind."""
+    label = str(report.get_kind_display())
+    if report.kind == ReportKind.FOLLOW_UP or report.sequence > 1:
+        label += gettext(" (第 %(n)s 份)") % {"n": report.sequence}
+    return label

@@ -23,9 +23,9 @@ from reporting.errors import DomainError, MissingElementsError
 from reporting.links import obligation_from_token
 from reporting.models import DeadlineState, Obligation, Report, ReportKind, Role
 from reporting.web import drafts
-from reporting.web.access import obligation_for_filing, report_visible, role_of
+from reporting.web.access import can_file, obligation_for_filing, report_visible, reports_visible, role_of
 from reporting.web.board import board_row
-from reporting.web.display import local_input, local_short
+from reporting.web.display import local_input, local_short, report_label
 from reporting.web.forms import ReportForm, add_domain_errors, error_summary
 from reporting.web.throttle import sms_throttled
 
@@ -45,27 +45,35 @@ def kinds_for(obligation: Obligation) -> list[str]:
 
 def filed_reports(obligation: Obligation) -> list[dict]:
     """The obligation's filed reports, oldest first, as the filing form lists them: an officer opening an SMS link
-    after a colleague or the duty room filed sees what is already on record instead of filing it again."""
-    reports = obligation.reports.filed().select_related("filed_by").order_by("filed_at", "id")
-    return [
-        {
-            "report": report,
-            "label": report_label(report),
-            "filed_at": local_short(report.filed_at),
-            "by": (report.filed_by.get_full_name() or report.filed_by.username) if report.filed_by else "",
-            "by_duty_room": report.filed_by is not None
-            and report.filed_by.effective_role in (Role.DUTY_ROOM, Role.ADMIN),
-        }
-        for report in reports
-    ]
-
-
-def report_label(report: Report) -> str:
-    """续报 (第 2 份): the kind, and the sequence number of a follow-up or a second report of a kind."""
-    label = str(report.get_kind_display())
-    if report.kind == ReportKind.FOLLOW_UP or report.sequence > 1:
-        label += _(" (第 %(n)s 份)") % {"n": report.sequence}
-    return label
+    after a colleague or the duty room filed sees what is already on record instead of filing it again, and may
+    file a correction of any of them (SPEC rule 7). Each says which of them it corrects and which corrected it."""
+    reports = list(obligation.reports.filed().select_related("filed_by").order_by("filed_at", "id"))
+    items = []
+    for report in reports:
+        by = (report.filed_by.get_full_name() or report.filed_by.username) if report.filed_by else ""
+        by_duty_room = report.filed_by is not None and report.filed_by.effective_role in (Role.DUTY_ROOM, Role.ADMIN)
+        items.append(
+            {
+                "report": report,
+                "label": report_label(report),
+                "filed_at": local_short(report.filed_at),
+                "by": by,
+                "by_duty_room": by_duty_room,
+                # As the correction's choice names it: kind and number, time, by whom.
+                "choice": " · ".join(
+                    [
+                        report_label(report),
+                        local_short(report.filed_at),
+                        f"{_('区政府总值班室')} {by}" if by_duty_room else by,
+                    ]
+                ),
+            }
+        )
+    labels = {item["report"].pk: item["label"] for item in items}
+    for item in items:
+        item["corrects"] = labels.get(item["report"].references_id)
+        item["corrected_by"] = [other["label"] for other in items if other["report"].references_id == item["report"].pk]
+    return items
 
 
 #: Session key: the form submissions (``ReportForm.submission``) this session filed, with the report each filed.
@@ -90,16 +98,17 @@ def _remember_filed(request, token: str, report: Report) -> None:
 
 
 def _twin_of(request, obligation: Obligation, form: ReportForm) -> Report | None:
-    """The user's last filed report of this kind on this obligation when the form says exactly what it said: the
-    same form sent again after the page was loaded anew (back, then 报送), which adds nothing to the record."""
+    """The user's last filed report of this kind on this obligation when the form says exactly what it said (and
+    corrects the same report, or none): the same form sent again after the page was loaded anew (back, then 报送),
+    which adds nothing to the record."""
     kind = form.cleaned_data.get("kind")
     last = obligation.reports.filed().filter(kind=kind, filed_by=request.user).order_by("-filed_at", "-id").first()
-    if last is None:
+    if last is None or last.references_id != form.cleaned_data.get("references"):
         return None
     values = form.report_values()
     if values.get("serious_injuries") is None:
         values["serious_injuries"] = 0  # as the service stores it
-    return None if _edited(last, kind=kind, values=values) else last
+    return None if _edited(last, kind=kind, values=values, references_id=last.references_id) else last
 
 
 def _repeat(request, report: Report):
@@ -135,6 +144,7 @@ def _initial(obligation: Obligation, user, kinds: list[str]) -> tuple[dict, Repo
         initial["call_received_at"] = local_input(draft.call_received_at)
         initial["kind"] = draft.kind if draft.kind in kinds else kinds[0]
         initial["draft"] = draft.pk
+        initial["references"] = draft.references_id
         return initial, draft
     incident = obligation.incident
     initial = {
@@ -164,34 +174,58 @@ def _initial(obligation: Obligation, user, kinds: list[str]) -> tuple[dict, Repo
     return initial, None
 
 
+def _correction_initial(report: Report, kinds: list[str]) -> dict:
+    """The form for a correction of ``report`` (SPEC rule 7): a follow-up (续报, it moves no clock) referencing it,
+    filled in with what it said, so that the officer changes only what was wrong. The report itself is never
+    changed; the contact stays the one it names, as its other elements."""
+    initial = {f: getattr(report, f) for f in report_services.REPORT_FIELDS}
+    initial["occurred_at"] = local_input(report.occurred_at)
+    initial["kind"] = ReportKind.FOLLOW_UP if ReportKind.FOLLOW_UP in kinds else kinds[0]
+    initial["references"] = report.pk
+    return initial
+
+
+def _corrected(reports: list[dict], value: str) -> Report | None:
+    """The filed report of this obligation whose id ``value`` names (``?corrects=``), or None for anything else:
+    another unit's or incident's report, a draft, nonsense; all read the same, confirming nothing."""
+    return next((item["report"] for item in reports if str(item["report"].pk) == value.strip()), None)
+
+
 def _submit(*, obligation: Obligation, form: ReportForm, user, as_draft: bool) -> Report:
     """Save or file what the form holds. An open draft is updated and filed itself (see ``reporting.web.drafts``);
     without one, ``report_create`` saves a new draft or files directly."""
     now = timezone.now()
     kind = form.cleaned_data["kind"]
     values = form.report_values()
+    # One of the obligation's filed reports (the form offers no other): the service checks it again.
+    references_id = form.cleaned_data.get("references")
+    references = obligation.reports.filed().filter(pk=references_id).first() if references_id else None
     draft = drafts.draft_for_form(obligation=obligation, draft_id=form.cleaned_data.get("draft"))
     if draft is None:
         return report_services.report_create(
-            obligation=obligation, kind=kind, actor=user, now=now, draft=as_draft, **values
+            obligation=obligation, kind=kind, actor=user, now=now, draft=as_draft, references=references, **values
         )
-    if as_draft or _edited(draft, kind=kind, values=values):
+    if as_draft or _edited(draft, kind=kind, values=values, references_id=references_id):
         # The service logs this as a draft save (report_draft_saved), also when the user pressed 报送.
-        draft = report_services.report_draft_update(report=draft, kind=kind, actor=user, now=now, **values)
+        draft = report_services.report_draft_update(
+            report=draft, kind=kind, actor=user, now=now, references=references, **values
+        )
     if as_draft:
         return draft
     return report_services.report_file(report=draft, actor=user, now=now)
 
 
-def _edited(draft: Report, *, kind: str, values: dict) -> bool:
+def _edited(draft: Report, *, kind: str, values: dict, references_id: int | None = None) -> bool:
     """Whether the form holds anything else than the draft as saved (an empty text field is stored blank)."""
     stored = {f: getattr(draft, f) for f in (*report_services.REPORT_FIELDS, "call_received_at")}
     typed = {f: values.get(f) for f in stored}
     typed = {f: "" if v is None and isinstance(stored[f], str) else v for f, v in typed.items()}
-    return draft.kind != kind or typed != stored
+    return draft.kind != kind or typed != stored or draft.references_id != references_id
 
 
-def _bound_form(request, obligation: Obligation, *, kinds: list[str], may_log_call: bool) -> tuple[ReportForm, int]:
+def _bound_form(
+    request, obligation: Obligation, *, kinds: list[str], may_log_call: bool, correctable: list[tuple[int, str]]
+) -> tuple[ReportForm, int]:
     """The POSTed form and its status: 200 when it may be submitted, 400 when a value is invalid, 208 when it is a
     valid verbal or written report that the form offered when shown but is no longer due (filed meanwhile by this
     user, a colleague or the duty room, or marked not required): the caller files it only if it is not the same
@@ -199,11 +233,11 @@ def _bound_form(request, obligation: Obligation, *, kinds: list[str], may_log_ca
     choice."""
     posted_kind = request.POST.get("kind", "")
     if posted_kind in (ReportKind.VERBAL, ReportKind.WRITTEN) and posted_kind not in kinds:
-        as_sent = ReportForm(request.POST, kinds=[posted_kind], may_log_call=may_log_call)
+        as_sent = ReportForm(request.POST, kinds=[posted_kind], may_log_call=may_log_call, correctable=correctable)
         if as_sent.is_valid():
             return as_sent, 208  # possibly the same report again: the caller looks for its twin
-        return _gone_form(request, obligation, kinds=kinds, may_log_call=may_log_call)
-    form = ReportForm(request.POST, kinds=kinds, may_log_call=may_log_call)
+        return _gone_form(request, obligation, kinds=kinds, may_log_call=may_log_call, correctable=correctable)
+    form = ReportForm(request.POST, kinds=kinds, may_log_call=may_log_call, correctable=correctable)
     if form.is_valid():
         return form, 200
     if request.POST.get("action") != "draft":
@@ -211,11 +245,13 @@ def _bound_form(request, obligation: Obligation, *, kinds: list[str], may_log_ca
     return form, 400
 
 
-def _gone_form(request, obligation: Obligation, *, kinds: list[str], may_log_call: bool) -> tuple[ReportForm, int]:
+def _gone_form(
+    request, obligation: Obligation, *, kinds: list[str], may_log_call: bool, correctable: list[tuple[int, str]]
+) -> tuple[ReportForm, int]:
     """The form again with what was typed, the kind to choose anew and the reason on it (409)."""
     data = request.POST.copy()
     posted_kind = data.pop("kind")[-1]
-    form = ReportForm(data, kinds=kinds, may_log_call=may_log_call)
+    form = ReportForm(data, kinds=kinds, may_log_call=may_log_call, correctable=correctable)
     form.is_valid()
     form.errors.pop("kind", None)
     form.add_error("kind", _gone_message(obligation, posted_kind))
@@ -225,19 +261,24 @@ def _gone_form(request, obligation: Obligation, *, kinds: list[str], may_log_cal
 def _filing(request, obligation: Obligation):
     kinds = kinds_for(obligation)
     may_log_call = role_of(request.user) in (Role.DUTY_ROOM, Role.ADMIN)
+    reports = filed_reports(obligation)
+    correctable = [(item["report"].pk, item["choice"]) for item in reports]
     status = 200
     draft_saved = None
+    correcting = None
     if request.method == "POST":
         as_draft = request.POST.get("action") == "draft"
         earlier = None if as_draft else _filed_before(request, obligation)
         if earlier is not None:
             return _repeat(request, earlier)
-        form, status = _bound_form(request, obligation, kinds=kinds, may_log_call=may_log_call)
+        form, status = _bound_form(request, obligation, kinds=kinds, may_log_call=may_log_call, correctable=correctable)
         twin = _twin_of(request, obligation, form) if status in (200, 208) and not as_draft else None
         if twin is not None:
             return _repeat(request, twin)
         if status == 208:
-            form, status = _gone_form(request, obligation, kinds=kinds, may_log_call=may_log_call)
+            form, status = _gone_form(
+                request, obligation, kinds=kinds, may_log_call=may_log_call, correctable=correctable
+            )
         if status == 200:
             try:
                 report = _submit(obligation=obligation, form=form, user=request.user, as_draft=as_draft)
@@ -252,13 +293,26 @@ def _filing(request, obligation: Obligation):
                 messages.success(request, _("草稿已保存 (只有报送才计时)"))
                 # Later saves and the filing act on this draft row.
                 form = ReportForm(
-                    {**request.POST.dict(), "draft": str(report.pk)}, kinds=kinds, may_log_call=may_log_call
+                    {**request.POST.dict(), "draft": str(report.pk)},
+                    kinds=kinds,
+                    may_log_call=may_log_call,
+                    correctable=correctable,
                 )
                 form.is_valid()
         if draft_saved is None:
             draft_saved = drafts.draft_for_form(obligation=obligation, draft_id=form.cleaned_data.get("draft"))
+        correcting = _corrected(reports, str(form.cleaned_data.get("references") or ""))
     else:
         initial, draft_saved = _initial(obligation, request.user, kinds)
+        if "corrects" in request.GET:
+            correcting = _corrected(reports, request.GET["corrects"])
+            if correcting is None:
+                messages.warning(
+                    request, _("无法更正所选的报告: 只能更正本单位此项报送中已报送的报告, 请从下方列表中选择。")
+                )
+            else:
+                # A new report, not the open draft (which stays for later): the draft is another report.
+                initial, draft_saved = _correction_initial(correcting, kinds), None
         initial["submission"] = secrets.token_urlsafe(16)
         typed = _typed_kept(request)
         if typed is not None:
@@ -267,7 +321,7 @@ def _filing(request, obligation: Obligation):
             if initial.get("kind") not in kinds:
                 initial.pop("kind", None)  # filed meanwhile: the officer chooses again
             messages.info(request, _("已恢复您上次未能提交的内容, 尚未报送: 请核对后点击报送。"))
-        form = ReportForm(initial=initial, kinds=kinds, may_log_call=may_log_call)
+        form = ReportForm(initial=initial, kinds=kinds, may_log_call=may_log_call, correctable=correctable)
     context = {
         "error_summary": error_summary(form),
         "obligation": obligation,
@@ -278,7 +332,8 @@ def _filing(request, obligation: Obligation):
         "draft_saved_at": local_short(draft_saved.created_at) if draft_saved else None,
         "required_by_kind": {kind: list(fields) for kind, fields in elements.REQUIRED.items()},
         "may_log_call": may_log_call,
-        "filed_reports": filed_reports(obligation),
+        "filed_reports": reports,
+        "correcting": next((item for item in reports if item["report"] == correcting), None),
         # Both clocks are decided (by a report, or marked not required): nothing is due any more; the page says so
         # first, so that nobody files the verbal or written report again.
         "discharged": obligation.verbal_state != DeadlineState.PENDING
@@ -337,6 +392,14 @@ def file_by_token(request, token: str):
     return _filing(request, obligation_for_filing(request.user, obligation_id))
 
 
+def _linked(reports) -> list[dict]:
+    """Reports as the report page links them: label, unit and filing time, oldest first."""
+    return [
+        {"report": r, "label": report_label(r), "filed_at": local_short(r.filed_at)}
+        for r in reports.order_by("filed_at", "id")
+    ]
+
+
 @login_required
 def report_detail(request, report_id: int):
     """The success page after filing: on time or late, and by how much (frozen at filing, SPEC rule 4)."""
@@ -353,5 +416,10 @@ def report_detail(request, report_id: int):
         "due_at": local_short(report.due_at, seconds=True),
         # The button names the report still due (a written one after a verbal report), else follow-up/final.
         "next_due": next((k for k in kinds_for(obligation) if k in (ReportKind.WRITTEN, ReportKind.VERBAL)), None),
+        # SPEC rule 7: the report it corrects, and the later reports correcting it (this one stays as filed); only
+        # those the user may read (the API lets the duty room reference another unit's report of the incident).
+        "corrects": _linked(reports_visible(request.user).filter(pk=report.references_id).filed()),
+        "corrected_by": _linked(reports_visible(request.user).filter(references=report).filed()),
+        "may_correct": report.filed_at is not None and can_file(request.user, obligation),
     }
     return render(request, "web/report.html", context)

@@ -45,6 +45,16 @@ def _printable(value: str) -> None:
         raise forms.ValidationError(CONTROL_MESSAGE)
 
 
+class MultilineField(forms.CharField):
+    """Text typed into a textarea. A browser counts a line break as one character against ``maxlength`` but sends it
+    as CRLF: the text is kept with LF, so that what the browser (and the page's counter, ``app.js``) let through
+    is not refused as too long."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        return value.replace("\r\n", "\n").replace("\r", "\n") if value else value
+
+
 class TextForm(LocalizedErrorsForm):
     """A form whose text fields refuse control characters, as the API's do (``reporting.text``); its errors are in
     the page's language (``reporting.web.bilingual``)."""
@@ -127,7 +137,7 @@ class ReportForm(TextForm):
     kind = forms.ChoiceField(label=_("报告类型"), choices=ReportKind.choices, widget=forms.RadioSelect)
     occurred_at = LocalDateTimeField(label=_("发生时间"), required=False)
     location = forms.CharField(label=_("地点"), max_length=300, required=False)
-    account = forms.CharField(
+    account = MultilineField(
         label=_("简要经过"), max_length=5000, required=False, widget=forms.Textarea(attrs={"rows": 4})
     )
     deaths = _count(_("死亡人数"))
@@ -135,7 +145,7 @@ class ReportForm(TextForm):
     serious_injuries = _serious()
     missing = _count(_("失踪人数"))
     direct_loss_yuan = _money(required=False)
-    measures = forms.CharField(
+    measures = MultilineField(
         label=_("已采取措施"), max_length=5000, required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
     contact_name = forms.CharField(label=_("联系人"), max_length=50, required=False)
@@ -147,6 +157,17 @@ class ReportForm(TextForm):
         help_text=_("手机或座机, 如 13812345678、021-57671234"),
     )
     call_received_at = LocalDateTimeField(label=_("来电时间(总值班室登记口头报)"), required=False)
+    # SPEC rule 7: a correction is a new report referencing one of this obligation's filed reports, which stays as
+    # it was filed. The choices are only those reports: another unit's, another incident's, a draft or nonsense is
+    # refused with one message that confirms nothing about it.
+    references = forms.TypedChoiceField(
+        label=_("更正已报送的报告"),
+        coerce=int,
+        empty_value=None,
+        required=False,
+        help_text=_("如已报送的报告有误, 请选择要更正的报告, 以续报报送更正后的内容; 原报告保留不变。"),
+        error_messages={"invalid_choice": _("只能更正本单位此项报送中已报送的报告, 请从列表中重新选择。")},
+    )
     # The draft being edited: filing files that very row (its first save time matters to the 压报 rule).
     draft = forms.IntegerField(required=False, min_value=1, max_value=MAX_BIGINT, widget=forms.HiddenInput)
     # One value per form as shown: a second POST of the same form (a double tap, a retry after a slow answer, back
@@ -170,6 +191,8 @@ class ReportForm(TextForm):
                 deadlines.check_past("occurred_at", occurred, now=timezone.now())
             except deadlines.TimeError as exc:
                 add_domain_errors(self, DomainError({exc.field: [exc.message]}))
+        if data.get("references") is not None and data.get("kind") and data["kind"] != ReportKind.FOLLOW_UP:
+            self.add_error("kind", _("更正请选择续报报送 (更正不重新计时, 原报告保留不变)。"))
         return data
 
     def name_missing(self) -> None:
@@ -184,9 +207,11 @@ class ReportForm(TextForm):
             if name in self.fields and name not in self.errors:
                 self.add_error(name, _("缺少必报要素: %(label)s") % {"label": self.fields[name].label})
 
-    def __init__(self, *args, kinds: list[str], may_log_call: bool, **kwargs):
+    def __init__(self, *args, kinds: list[str], may_log_call: bool, correctable: list[tuple[int, str]], **kwargs):
+        """``correctable``: (id, label) of the obligation's filed reports, those a correction may reference."""
         super().__init__(*args, **kwargs)
         self.fields["kind"].choices = [(k, ReportKind(k).label) for k in kinds]
+        self.fields["references"].choices = [("", _("否, 这是一份新报告")), *correctable]
         if not may_log_call:
             del self.fields["call_received_at"]
 
@@ -196,12 +221,16 @@ class ReportForm(TextForm):
         data.pop("kind", None)
         data.pop("draft", None)
         data.pop("submission", None)
+        data.pop("references", None)
         return {k: (v.strip() if isinstance(v, str) else v) for k, v in data.items()}
 
 
 def _text(label, max_length, *, required=True, rows=None):
-    widget = forms.Textarea(attrs={"rows": rows}) if rows else forms.TextInput()
-    return forms.CharField(label=label, max_length=max_length, required=required, widget=widget)
+    if rows:
+        return MultilineField(
+            label=label, max_length=max_length, required=required, widget=forms.Textarea(attrs={"rows": rows})
+        )
+    return forms.CharField(label=label, max_length=max_length, required=required, widget=forms.TextInput())
 
 
 class IncidentFactsForm(TextForm):

@@ -25,6 +25,7 @@ from reporting.web.access import (
     can_file,
     incidents_visible,
     obligations_visible,
+    reports_visible,
     role_of,
 )
 from reporting.web.board import board_row
@@ -40,7 +41,7 @@ from reporting.web.forms import (
     error_summary,
 )
 from reporting.web.throttle import sms_throttled
-from reporting.web.timeline import describe, unit_labels
+from reporting.web.timeline import corrected_labels, describe, unit_labels
 
 # --- opening an incident ---------------------------------------------------------------------------------------
 
@@ -191,13 +192,14 @@ def render_incident(request, incident: Incident, *, failed: dict | None = None, 
         rows.append(row)
     events = list(selectors.incident_timeline(incident=incident, user=request.user))
     units = unit_labels(events)
+    corrected = corrected_labels(events, reports_visible(request.user))
     timeline = [
         {
             "at": local_short(e.at, seconds=True),
             "kind": e.kind,
             "label": EVENT_LABELS.get(e.kind, e.kind),
             "actor": e.actor,
-            "summary": describe(e, units=units),
+            "summary": describe(e, units=units, corrected=corrected),
         }
         for e in events
     ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from django.db.models import QuerySet
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -22,12 +23,13 @@ from reporting.models import (
     FindingKind,
     Grade,
     ObligationKind,
+    Report,
     ReportKind,
     ReviewState,
     SignalSource,
     Unit,
 )
-from reporting.web.display import STEP_LABELS, local_short
+from reporting.web.display import STEP_LABELS, local_short, report_label
 
 SEP = " · "
 
@@ -224,8 +226,16 @@ PHRASES: dict[str, Callable[[Mapping[str, Any], str], list[str]]] = {
 }
 
 
-def describe(event: AuditEvent, *, units: Mapping[str, str]) -> str:
-    """``event``'s detail as a phrase in the active language; ``units`` maps unit codes to names (``unit_labels``)."""
+def corrected_labels(events: Iterable[AuditEvent], reports: QuerySet[Report]) -> dict[int, str]:
+    """The labels (续报 (第 2 份)) of the reports the events' corrections reference (SPEC rule 7), among ``reports``
+    (those the user may read), in one query."""
+    ids = {e.detail["references"] for e in events if isinstance((e.detail or {}).get("references"), int)}
+    return {r.pk: report_label(r) for r in reports.filter(pk__in=ids)} if ids else {}
+
+
+def describe(event: AuditEvent, *, units: Mapping[str, str], corrected: Mapping[int, str] | None = None) -> str:
+    """``event``'s detail as a phrase in the active language; ``units`` maps unit codes to names (``unit_labels``),
+    ``corrected`` report ids to their labels (``corrected_labels``)."""
     detail = event.detail or {}
     code = detail.get("unit")
     unit = units.get(code, code) if isinstance(code, str) else ""
@@ -235,4 +245,9 @@ def describe(event: AuditEvent, *, units: Mapping[str, str]) -> str:
         parts = _signal(detail, unit, units)
     else:
         parts = PHRASES.get(event.kind, _fallback)(detail, unit)
+    references = detail.get("references")
+    if isinstance(references, int):
+        # A correction: the report it corrects (which stays as filed), after the correction's own kind.
+        label = (corrected or {}).get(references) or f"#{references}"
+        parts.insert(2, _("更正 %(report)s") % {"report": label})
     return SEP.join(str(p) for p in parts if p)

@@ -108,3 +108,104 @@ def test_switching_to_english_in_the_middle_of_a_report_keeps_what_was_typed(
     # Shown again later (not a language switch), the form starts from the record, not from the old typing.
     page.reload()
     expect(page.locator("#id_account")).to_have_value("")
+
+
+def no_horizontal_overflow(page) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_correcting_a_filed_report_on_a_phone(phone_page, live_server, units, sijing_officer):
+    """SPEC rule 7: the officer opens the correction from the filed list, finds the form filled in from the report,
+    changes the wrong place only and files a follow-up that references it; each report's page links the other."""
+    page = phone_page
+    page.set_viewport_size({"width": 360, "height": 780})
+    obligation = open_incident(
+        sijing_officer, units["sijing"], known_minutes_ago=20, title="泗泾镇某厂房火灾"
+    ).obligations.get()
+    login(page, live_server, "sijing-officer", next_path=f"/f/{filing_token(obligation.pk)}")
+    fill(page, {**WRITTEN_TYPED, "location": "泗泾镇某路1号"})
+    page.click("button[value=file]")
+    page.wait_for_url(f"{live_server.url}/reports/**")
+    written = Report.objects.filed().get()
+    page.click("#correct-this")
+    expect(page.locator("#correcting-notice")).to_contain_text("正在更正: 书面报")
+    expect(page.locator("input[name=kind][value=follow_up]")).to_be_checked()
+    expect(page.locator("#id_references")).to_have_value(str(written.pk))
+    expect(page.locator("#id_location")).to_have_value("泗泾镇某路1号")
+    expect(page.locator("#id_account")).to_have_value(WRITTEN_TYPED["account"])
+    assert no_horizontal_overflow(page)
+    page.fill("#id_location", "泗泾镇某路11号")
+    page.click("button[value=file]")
+    page.wait_for_url(f"{live_server.url}/reports/**")
+    expect(page.locator("#corrects")).to_contain_text("书面报")
+    assert no_horizontal_overflow(page)
+    page.click("#corrects a")
+    expect(page.locator("#corrected-by")).to_contain_text("续报 (第 1 份)")
+    correction = Report.objects.filed().get(kind="follow_up")
+    assert correction.references_id == written.pk and correction.location == "泗泾镇某路11号"
+    assert Report.objects.get(pk=written.pk).location == "泗泾镇某路1号"  # the original stays as filed
+
+
+def test_choosing_a_report_to_correct_makes_the_report_a_follow_up(phone_page, live_server, units, sijing_officer):
+    page = phone_page
+    obligation = open_incident(
+        sijing_officer, units["sijing"], known_minutes_ago=10, title="泗泾镇某厂房火灾"
+    ).obligations.get()
+    login(page, live_server, "sijing-officer", next_path=f"/f/{filing_token(obligation.pk)}")
+    page.check("input[name=kind][value=verbal]")
+    fill(page, {"location": "泗泾镇某路1号", "account": "厂房起火", "deaths": "0", "injuries": "0", "missing": "0"})
+    page.click("button[value=file]")
+    page.wait_for_url(f"{live_server.url}/reports/**")
+    page.goto(f"{live_server.url}/obligations/{obligation.pk}/file/")
+    expect(page.locator("input[name=kind][value=written]")).to_be_checked()  # still due
+    verbal = Report.objects.filed().get()
+    page.select_option("#id_references", str(verbal.pk))
+    expect(page.locator("input[name=kind][value=follow_up]")).to_be_checked()
+    page.select_option("#id_references", "")
+    page.check("input[name=kind][value=written]")
+    expect(page.locator("#id_references")).to_have_value("")
+
+
+def test_long_text_fields_count_what_is_left_in_both_languages(phone_page, live_server, units, sijing_officer):
+    """A browser silently cuts a paste at maxlength: the field says how much is used, warns near and at the limit,
+    and announces each change of warning once; nothing overflows a 360 px phone."""
+    page = phone_page
+    page.set_viewport_size({"width": 360, "height": 780})
+    obligation = open_incident(
+        sijing_officer, units["sijing"], known_minutes_ago=10, title="泗泾镇某厂房火灾"
+    ).obligations.get()
+    login(page, live_server, "sijing-officer", next_path=f"/obligations/{obligation.pk}/file/")
+    counter = page.locator("#id_account_count")
+    expect(counter).to_contain_text("0/5000")
+    assert "id_account_count" in page.get_attribute("#id_account", "aria-describedby")
+    page.fill("#id_account", "火" * 4400)
+    expect(counter).to_contain_text("4400/5000")
+    expect(counter).not_to_have_class("char-count near")
+    page.fill("#id_account", "火" * 4600)
+    expect(counter).to_have_class("char-count near")
+    expect(counter).to_contain_text("还可输入 400 字")
+    expect(counter.locator("[aria-live=polite]")).to_have_text("还可输入 400 字")
+    page.fill("#id_account", "火" * 4800 + "\n" * 100 + "火" * 1000)  # a paste longer than the field takes
+    expect(counter).to_have_class("char-count full")
+    expect(counter).to_contain_text("5000/5000")
+    expect(counter).to_contain_text("已达 5000 字上限")
+    assert page.input_value("#id_account").count("\n") == 100
+    expect(page.locator("#id_measures_count")).to_contain_text("0/5000")
+    assert no_horizontal_overflow(page)
+    fill(page, {"location": "泗泾镇某路1号", "injuries": "0", "measures": "消防到场", "contact_phone": "13800138000"})
+    for name in ("deaths", "missing"):
+        page.fill(f"#id_{name}", "0")
+    page.click("button[value=file]")
+    page.wait_for_url(f"{live_server.url}/reports/**")  # what the counter allowed, line breaks and all, is filed
+    assert len(Report.objects.filed().get().account) == 5000
+
+    page.goto(f"{live_server.url}/incidents/new/")
+    page.select_option("#lang-select", "en")
+    page.wait_for_load_state()
+    summary = page.locator("#id_summary_count")
+    expect(summary).to_contain_text("0/5000")
+    page.fill("#id_summary", "f" * 4990)
+    expect(summary).to_contain_text("10 characters left")
+    page.fill("#id_summary", "f" * 5000)
+    expect(summary).to_contain_text("Limit of 5000 characters reached")
+    assert no_horizontal_overflow(page)

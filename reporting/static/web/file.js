@@ -1,4 +1,5 @@
-/* The filing form: mark the required elements of the chosen report kind (SPEC rule 8) and focus the errors. */
+/* The filing form: mark the required elements of the chosen report kind (SPEC rule 8), make a correction a
+   follow-up, and focus the errors. */
 (function () {
   "use strict";
   var source = document.getElementById("required-by-kind");
@@ -53,6 +54,14 @@
   restoreTyped();
 
   form.querySelectorAll("input[name=kind]").forEach(function (radio) { radio.addEventListener("change", mark); });
+  // Choosing a filed report to correct (SPEC rule 7): a correction is filed as a follow-up (续报).
+  var references = document.getElementById("id_references");
+  if (references) {
+    references.addEventListener("change", function () {
+      var followUp = form.querySelector("input[name=kind][value=follow_up]");
+      if (references.value && followUp) { followUp.checked = true; mark(); }
+    });
+  }
   mark();
   var summary = document.getElementById("error-summary");
   if (summary) { summary.focus(); }
