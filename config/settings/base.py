@@ -194,6 +194,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 4
 # Set, the fixup closes only every this many tasks, and CONN_MAX_AGE decides (config.celery_app, as a request would).
 CELERY_DB_REUSE_MAX = 1000
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A worker retries the broker for as long as it is down (Celery's default gives up after 100 attempts, about 46
+# minutes, and the worker then exits with status 0: chasing would not resume when Redis came back).
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

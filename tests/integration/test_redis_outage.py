@@ -82,3 +82,10 @@ def test_signing_in_works_while_redis_is_down(redis_down, client, sijing_officer
 
     assert response.status_code == 302
     assert client.get("/obligations/").status_code == 200
+
+
+def test_a_worker_waits_for_the_broker_however_long_it_is_down():
+    """Celery's default (100 attempts, about 46 minutes at its back-off) ends the worker with "Unrecoverable error"
+    and exit status 0 when Redis stays down that long, and nothing sends again once it is back."""
+    assert app.conf.broker_connection_max_retries is None
+    assert app.conf.broker_connection_retry_on_startup is True
