@@ -99,7 +99,7 @@ def incident(units, sijing_officer):
     return open_incident(sijing_officer, units["sijing"], known_minutes_ago=10, title="泗泾镇某厂房火灾")
 
 
-def test_a_report_is_filed_through_the_api_while_redis_is_down(redis_down, incident, sijing_officer):
+def test_a_report_is_filed_through_the_api_while_redis_is_down(redis_down, incident, sijing_officer, caplog):
     now = timezone.now()
     body = written_body(incident=incident.pk, unit="sijing", kind="written", occurred_at=now - timedelta(minutes=20))
 
@@ -107,6 +107,8 @@ def test_a_report_is_filed_through_the_api_while_redis_is_down(redis_down, incid
 
     assert response.status_code == 201, response.content[:500]
     assert Report.objects.filed().filter(pk=response.json()["id"]).exists()
+    # The findings recompute it could not schedule is named in the log, for the operator.
+    assert any(f"findings recompute of incident {incident.pk}" in r.getMessage() for r in caplog.records)
 
 
 def test_a_report_is_filed_through_the_page_while_redis_is_down(redis_down, client, incident, sijing_officer):
