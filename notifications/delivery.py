@@ -125,9 +125,11 @@ def notifications_to_redrive(*, now: datetime):
 
 
 def _enqueue(notification_id: int) -> None:
-    from notifications.tasks import send_notifications  # tasks imports this module
+    """Hand the row to a send task once committed; with the broker down the row stays pending and the sweep
+    re-drives it (never an error for the caller, whose work is already committed: a webhook, a batch's outcomes)."""
+    from notifications.sweep import enqueue_on_commit  # sweep imports this module
 
-    transaction.on_commit(lambda: send_notifications.delay([notification_id]))
+    enqueue_on_commit([notification_id])
 
 
 def notification_audit(notification: Notification, *, kind: str, now: datetime, actor: str = "system", **detail):

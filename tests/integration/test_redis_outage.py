@@ -26,7 +26,9 @@ from notifications.models import Notification
 from reporting.models import ContactRole, Incident, Report
 from reporting.web.display import local_input
 from tests.api.conftest import client_for, written_body
+from tests.notifications import test_webhooks as webhooks_test
 from tests.notifications.conftest import person
+from tests.notifications.test_webhooks import sent  # noqa: F401 (a fixture)
 from tests.web.conftest import WRITTEN, open_incident
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -175,3 +177,18 @@ def test_opening_an_incident_is_answered_while_redis_hangs(redis_hung, units, si
     assert Incident.objects.count() == 1
     assert Notification.objects.filter(obligation__isnull=True).exists()  # the rule's SMS, left for the sweep
     assert took < 25
+
+
+def test_an_undelivered_callback_is_taken_while_redis_is_down(redis_down, client, sent, settings):  # noqa: F811
+    """Twilio says an SMS was not delivered: the fallback rows are written, and their send tasks cannot be handed
+    to the broker; the sweep re-drives them later. Twilio must get its 2xx, not a 500 for what was recorded."""
+    settings.TWILIO_AUTH_TOKEN = webhooks_test.TOKEN
+    settings.PUBLIC_BASE_URL = webhooks_test.BASE
+    n = sent()
+    params = {"MessageSid": webhooks_test.SID, "MessageStatus": "undelivered", "ErrorCode": "30003"}
+    client.raise_request_exception = False
+
+    response = webhooks_test.signed_post(client, webhooks_test.STATUS_URL, params)
+
+    assert response.status_code == 204
+    assert Notification.objects.filter(fallback_of=n, status="pending").count() == 2
