@@ -31,6 +31,7 @@ from notifications.delivery import (
     compose,
     deliver,
     earlier_send,
+    failure_log,
     notification_audit,
     notification_fallback,
     stale_before,
@@ -539,6 +540,14 @@ def _outcomes_record(
                 if pk in marked:
                     notification_audit(by_pk[pk], kind="notification_failed", now=at[pk], error=failed[pk].error[:500])
                     notification_fallback(notification=by_pk[pk], now=at[pk])
+    for pk, a in attempts.items():
+        if a.error and not a.sent and not a.discharged:
+            if a.permanent:
+                failure_log(by_pk[pk], a.error, outcome="failed, falling back", level=logging.ERROR)
+            elif a.keep_claim:
+                failure_log(by_pk[pk], a.error, outcome="outcome unknown, held until its claim is stale")
+            else:
+                failure_log(by_pk[pk], a.error, outcome="not sent, to be retried")
     early_statuses_apply(a.provider_id for a in sent.values())
     for pk, a in attempts.items():
         if pk in discharged:

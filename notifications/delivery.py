@@ -88,7 +88,7 @@ from notifications import messages, ratelimit, roster
 from notifications.models import Notification, NotificationChannel, NotificationStatus
 from notifications.sms import SmsError, get_backend
 from reporting.auditlog import event_append
-from reporting.models import Contact, DeadlineState, Shift
+from reporting.models import Contact, DeadlineState, Incident, Shift
 
 log = logging.getLogger(__name__)
 
@@ -126,9 +126,11 @@ def notifications_to_redrive(*, now: datetime):
 
 
 def _enqueue(notification_id: int) -> None:
-    from notifications.tasks import send_notifications  # tasks imports this module
+    """Hand the row to a send task once committed; with the broker down the row stays pending and the sweep
+    re-drives it (never an error for the caller, whose work is already committed: a webhook, a batch's outcomes)."""
+    from notifications.sweep import enqueue_on_commit  # sweep imports this module
 
-    transaction.on_commit(lambda: send_notifications.delay([notification_id]))
+    enqueue_on_commit([notification_id])
 
 
 def notification_audit(notification: Notification, *, kind: str, now: datetime, actor: str = "system", **detail):
@@ -332,7 +334,34 @@ def deliver(n: Notification, *, backend=None) -> str:
     raise SmsError(f"channel {n.channel} is not supported", permanent=True, code="channel")
 
 
+def failure_log(n: Notification, error: str, *, outcome: str, level: int = logging.WARNING) -> None:
+    """The worker's log line of a send that did not go out (the row keeps the error too): the notification, its
+    incident, obligation, step and channel, and the provider's error, so an operator can find the deadline being
+    chased. Never the message text: it carries the signed filing link."""
+    number = Incident.objects.filter(pk=n.incident_id).values_list("number", flat=True).first() or "?"
+    log.log(
+        level,
+        "notification %s (incident %s (%s), obligation %s, step %s repeat %s, %s to contact %s) %s: %s",
+        n.pk,
+        n.incident_id,
+        number,
+        n.obligation_id,
+        n.step,
+        n.repeat,
+        n.channel,
+        n.recipient_id,
+        outcome,
+        error,
+    )
+
+
 def _failed_attempt(n: Notification, *, token: str, now: datetime, error: str, permanent: bool) -> str:
+    failure_log(
+        n,
+        error,
+        outcome="failed, falling back" if permanent else "not sent, to be retried",
+        level=logging.ERROR if permanent else logging.WARNING,
+    )
     if not permanent:
         # Release the claim so the retry (same task id) or a re-drive may claim again.
         Notification.objects.filter(pk=n.pk, claimed_by=token, status=S.PENDING).update(

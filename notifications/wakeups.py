@@ -40,7 +40,8 @@ def _redis():
     if _client is None:
         import redis
 
-        _client = redis.Redis.from_url(url)
+        timeout = settings.REDIS_SOCKET_TIMEOUT_SECONDS
+        _client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
     return _client
 
 

@@ -46,14 +46,17 @@ class _Recompute:
         if defer <= 0:
             findings_recompute_incident(incident_id=self.incident_id, now=self.now)
             return
-        if not cache.add(_debounce_key(self.incident_id), 1, timeout=defer):
-            return  # a recompute of this incident is already scheduled and has not started reading yet
         from reporting.tasks import recompute_incident_findings
 
         try:
+            if not cache.add(_debounce_key(self.incident_id), 1, timeout=defer):
+                return  # a recompute of this incident is already scheduled and has not started reading yet
             recompute_incident_findings.apply_async((self.incident_id,), countdown=defer + 1)
-        except Exception:  # broker down: the periodic recompute catches up; a filing must never fail for an audit
-            logger.exception("could not schedule the findings recompute of incident %s", self.incident_id)
+        except Exception:  # Redis down: the periodic recompute catches up; a filing must never fail for an audit
+            logger.exception(
+                "could not schedule the findings recompute of incident %s; the periodic recompute will do it",
+                self.incident_id,
+            )
 
 
 def _after_commit(incident_id: int, now) -> None:

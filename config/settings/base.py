@@ -93,6 +93,9 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'tracker.sqlite3'}",
         conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")),
+        # A kept connection is checked before its first use in a request or task: one the server dropped (a
+        # restart, a failover) is replaced instead of failing that request or task.
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
@@ -162,10 +165,23 @@ SPECTACULAR_SETTINGS = {
 
 # The cache holds the SMS throttle's counters and the findings recompute's debounce keys: shared by every web and
 # worker process through Redis when there is one (CACHE_URL, else REDIS_URL), per process otherwise (embedded run).
+# Every Redis client (cache, broker, wake-ups) gives up on a command after this long: a Redis that hangs (stopped, a
+# failover, a firewall dropping an open connection's packets) otherwise holds a request until gunicorn kills it
+# (30 s, a 500 for an incident already committed) and holds beat for ever.
+REDIS_SOCKET_TIMEOUT_SECONDS = 2.0
+_REDIS_TIMEOUTS = {
+    "socket_timeout": REDIS_SOCKET_TIMEOUT_SECONDS,
+    "socket_connect_timeout": REDIS_SOCKET_TIMEOUT_SECONDS,
+}
 _cache_url = os.environ.get("CACHE_URL") or os.environ.get("REDIS_URL")
 CACHES = {
     "default": (
-        {"BACKEND": "config.cache.RedisCache", "LOCATION": _cache_url, "KEY_PREFIX": "tracker"}
+        {
+            "BACKEND": "config.cache.RedisCache",
+            "LOCATION": _cache_url,
+            "KEY_PREFIX": "tracker",
+            "OPTIONS": _REDIS_TIMEOUTS,
+        }
         if _cache_url
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
@@ -183,6 +199,10 @@ if CELERY_BROKER_URL == "filesystem://":
         "control_folder": str(VAR_DIR / "celery-control"),
         "store_processed": False,
     }
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://", "unix://")):
+    # kombu's Redis transport waits for ever by default (its docs: set it when the broker can vanish without closing
+    # the connection). Consuming is not affected: BRPOP runs in the event loop with its own health check.
+    CELERY_BROKER_TRANSPORT_OPTIONS = dict(_REDIS_TIMEOUTS)
 # The sweep has a queue of its own: a burst of thousands of send tasks must never delay the next sweep (the
 # deadline checker) behind them. A worker started without -Q consumes both queues.
 CELERY_TASK_QUEUES = (Queue("sweep"), Queue("celery"))
@@ -196,6 +216,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 4
 # Set, the fixup closes only every this many tasks, and CONN_MAX_AGE decides (config.celery_app, as a request would).
 CELERY_DB_REUSE_MAX = 1000
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A worker retries the broker for as long as it is down (Celery's default gives up after 100 attempts, about 46
+# minutes, and the worker then exits with status 0: chasing would not resume when Redis came back).
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

@@ -5,12 +5,20 @@ Two web processes racing lose each other's entries, and the list grows with the 
 instead (a sliding-window counter): one atomic ``incr`` on the current window's counter, weighed with the previous
 window's count by how much of it still overlaps the last ``duration`` seconds. Every web process shares the counts
 through the cache (Redis in production, ``config.settings.base.CACHES``).
+
+The throttle fails open: with the cache unreachable (Redis down) a request is let through and the failure logged.
+Redis is also the broker, and a unit must still be able to file its report while it is down (the sweep chases
+from the database once it is back); a limit on how often SMS can be triggered is not worth a 500 on a filing.
 """
 
+import logging
 import math
 import time
 
+from redis.exceptions import RedisError
 from rest_framework.throttling import UserRateThrottle
+
+logger = logging.getLogger(__name__)
 
 
 class SmsThrottle(UserRateThrottle):
@@ -29,6 +37,13 @@ class SmsThrottle(UserRateThrottle):
         self.key = self.get_cache_key(request, view)
         if self.key is None:
             return True
+        try:
+            return self._allow()
+        except RedisError:
+            logger.exception("SMS throttle: the cache is unreachable, request of %s let through unthrottled", self.key)
+            return True
+
+    def _allow(self) -> bool:
         self.now = self.timer()
         window = math.floor(self.now / self.duration)
         current, previous = f"{self.key}:{window}", f"{self.key}:{window - 1}"

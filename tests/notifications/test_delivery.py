@@ -848,3 +848,50 @@ def test_an_early_failed_left_unapplied_by_a_stopped_worker_is_applied_by_the_sw
     assert events_of(n) == ["notification_sent", "notification_failed"]
     sweep_run(now=LATE + timedelta(minutes=2))  # applied once
     assert events_of(n) == ["notification_sent", "notification_failed"]
+
+
+# --- what an operator sees in the worker's log -------------------------------------------------------------------
+
+
+def failure_logs(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name.startswith("notifications") and r.levelno >= 30]
+
+
+def test_a_batch_logs_each_send_that_failed_with_its_incident_obligation_and_step(case, settings, caplog):
+    """A provider that refuses every SMS (a wrong Twilio token, an exhausted account) must show in the worker's log,
+    not only in the rows: each failure names the notification, incident, obligation, step and the provider's error,
+    and never the message text (it carries the signed filing link)."""
+    settings.SMS_BACKEND = backend("Mixed")
+    sj = case["incident"].obligations.get().unit
+    flaky = Contact.objects.create(unit=sj, name="陈某", phone="+8617000000003", role=ContactRole.DUTY_OFFICER)
+    case.update(flaky=flaky)
+    Mixed.transient, Mixed.permanent = {flaky.phone}, {case["officer"].phone}
+    permanent = row(case, step="written_overdue")
+    transient = row(case, contact="flaky", step="written_overdue")
+    incident, obligation = case["incident"], case["obligation"]
+
+    with caplog.at_level("INFO"):
+        notifications_send(notification_ids=[permanent.pk, transient.pk], token="batch-1", now=LATE)
+
+    logs = failure_logs(caplog)
+    [failed] = [m for m in logs if f"notification {permanent.pk} " in m]
+    [retried] = [m for m in logs if f"notification {transient.pk} " in m]
+    for message in (failed, retried):
+        assert f"incident {incident.pk} ({incident.number})" in message
+        assert f"obligation {obligation.pk}" in message and "written_overdue" in message and "sms" in message
+    assert "21211" in failed and "failed" in failed
+    assert "20503" in retried and "retried" in retried
+    bodies = Notification.objects.filter(pk__in=[permanent.pk, transient.pk]).values_list("body", flat=True)
+    assert all(body and body not in " ".join(logs) for body in bodies)
+
+
+def test_one_send_logs_its_failure_with_its_incident_obligation_and_step(case, settings, caplog):
+    settings.SMS_BACKEND = backend("InvalidNumber")
+    n = row(case)
+
+    with caplog.at_level("INFO"):
+        assert notification_send(notification_id=n.pk, token="task-1", now=LATE) == S.FAILED
+
+    [message] = [m for m in failure_logs(caplog) if f"notification {n.pk} " in m]
+    assert f"incident {case['incident'].pk}" in message and f"obligation {case['obligation'].pk}" in message
+    assert "verbal_overdue" in message and "21211" in message
