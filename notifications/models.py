@@ -167,6 +167,20 @@ class EarlyStatusCallback(models.Model):
         return f"{self.provider_id} {self.provider_status}"
 
 
+class ProviderRequestSeen(models.Model):
+    """A provider request acted on once: an inbound reply (MessageSid) or a key pressed in a call (CallSid). Twilio's
+    signature has no timestamp, so a captured signed request could be posted again later and acknowledge a newer
+    message to that phone; and Twilio retries a request it got no answer to. Kept in the database, in the same
+    transaction as the acknowledgement it allowed: a reply is taken whether or not Redis answers, and a failed
+    acknowledgement does not leave its reply marked as seen. Rows older than ``webhooks.SEEN_KEPT_DAYS`` go."""
+
+    provider_id = models.CharField(max_length=64, unique=True)
+    seen_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return self.provider_id
+
+
 class SweepHeartbeat(models.Model):
     """The sweep's last run; /healthz reports its age and the board turns red after 2 minutes."""
 

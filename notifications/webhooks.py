@@ -7,8 +7,10 @@ behind a TLS-terminating proxy. With no ``TWILIO_AUTH_TOKEN`` configured nothing
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
-from django.core.cache import cache
+from django.db import IntegrityError, transaction
 from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -17,7 +19,7 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from notifications import callbacks
-from notifications.models import Notification, NotificationStatus
+from notifications.models import Notification, NotificationStatus, ProviderRequestSeen
 from notifications.sms.backends.twilio import call_key_answer
 from reporting.text import CONTROL_MESSAGE, has_control_characters
 
@@ -106,23 +108,34 @@ def twilio_call_key(request):
         return HttpResponseBadRequest("缺少 CallSid", content_type="text/plain; charset=utf-8")
     acknowledged: bool | None = None
     if digits == "1":
-        if _seen_before(sid):  # Twilio retrying, or a replay: answered as the call stands, nothing done
-            acknowledged = Notification.objects.filter(provider_id=sid, status=NotificationStatus.ACKNOWLEDGED).exists()
-        else:
-            acknowledged = bool(callbacks.call_acknowledge(call_sid=sid, now=timezone.now()))
+        with transaction.atomic():
+            if _seen_before(sid):  # Twilio retrying, or a replay: answered as the call stands, nothing done
+                acknowledged = Notification.objects.filter(
+                    provider_id=sid, status=NotificationStatus.ACKNOWLEDGED
+                ).exists()
+            else:
+                acknowledged = bool(callbacks.call_acknowledge(call_sid=sid, now=timezone.now()))
     return HttpResponse(call_key_answer(acknowledged), content_type="text/xml; charset=utf-8")
 
 
-#: How long an inbound reply's MessageSid is remembered. Twilio's signature has no timestamp, so a captured signed
-#: reply could be posted again later and acknowledge a newer SMS to that phone; a reply is acted on once.
-INBOUND_SEEN_SECONDS = 30 * 24 * 3600
+#: How long a provider request acted on is remembered (``ProviderRequestSeen``): long past Twilio's retries and the
+#: life of any SMS it could acknowledge.
+SEEN_KEPT_DAYS = 30
 
 
-def _seen_before(message_sid: str) -> bool:
-    """True when this reply was already acted on (a replay, or Twilio retrying); no SID: nothing to remember."""
-    if not message_sid:
+def _seen_before(provider_id: str) -> bool:
+    """True when this reply or key press was already acted on (a replay, or Twilio retrying); no id: nothing to
+    remember. Call it inside the transaction that acts on the request: should that fail, the request was not seen."""
+    if not provider_id:
         return False
-    return not cache.add(f"twilio:inbound:{message_sid}", 1, timeout=INBOUND_SEEN_SECONDS)
+    now = timezone.now()
+    ProviderRequestSeen.objects.filter(seen_at__lt=now - timedelta(days=SEEN_KEPT_DAYS)).delete()
+    try:
+        with transaction.atomic():
+            ProviderRequestSeen.objects.create(provider_id=provider_id, seen_at=now)
+    except IntegrityError:
+        return True
+    return False
 
 
 @csrf_exempt
@@ -138,12 +151,18 @@ def twilio_inbound(request):
     if not phone:
         return HttpResponseBadRequest("缺少 From", content_type="text/plain; charset=utf-8")
     reply = MessagingResponse()
-    if callbacks.is_ack_reply(text) and not _seen_before(request.POST.get("MessageSid", "").strip()):
-        acked = callbacks.notifications_acknowledge(phone=phone, now=timezone.now())
-        if acked:
-            reply.message(f"已确认收到催报({acked[0].incident.number})，请尽快报送。")
-        else:
-            reply.message("未找到需要确认的催报短信。")
-    else:
+    if not callbacks.is_ack_reply(text):
         reply.message("回复 1、收到 或 OK 确认催报短信；报送请使用短信中的链接。")
+        return HttpResponse(str(reply), content_type="text/xml; charset=utf-8")
+    with transaction.atomic():
+        if _seen_before(request.POST.get("MessageSid", "").strip()):
+            acked = None
+        else:
+            acked = callbacks.notifications_acknowledge(phone=phone, now=timezone.now())
+    if acked:
+        reply.message(f"已确认收到催报({acked[0].incident.number})，请尽快报送。")
+    elif acked is None:
+        reply.message("回复 1、收到 或 OK 确认催报短信；报送请使用短信中的链接。")
+    else:
+        reply.message("未找到需要确认的催报短信。")
     return HttpResponse(str(reply), content_type="text/xml; charset=utf-8")

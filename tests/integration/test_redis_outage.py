@@ -192,3 +192,21 @@ def test_an_undelivered_callback_is_taken_while_redis_is_down(redis_down, client
 
     assert response.status_code == 204
     assert Notification.objects.filter(fallback_of=n, status="pending").count() == 2
+
+
+def test_a_reply_acknowledges_while_redis_is_down(redis_down, client, sent, settings):  # noqa: F811
+    """An officer's 收到 is taken with Redis down: its replay guard is in the database, not the cache (Twilio does
+    not retry an inbound message it got a 500 for, so the reply would be lost and the repeats would go on)."""
+    settings.TWILIO_AUTH_TOKEN = webhooks_test.TOKEN
+    settings.PUBLIC_BASE_URL = webhooks_test.BASE
+    n = sent()
+    reply = {"From": "+8617000000001", "Body": "收到", "MessageSid": "SM" + "d" * 32}
+    client.raise_request_exception = False
+
+    response = webhooks_test.signed_post(client, webhooks_test.INBOUND_URL, reply)
+
+    assert response.status_code == 200 and "已确认收到催报" in response.content.decode()
+    n.refresh_from_db()
+    assert n.status == "acknowledged"
+    again = webhooks_test.signed_post(client, webhooks_test.INBOUND_URL, reply)
+    assert again.status_code == 200 and "已确认收到催报" not in again.content.decode()

@@ -5,10 +5,13 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.db import DatabaseError
+from django.utils import timezone
 from freezegun import freeze_time
 from twilio.request_validator import RequestValidator
 
-from notifications.models import Notification, NotificationStatus
+from notifications import callbacks
+from notifications.models import Notification, NotificationStatus, ProviderRequestSeen
 from reporting import services
 from reporting.models import AuditEvent, Contact, ContactRole
 from tests.conftest import NOW
@@ -234,6 +237,40 @@ def test_a_reply_posted_again_does_not_acknowledge_a_newer_sms(client, sent):
     fresh = {**reply, "MessageSid": f"SM{uuid.uuid4().hex}"}  # a new reply from that phone still acknowledges
     assert "已确认收到催报" in signed_post(client, INBOUND_URL, fresh).content.decode()
     assert status(newer) == S.ACKNOWLEDGED
+
+
+def test_a_reply_whose_acknowledgement_fails_is_not_marked_seen(client, sent, monkeypatch):
+    """The reply is remembered in the transaction of its acknowledgement: should that fail (the database refuses
+    mid-way), the reply is not marked as seen, and Twilio's retry of it still acknowledges."""
+    n = sent()
+    reply = {"From": "+8617000000001", "Body": "1", "MessageSid": f"SM{uuid.uuid4().hex}"}
+    real = callbacks.notifications_acknowledge
+
+    def broken(**kwargs):
+        real(**kwargs)
+        raise DatabaseError("connection lost")
+
+    monkeypatch.setattr(callbacks, "notifications_acknowledge", broken)
+    client.raise_request_exception = False
+    assert signed_post(client, INBOUND_URL, reply).status_code == 500
+    assert status(n) == S.SENT and not ProviderRequestSeen.objects.exists()
+    monkeypatch.setattr(callbacks, "notifications_acknowledge", real)
+    assert "已确认收到催报" in signed_post(client, INBOUND_URL, reply).content.decode()
+    assert status(n) == S.ACKNOWLEDGED
+    assert list(ProviderRequestSeen.objects.values_list("provider_id", flat=True)) == [reply["MessageSid"]]
+
+
+def test_a_reply_is_remembered_thirty_days(client, sent):
+    n = sent()
+    old = ProviderRequestSeen.objects.create(provider_id="SM" + "0" * 32, seen_at=timezone.now() - timedelta(days=31))
+    recent = ProviderRequestSeen.objects.create(
+        provider_id="SM" + "9" * 32, seen_at=timezone.now() - timedelta(days=29)
+    )
+    replayed = signed_post(
+        client, INBOUND_URL, {"From": "+8617000000001", "Body": "1", "MessageSid": recent.provider_id}
+    )
+    assert "已确认收到催报" not in replayed.content.decode() and status(n) == S.SENT
+    assert not ProviderRequestSeen.objects.filter(pk=old.pk).exists()  # gone after SEEN_KEPT_DAYS
 
 
 def test_other_replies_do_not_acknowledge(client, sent):
