@@ -77,7 +77,9 @@ check: venv services
 	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
 	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null
 	DJANGO_SETTINGS_MODULE=config.settings.production SECRET_KEY=$$(printf 'x%.0s' {1..60})-ci-only-key \
-	  ALLOWED_HOSTS=tracker.example.org $(BIN)/python manage.py check --deploy --fail-level WARNING
+	  ALLOWED_HOSTS=tracker.example.org PUBLIC_BASE_URL=https://tracker.example.org \
+	  TWILIO_ACCOUNT_SID=AC$$(printf '0%.0s' {1..32}) TWILIO_AUTH_TOKEN=ci-only TWILIO_FROM_NUMBER=+15005550006 \
+	  $(BIN)/python manage.py check --deploy --fail-level WARNING
 
 pytest: venv services tools
 	$(BIN)/pytest

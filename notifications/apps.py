@@ -7,4 +7,4 @@ class NotificationsConfig(AppConfig):
     verbose_name = _("催报与通知")
 
     def ready(self) -> None:
-        from notifications import receivers  # noqa: F401  (connects to reporting.hooks)
+        from notifications import checks, receivers  # noqa: F401  (deploy checks; connects to reporting.hooks)
