@@ -6,8 +6,13 @@ A key's life (``reporting.api.idempotency`` drives it, one request at a time):
 - ``idempotency_claim`` inserts the record, in progress, in its own short transaction. Two requests with one key
   race on the unique constraint (user, key): the second waits for the first's INSERT to commit, then finds the
   record in progress (409). So at most one request with a key is ever being processed.
-- ``idempotency_complete`` stores the answer (status, body) when the request ended with a status below 500; a later
-  request with the same key and the same fingerprint gets it back without running (``Replay``).
+- ``idempotency_hold`` opens the request's transaction on the record: the request runs in it, row-locked, and
+  ``idempotency_complete`` stores the answer (status, body) in that very transaction when the request ended with a
+  status below 500, so what the request wrote and its answer commit together or not at all. A later request with
+  the same key and the same fingerprint gets the answer back without running (``Replay``). While the first request
+  runs, its row lock tells any other request with the key that it is in progress (409), however long it runs:
+  the lease below only covers the moment between the claim and the hold, and a process that died (its
+  connection, and so its lock, gone).
 - ``idempotency_release`` deletes the record when the request ended in a 5xx or raised: the client may retry.
 - A process that dies mid-request leaves its record in progress; after ``IDEMPOTENCY_KEY_LEASE_SECONDS`` the next
   request with that key takes the lease over (a new fencing token: the dead holder can no longer store or release).
@@ -25,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 
 from reporting.errors import ConflictError, DomainError
 from reporting.idempotency import HEADER
@@ -124,7 +129,13 @@ def idempotency_claim(*, user, key: str, method: str, path: str, fingerprint: st
                 return Claim(record.pk, token)
             except IntegrityError:
                 pass  # the key is taken: look at what holds it
-            record = IdempotencyRecord.objects.select_for_update().filter(user=user, key=key).first()
+            try:
+                # NOWAIT: a record locked is held by its request, running (``idempotency_hold``): in progress.
+                record = IdempotencyRecord.objects.select_for_update(nowait=True).filter(user=user, key=key).first()
+            except OperationalError as exc:
+                if getattr(getattr(exc, "__cause__", None), "sqlstate", None) != "55P03":  # lock_not_available
+                    raise
+                raise IdempotencyKeyInProgress() from exc
             if record is None:
                 continue  # its request failed and gave the key back in the meantime: claim it afresh
             if record.expires_at <= now:
@@ -151,6 +162,15 @@ def _restart(record: IdempotencyRecord, *, method: str, path: str, fingerprint: 
     record.response_status, record.response_content_type, record.response_body = None, "", ""
     record.completed_at = None
     record.save()
+
+
+def idempotency_hold(*, claim: Claim) -> bool:
+    """Lock the claimed record for the rest of the caller's transaction (the request's): False when the lease was
+    lost before (taken over after it lapsed). Call it inside ``transaction.atomic()``."""
+    held = IdempotencyRecord.objects.select_for_update().filter(
+        pk=claim.record_id, lock_token=claim.token, response_status__isnull=True
+    )
+    return bool(list(held.values_list("pk", flat=True)))
 
 
 def idempotency_complete(*, claim: Claim, status: int, content_type: str, body: str, now: datetime) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 from django.http import HttpResponse, RawPostDataException
 from rest_framework import exceptions
 from rest_framework.exceptions import APIException
@@ -37,10 +37,17 @@ class _Replayed(APIException):
 
 class IdempotentMixin:
     """For ``ApiViewSet``: ``idempotent_actions`` accept ``Idempotency-Key``. Needs ``self.now`` set before
-    ``initial`` runs."""
+    ``initial`` runs.
+
+    A claimed request runs in one transaction with its record locked (``idempotency_hold``), and its answer is
+    stored in that transaction: what it wrote is committed with its answer, or neither is. Otherwise a request
+    committed but whose answer was not stored (a process killed in between, the database lost for that last
+    statement, a 5xx raised after the service's commit) would run a second time on the retry, and a request
+    slower than the lease would run alongside the retry that took the lease over."""
 
     idempotent_actions: tuple[str, ...] = ()
     _idempotency_claim: Claim | None = None
+    _idempotency_atomic: transaction.Atomic | None = None
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
@@ -65,7 +72,17 @@ class IdempotentMixin:
         )
         if isinstance(outcome, Replay):
             raise _Replayed(outcome)
-        self._idempotency_claim = outcome
+        atomic = transaction.atomic()
+        atomic.__enter__()
+        try:
+            held = idempotency_services.idempotency_hold(claim=outcome)
+        except BaseException as exc:
+            atomic.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+        if not held:
+            atomic.__exit__(None, None, None)
+            raise idempotency_services.IdempotencyKeyInProgress()
+        self._idempotency_claim, self._idempotency_atomic = outcome, atomic
 
     def handle_exception(self, exc):
         if isinstance(exc, _Replayed):
@@ -76,36 +93,56 @@ class IdempotentMixin:
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
-        claim, self._idempotency_claim = self._idempotency_claim, None
-        if claim is None:
+        claim, atomic = self._take_claim()
+        if claim is None or atomic is None:
             return response
         if response.status_code >= 500:
-            _release(claim)
+            _abandon(claim, atomic)
             return response
-        if hasattr(response, "render"):
-            response.render()
         try:
-            idempotency_services.idempotency_complete(
+            if hasattr(response, "render"):
+                response.render()
+            stored = idempotency_services.idempotency_complete(
                 claim=claim,
                 status=response.status_code,
                 content_type=response.get("Content-Type", ""),
                 body=response.content.decode(response.charset or "utf-8"),
                 now=self.now,
             )
-        except DatabaseError:
-            # The request itself succeeded and its answer goes out; the key stays in progress until its lease
-            # lapses, then a retry runs again.
-            log.exception("idempotency record %s: the answer could not be stored", claim.record_id)
+            if not stored:  # cannot be while the record is held; never commit a request whose answer is lost
+                raise DatabaseError(f"idempotency record {claim.record_id}: held but not stored")
+        except BaseException as exc:
+            # Rolled back with its answer: the request did nothing, and a retry with the key runs afresh.
+            _abandon(claim, atomic, exc)
+            raise
+        # Commits the request's writes and its answer together (then runs their on_commit side effects).
+        atomic.__exit__(None, None, None)
         return response
 
     def dispatch(self, request, *args, **kwargs):
         try:
             return super().dispatch(request, *args, **kwargs)
         finally:
-            # Still held: the view raised past DRF's handler (a crash, Django's 500). The key may be retried.
-            claim, self._idempotency_claim = self._idempotency_claim, None
-            if claim is not None:
-                _release(claim)
+            # Still held: the view raised past DRF's handler (a crash, Django's 500). Its writes are rolled back
+            # and the key may be retried.
+            claim, atomic = self._take_claim()
+            if claim is not None and atomic is not None:
+                _abandon(claim, atomic, RuntimeError("the request raised"))
+
+    def _take_claim(self) -> tuple[Claim | None, transaction.Atomic | None]:
+        taken = self._idempotency_claim, self._idempotency_atomic
+        self._idempotency_claim = self._idempotency_atomic = None
+        return taken
+
+
+def _abandon(claim: Claim, atomic: transaction.Atomic, exc: BaseException | None = None) -> None:
+    """Roll the request back, then give its key back."""
+    exc = exc or RuntimeError("the request failed on the server's side")
+    try:
+        atomic.__exit__(type(exc), exc, exc.__traceback__)
+    except DatabaseError:
+        log.exception("idempotency record %s: the request could not be rolled back", claim.record_id)
+    _release(claim)
 
 
 def _release(claim: Claim) -> None:

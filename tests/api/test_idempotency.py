@@ -8,6 +8,7 @@ from datetime import timedelta
 from unittest import mock
 
 import pytest
+from django.db import DatabaseError
 from django.utils import timezone
 from rest_framework.exceptions import APIException
 
@@ -394,6 +395,27 @@ def test_a_5xx_answer_is_not_stored(units, duty_room):
     assert not IdempotencyRecord.objects.exists()
 
     assert post(client, "/incidents/", body).status_code == 201
+
+
+def test_a_request_whose_answer_could_not_be_stored_is_rolled_back_and_runs_once_on_retry(units, duty_room, settings):
+    """The service's writes and the stored answer commit together: a request that wrote but could not store its
+    answer (the database lost for that statement, or the process killed right then) must not leave an incident
+    behind that the retry, once the lease has lapsed, opens a second time."""
+    settings.IDEMPOTENCY_KEY_LEASE_SECONDS = 60
+    client, body = client_for(duty_room), incident_body(units)
+    with mock.patch.object(idempotency_services, "idempotency_complete", side_effect=DatabaseError("gone")):
+        try:
+            post(client, "/incidents/", body)
+        except DatabaseError:
+            pass  # a 500: what the request wrote was rolled back with it
+    # However the key was left (given back, or in progress until its lease lapses), a retry may now run.
+    IdempotencyRecord.objects.update(locked_at=timezone.now() - timedelta(seconds=61))
+
+    response = post(client, "/incidents/", body)
+
+    assert response.status_code == 201, response.content
+    assert Incident.objects.count() == 1
+    assert AuditEvent.objects.filter(kind="incident_created").count() == 1
 
 
 # --- expiry -------------------------------------------------------------------------------------------------------

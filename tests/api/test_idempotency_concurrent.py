@@ -114,3 +114,48 @@ def test_concurrent_written_reports_with_one_key_file_one_report(units, duty_roo
 
     assert Report.objects.filter(kind="follow_up").count() == rounds
     assert sorted(Report.objects.filter(kind="follow_up").values_list("sequence", flat=True)) == [1, 2, 3, 4]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_request_slower_than_the_lease_is_not_run_again_by_a_retry(units, duty_room, monkeypatch, settings):
+    """The lease covers a dead process, not a slow one: a retry arriving after the lease while the first request
+    still runs is told 409 (the first still holds its record), and one incident is opened."""
+    settings.IDEMPOTENCY_KEY_LEASE_SECONDS = 0.2
+    real = services.incident_create
+    started = threading.Event()
+
+    def slow(**kwargs):
+        started.set()
+        time.sleep(1.0)
+        return real(**kwargs)
+
+    monkeypatch.setattr(services, "incident_create", slow)
+    now = timezone.now()
+    body = {
+        "title": "慢请求",
+        "domain": "production_safety",
+        "occurred_at": (now - timedelta(minutes=20)).isoformat(),
+        "location": "泗泾镇某路1号",
+        "units": [{"unit": "sijing", "first_known_at": (now - timedelta(minutes=10)).isoformat(), "channel": "self"}],
+    }
+    responses: dict[str, object] = {}
+
+    def first():
+        try:
+            responses["first"] = client_for(duty_room).post(
+                f"{V1}/incidents/", body, format="json", HTTP_IDEMPOTENCY_KEY="slow"
+            )
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert started.wait(timeout=10)
+    time.sleep(0.4)  # the first request's lease has lapsed; it is still running
+    retry = client_for(duty_room).post(f"{V1}/incidents/", body, format="json", HTTP_IDEMPOTENCY_KEY="slow")
+    thread.join(timeout=30)
+
+    assert responses["first"].status_code == 201, responses["first"].content
+    assert retry.status_code == 409, retry.content
+    assert Incident.objects.count() == 1
+    assert AuditEvent.objects.filter(kind="incident_created").count() == 1
