@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
 from notifications import batch, escalation, roster
 from notifications.callbacks import early_statuses_sweep
@@ -205,6 +205,26 @@ def _without_acknowledged(contacts: list[Contact], *, obligation: Obligation, pl
             obligation=obligation, step__in=keys, status=NotificationStatus.ACKNOWLEDGED
         ).values_list("recipient_id", flat=True)
     )
+    if deadline == "verbal":
+        # A verbal message folded into a written one (``merge_same_moment``) was acknowledged with the message that
+        # carried it: the person replied to the one SMS they got at that moment.
+        carrier_acked = Notification.objects.filter(
+            obligation=obligation,
+            recipient_id=OuterRef("recipient_id"),
+            channel=OuterRef("channel"),
+            scheduled_for=OuterRef("scheduled_for"),
+            status=NotificationStatus.ACKNOWLEDGED,
+        ).exclude(step__in=keys)
+        acked |= set(
+            Notification.objects.filter(
+                obligation=obligation,
+                step__in=keys,
+                status=NotificationStatus.CANCELLED,
+                error__startswith=MERGED_ERROR.split("{", 1)[0],
+            )
+            .filter(Exists(carrier_acked))
+            .values_list("recipient_id", flat=True)
+        )
     return [c for c in contacts if c.pk not in acked]
 
 

@@ -108,7 +108,7 @@ def test_acknowledged_recipient_gets_no_repeats_but_escalation_continues(units, 
 def test_a_verbal_repeat_is_folded_into_the_written_message_to_the_same_person_only(units, roster):
     """At written due + 15 min the verbal step's 3rd repeat and the written step's 1st fall together. Whoever gets
     the written SMS does not also get the verbal one (closed ``cancelled``, never sent); the officer, who
-    acknowledged the written SMS and so gets no written repeat, still gets the verbal repeat."""
+    acknowledged the written SMS (which carried the verbal repeat folded into it), gets neither repeat."""
     with freeze_time(T0):
         obligation = open_incident(units).obligations.get()
     sweep_at(WRITTEN_DUE + timedelta(seconds=1))
@@ -118,7 +118,7 @@ def test_a_verbal_repeat_is_folded_into_the_written_message_to_the_same_person_o
     sweep_at(WRITTEN_DUE + timedelta(minutes=15, seconds=1))
     at_75 = Notification.objects.filter(obligation=obligation, scheduled_for=WRITTEN_DUE + timedelta(minutes=15))
     sent = {(n.recipient.name, n.step) for n in at_75.exclude(status="cancelled")}
-    assert sent == {("张值班员", "verbal_overdue"), ("李值班长", "written_overdue"), ("赵带班", "written_overdue")}
+    assert sent == {("李值班长", "written_overdue"), ("赵带班", "written_overdue")}
     merged = at_75.filter(status="cancelled")
     assert {(n.recipient.name, n.step, n.repeat) for n in merged} == {
         ("李值班长", "verbal_overdue", 3),
@@ -127,7 +127,26 @@ def test_a_verbal_repeat_is_folded_into_the_written_message_to_the_same_person_o
     assert {n.error for n in merged} == {"并入同时发出的书面报催报 (merged into written_overdue)"}
     # Fired: a later tick neither sends them nor brings them back.
     sweep_at(WRITTEN_DUE + timedelta(minutes=16))
-    assert at_75.count() == 5 and merged.count() == 2
+    assert at_75.count() == 4 and merged.count() == 2
+
+
+def test_acknowledging_a_written_message_stops_the_verbal_repeats_folded_into_it(units, roster):
+    """SPEC: a recipient who replied gets no more repeats. Someone whose only SMS at written due was the written one
+    (their verbal repeat folded into it, e.g. just come on duty) and who replied to it must not get the verbal
+    repeats that follow, now that no written repeat carries them."""
+    with freeze_time(T0):
+        obligation = open_incident(units).obligations.get()
+    sweep_at(WRITTEN_DUE + timedelta(seconds=1))
+    officer = Notification.objects.filter(obligation=obligation, recipient=roster["officer"], channel="sms")
+    officer.exclude(step="written_overdue").exclude(status="cancelled").update(status="failed")  # none acknowledged
+    officer.filter(step="written_overdue").update(status="acknowledged")
+    assert officer.filter(step="verbal_overdue", repeat=2, status="cancelled").exists()  # folded at written due
+
+    sweep_at(WRITTEN_DUE + timedelta(minutes=15, seconds=1))
+    sweep_at(WRITTEN_DUE + timedelta(minutes=30, seconds=1))
+
+    later = officer.filter(scheduled_for__gt=WRITTEN_DUE).exclude(status="cancelled")
+    assert list(later.values_list("step", "repeat")) == []
 
 
 def test_plan_is_frozen_at_creation(units, roster):
