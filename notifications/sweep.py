@@ -145,6 +145,7 @@ def obligation_rows(
     plan = obligation.escalation_plan or []
     clock = clock_of(obligation)
     rows_by_deadline: dict[str, list[Notification]] = {}
+    carriers: list[Notification] = []  # written rows a verbal one may fold into: not reminders
     for moment in escalation.due_steps(plan, clock, now=now, fired=fired):
         contacts = roster.audience_resolve(
             unit=obligation.unit,
@@ -158,21 +159,21 @@ def obligation_rows(
         )
         if moment.is_repeat:
             contacts = _without_acknowledged(contacts, obligation=obligation, plan=plan, deadline=moment.deadline)
-        rows_by_deadline.setdefault(moment.deadline, []).extend(
-            notification_rows(
-                incident_id=obligation.incident_id,
-                obligation_id=obligation.pk,
-                step=moment.key,
-                repeat=moment.repeat,
-                contacts=contacts,
-                channels=moment.channels,
-                scheduled_for=moment.at,
-                now=now,
-            )
+        rows = notification_rows(
+            incident_id=obligation.incident_id,
+            obligation_id=obligation.pk,
+            step=moment.key,
+            repeat=moment.repeat,
+            contacts=contacts,
+            channels=moment.channels,
+            scheduled_for=moment.at,
+            now=now,
         )
+        rows_by_deadline.setdefault(moment.deadline, []).extend(rows)
+        if moment.deadline == "written" and not moment.is_reminder:
+            carriers += rows
     obligation.next_action_at = escalation.next_action_at(plan, clock, now=now)
-    verbal, written = rows_by_deadline.get("verbal", []), rows_by_deadline.get("written", [])
-    return merge_same_moment(verbal, into=written) + written
+    return merge_same_moment(rows_by_deadline.get("verbal", []), into=carriers) + rows_by_deadline.get("written", [])
 
 
 #: The error of a verbal-deadline row that ``merge_same_moment`` folded into a written step's message.
@@ -188,7 +189,9 @@ def merge_same_moment(verbal: list[Notification], *, into: list[Notification]) -
     deadline's own moments (written due, and its repeats 15 and 30 minutes later): a silent unit's officer, shift
     leader and leader on shift would each get two SMS in the same second, three times over. The written message
     asks for the report that discharges both deadlines (SPEC rule 3); the verbal deadline's breach, board alarm and
-    findings read the obligation, not its messages, and are unaffected."""
+    findings read the obligation, not its messages, and are unaffected. Only an overdue message carries a verbal
+    one (the caller passes no reminder in ``into``): a written reminder says time is left, and a ladder that puts
+    it on the verbal deadline must still say that the verbal report is overdue."""
     written = {(row.recipient.pk, row.channel): row.step for row in into}
     for row in verbal:
         if step := written.get((row.recipient.pk, row.channel)):

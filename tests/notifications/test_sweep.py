@@ -105,6 +105,22 @@ def test_acknowledged_recipient_gets_no_repeats_but_escalation_continues(units, 
     assert sorted(n.recipient.name for n in repeat) == ["李值班长", "赵带班"]
 
 
+def test_a_written_reminder_never_carries_an_overdue_verbal_message(units, roster):
+    """A ladder whose written reminder falls on the verbal deadline (written due - 30 min): the reminder says time
+    is left, so the verbal overdue SMS still goes to the same people at the same moment, not folded into it."""
+    EscalationStep.objects.filter(policy__active=True, key="written_reminder").update(offset_minutes=-30)
+    with freeze_time(T0):
+        obligation = open_incident(units).obligations.get()
+    sweep_at(VERBAL_DUE + timedelta(seconds=1))
+    sms = Notification.objects.filter(obligation=obligation, channel="sms")
+    assert not sms.filter(status="cancelled").exists()
+    officer = roster["officer"]
+    assert sorted(sms.filter(recipient=officer).values_list("step", flat=True)) == [
+        "verbal_overdue",
+        "written_reminder",
+    ]
+
+
 def test_a_verbal_repeat_is_folded_into_the_written_message_to_the_same_person_only(units, roster):
     """At written due + 15 min the verbal step's 3rd repeat and the written step's 1st fall together. Whoever gets
     the written SMS does not also get the verbal one (closed ``cancelled``, never sent); the officer, who
