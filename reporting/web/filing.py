@@ -8,6 +8,7 @@ everything the user typed.
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -98,12 +99,22 @@ def _remember_filed(request, token: str, report: Report) -> None:
     request.session[SUBMISSIONS] = dict(list(seen.items())[-SUBMISSIONS_KEPT:])
 
 
+#: How recent the user's last report must be for an identical form to be taken for it sent again (``_twin_of``).
+REPEAT_WINDOW = timedelta(minutes=10)
+
+
 def _twin_of(request, obligation: Obligation, form: ReportForm) -> Report | None:
-    """The user's last filed report of this kind on this obligation when the form says exactly what it said (and
-    corrects the same report, or none): the same form sent again after the page was loaded anew (back, then 报送),
-    which adds nothing to the record."""
+    """The user's last filed report of this kind on this obligation, filed within ``REPEAT_WINDOW``, when the form
+    says exactly what it said (and corrects the same report, or none): the same form sent again after the page was
+    loaded anew (back, then 报送) or while the first answer was slow, which adds nothing to the record. An identical
+    follow-up filed later (情况无变化, an hour on) is a new report: the unit kept reporting."""
     kind = form.cleaned_data.get("kind")
-    last = obligation.reports.filed().filter(kind=kind, filed_by=request.user).order_by("-filed_at", "-id").first()
+    last = (
+        obligation.reports.filed()
+        .filter(kind=kind, filed_by=request.user, filed_at__gte=timezone.now() - REPEAT_WINDOW)
+        .order_by("-filed_at", "-id")
+        .first()
+    )
     if last is None or last.references_id != form.cleaned_data.get("references"):
         return None
     values = form.report_values()

@@ -292,3 +292,22 @@ def test_a_report_posted_without_the_forms_marker_is_not_kept(client, sijing_off
     client.post(url, written_post(obligation, account="来历不明的内容", action="file"))
     client.force_login(colleague)
     assert client.get(url).context["form"].initial.get("account") != "来历不明的内容"
+
+
+def test_the_same_follow_up_filed_on_purpose_an_hour_later_is_a_new_report(client, sijing_officer, obligation):
+    """An officer reports at 10:00 that nothing changed (续报: 情况无变化) and, an hour later, again: the second
+    follow-up says the same but is a new report (the unit kept reporting), not a resend of the first one."""
+    from datetime import timedelta
+
+    from freezegun import freeze_time
+
+    client.force_login(sijing_officer)
+    url = f"/obligations/{obligation.pk}/file/"
+    client.post(url, written_post(obligation))
+    update = written_post(obligation, kind="follow_up", account="情况无变化, 伤员在院观察")
+    first = client.post(url, {**update, "submission": shown_submission(client, url)})
+    assert first.status_code == 302
+    with freeze_time(timezone.now() + timedelta(hours=1), tick=True):
+        again = client.post(url, {**update, "submission": shown_submission(client, url)})
+        assert again.status_code == 302 and again["Location"] != first["Location"]
+    assert [r.sequence for r in obligation.reports.filed().filter(kind="follow_up").order_by("id")] == [1, 2]
