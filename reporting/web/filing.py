@@ -84,11 +84,13 @@ SUBMISSIONS = "filed_submissions"
 SUBMISSIONS_KEPT = 20
 
 
-def _filed_before(request, obligation: Obligation) -> Report | None:
-    """The report this very form (its ``submission``) already filed in this session, if any."""
+def _filed_before(request, obligation: Obligation, form: ReportForm) -> Report | None:
+    """The report this very form (its ``submission``) already filed in this session, if the form still says what
+    it said: a form changed after back (another kind, the news added) and sent again is a new report, not a repeat."""
     token = request.POST.get("submission", "")
     report_id = request.session.get(SUBMISSIONS, {}).get(token) if token else None
-    return obligation.reports.filed().filter(pk=report_id).first() if report_id else None
+    report = obligation.reports.filed().filter(pk=report_id).first() if report_id else None
+    return report if report is not None and _says_the_same(report, form) else None
 
 
 def _remember_filed(request, token: str, report: Report) -> None:
@@ -108,19 +110,22 @@ def _twin_of(request, obligation: Obligation, form: ReportForm) -> Report | None
     says exactly what it said (and corrects the same report, or none): the same form sent again after the page was
     loaded anew (back, then 报送) or while the first answer was slow, which adds nothing to the record. An identical
     follow-up filed later (情况无变化, an hour on) is a new report: the unit kept reporting."""
-    kind = form.cleaned_data.get("kind")
     last = (
         obligation.reports.filed()
-        .filter(kind=kind, filed_by=request.user, filed_at__gte=timezone.now() - REPEAT_WINDOW)
+        .filter(kind=form.cleaned_data.get("kind"), filed_by=request.user, filed_at__gte=timezone.now() - REPEAT_WINDOW)
         .order_by("-filed_at", "-id")
         .first()
     )
-    if last is None or last.references_id != form.cleaned_data.get("references"):
-        return None
+    return last if last is not None and _says_the_same(last, form) else None
+
+
+def _says_the_same(report: Report, form: ReportForm) -> bool:
+    """Whether the (valid) form holds exactly what ``report`` says: kind, elements and the report it corrects."""
     values = form.report_values()
     if values.get("serious_injuries") is None:
         values["serious_injuries"] = 0  # as the service stores it
-    return None if _edited(last, kind=kind, values=values, references_id=last.references_id) else last
+    kind = form.cleaned_data.get("kind")
+    return not _edited(report, kind=kind, values=values, references_id=form.cleaned_data.get("references"))
 
 
 def _repeat(request, report: Report):
@@ -280,13 +285,12 @@ def _filing(request, obligation: Obligation):
     correcting = None
     if request.method == "POST":
         as_draft = request.POST.get("action") == "draft"
-        earlier = None if as_draft else _filed_before(request, obligation)
-        if earlier is not None:
-            return _repeat(request, earlier)
         form, status = _bound_form(request, obligation, kinds=kinds, may_log_call=may_log_call, correctable=correctable)
-        twin = _twin_of(request, obligation, form) if status in (200, 208) and not as_draft else None
-        if twin is not None:
-            return _repeat(request, twin)
+        if status in (200, 208) and not as_draft:
+            # The same report sent again (this very form, or the same one loaded anew): filed once, shown.
+            repeated = _filed_before(request, obligation, form) or _twin_of(request, obligation, form)
+            if repeated is not None:
+                return _repeat(request, repeated)
         if status == 208:
             form, status = _gone_form(
                 request, obligation, kinds=kinds, may_log_call=may_log_call, correctable=correctable

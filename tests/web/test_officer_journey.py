@@ -311,3 +311,22 @@ def test_the_same_follow_up_filed_on_purpose_an_hour_later_is_a_new_report(clien
         again = client.post(url, {**update, "submission": shown_submission(client, url)})
         assert again.status_code == 302 and again["Location"] != first["Location"]
     assert [r.sequence for r in obligation.reports.filed().filter(kind="follow_up").order_by("id")] == [1, 2]
+
+
+def test_a_form_changed_after_back_and_sent_again_is_filed_not_taken_for_a_repeat(client, sijing_officer, obligation):
+    """After filing the written report the officer goes back (the page comes from the browser's cache, the same
+    submission value), changes it to a follow-up with the news and sends it: that is a new report, not the written
+    report sent again; the news must not be dropped."""
+    client.force_login(sijing_officer)
+    url = f"/obligations/{obligation.pk}/file/"
+    post = written_post(obligation, submission=shown_submission(client, url))
+    written = client.post(url, post)
+    assert written.status_code == 302
+    changed = {**post, "kind": "follow_up", "account": "明火已扑灭, 伤员已送医"}
+    response = client.post(url, changed)
+    assert response.status_code == 302 and response["Location"] != written["Location"]
+    follow_up = obligation.reports.filed().get(kind="follow_up")
+    assert follow_up.account == "明火已扑灭, 伤员已送医"
+    # The very same follow-up sent once more is still recognised.
+    assert client.post(url, changed)["Location"] == response["Location"]
+    assert obligation.reports.filed().count() == 2
