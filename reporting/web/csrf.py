@@ -4,7 +4,8 @@ happens (the page was open too long, a sign-in in another tab, cookies off) and 
 
 A report typed into the filing form is not lost: when the refused POST came from this site (its ``Origin`` is
 ours), it is kept like a report typed while the session ended (``reporting.web.filing``) and the page leads back
-to the form, where it is shown again, unfiled. A POST from elsewhere keeps nothing (it could plant text in the
+to the form, where it is shown again, unfiled, to the user the form was shown to only (a sign-in as someone else
+in another tab is a usual cause of the refusal). A POST from elsewhere keeps nothing (it could plant text in the
 victim's form)."""
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ def csrf_failure(request, reason: str = ""):
         view = resolve(request.path_info).view_name
     except Resolver404:
         view = ""
-    if request.method == "POST" and view in FILING_VIEWS and _same_origin(request):
-        filing.keep_typed(request)
+    if request.method == "POST" and view in FILING_VIEWS and _same_origin(request) and filing.keep_typed(request):
         back = request.get_full_path()
     return render(request, "web/csrf_failure.html", {"back": back}, status=403)

@@ -8,10 +8,12 @@ everything the user typed.
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
+from django.core import signing
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -82,11 +84,13 @@ SUBMISSIONS = "filed_submissions"
 SUBMISSIONS_KEPT = 20
 
 
-def _filed_before(request, obligation: Obligation) -> Report | None:
-    """The report this very form (its ``submission``) already filed in this session, if any."""
+def _filed_before(request, obligation: Obligation, form: ReportForm) -> Report | None:
+    """The report this very form (its ``submission``) already filed in this session, if the form still says what
+    it said: a form changed after back (another kind, the news added) and sent again is a new report, not a repeat."""
     token = request.POST.get("submission", "")
     report_id = request.session.get(SUBMISSIONS, {}).get(token) if token else None
-    return obligation.reports.filed().filter(pk=report_id).first() if report_id else None
+    report = obligation.reports.filed().filter(pk=report_id).first() if report_id else None
+    return report if report is not None and _says_the_same(report, form) else None
 
 
 def _remember_filed(request, token: str, report: Report) -> None:
@@ -97,18 +101,31 @@ def _remember_filed(request, token: str, report: Report) -> None:
     request.session[SUBMISSIONS] = dict(list(seen.items())[-SUBMISSIONS_KEPT:])
 
 
+#: How recent the user's last report must be for an identical form to be taken for it sent again (``_twin_of``).
+REPEAT_WINDOW = timedelta(minutes=10)
+
+
 def _twin_of(request, obligation: Obligation, form: ReportForm) -> Report | None:
-    """The user's last filed report of this kind on this obligation when the form says exactly what it said (and
-    corrects the same report, or none): the same form sent again after the page was loaded anew (back, then 报送),
-    which adds nothing to the record."""
-    kind = form.cleaned_data.get("kind")
-    last = obligation.reports.filed().filter(kind=kind, filed_by=request.user).order_by("-filed_at", "-id").first()
-    if last is None or last.references_id != form.cleaned_data.get("references"):
-        return None
+    """The user's last filed report of this kind on this obligation, filed within ``REPEAT_WINDOW``, when the form
+    says exactly what it said (and corrects the same report, or none): the same form sent again after the page was
+    loaded anew (back, then 报送) or while the first answer was slow, which adds nothing to the record. An identical
+    follow-up filed later (情况无变化, an hour on) is a new report: the unit kept reporting."""
+    last = (
+        obligation.reports.filed()
+        .filter(kind=form.cleaned_data.get("kind"), filed_by=request.user, filed_at__gte=timezone.now() - REPEAT_WINDOW)
+        .order_by("-filed_at", "-id")
+        .first()
+    )
+    return last if last is not None and _says_the_same(last, form) else None
+
+
+def _says_the_same(report: Report, form: ReportForm) -> bool:
+    """Whether the (valid) form holds exactly what ``report`` says: kind, elements and the report it corrects."""
     values = form.report_values()
     if values.get("serious_injuries") is None:
         values["serious_injuries"] = 0  # as the service stores it
-    return None if _edited(last, kind=kind, values=values, references_id=last.references_id) else last
+    kind = form.cleaned_data.get("kind")
+    return not _edited(report, kind=kind, values=values, references_id=form.cleaned_data.get("references"))
 
 
 def _repeat(request, report: Report):
@@ -268,13 +285,12 @@ def _filing(request, obligation: Obligation):
     correcting = None
     if request.method == "POST":
         as_draft = request.POST.get("action") == "draft"
-        earlier = None if as_draft else _filed_before(request, obligation)
-        if earlier is not None:
-            return _repeat(request, earlier)
         form, status = _bound_form(request, obligation, kinds=kinds, may_log_call=may_log_call, correctable=correctable)
-        twin = _twin_of(request, obligation, form) if status in (200, 208) and not as_draft else None
-        if twin is not None:
-            return _repeat(request, twin)
+        if status in (200, 208) and not as_draft:
+            # The same report sent again (this very form, or the same one loaded anew): filed once, shown.
+            repeated = _filed_before(request, obligation, form) or _twin_of(request, obligation, form)
+            if repeated is not None:
+                return _repeat(request, repeated)
         if status == 208:
             form, status = _gone_form(
                 request, obligation, kinds=kinds, may_log_call=may_log_call, correctable=correctable
@@ -332,6 +348,7 @@ def _filing(request, obligation: Obligation):
         "draft_saved_at": local_short(draft_saved.created_at) if draft_saved else None,
         "required_by_kind": {kind: list(fields) for kind, fields in elements.REQUIRED.items()},
         "may_log_call": may_log_call,
+        "typed_by": typed_by_marker(request.user),
         "filed_reports": reports,
         "correcting": next((item for item in reports if item["report"] == correcting), None),
         # Both clocks are decided (by a report, or marked not required): nothing is due any more; the page says so
@@ -344,31 +361,56 @@ def _filing(request, obligation: Obligation):
 
 #: Session key: a report typed into the form whose session had ended (``_to_login``), restored after login.
 TYPED = "typed_report"
+#: The form's ``typed_by`` value: who the form was shown to, signed (``typed_by_marker``).
+TYPED_BY_SALT = "reporting.web.filing.typed_by"
+
+
+def typed_by_marker(user) -> str:
+    """The filing form's hidden ``typed_by`` value: the user the form was shown to. A report kept when the session
+    ended is shown again to that user only: the session that keeps it is anonymous (expired, signed out) or another
+    user's (signed in in another tab), and whoever signs in next on that browser must not find it in their form."""
+    return signing.Signer(salt=TYPED_BY_SALT).sign(str(user.pk))
+
+
+def _typist(request) -> int | None:
+    """The user the POSTed form was shown to, from its ``typed_by`` value; None when it has none or a forged one."""
+    try:
+        return int(signing.Signer(salt=TYPED_BY_SALT).unsign(request.POST.get("typed_by", "")))
+    except (signing.BadSignature, ValueError):
+        return None
 
 
 def _to_login(request):
     """The login page, and back to this form afterwards. A report POSTed after the session ended (expired, signed
     out in another tab) is kept in the new session, which login keeps, and shown again, unfiled, after login: an
-    officer who typed for twenty minutes must not lose it to a session. It passed the CSRF check, so it is the
-    user's own."""
-    if request.method == "POST":
-        keep_typed(request)
+    officer who typed for twenty minutes must not lose it to a session. It passed the CSRF check, and it is shown
+    again only to the user the form was shown to (``typed_by``)."""
+    if request.method == "POST" and keep_typed(request):
         messages.warning(request, _("登录已失效, 报告尚未报送。请重新登录, 您填写的内容会恢复到表单中。"))
     return redirect_to_login(request.get_full_path(), reverse("web:login"))
 
 
-def keep_typed(request) -> None:
-    """Keep the POSTed report for this form in the session, to be shown again (once, unfiled) on its next GET."""
-    data = {k: v for k, v in request.POST.lists() if k not in ("csrfmiddlewaretoken", "action")}
-    request.session[TYPED] = {"path": request.path, "data": data}
+def keep_typed(request) -> bool:
+    """Keep the POSTed report for this form in the session, to be shown again (once, unfiled) on its next GET, to
+    the user the form was shown to; False (nothing kept) when the form names no such user, or when the session is
+    another user's (signed in in another tab: signing in again as the typist would start a new session anyway)."""
+    typist = _typist(request)
+    if typist is None or (request.user.is_authenticated and request.user.pk != typist):
+        return False
+    data = {k: v for k, v in request.POST.lists() if k not in ("csrfmiddlewaretoken", "action", "typed_by")}
+    request.session[TYPED] = {"path": request.path, "user": typist, "data": data}
+    return True
 
 
 def _typed_kept(request) -> dict | None:
-    """What ``_to_login`` kept for this form, once."""
+    """What ``_to_login`` kept for this form, once, and only for the user who typed it (another user who signed in
+    on the same browser never sees it: it is dropped)."""
     typed = request.session.get(TYPED)
     if not typed or typed.get("path") != request.path:
         return None
     del request.session[TYPED]
+    if typed.get("user") != request.user.pk:
+        return None
     return {k: v[-1] for k, v in typed["data"].items() if v}
 
 

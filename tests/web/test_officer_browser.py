@@ -209,3 +209,45 @@ def test_long_text_fields_count_what_is_left_in_both_languages(phone_page, live_
     page.fill("#id_summary", "f" * 5000)
     expect(summary).to_contain_text("Limit of 5000 characters reached")
     assert no_horizontal_overflow(page)
+
+
+def test_text_kept_for_a_language_switch_is_not_put_into_another_users_form(
+    phone_page, live_server, units, sijing_officer
+):
+    """A shared duty-room PC: the officer's session ends while typing, he switches the language (the page goes to
+    the login page) and leaves; a colleague signs in in that tab and lands on the form: it must not come filled
+    with the officer's text (kept in the tab's sessionStorage for the language switch)."""
+    from reporting.models import Role
+    from tests.conftest import make_user
+
+    make_user("sijing-colleague", Role.UNIT_STAFF, units["sijing"])
+    page = phone_page
+    incident = open_incident(sijing_officer, units["sijing"], known_minutes_ago=20, title="泗泾镇某厂房火灾")
+    obligation = incident.obligations.get()
+    link = f"{live_server.url}/f/{filing_token(obligation.pk)}"
+    login(page, live_server, "sijing-officer", next_path=f"/f/{filing_token(obligation.pk)}")
+    fill(page, WRITTEN_TYPED)
+    page.context.clear_cookies(name="sessionid")  # the session ended while the officer was typing
+    page.select_option("#lang-select", "en")
+    page.wait_for_url(f"{live_server.url}/login/**")
+    page.fill("#id_username", "sijing-colleague")
+    page.fill("#id_password", "pw-sijing-colleague")
+    page.click("button[type=submit].primary")
+    page.wait_for_url(link)
+    expect(page.locator("button[value=file]")).to_have_text("File report")
+    expect(page.locator("#id_account")).to_have_value("")
+    expect(page.locator("#id_measures")).to_have_value("")
+    assert page.evaluate("Object.keys(window.sessionStorage).filter(k => k.startsWith('typed-report:'))") == []
+
+
+def test_signing_out_leaves_no_typed_report_in_the_tab(phone_page, live_server, units, sijing_officer):
+    """Text kept for a language switch stays in the tab's sessionStorage until shown; signing out clears it."""
+    page = phone_page
+    incident = open_incident(sijing_officer, units["sijing"], known_minutes_ago=20, title="泗泾镇某厂房火灾")
+    obligation = incident.obligations.get()
+    login(page, live_server, "sijing-officer", next_path=f"/f/{filing_token(obligation.pk)}")
+    fill(page, WRITTEN_TYPED)
+    page.evaluate("window.sessionStorage.setItem('typed-report:/elsewhere/', '[[\"account\", \"x\"]]')")
+    page.click("form.logout button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/login/**")
+    assert page.evaluate("Object.keys(window.sessionStorage).filter(k => k.startsWith('typed-report:'))") == []

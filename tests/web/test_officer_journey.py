@@ -140,6 +140,12 @@ def test_the_same_report_from_a_form_loaded_again_is_recognised_and_not_filed_tw
     assert [r.kind for r in obligation.reports.filed().order_by("id")] == ["written", "follow_up"]
 
 
+def typed_by(client, url: str) -> str:
+    """The form's ``typed_by`` value as shown to the client's user."""
+    html = client.get(url).content.decode()
+    return re.search(r'name="typed_by" value="([^"]+)"', html).group(1)
+
+
 # --- the session ended while typing --------------------------------------------------------------------------
 
 
@@ -147,7 +153,10 @@ def test_a_report_posted_after_the_session_ended_is_kept_through_login_and_not_f
     client, sijing_officer, obligation
 ):
     url = f"/obligations/{obligation.pk}/file/"
-    post = written_post(obligation, account="会话过期前写好的经过", injuries="3", action="file")
+    client.force_login(sijing_officer)
+    marker = typed_by(client, url)
+    client.logout()  # the session ended while the officer was typing
+    post = written_post(obligation, account="会话过期前写好的经过", injuries="3", action="file", typed_by=marker)
     response = client.post(url, post)
     assert response.status_code == 302 and response["Location"].startswith("/login/?next=")
     assert not obligation.reports.exists()
@@ -174,7 +183,7 @@ def csrf_client(sijing_officer):
 
 def test_a_refused_csrf_submission_says_so_in_chinese_and_keeps_the_typed_report(csrf_client, obligation):
     url = f"/f/{filing_token(obligation.pk)}"
-    post = written_post(obligation, account="校验失败前写好的经过")
+    post = written_post(obligation, account="校验失败前写好的经过", typed_by=typed_by(csrf_client, url))
     response = csrf_client.post(url, post, headers={"Origin": "http://testserver"})
     assert response.status_code == 403
     html = response.content.decode()
@@ -186,7 +195,7 @@ def test_a_refused_csrf_submission_says_so_in_chinese_and_keeps_the_typed_report
 
 def test_a_refused_cross_site_submission_keeps_nothing(csrf_client, obligation):
     url = f"/f/{filing_token(obligation.pk)}"
-    post = written_post(obligation, account="别处网站塞进来的内容")
+    post = written_post(obligation, account="别处网站塞进来的内容", typed_by=typed_by(csrf_client, url))
     response = csrf_client.post(url, post, headers={"Origin": "https://evil.example"})
     assert response.status_code == 403 and 'id="back-to-form"' not in response.content.decode()
     assert csrf_client.get(url).context["form"].initial.get("account") != "别处网站塞进来的内容"
@@ -225,3 +234,99 @@ def test_a_draft_with_a_bad_value_names_only_that_value(client, sijing_officer, 
     post = {"kind": "written", "contact_phone": "12345", "action": "draft"}
     response = client.post(f"/obligations/{obligation.pk}/file/", post)
     assert response.status_code == 400 and list(response.context["form"].errors) == ["contact_phone"]
+
+
+# --- a kept report is its typist's only ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def colleague(units):
+    """Another officer of the same unit, on the same duty-room PC."""
+    from reporting.models import Role
+    from tests.conftest import make_user
+
+    return make_user("sijing-colleague", Role.UNIT_STAFF, units["sijing"])
+
+
+def test_a_report_kept_when_the_session_ended_is_not_shown_to_another_user_who_signs_in(
+    client, sijing_officer, colleague, obligation
+):
+    """The officer's session ends while typing and he leaves; a colleague signs in on the same browser: the
+    colleague's form must not come filled with the first officer's text, to be filed under the colleague's name."""
+    url = f"/obligations/{obligation.pk}/file/"
+    client.force_login(sijing_officer)
+    shown = client.get(url).content.decode()
+    marker = re.search(r'name="typed_by" value="([^"]*)"', shown).group(1)
+    client.logout()  # the session ended
+    post = written_post(obligation, account="王某写的经过", action="file", typed_by=marker)
+    client.post(url, post)
+    response = client.post("/login/", {"username": "sijing-colleague", "password": "pw-sijing-colleague", "next": url})
+    assert response["Location"] == url
+    page = client.get(url)
+    assert page.context["form"].initial.get("account") != "王某写的经过"
+    assert "王某写的经过" not in page.content.decode() and "已恢复" not in page.content.decode()
+
+
+def test_a_report_refused_by_csrf_after_another_user_signed_in_is_not_kept_for_that_user(
+    sijing_officer, colleague, obligation
+):
+    """The officer's form is open; a colleague signs in in another tab (the officer's session ends, the CSRF token
+    changes); the officer's 报送 is refused: the colleague's session must not keep the officer's text."""
+    from django.test import Client
+
+    url = f"/f/{filing_token(obligation.pk)}"
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(sijing_officer)
+    shown = client.get(url).content.decode()
+    marker = re.search(r'name="typed_by" value="([^"]*)"', shown).group(1)
+    client.force_login(colleague)  # the sign-in in another tab
+    post = written_post(obligation, account="王某写的经过", typed_by=marker)
+    response = client.post(url, post, headers={"Origin": "http://testserver"})
+    assert response.status_code == 403 and 'id="back-to-form"' not in response.content.decode()
+    assert client.get(url).context["form"].initial.get("account") != "王某写的经过"
+
+
+def test_a_report_posted_without_the_forms_marker_is_not_kept(client, sijing_officer, colleague, obligation):
+    """A POST that did not come from a form shown to a signed-in user (no typist known) keeps nothing."""
+    url = f"/obligations/{obligation.pk}/file/"
+    client.post(url, written_post(obligation, account="来历不明的内容", action="file"))
+    client.force_login(colleague)
+    assert client.get(url).context["form"].initial.get("account") != "来历不明的内容"
+
+
+def test_the_same_follow_up_filed_on_purpose_an_hour_later_is_a_new_report(client, sijing_officer, obligation):
+    """An officer reports at 10:00 that nothing changed (续报: 情况无变化) and, an hour later, again: the second
+    follow-up says the same but is a new report (the unit kept reporting), not a resend of the first one."""
+    from datetime import timedelta
+
+    from freezegun import freeze_time
+
+    client.force_login(sijing_officer)
+    url = f"/obligations/{obligation.pk}/file/"
+    client.post(url, written_post(obligation))
+    update = written_post(obligation, kind="follow_up", account="情况无变化, 伤员在院观察")
+    first = client.post(url, {**update, "submission": shown_submission(client, url)})
+    assert first.status_code == 302
+    with freeze_time(timezone.now() + timedelta(hours=1), tick=True):
+        again = client.post(url, {**update, "submission": shown_submission(client, url)})
+        assert again.status_code == 302 and again["Location"] != first["Location"]
+    assert [r.sequence for r in obligation.reports.filed().filter(kind="follow_up").order_by("id")] == [1, 2]
+
+
+def test_a_form_changed_after_back_and_sent_again_is_filed_not_taken_for_a_repeat(client, sijing_officer, obligation):
+    """After filing the written report the officer goes back (the page comes from the browser's cache, the same
+    submission value), changes it to a follow-up with the news and sends it: that is a new report, not the written
+    report sent again; the news must not be dropped."""
+    client.force_login(sijing_officer)
+    url = f"/obligations/{obligation.pk}/file/"
+    post = written_post(obligation, submission=shown_submission(client, url))
+    written = client.post(url, post)
+    assert written.status_code == 302
+    changed = {**post, "kind": "follow_up", "account": "明火已扑灭, 伤员已送医"}
+    response = client.post(url, changed)
+    assert response.status_code == 302 and response["Location"] != written["Location"]
+    follow_up = obligation.reports.filed().get(kind="follow_up")
+    assert follow_up.account == "明火已扑灭, 伤员已送医"
+    # The very same follow-up sent once more is still recognised.
+    assert client.post(url, changed)["Location"] == response["Location"]
+    assert obligation.reports.filed().count() == 2

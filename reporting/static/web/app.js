@@ -5,6 +5,17 @@
   document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
     select.addEventListener("change", function () { select.form.submit(); });
   });
+  // Signing out leaves nothing typed in the tab (a report kept for a language switch, file.js): the next person
+  // at a shared duty-room PC must not find it.
+  document.querySelectorAll("form.logout").forEach(function (form) {
+    form.addEventListener("submit", function () {
+      try {
+        Object.keys(window.sessionStorage).forEach(function (key) {
+          if (key.indexOf("typed-report:") === 0) { window.sessionStorage.removeItem(key); }
+        });
+      } catch (e) { /* storage unavailable: nothing was kept */ }
+    });
+  });
   // A double tap on a phone must not file the same report twice.
   document.querySelectorAll("form[method=post]").forEach(function (form) {
     form.addEventListener("submit", function (event) {

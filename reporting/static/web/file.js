@@ -22,25 +22,34 @@
   }
 
   // Switching the language reloads the page: what was typed comes back in the other language (kept for this tab
-  // only, and only until the page is shown again).
+  // only, only until the page is shown again, and only for the user it was typed by: on a shared PC the page may
+  // go to the login page instead, and whoever signs in next must not find it in their form; signing out clears it,
+  // app.js).
   var key = "typed-report:" + window.location.pathname;
+  var typist = form.querySelector("input[name=typed_by]");
+  var by = typist ? typist.value : "";
   function keepTyped() {
+    if (!by) { return; }
     var values = [];
     form.querySelectorAll("input[name], textarea[name], select[name]").forEach(function (input) {
-      if (input.name === "csrfmiddlewaretoken") { return; }
+      if (input.name === "csrfmiddlewaretoken" || input.name === "typed_by") { return; }
       if (input.type === "radio" || input.type === "checkbox") {
         if (input.checked) { values.push([input.name, input.value]); }
       } else {
         values.push([input.name, input.value]);
       }
     });
-    try { window.sessionStorage.setItem(key, JSON.stringify(values)); } catch (e) { /* private mode: nothing kept */ }
+    try {
+      window.sessionStorage.setItem(key, JSON.stringify({ by: by, values: values }));
+    } catch (e) { /* private mode: nothing kept */ }
   }
   function restoreTyped() {
     var saved = null;
     try { saved = window.sessionStorage.getItem(key); window.sessionStorage.removeItem(key); } catch (e) { return; }
     if (!saved) { return; }
-    JSON.parse(saved).forEach(function (pair) {
+    try { saved = JSON.parse(saved); } catch (e) { return; }
+    if (!saved || !by || saved.by !== by || !Array.isArray(saved.values)) { return; }
+    saved.values.forEach(function (pair) {
       form.querySelectorAll("[name=\"" + pair[0] + "\"]").forEach(function (input) {
         if (input.type === "radio" || input.type === "checkbox") { input.checked = input.value === pair[1]; }
         else { input.value = pair[1]; }
