@@ -92,6 +92,17 @@ def assert_replay_of(first, again):
     assert "Idempotent-Replayed" not in first
 
 
+def posted_twice(client, path, body):
+    """POST with one key twice: the second answer is the first's, marked replayed, and nothing more is written."""
+    first = post(client, path, body)
+    assert first.status_code == 201, first.content
+    before = writes()
+    again = post(client, path, body)
+    assert_replay_of(first, again)
+    assert writes() == before
+    return first
+
+
 # --- replays ---------------------------------------------------------------------------------------------------
 
 
@@ -123,14 +134,7 @@ def test_a_retried_written_report_is_filed_once(world, sijing_officer):
         "kind": "follow_up",
         **written_body(occurred_at=iso(timezone.now() - timedelta(minutes=20))),
     }
-    first = post(client, "/reports/", body)
-    assert first.status_code == 201, first.content
-    before = writes()
-
-    again = post(client, "/reports/", body)
-
-    assert_replay_of(first, again)
-    assert writes() == before
+    posted_twice(client, "/reports/", body)
     assert Report.objects.filter(kind="follow_up", filed_at__isnull=False).count() == 1
 
 
@@ -151,27 +155,13 @@ def test_adding_a_unit_twice_with_one_key_replays_the_obligation(world, duty_roo
     client = client_for(duty_room)
     body = {"unit": "police", "first_known_at": iso(timezone.now() - timedelta(minutes=5)), "channel": "110"}
     path = f"/incidents/{world['incident'].pk}/units/"
-    first = post(client, path, body)
-    assert first.status_code == 201, first.content
-    before = writes()
-
-    again = post(client, path, body)
-
-    assert_replay_of(first, again)
-    assert writes() == before
+    posted_twice(client, path, body)
 
 
 def test_a_retried_contact_is_created_once(units, duty_room):
     client = client_for(duty_room)
     body = {"unit": "sijing", "name": "赵某", "phone": "+8617000000055", "role": "duty_officer"}
-    first = post(client, "/contacts/", body)
-    assert first.status_code == 201, first.content
-    before = writes()
-
-    again = post(client, "/contacts/", body)
-
-    assert_replay_of(first, again)
-    assert writes() == before
+    posted_twice(client, "/contacts/", body)
 
 
 def test_a_refused_request_is_replayed_as_refused(units, duty_room):
@@ -476,14 +466,7 @@ def test_opening_an_incident_from_a_signal_twice_with_one_key_replays_it(world, 
     """Without the key the retry would be a 409 (the signal is linked already): the client lost the incident."""
     client, body = client_for(duty_room), incident_body(units)
     path = f"/signals/{world['signal'].pk}/incident/"
-    first = post(client, path, body)
-    assert first.status_code == 201, first.content
-    before = writes()
-
-    again = post(client, path, body)
-
-    assert_replay_of(first, again)
-    assert writes() == before
+    posted_twice(client, path, body)
 
 
 def test_no_token_is_kept_under_a_key_a_retry_replaces_it_again(admin_user, sijing_officer):
