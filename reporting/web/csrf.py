@@ -10,6 +10,7 @@ victim's form)."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.shortcuts import render
 from django.urls import Resolver404, resolve
 
@@ -19,8 +20,12 @@ FILING_VIEWS = frozenset({"web:file", "web:file-link"})
 
 
 def _same_origin(request) -> bool:
+    """The POST came from this site: its own address, or one of ``CSRF_TRUSTED_ORIGINS`` (a proxy in front that
+    gives the site another name than the one the request reaches it by)."""
     origin = request.headers.get("Origin")
-    return bool(origin) and origin == f"{request.scheme}://{request.get_host()}"
+    if not origin:
+        return False
+    return origin == f"{request.scheme}://{request.get_host()}" or origin in settings.CSRF_TRUSTED_ORIGINS
 
 
 def csrf_failure(request, reason: str = ""):

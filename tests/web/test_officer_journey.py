@@ -193,6 +193,16 @@ def test_a_refused_csrf_submission_says_so_in_chinese_and_keeps_the_typed_report
     assert csrf_client.get(url).context["form"].initial["account"] == "校验失败前写好的经过"
 
 
+def test_a_refused_submission_from_a_trusted_origin_keeps_the_typed_report(csrf_client, obligation, settings):
+    """Behind a proxy the site's public name is one of CSRF_TRUSTED_ORIGINS, not the host the request reaches."""
+    settings.CSRF_TRUSTED_ORIGINS = ["https://tracker.example.org"]
+    url = f"/f/{filing_token(obligation.pk)}"
+    post = written_post(obligation, account="代理后面写好的经过", typed_by=typed_by(csrf_client, url))
+    response = csrf_client.post(url, post, headers={"Origin": "https://tracker.example.org"})
+    assert response.status_code == 403 and f'id="back-to-form" href="{url}"' in response.content.decode()
+    assert csrf_client.get(url).context["form"].initial["account"] == "代理后面写好的经过"
+
+
 def test_a_refused_cross_site_submission_keeps_nothing(csrf_client, obligation):
     url = f"/f/{filing_token(obligation.pk)}"
     post = written_post(obligation, account="别处网站塞进来的内容", typed_by=typed_by(csrf_client, url))
