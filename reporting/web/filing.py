@@ -7,7 +7,6 @@ everything the user typed.
 
 from __future__ import annotations
 
-import secrets
 from datetime import timedelta
 
 from django.contrib import messages
@@ -52,7 +51,7 @@ def filed_reports(obligation: Obligation) -> list[dict]:
     reports = list(obligation.reports.filed().select_related("filed_by").order_by("filed_at", "id"))
     items = []
     for report in reports:
-        by = (report.filed_by.get_full_name() or report.filed_by.username) if report.filed_by else ""
+        by = _filer(report)
         by_duty_room = report.filed_by is not None and report.filed_by.effective_role in (Role.DUTY_ROOM, Role.ADMIN)
         items.append(
             {
@@ -78,27 +77,9 @@ def filed_reports(obligation: Obligation) -> list[dict]:
     return items
 
 
-#: Session key: the form submissions (``ReportForm.submission``) this session filed, with the report each filed.
-SUBMISSIONS = "filed_submissions"
-#: How many submissions the session remembers (the latest ones).
-SUBMISSIONS_KEPT = 20
-
-
-def _filed_before(request, obligation: Obligation, form: ReportForm) -> Report | None:
-    """The report this very form (its ``submission``) already filed in this session, if the form still says what
-    it said: a form changed after back (another kind, the news added) and sent again is a new report, not a repeat."""
-    token = request.POST.get("submission", "")
-    report_id = request.session.get(SUBMISSIONS, {}).get(token) if token else None
-    report = obligation.reports.filed().filter(pk=report_id).first() if report_id else None
-    return report if report is not None and _says_the_same(report, form) else None
-
-
-def _remember_filed(request, token: str, report: Report) -> None:
-    if not token:
-        return
-    seen = {k: v for k, v in request.session.get(SUBMISSIONS, {}).items() if k != token}
-    seen[token] = report.pk
-    request.session[SUBMISSIONS] = dict(list(seen.items())[-SUBMISSIONS_KEPT:])
+def _filer(report: Report) -> str:
+    """Who filed ``report``, as the form names them: their name, else their user name."""
+    return (report.filed_by.get_full_name() or report.filed_by.username) if report.filed_by else ""
 
 
 #: How recent the user's last report must be for an identical form to be taken for it sent again (``_twin_of``).
@@ -144,7 +125,7 @@ def _gone_message(obligation: Obligation, kind: str) -> str:
     report = obligation.verbal_report if kind == ReportKind.VERBAL else obligation.written_report
     if state == DeadlineState.NOT_REQUIRED or report is None:
         return _("%(kind)s已无需报送 (已标记为无需报送), 本次未报送。您填写的内容已保留。") % {"kind": kind_label}
-    who = (report.filed_by.get_full_name() or report.filed_by.username) if report.filed_by else ""
+    who = _filer(report)
     return _(
         "%(kind)s已由 %(who)s 于 %(time)s 报送 (%(label)s), 本次未重复报送。您填写的内容已保留; "
         "如有新情况或需更正, 请选择续报后报送。"
@@ -287,8 +268,8 @@ def _filing(request, obligation: Obligation):
         as_draft = request.POST.get("action") == "draft"
         form, status = _bound_form(request, obligation, kinds=kinds, may_log_call=may_log_call, correctable=correctable)
         if status in (200, 208) and not as_draft:
-            # The same report sent again (this very form, or the same one loaded anew): filed once, shown.
-            repeated = _filed_before(request, obligation, form) or _twin_of(request, obligation, form)
+            # The same report sent again (a double tap, a retry after a slow answer, back and 报送): filed once.
+            repeated = _twin_of(request, obligation, form)
             if repeated is not None:
                 return _repeat(request, repeated)
         if status == 208:
@@ -303,7 +284,6 @@ def _filing(request, obligation: Obligation):
                 status = exc.status_code
             else:
                 if not as_draft:
-                    _remember_filed(request, form.cleaned_data.get("submission") or "", report)
                     return redirect("web:report", report.pk)
                 draft_saved = report
                 messages.success(request, _("草稿已保存 (只有报送才计时)"))
@@ -329,7 +309,6 @@ def _filing(request, obligation: Obligation):
             else:
                 # A new report, not the open draft (which stays for later): the draft is another report.
                 initial, draft_saved = _correction_initial(correcting, kinds), None
-        initial["submission"] = secrets.token_urlsafe(16)
         typed = _typed_kept(request)
         if typed is not None:
             # Shown as typed, not filed: the officer checks it and presses 报送 (filing time is server time).

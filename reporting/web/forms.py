@@ -170,9 +170,6 @@ class ReportForm(TextForm):
     )
     # The draft being edited: filing files that very row (its first save time matters to the 压报 rule).
     draft = forms.IntegerField(required=False, min_value=1, max_value=MAX_BIGINT, widget=forms.HiddenInput)
-    # One value per form as shown: a second POST of the same form (a double tap, a retry after a slow answer, back
-    # and 报送 again) is recognised and files nothing (``reporting.web.filing``).
-    submission = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
 
     def clean_contact_phone(self):
         """A number someone can call back, mobile or landline, stored in E.164; blank stays blank (the rule-8 check
@@ -220,7 +217,6 @@ class ReportForm(TextForm):
         data = dict(self.cleaned_data)
         data.pop("kind", None)
         data.pop("draft", None)
-        data.pop("submission", None)
         data.pop("references", None)
         return {k: (v.strip() if isinstance(v, str) else v) for k, v in data.items()}
 
