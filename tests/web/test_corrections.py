@@ -55,6 +55,18 @@ def correction_post(obligation, references, **extra) -> dict:
     }
 
 
+def chedun_added(obligation, units, duty_room):
+    """车墩镇 added by the duty room to the form's own incident: its obligation."""
+    return services.incident_add_unit(
+        incident=obligation.incident,
+        unit=units["chedun"],
+        first_known_at=timezone.now() - timedelta(minutes=5),
+        channel="duty_room",
+        actor=duty_room,
+        now=timezone.now(),
+    )
+
+
 def test_the_form_offers_each_filed_report_for_correction(client, sijing_officer, obligation, written):
     client.force_login(sijing_officer)
     html = client.get(url_of(obligation)).content.decode()
@@ -169,14 +181,7 @@ def test_a_bad_reference_is_refused_on_the_form_and_nothing_is_written(
     chedun = open_incident(outsider, units["chedun"], known_minutes_ago=10, title="车墩镇某仓库火灾").obligations.get()
     other_unit = file_written(chedun, outsider)
     # Another unit's report of the form's own incident.
-    chedun_here = services.incident_add_unit(
-        incident=obligation.incident,
-        unit=units["chedun"],
-        first_known_at=timezone.now() - timedelta(minutes=5),
-        channel="duty_room",
-        actor=duty_room,
-        now=timezone.now(),
-    )
+    chedun_here = chedun_added(obligation, units, duty_room)
     same_incident_other_unit = file_written(chedun_here, outsider)
     draft = report_services.report_create(
         obligation=obligation, kind="follow_up", actor=sijing_officer, now=timezone.now(), draft=True, account="草稿"
@@ -236,14 +241,7 @@ def test_unit_staff_see_no_link_to_another_units_correction(
     client, units, sijing_officer, outsider, duty_room, obligation, written
 ):
     """The API lets the duty room reference any report of the incident; a unit sees only its own unit's reports."""
-    chedun = services.incident_add_unit(
-        incident=obligation.incident,
-        unit=units["chedun"],
-        first_known_at=timezone.now() - timedelta(minutes=5),
-        channel="duty_room",
-        actor=duty_room,
-        now=timezone.now(),
-    )
+    chedun = chedun_added(obligation, units, duty_room)
     other = report_services.report_create(
         obligation=chedun,
         kind="follow_up",
