@@ -44,10 +44,15 @@ def signal_missed_then_linked(units, officer, duty_room):
     file(obligation, "written", T0 + timedelta(minutes=40), officer)
     signal = ingest(units, external_id="W-1", at=T0, unit="sijing")
     recompute(T0 + DAY + timedelta(seconds=1))
-    finding = Finding.objects.get(kind="missed")
-    assert (finding.signal, finding.incident, finding.withdrawn_at) == (signal, None, None)
+    finding = Finding.objects.get(kind="missed", signal=signal)
+    assert (finding.incident, finding.withdrawn_at) == (None, None)
     assert counted(units, "sijing", "missed") == 1
     return incident, signal, finding
+
+
+def link(signal, incident, at, actor):
+    with freeze_time(at), after_commit():
+        signal_services.signal_link(signal=signal, incident=incident, actor=actor, now=at)
 
 
 def test_signal_missed_is_withdrawn_when_linked_to_an_incident_reported_in_time_and_back_when_unlinked(
@@ -55,8 +60,7 @@ def test_signal_missed_is_withdrawn_when_linked_to_an_incident_reported_in_time_
 ):
     incident, signal, finding = signal_missed_then_linked(units, sijing_officer, duty_room)
     linked_at = T0 + 2 * DAY
-    with freeze_time(linked_at), after_commit():
-        signal_services.signal_link(signal=signal, incident=incident, actor=duty_room, now=linked_at)
+    link(signal, incident, linked_at, duty_room)
     # The link itself recomputes the incident (no later recompute needed): the unit reported within 24 h.
     finding.refresh_from_db()
     assert (finding.withdrawn_at, finding.incident, finding.review) == (linked_at, incident, "open")
@@ -86,8 +90,7 @@ def test_signal_missed_is_withdrawn_when_linked_to_an_incident_reported_in_time_
 
 def test_withdrawal_and_reinstatement_are_idempotent(units, sijing_officer, duty_room):
     incident, signal, finding = signal_missed_then_linked(units, sijing_officer, duty_room)
-    with freeze_time(T0 + 2 * DAY), after_commit():
-        signal_services.signal_link(signal=signal, incident=incident, actor=duty_room, now=T0 + 2 * DAY)
+    link(signal, incident, T0 + 2 * DAY, duty_room)
     before, chain = snapshot(), AuditEvent.objects.count()
     for at in (T0 + 3 * DAY, T0 + 4 * DAY):
         result = recompute(at)
