@@ -213,3 +213,23 @@ def test_roster_gaps_are_never_withdrawn(units, sijing_officer):
     gap.refresh_from_db()
     assert gap.withdrawn_at is None and result.withdrawn == 0
     assert counted(units, "sijing", "roster_gaps") == 1
+
+
+def test_the_timeline_names_the_withdrawn_finding_and_the_review_it_keeps(units, sijing_officer, duty_room, auditor):
+    from reporting.web.display import EVENT_LABELS
+    from reporting.web.timeline import SEP, describe
+
+    incident, signal, finding = signal_missed_then_linked(units, sijing_officer, duty_room)
+    finding_review(finding=finding, decision="dismissed", reason="已核实", actor=auditor, now=T0 + DAY)
+    link(signal, incident, T0 + 2 * DAY, duty_room)
+    Signal.objects.filter(pk=signal.pk).update(incident=None)
+    recompute(T0 + 3 * DAY)
+    names = {"sijing": "泗泾镇"}
+    [gone] = events("finding_withdrawn")
+    [back] = events("finding_reinstated")
+    assert describe(gone, units=names) == SEP.join(["泗泾镇", "漏报", "已排除"])
+    assert describe(back, units=names) == SEP.join(["泗泾镇", "漏报", "已排除"])
+    assert (str(EVENT_LABELS["finding_withdrawn"]), str(EVENT_LABELS["finding_reinstated"])) == (
+        "督查发现依据已变化, 系统撤销",
+        "督查发现依据恢复, 系统重新计入",
+    )
