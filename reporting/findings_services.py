@@ -272,6 +272,15 @@ def findings_store(*, candidates: list[Candidate], now: datetime) -> RecomputeRe
             dirty = True
         if dirty:
             changed.append(finding)
+    if reinstated:
+        # Exactly once, as a withdrawal (see findings_withdraw): only the rows still withdrawn under their lock.
+        still = set(
+            Finding.objects.select_for_update(no_key=True)
+            .filter(pk__in=[f.pk for f in reinstated], withdrawn_at__isnull=False)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        reinstated = [f for f in reinstated if f.pk in still]
     if changed:
         Finding.objects.bulk_update(changed, [*COMPUTED_FIELDS, "superseded_by_id", "withdrawn_at"], batch_size=1000)
         result.updated = len({f.key for f in changed} - {f.key for f in new})
@@ -298,12 +307,20 @@ def findings_withdraw(*, judged: list[Finding], supported: set[str], now: dateti
     """Withdraw the ``judged`` findings (:func:`findings_judged`, for what the run considered in full) whose key is
     not ``supported`` (not among the run's candidates): ``withdrawn_at = now`` and one ``finding_withdrawn`` event
     each. Reviews are left as they are. Returns how many were withdrawn."""
-    stale = [f for f in judged if f.key not in supported]
+    stale = {f.pk: f for f in judged if f.key not in supported}
     if not stale:
         return 0
-    Finding.objects.filter(pk__in=[f.pk for f in stale]).update(withdrawn_at=now)
-    _withdrawal_events(stale, reinstated=False, now=now)
-    return len(stale)
+    # Exactly once when two recomputes of one incident overlap (an event's and the beat's): the second waits for
+    # the first's row locks, then finds the rows withdrawn already.
+    ids = list(
+        Finding.objects.select_for_update(no_key=True)
+        .filter(pk__in=stale, withdrawn_at__isnull=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    Finding.objects.filter(pk__in=ids).update(withdrawn_at=now)
+    _withdrawal_events([stale[pk] for pk in ids], reinstated=False, now=now)
+    return len(ids)
 
 
 def _withdrawal_events(findings: list[Finding], *, reinstated: bool, now: datetime) -> None:
@@ -333,9 +350,10 @@ def _incidents_scope(incident_ids: list[int]) -> Q:
     漏报 of the signals linked to them now (wherever the finding was found). An exercise's are out of every list
     and figure already (``exercise``; :func:`findings_judged` leaves them)."""
     about_signal = Q(key__startswith=SIGNAL_KEY_PREFIX)
-    return (about_signal & Q(signal__incident_id__in=incident_ids)) | (
-        ~about_signal & Q(obligation__incident_id__in=incident_ids)
-    )
+    # Two id subqueries, so PostgreSQL reads the findings through their signal and obligation indexes.
+    signals = Signal.objects.filter(incident_id__in=incident_ids).values("pk")
+    obligations = Obligation.objects.filter(incident_id__in=incident_ids).values("pk")
+    return (about_signal & Q(signal_id__in=signals)) | (~about_signal & Q(obligation_id__in=obligations))
 
 
 def _unlinked_signals_scope(delivered_since: datetime | None) -> Q:

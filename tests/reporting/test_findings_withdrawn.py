@@ -233,3 +233,21 @@ def test_the_timeline_names_the_withdrawn_finding_and_the_review_it_keeps(units,
         "督查发现依据已变化, 系统撤销",
         "督查发现依据恢复, 系统重新计入",
     )
+
+
+def test_two_overlapping_recomputes_withdraw_a_finding_once(units, sijing_officer):
+    """Both judged the finding live before either withdrew it (an event's recompute and the beat's): the second
+    finds it withdrawn under its row lock and neither writes it again nor appends a second event."""
+    from django.db.models import Q
+
+    from reporting.findings_services import findings_judged, findings_withdraw
+
+    incident = open_incident(units, sijing_officer)
+    recompute(WRITTEN_DUE + DAY + timedelta(seconds=1))
+    at = WRITTEN_DUE + 2 * DAY
+    first = findings_judged(scope=Q(incident=incident), now=at)
+    second = findings_judged(scope=Q(incident=incident), now=at)
+    assert len(first) == len(second) == 1
+    assert findings_withdraw(judged=first, supported=set(), now=at) == 1
+    assert findings_withdraw(judged=second, supported=set(), now=at + timedelta(minutes=1)) == 0
+    assert Finding.objects.get().withdrawn_at == at and len(events("finding_withdrawn")) == 1
