@@ -289,38 +289,42 @@ def findings_store(*, candidates: list[Candidate], now: datetime) -> RecomputeRe
     return result
 
 
-def findings_judged(*, scope: Q, now: datetime) -> list[Finding]:
+def findings_judged(*, scope: Q, now: datetime) -> list[tuple[int, str]]:
     """The live computed findings in ``scope`` a run at ``now`` may withdraw: roster gaps, exercises and findings
     found after ``now`` are never touched.
 
     Signals are linked while a run reads (never unlinked by the application), so the order of the two reads matters:
     an incident's findings are read *before* its facts, the unlinked signals' *after* theirs. A signal linked in
-    between is then at worst a candidate that is not judged, never judged without being considered."""
+    between is then at worst a candidate that is not judged, never judged without being considered.
+
+    Returns (id, key) pairs: a full recompute judges every finding, and only the few withdrawn are read in full.
+    """
     return list(
         Finding.objects.filter(scope, withdrawn_at__isnull=True, exercise=False, found_at__lte=now)
         .exclude(kind=FindingKind.ROSTER_GAP)
-        .only("id", "key", "kind", "unit_id", "incident_id", "detail", "review")
+        .order_by()
+        .values_list("id", "key")
     )
 
 
-def findings_withdraw(*, judged: list[Finding], supported: set[str], now: datetime) -> int:
+def findings_withdraw(*, judged: list[tuple[int, str]], supported: set[str], now: datetime) -> int:
     """Withdraw the ``judged`` findings (:func:`findings_judged`, for what the run considered in full) whose key is
     not ``supported`` (not among the run's candidates): ``withdrawn_at = now`` and one ``finding_withdrawn`` event
     each. Reviews are left as they are. Returns how many were withdrawn."""
-    stale = {f.pk: f for f in judged if f.key not in supported}
+    stale = [pk for pk, key in judged if key not in supported]
     if not stale:
         return 0
     # Exactly once when two recomputes of one incident overlap (an event's and the beat's): the second waits for
     # the first's row locks, then finds the rows withdrawn already.
-    ids = list(
+    rows = list(
         Finding.objects.select_for_update(no_key=True)
         .filter(pk__in=stale, withdrawn_at__isnull=True)
         .order_by("pk")
-        .values_list("pk", flat=True)
+        .only("id", "kind", "unit_id", "incident_id", "detail", "review")
     )
-    Finding.objects.filter(pk__in=ids).update(withdrawn_at=now)
-    _withdrawal_events([stale[pk] for pk in ids], reinstated=False, now=now)
-    return len(ids)
+    Finding.objects.filter(pk__in=[f.pk for f in rows]).update(withdrawn_at=now)
+    _withdrawal_events(rows, reinstated=False, now=now)
+    return len(rows)
 
 
 def _withdrawal_events(findings: list[Finding], *, reinstated: bool, now: datetime) -> None:
@@ -348,12 +352,13 @@ def _withdrawal_events(findings: list[Finding], *, reinstated: bool, now: dateti
 def _incidents_scope(incident_ids: list[int]) -> Q:
     """The computed findings a recompute of these incidents judges in full: those about their obligations, and the
     漏报 of the signals linked to them now (wherever the finding was found). An exercise's are out of every list
-    and figure already (``exercise``; :func:`findings_judged` leaves them)."""
+    and figure already (``exercise``; :func:`findings_judged` leaves them).
+
+    A finding about an obligation carries the obligation's incident (the rules set it; obligations never move), so
+    both parts are read through the finding's own indexes (incident, signal)."""
     about_signal = Q(key__startswith=SIGNAL_KEY_PREFIX)
-    # Two id subqueries, so PostgreSQL reads the findings through their signal and obligation indexes.
-    signals = Signal.objects.filter(incident_id__in=incident_ids).values("pk")
-    obligations = Obligation.objects.filter(incident_id__in=incident_ids).values("pk")
-    return (about_signal & Q(signal_id__in=signals)) | (~about_signal & Q(obligation_id__in=obligations))
+    signal_ids = list(Signal.objects.filter(incident_id__in=incident_ids).values_list("pk", flat=True))
+    return (~about_signal & Q(incident_id__in=incident_ids)) | (about_signal & Q(signal_id__in=signal_ids))
 
 
 def _unlinked_signals_scope(delivered_since: datetime | None) -> Q:
