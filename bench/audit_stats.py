@@ -278,7 +278,7 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     again = findings_recompute(now=END)
     rerun_seconds = time.perf_counter() - started
-    assert (again.created, again.updated) == (0, 0), again
+    assert (again.created, again.updated, again.withdrawn, again.reinstated) == (0, 0, 0, 0), again
 
     auditor, _ = User.objects.get_or_create(username="bench-auditor", defaults={"role": Role.AUDITOR})
     token, _ = Token.objects.get_or_create(user=auditor)

@@ -145,6 +145,8 @@ FINDING_HEADERS = (
     # and the finding in words (its times in Asia/Shanghai; the detail's JSON keeps UTC, as the API gives it).
     ("incident_number", gettext_lazy("事件编号")),
     ("summary", gettext_lazy("说明")),
+    # When the data stopped supporting the finding (the recompute withdrew it; it counts in no figure).
+    ("withdrawn_at", gettext_lazy("系统撤销时间")),
 )
 
 
@@ -177,6 +179,7 @@ def finding_cells(finding) -> list[Any]:
         json.dumps(finding.detail, ensure_ascii=False, sort_keys=True),
         finding.incident.number if finding.incident_id else "",
         finding_summary(finding),
+        _local(finding.withdrawn_at),
     ]
 
 

@@ -203,8 +203,13 @@ def missed_refused_key(obligation_id: int, deadline: str) -> str:
     return f"missed:o{obligation_id}:refused:{deadline}"
 
 
+#: The keys of findings about one signal (its 漏报): judged with the signal's current incident, or, unlinked, alone.
+#: Every other computed key names its obligation and is judged with the obligation's incident.
+SIGNAL_KEY_PREFIX = "missed:s"
+
+
 def missed_signal_key(signal_id: int) -> str:
-    return f"missed:s{signal_id}"
+    return f"{SIGNAL_KEY_PREFIX}{signal_id}"
 
 
 def roster_gap_key(*, unit_id: int, at: datetime, obligation_id: int | None, incident_id: int | None, step: str) -> str:

@@ -6,7 +6,18 @@ what they return by ``key`` (unique), so the same data always gives the same fin
 - a candidate whose key is new is created; one whose evidence changed (detail, links, superseding) is updated;
 - the review fields (``review``, ``reviewed_by``, ``reviewed_at``, ``reason``) are only ever written by
   :func:`finding_review` — a confirmed 瞒报 exists only through an auditor's decision;
-- findings are never deleted: a finding that the data no longer supports stays on record for the auditors.
+- findings are never deleted: a computed finding the data no longer supports is *withdrawn* (``withdrawn_at``,
+  audit event ``finding_withdrawn``) and stays on record for the auditors with its evidence and its review as they
+  were; it counts in no figure. When the data supports it again it is *reinstated* (``withdrawn_at`` cleared, event
+  ``finding_reinstated``). Roster gaps are facts recorded when a notification needed the duty staff
+  (:func:`finding_roster_gap_record`), not derived from the data again: never withdrawn.
+
+What a recompute may withdraw is exactly what it judged (see :func:`findings_recompute`): a finding is withdrawn
+only by a run that considered all the data that could produce its key. A finding about an obligation (every key
+but a signal's) is judged with the obligation's incident; a signal's 漏报 (``missed:s<id>``) with the incident the
+signal is linked to now, or, when it is linked to none, by the pass over unlinked signals. A run whose ``now`` is
+earlier than a finding's ``found_at`` does not judge that finding (a recompute scheduled by an older event must not
+withdraw a 漏报 that fell due after it).
 """
 
 from __future__ import annotations
@@ -22,9 +33,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from reporting import findings as rules
-from reporting.auditlog import event_append
+from reporting.auditlog import event_append, events_deferred
 from reporting.errors import DomainError
 from reporting.finding_facts import (
+    SIGNAL_KEY_PREFIX,
     Candidate,
     IncidentFacts,
     ObligationFact,
@@ -43,6 +55,7 @@ from reporting.models import (
     Report,
     ReviewState,
     Signal,
+    Unit,
 )
 from reporting.text import CONTROL_MESSAGE, has_control_characters
 
@@ -67,11 +80,15 @@ class RecomputeResult:
     incidents: int = 0
     created: int = 0
     updated: int = 0
+    withdrawn: int = 0
+    reinstated: int = 0
 
     def __iadd__(self, other: RecomputeResult) -> RecomputeResult:
         self.incidents += other.incidents
         self.created += other.created
         self.updated += other.updated
+        self.withdrawn += other.withdrawn
+        self.reinstated += other.reinstated
         return self
 
 
@@ -204,6 +221,7 @@ def _signal_fact(row: dict[str, Any]) -> SignalFact:
 
 def findings_store(*, candidates: list[Candidate], now: datetime) -> RecomputeResult:
     """Create or update findings by key (never touching reviews), then point superseded ones at their successor.
+    A withdrawn finding whose key is a candidate again is reinstated (event ``finding_reinstated``).
 
     Safe against a concurrent recompute: a key inserted meanwhile is skipped by the unique constraint and read back.
     """
@@ -232,12 +250,16 @@ def findings_store(*, candidates: list[Candidate], now: datetime) -> RecomputeRe
         Finding.objects.bulk_create(new, batch_size=1000, ignore_conflicts=True)
         result.created = len(new)
         existing = {f.key: f for f in Finding.objects.filter(key__in=keys)}
-    changed = []
+    changed, reinstated = [], []
     for c in candidates:
         finding = existing.get(c.key)
         if finding is None:
             continue
         dirty = False
+        if finding.withdrawn_at is not None:
+            finding.withdrawn_at = None
+            reinstated.append(finding)
+            dirty = True
         for name in COMPUTED_FIELDS:
             value = getattr(c, name)
             if getattr(finding, name) != value:
@@ -250,10 +272,102 @@ def findings_store(*, candidates: list[Candidate], now: datetime) -> RecomputeRe
             dirty = True
         if dirty:
             changed.append(finding)
+    if reinstated:
+        # Exactly once, as a withdrawal (see findings_withdraw): only the rows still withdrawn under their lock.
+        still = set(
+            Finding.objects.select_for_update(no_key=True)
+            .filter(pk__in=[f.pk for f in reinstated], withdrawn_at__isnull=False)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        reinstated = [f for f in reinstated if f.pk in still]
     if changed:
-        Finding.objects.bulk_update(changed, [*COMPUTED_FIELDS, "superseded_by_id"], batch_size=1000)
+        Finding.objects.bulk_update(changed, [*COMPUTED_FIELDS, "superseded_by_id", "withdrawn_at"], batch_size=1000)
         result.updated = len({f.key for f in changed} - {f.key for f in new})
+    _withdrawal_events(reinstated, reinstated=True, now=now)
+    result.reinstated = len(reinstated)
     return result
+
+
+def findings_judged(*, scope: Q, now: datetime) -> list[tuple[int, str]]:
+    """The live computed findings in ``scope`` a run at ``now`` may withdraw: roster gaps, exercises and findings
+    found after ``now`` are never touched.
+
+    Signals are linked while a run reads (never unlinked by the application), so the order of the two reads matters:
+    an incident's findings are read *before* its facts, the unlinked signals' *after* theirs. A signal linked in
+    between is then at worst a candidate that is not judged, never judged without being considered.
+
+    Returns (id, key) pairs: a full recompute judges every finding, and only the few withdrawn are read in full.
+    """
+    return list(
+        Finding.objects.filter(scope, withdrawn_at__isnull=True, exercise=False, found_at__lte=now)
+        .exclude(kind=FindingKind.ROSTER_GAP)
+        .order_by()
+        .values_list("id", "key")
+    )
+
+
+def findings_withdraw(*, judged: list[tuple[int, str]], supported: set[str], now: datetime) -> int:
+    """Withdraw the ``judged`` findings (:func:`findings_judged`, for what the run considered in full) whose key is
+    not ``supported`` (not among the run's candidates): ``withdrawn_at = now`` and one ``finding_withdrawn`` event
+    each. Reviews are left as they are. Returns how many were withdrawn."""
+    stale = [pk for pk, key in judged if key not in supported]
+    if not stale:
+        return 0
+    # Exactly once when two recomputes of one incident overlap (an event's and the beat's): the second waits for
+    # the first's row locks, then finds the rows withdrawn already.
+    rows = list(
+        Finding.objects.select_for_update(no_key=True)
+        .filter(pk__in=stale, withdrawn_at__isnull=True)
+        .order_by("pk")
+        .only("id", "kind", "unit_id", "incident_id", "detail", "review")
+    )
+    Finding.objects.filter(pk__in=[f.pk for f in rows]).update(withdrawn_at=now)
+    _withdrawal_events(rows, reinstated=False, now=now)
+    return len(rows)
+
+
+def _withdrawal_events(findings: list[Finding], *, reinstated: bool, now: datetime) -> None:
+    """``finding_withdrawn`` / ``finding_reinstated``: the system's doing, not an auditor's; the review is kept."""
+    if not findings:
+        return
+    codes = dict(Unit.objects.filter(pk__in={f.unit_id for f in findings}).values_list("pk", "code"))
+    for finding in findings:
+        event_append(
+            at=now,
+            kind="finding_reinstated" if reinstated else "finding_withdrawn",
+            actor="system",
+            incident=Incident(pk=finding.incident_id) if finding.incident_id else None,
+            obj=finding,
+            detail={
+                "finding": finding.pk,
+                "kind": finding.kind,
+                "unit": codes.get(finding.unit_id),
+                "rule": (finding.detail or {}).get("rule") or (finding.detail or {}).get("deadline"),
+                "review": finding.review,
+            },
+        )
+
+
+def _incidents_scope(incident_ids: list[int]) -> Q:
+    """The computed findings a recompute of these incidents judges in full: those about their obligations, and the
+    漏报 of the signals linked to them now (wherever the finding was found). An exercise's are out of every list
+    and figure already (``exercise``; :func:`findings_judged` leaves them).
+
+    A finding about an obligation carries the obligation's incident (the rules set it; obligations never move), so
+    both parts are read through the finding's own indexes (incident, signal)."""
+    about_signal = Q(key__startswith=SIGNAL_KEY_PREFIX)
+    signal_ids = list(Signal.objects.filter(incident_id__in=incident_ids).values_list("pk", flat=True))
+    return (~about_signal & Q(incident_id__in=incident_ids)) | (about_signal & Q(signal_id__in=signal_ids))
+
+
+def _unlinked_signals_scope(delivered_since: datetime | None) -> Q:
+    """The 漏报 the pass over unlinked signals judges in full: of signals linked to no incident now, delivered at or
+    after ``delivered_since`` when given (the beat's window)."""
+    scope = Q(key__startswith=SIGNAL_KEY_PREFIX, signal__incident__isnull=True)
+    if delivered_since is not None:
+        scope &= Q(signal__delivered_at__gte=delivered_since)
+    return scope
 
 
 # --- recompute ---------------------------------------------------------------------------------------------------
@@ -269,6 +383,10 @@ def findings_recompute(
     signal's delivery whose 漏报 horizon (``MISSED_AFTER_HOURS``) ends at or after ``since``, so a horizon longer
     than the window still gets its 漏报; neither means every incident. Signals never linked to an incident are
     judged in the same run (unless ``incident_ids`` is given). Exercises yield no findings.
+
+    Each incident recomputed is judged in full, so its findings that are no longer candidates are withdrawn (and
+    candidates withdrawn earlier reinstated); findings of incidents outside the selection are not touched. The pass
+    over unlinked signals likewise judges the 漏报 of unlinked signals delivered in its window only.
     """
     result = RecomputeResult()
     horizon = missed_after()
@@ -289,28 +407,40 @@ def findings_recompute(
         ids = list(qs.order_by("pk").values_list("pk", flat=True).distinct())
     for start in range(0, len(ids), batch_size):
         batch = ids[start : start + batch_size]
-        with transaction.atomic():
+        with transaction.atomic(), events_deferred():
+            judged = findings_judged(scope=_incidents_scope(batch), now=now)  # before the facts (see there)
             candidates = []
             for facts in incident_facts_load(incident_ids=batch):
                 candidates += rules.incident_findings(facts, now=now, missed_after=horizon)
             result += findings_store(candidates=candidates, now=now)
+            result.withdrawn += findings_withdraw(judged=judged, supported={c.key for c in candidates}, now=now)
             result.incidents += len(batch)
     if incident_ids is None:
         signals = Signal.objects.filter(
             incident__isnull=True, delivered_to__isnull=False, delivered_at__lt=now - horizon
         )
-        if since is not None:
-            signals = signals.filter(delivered_at__gte=since - horizon)
-        facts = [
-            _signal_fact(row)
-            for row in signals.values(
-                "id", "source", "received_at", "delivered_to_id", "delivered_at", "deaths", "injuries", "incident_id"
-            )
-        ]
-        with transaction.atomic():
-            result += findings_store(
-                candidates=rules.unlinked_signal_findings(facts, now=now, missed_after=horizon), now=now
-            )
+        delivered_since = since - horizon if since is not None else None
+        if delivered_since is not None:
+            signals = signals.filter(delivered_at__gte=delivered_since)
+        with transaction.atomic(), events_deferred():
+            facts = [
+                _signal_fact(row)
+                for row in signals.values(
+                    "id",
+                    "source",
+                    "received_at",
+                    "delivered_to_id",
+                    "delivered_at",
+                    "deaths",
+                    "injuries",
+                    "incident_id",
+                )
+            ]
+            # Read after the facts: a signal linked meanwhile is then a candidate at worst, never wrongly withdrawn.
+            judged = findings_judged(scope=_unlinked_signals_scope(delivered_since), now=now)
+            candidates = rules.unlinked_signal_findings(facts, now=now, missed_after=horizon)
+            result += findings_store(candidates=candidates, now=now)
+            result.withdrawn += findings_withdraw(judged=judged, supported={c.key for c in candidates}, now=now)
     return result
 
 

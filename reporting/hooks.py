@@ -14,3 +14,5 @@ obligation_changed = Signal()
 incident_changed = Signal()
 #: sender=Report, report=..., now=...: a report was filed.
 report_filed = Signal()
+#: sender=Signal (the model), instance=..., now=...: a signal was linked to an incident (``instance.incident``).
+signal_linked = Signal()

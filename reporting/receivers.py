@@ -76,3 +76,10 @@ def findings_on_report_filed(sender, report, now, **kwargs):
 @receiver(hooks.obligation_changed, dispatch_uid="findings_on_obligation_changed")
 def findings_on_obligation_changed(sender, obligation, now, **kwargs):
     _after_commit(obligation.incident_id, now)
+
+
+@receiver(hooks.signal_linked, dispatch_uid="findings_on_signal_linked")
+def findings_on_signal_linked(sender, instance, now, **kwargs):
+    """A signal linked to an incident is judged with it from now on: its 漏报 found while it was linked to nothing
+    is withdrawn when the unit did report on the incident in time (and the incident's evidence may change)."""
+    _after_commit(instance.incident_id, now)

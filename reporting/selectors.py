@@ -105,6 +105,9 @@ STAFF_TIMELINE = {
     "signal_linked": STAFF_SEES_OWN_SIGNAL,
     # An auditor's decision and reason, even on the user's own unit's finding.
     "finding_reviewed": STAFF_HIDDEN,
+    # The system's verdict on a finding as the data changes: part of the auditors' record, like a review.
+    "finding_withdrawn": STAFF_HIDDEN,
+    "finding_reinstated": STAFF_HIDDEN,
     # These carry no incident today; named so that one that starts to carry one is still hidden.
     "shift_added": STAFF_HIDDEN,
     "shift_removed": STAFF_HIDDEN,

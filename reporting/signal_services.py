@@ -72,7 +72,7 @@ def signal_link(*, signal: Signal, incident: Incident, actor, now: datetime) -> 
     signal.save(update_fields=["incident"])
     # A 漏报 found while the signal was linked to nothing (``findings.unlinked_signal_findings``) now belongs to this
     # incident; during an exercise it leaves every list and figure (SPEC rule 10), as a roster gap in one does. The
-    # incident's recompute never touches it again when the unit did report (no candidate has its key).
+    # incident's recompute (``signal_linked``) judges it from now on: withdrawn when the unit did report in time.
     Finding.objects.filter(signal=signal, incident__isnull=True).update(incident=incident, exercise=incident.exercise)
     event_append(
         at=now,
@@ -84,6 +84,7 @@ def signal_link(*, signal: Signal, incident: Incident, actor, now: datetime) -> 
     )
     if signal.delivered_to is not None and signal.delivered_at is not None:
         _apply_signal_evidence(signal=signal, actor=actor, now=now)
+    hooks.signal_linked.send(sender=Signal, instance=signal, now=now)
     return signal
 
 

@@ -21,8 +21,9 @@ Definitions (state them to auditors exactly like this):
   interpolation (PostgreSQL ``percentile_cont``), rounded to 0.1 s; null when no report was filed.
 - ``late`` / ``missed``: obligations with a live 迟报 / 漏报 finding (each obligation once, however many deadlines),
   plus, for ``missed``, signals never reported on that have no obligation; ``held_back`` / ``concealed``: live
-  findings. *Live*: not superseded (a 漏报 later discharged late counts once, as 迟报) and not dismissed by an
-  auditor.
+  findings. *Live*: not superseded (a 漏报 later discharged late counts once, as 迟报), not dismissed by an
+  auditor, and not withdrawn (``withdrawn_at``: the data no longer supports it, whatever its review; see
+  ``reporting.findings_services``).
 - ``roster_gaps`` (appended at the end of the row): live roster-gap findings (双人在岗缺口) of the unit whose
   ``found_at`` is in the period. A gap is a fact about the unit's roster at one moment (``found_at``: when a
   notification needed its duty staff), not about the obligation being chased: it may have no obligation, and a
@@ -152,6 +153,7 @@ WITH obl AS (
      WHERE f.kind IN ('late', 'missed', 'held_back', 'concealed', 'roster_gap')
        AND f.superseded_by_id IS NULL
        AND f.review <> 'dismissed'
+       AND f.withdrawn_at IS NULL
        AND NOT f.exercise
        AND (%(since)s::timestamptz IS NULL OR p.at >= %(since)s)
        AND (%(until)s::timestamptz IS NULL OR p.at < %(until)s)
@@ -225,7 +227,10 @@ def _rows_python(*, since, until, unit) -> list[dict[str, Any]]:
     """The embedded SQLite mode: same figures, computed in Python (a constant number of queries too)."""
     obligations = Obligation.objects.filter(incident__exercise=False, not_required_at__isnull=True)
     findings = Finding.objects.filter(
-        kind__in=(*COUNTED_KINDS, FindingKind.ROSTER_GAP), superseded_by__isnull=True, exercise=False
+        kind__in=(*COUNTED_KINDS, FindingKind.ROSTER_GAP),
+        superseded_by__isnull=True,
+        withdrawn_at__isnull=True,
+        exercise=False,
     ).exclude(review=ReviewState.DISMISSED)
     if unit is not None:
         obligations = obligations.filter(unit=unit)

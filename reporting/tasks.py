@@ -21,7 +21,13 @@ def recompute_findings(days: float | None = None) -> dict:
     now = timezone.now()
     window = float(days if days is not None else settings.FINDINGS_RECOMPUTE_DAYS)
     result = findings_recompute(now=now, since=now - timedelta(days=window))
-    return {"incidents": result.incidents, "created": result.created, "updated": result.updated}
+    return {
+        "incidents": result.incidents,
+        "created": result.created,
+        "updated": result.updated,
+        "withdrawn": result.withdrawn,
+        "reinstated": result.reinstated,
+    }
 
 
 @shared_task(name="reporting.tasks.recompute_incident_findings", ignore_result=True)
@@ -29,7 +35,7 @@ def recompute_incident_findings(incident_id: int) -> int:
     """One incident's findings after a change (debounced by ``reporting.receivers``), judged at the task's own
     ``now``: later than the change, so it sees the change and everything committed since."""
     result = findings_recompute_incident(incident_id=incident_id, now=timezone.now())
-    return result.created + result.updated
+    return result.created + result.updated + result.withdrawn
 
 
 @shared_task(name="reporting.tasks.log_audit_chain_head", ignore_result=True)

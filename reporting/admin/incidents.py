@@ -138,8 +138,9 @@ class FindingAdminForm(forms.ModelForm):
 @admin.register(m.Finding)
 class FindingAdmin(admin.ModelAdmin):
     form = FindingAdminForm
-    list_display = ("kind", "unit", "incident", "suspected", "review", "found_at")
-    list_filter = ("kind", "review", "suspected", "exercise")
+    list_display = ("kind", "unit", "incident", "suspected", "review", "found_at", "withdrawn_at")
+    # withdrawn_at: set by the recompute when the data no longer supports the finding (never edited here).
+    list_filter = ("kind", "review", "suspected", "exercise", ("withdrawn_at", admin.EmptyFieldListFilter))
     readonly_fields = (
         "kind",
         "key",
@@ -150,6 +151,7 @@ class FindingAdmin(admin.ModelAdmin):
         "signal",
         "detail",
         "found_at",
+        "withdrawn_at",
         "reviewed_by",
         "reviewed_at",
     )

@@ -70,6 +70,12 @@ class PeriodQuerySerializer(Serializer):
 class FindingQuerySerializer(PeriodQuerySerializer):
     kind = serializers.ChoiceField(choices=FindingKind.choices, required=False)
     review = serializers.ChoiceField(choices=ReviewState.choices, required=False)
+    # ``true`` or ``false`` only (DRF's BooleanField would also take yes/1/on): what the other list filters accept.
+    withdrawn = serializers.ChoiceField(
+        choices=["true", "false"],
+        required=False,
+        error_messages={"invalid_choice": "须为 true 或 false (must be true or false)"},
+    )
 
 
 class ReviewInputSerializer(Serializer):
@@ -92,7 +98,8 @@ class ReviewInputSerializer(Serializer):
 
 
 class FindingSerializer(Serializer):
-    """API.md's finding, plus ``signal``, ``found_at``, ``superseded_by``, ``reviewed_at`` and ``kind_display``."""
+    """API.md's finding, plus ``signal``, ``found_at``, ``superseded_by``, ``reviewed_at``, ``kind_display`` and
+    ``withdrawn_at``."""
 
     id = serializers.IntegerField(read_only=True)
     kind = serializers.ChoiceField(choices=FindingKind.choices, read_only=True)
@@ -110,6 +117,12 @@ class FindingSerializer(Serializer):
     reason = serializers.CharField(read_only=True)
     found_at = AwareDateTimeField(read_only=True)
     superseded_by = serializers.IntegerField(source="superseded_by_id", read_only=True, allow_null=True)
+    withdrawn_at = AwareDateTimeField(
+        read_only=True,
+        allow_null=True,
+        help_text="系统撤销时间: when a recompute found that the data no longer supports the finding (it then counts "
+        "in no figure; its review is kept); null while it is supported.",
+    )
 
 
 class TimelinessRowSerializer(Serializer):
@@ -199,8 +212,10 @@ PERIOD_PARAMETERS = [
     list=extend_schema(
         summary="督查发现列表 (audit findings)",
         description=(
-            "Findings, newest first (by ``found_at``), superseded and dismissed ones included (history). "
-            "``since``/``until`` filter on ``found_at``. Exercises are never shown; the findings of an obligation "
+            "Findings, newest first (by ``found_at``), superseded, dismissed and withdrawn ones included (history). "
+            "``since``/``until`` filter on ``found_at``; ``withdrawn=false`` leaves out the findings the data no "
+            "longer supports (``withdrawn_at`` set), ``withdrawn=true`` lists only those. Exercises are never "
+            "shown; the findings of an obligation "
             "marked not required are (those its data supported when it was marked, SPEC rule 11). ``?format=csv`` "
             "(or ``Accept: text/csv``) and ``?format=xlsx`` export every matching finding, unpaginated, with "
             "Chinese headers."
@@ -209,6 +224,13 @@ PERIOD_PARAMETERS = [
             *PERIOD_PARAMETERS,
             OpenApiParameter("kind", OpenApiTypes.STR, enum=FindingKind.values),
             OpenApiParameter("review", OpenApiTypes.STR, enum=ReviewState.values),
+            OpenApiParameter(
+                "withdrawn",
+                OpenApiTypes.STR,
+                enum=["true", "false"],
+                description="true: only findings withdrawn by the system (data no longer supports them); "
+                "false: only the others. Absent: both.",
+            ),
             OpenApiParameter("format", OpenApiTypes.STR, enum=["json", "csv", "xlsx"]),
         ],
         responses={
@@ -251,6 +273,8 @@ class FindingViewSet(_StrictNegotiation, mixins.ListModelMixin, viewsets.Generic
             qs = qs.filter(kind=params["kind"])
         if params.get("review"):
             qs = qs.filter(review=params["review"])
+        if params.get("withdrawn"):
+            qs = qs.filter(withdrawn_at__isnull=params["withdrawn"] == "false")
         unit = _unit_by_code(params.get("unit"))
         if unit is not None:
             qs = qs.filter(unit=unit)
@@ -281,7 +305,8 @@ class FindingViewSet(_StrictNegotiation, mixins.ListModelMixin, viewsets.Generic
         description=(
             "One row per unit over obligations first known in [since, until). Exercises and not-required "
             "obligations excluded. Delays in seconds over the obligations with a filed report (percentile_cont). "
-            "Finding counts are of live findings (not superseded, not dismissed), dated by their obligation's "
+            "Finding counts are of live findings (not superseded, not dismissed, not withdrawn), dated by their "
+            "obligation's "
             "first-known time (a signal's 漏报 with no obligation by its ``found_at``). "
             "``roster_gaps`` counts the unit's roster-gap findings found (``found_at``) in the period. "
             "``?format=csv`` or ``Accept: text/csv`` gives CSV, ``?format=xlsx`` XLSX, with Chinese headers and "

@@ -34,6 +34,10 @@ class Finding(models.Model):
     reviewed_at = models.DateTimeField(null=True, blank=True)
     reason = models.TextField(_("审核理由"), blank=True)
     found_at = models.DateTimeField(_("发现时间"))
+    # Set by the recompute when the data no longer supports the finding (a signal linked to an incident the unit
+    # reported on in time, a corrected first-known time...); cleared when the data supports it again. A withdrawn
+    # finding stays on record with its review and its evidence as it was, and counts in no figure.
+    withdrawn_at = models.DateTimeField(_("系统撤销时间"), null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]

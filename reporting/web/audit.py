@@ -1,5 +1,11 @@
 """The auditor page (督查审计): per-unit on-time rates (及时率) with a chart, findings, and the corrections and
-not-required marks (更正与无需报送), for one filter: period, unit, and for the findings kind and review state.
+not-required marks (更正与无需报送), for one filter: period, unit, and for the findings kind, review state and
+whether the system withdrew them (``withdrawn``).
+
+Findings the data no longer supports (``withdrawn_at``) count in no figure, so by default the list leaves them out
+too, and says how many it left out (and how many of those an auditor had reviewed: their review stands on evidence
+that changed, worth a second look) with a link that lists them. ``withdrawn=true`` lists only them, marked
+"依据已变化, 系统撤销"; ``withdrawn=all`` both.
 
 Exercises are left out of everything (SPEC rule 10). The figures are ``reporting.stats``' and the findings
 ``stats.findings_visible()`` with the API's filters, so the CSV/XLSX links (the API's ``?format=``, with the same
@@ -14,7 +20,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -37,6 +43,9 @@ BAR_MAX_WIDTH = 420
 LABEL_MAX_WIDTH = 20
 #: SPEC roles: auditors review findings (admins too); leaders and the duty room only read them.
 REVIEW_ROLES = frozenset({Role.AUDITOR, Role.ADMIN})
+#: The page's ``withdrawn`` filter: "" the findings still supported (the default: what the figures count), "true"
+#: the withdrawn ones only, "all" both; and the API's ``withdrawn`` for each, so the downloads list the same.
+WITHDRAWN_API = {"": "false", "true": "true", "all": ""}
 
 
 def unit_rates(*, since: datetime | None, until: datetime | None, unit: Unit | None = None) -> list[dict]:
@@ -163,11 +172,14 @@ def _audit_context(request) -> dict:
     until_day = _parse_day(request.GET.get("until", ""), "until", errors)
     kind = request.GET.get("kind", "")
     review = request.GET.get("review", "")
+    withdrawn = request.GET.get("withdrawn", "")
     unit_code = request.GET.get("unit", "")
     if kind and kind not in FindingKind.values:
         errors["kind"] = _("未知的类型")
     if review and review not in ReviewState.values:
         errors["review"] = _("未知的审核状态")
+    if withdrawn not in WITHDRAWN_API:
+        errors["withdrawn"] = _("未知的依据状态")
     units = list(Unit.objects.order_by("code"))
     unit = next((u for u in units if u.code == unit_code), None) if unit_code else None
     if unit_code and unit is None:
@@ -179,7 +191,7 @@ def _audit_context(request) -> dict:
         errors["until"] = _("截止日期不能早于起始日期")
     if errors:
         since = until = unit = None
-        kind = review = ""
+        kind = review = withdrawn = ""
 
     # The API's /findings/ selection (reporting.api.audit.FindingViewSet.get_queryset), so the export is this list.
     findings = stats.findings_visible().select_related("incident", "reviewed_by")
@@ -191,8 +203,28 @@ def _audit_context(request) -> dict:
         findings = findings.filter(found_at__gte=since)
     if until:
         findings = findings.filter(found_at__lt=until)
-    # Counted before the kind filter, so each kind's link shows how many choosing it would list.
-    counts = {row["kind"]: row["n"] for row in findings.order_by().values("kind").annotate(n=Count("id"))}
+    # Counted before the kind filter, so each kind's link shows how many choosing it would list; the withdrawn ones
+    # apart, so the page can say how many the default leaves out.
+    gone = Q(withdrawn_at__isnull=False)
+    by_kind = {
+        row["kind"]: row
+        for row in findings.order_by()
+        .values("kind")
+        .annotate(
+            live=Count("id", filter=~gone),
+            gone=Count("id", filter=gone),
+            gone_reviewed=Count("id", filter=gone & ~Q(review=ReviewState.OPEN)),
+        )
+    }
+    listed = {"": ("live",), "true": ("gone",), "all": ("live", "gone")}[withdrawn]
+    counts = {k: sum(row[n] for n in listed) for k, row in by_kind.items()}
+    in_kind = [row for k, row in by_kind.items() if not kind or k == kind]
+    hidden = sum(row["gone"] for row in in_kind) if not withdrawn else 0
+    hidden_reviewed = sum(row["gone_reviewed"] for row in in_kind) if not withdrawn else 0
+    if not withdrawn:
+        findings = findings.filter(withdrawn_at__isnull=True)
+    elif withdrawn == "true":
+        findings = findings.filter(withdrawn_at__isnull=False)
     if kind:
         findings = findings.filter(kind=kind)
     total = counts.get(kind, 0) if kind else sum(counts.values())
@@ -206,6 +238,7 @@ def _audit_context(request) -> dict:
         for key, value in (
             ("kind", kind),
             ("review", review),
+            ("withdrawn", withdrawn),
             ("unit", unit.code if unit is not None else ""),
             ("since", request.GET.get("since", "") if not errors else ""),
             ("until", request.GET.get("until", "") if not errors else ""),
@@ -219,6 +252,7 @@ def _audit_context(request) -> dict:
                 "found_at": local_short(f.found_at),
                 "summary": finding_summary(f),
                 "delay_minutes": _delay_minutes(f),
+                "withdrawn_at": local_short(f.withdrawn_at) if f.withdrawn_at else "",
             }
             for f in findings[:FINDINGS_SHOWN]
         ],
@@ -229,6 +263,15 @@ def _audit_context(request) -> dict:
         ],
         "kinds": FindingKind.choices,
         "reviews": ReviewState.choices,
+        "withdrawn_choices": [
+            ("", _("有效 (计入统计)")),
+            ("true", _("依据已变化, 系统撤销")),
+            ("all", _("全部")),
+        ],
+        "withdrawn": withdrawn,
+        "hidden": hidden,
+        "hidden_reviewed": hidden_reviewed,
+        "hidden_query": urlencode(page_filters | {"withdrawn": "true"}),
         "units": [(u.code, u.label) for u in units],
         "kind": kind,
         "review": review,
@@ -243,7 +286,12 @@ def _audit_context(request) -> dict:
         # The timeliness export takes the period and unit; the findings export the whole findings filter.
         "export_query": urlencode(scope),
         "findings_export_query": urlencode(
-            scope | {key: value for key, value in (("kind", kind), ("review", review)) if value}
+            scope
+            | {
+                key: value
+                for key, value in (("kind", kind), ("review", review), ("withdrawn", WITHDRAWN_API[withdrawn]))
+                if value
+            }
         ),
         "marks": [_mark_row(o) for o in audit_selectors.not_required_marks(since=since, until=until, unit=unit)],
         "corrections": [

@@ -34,6 +34,8 @@ EVENT_LABELS = {
     "notification_failed": _("通知发送失败"),
     "notification_cancelled": _("通知已取消 (已报送)"),
     "finding_reviewed": _("督查发现已审核"),
+    "finding_withdrawn": _("督查发现依据已变化, 系统撤销"),
+    "finding_reinstated": _("督查发现依据恢复, 系统重新计入"),
     "shift_added": _("排班"),
     "shift_removed": _("删除班次"),
     "contact_added": _("添加人员"),

@@ -191,6 +191,16 @@ def _finding_reviewed(d, unit):
     ]
 
 
+def _finding_withdrawn(d, unit):
+    """The system's withdrawal or reinstatement: which finding, and the review it keeps (so an auditor re-reviews)."""
+    review = d.get("review")
+    return [
+        unit,
+        _label(FindingKind, d.get("kind", "")),
+        _label(ReviewState, review) if review and review != ReviewState.OPEN else "",
+    ]
+
+
 def _notification(d, unit):
     step = str(STEP_LABELS.get(d.get("step"), d.get("step", "")))
     repeat = f" #{d['repeat']}" if d.get("repeat") else ""
@@ -223,6 +233,8 @@ PHRASES: dict[str, Callable[[Mapping[str, Any], str], list[str]]] = {
     "report_refused": _report,
     "report_draft_saved": _report,
     "finding_reviewed": _finding_reviewed,
+    "finding_withdrawn": _finding_withdrawn,
+    "finding_reinstated": _finding_withdrawn,
 }
 
 

@@ -322,13 +322,14 @@ def test_findings_csv_export_has_every_matching_finding_with_chinese_headers(fin
     assert sorted(r[0] for r in rows) == sorted(str(f.pk) for f in findings.filter(kind="late"))
     assert {r[1] for r in rows} == {"迟报"} and {r[3] for r in rows} == {"泗泾镇"}
     assert all(r[header.index("发现时间")].endswith("+08:00") for r in rows)
-    # Added at the end: the incident's number and the finding in words, in Shanghai time.
-    assert header[-2:] == ["事件编号", "说明"]
+    # Added at the end: the incident's number, the finding in words (in Shanghai time), when it was withdrawn.
+    assert header[-3:] == ["事件编号", "说明", "系统撤销时间"]
     by_id = {f.pk: f for f in findings.filter(kind="late").select_related("incident")}
     for row in rows:
         finding = by_id[int(row[0])]
-        assert row[-2] == finding.incident.number
-        assert row[-1].startswith(("口头报迟报", "书面报迟报")) and "+08:00" not in row[-1]
+        assert row[-3] == finding.incident.number
+        assert row[-2].startswith(("口头报迟报", "书面报迟报")) and "+08:00" not in row[-2]
+        assert row[-1] == ""  # not withdrawn
 
 
 def test_findings_xlsx_export(findings, auditor):
@@ -539,3 +540,55 @@ def test_stats_roster_gaps_are_the_findings_list_of_that_unit_kind_and_period(fi
     assert row["obligations"] == 0 and row["roster_gaps"] == listed["count"] == 1
     everything = client.get("/api/v1/stats/timeliness/?unit=sijing").json()["results"][0]
     assert everything["roster_gaps"] == client.get("/api/v1/findings/?kind=roster_gap").json()["count"] == 3
+
+
+# --- withdrawn findings ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def withdrawn(findings, units, sijing_officer, duty_room):
+    """``findings``, plus sijing's 漏报 on a signal, withdrawn once the signal was linked to an incident sijing
+    reported on in time."""
+    from tests.reporting.test_findings_withdrawn import link, signal_missed_then_linked
+
+    incident, signal, finding = signal_missed_then_linked(units, sijing_officer, duty_room)
+    link(signal, incident, T0 + 2 * DAY, duty_room)
+    finding.refresh_from_db()
+    assert finding.withdrawn_at == T0 + 2 * DAY
+    return finding
+
+
+def test_findings_list_shows_withdrawn_ones_by_default_with_their_withdrawal_time(withdrawn, auditor):
+    body = client_for(auditor).get("/api/v1/findings/").json()
+    assert body["count"] == 4
+    by_id = {r["id"]: r for r in body["results"]}
+    assert by_id[withdrawn.pk]["withdrawn_at"] == "2026-11-30T01:00:00Z"
+    assert by_id[withdrawn.pk]["review"] == "open" and by_id[withdrawn.pk]["kind"] == "missed"
+    assert [r["withdrawn_at"] for i, r in by_id.items() if i != withdrawn.pk] == [None] * 3
+
+
+@pytest.mark.parametrize(("query", "expected"), [("withdrawn=true", 1), ("withdrawn=false", 3), ("", 4)])
+def test_findings_withdrawn_filter(withdrawn, auditor, query, expected):
+    body = client_for(auditor).get(f"/api/v1/findings/?{query}").json()
+    assert body["count"] == expected
+    if query == "withdrawn=true":
+        assert [r["id"] for r in body["results"]] == [withdrawn.pk]
+
+
+@pytest.mark.parametrize("query", ["withdrawn=yes", "withdrawn=1", "withdrawn=True", "withdrawn=", "kind="])
+def test_findings_withdrawn_filter_takes_true_or_false_only(withdrawn, auditor, query):
+    """Like ``kind`` and ``review``, an empty value is a 400 too, not "no filter"."""
+    response = client_for(auditor).get(f"/api/v1/findings/?{query}")
+    assert response.status_code == 400 and query.split("=")[0] in response.json()
+
+
+def test_figures_and_their_exports_leave_withdrawn_findings_out(withdrawn, auditor):
+    client = client_for(auditor)
+    [row] = client.get("/api/v1/stats/timeliness/?unit=sijing").json()["results"]
+    assert (row["late"], row["missed"]) == (1, 0)
+    header, *rows = _csv_rows(client.get("/api/v1/stats/timeliness/?format=csv&unit=sijing"))
+    assert rows[0][header.index("漏报")] == "0" and rows[0][header.index("迟报")] == "1"
+    # The findings export is the list: it shows the withdrawn finding, dated, unless the filter leaves it out.
+    header, *rows = _csv_rows(client.get("/api/v1/findings/?format=csv&unit=sijing&kind=missed"))
+    assert [(r[0], r[-1]) for r in rows] == [(str(withdrawn.pk), "2026-11-30T09:00:00+08:00")]
+    assert _csv_rows(client.get("/api/v1/findings/?format=csv&unit=sijing&kind=missed&withdrawn=false"))[1:] == []

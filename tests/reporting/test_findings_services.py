@@ -15,14 +15,20 @@ from tests.reporting.test_findings import DAY, WRITTEN_DUE, file, found, open_in
 def test_task_recomputes_the_recent_window_only(units, sijing_officer):
     open_incident(units, sijing_officer)
     with freeze_time(WRITTEN_DUE + DAY + timedelta(seconds=1)):
-        assert recompute_findings() == {"incidents": 1, "created": 1, "updated": 0}
-        assert recompute_findings() == {"incidents": 1, "created": 0, "updated": 0}
+        assert recompute_findings() == {"incidents": 1, "created": 1, "updated": 0, "withdrawn": 0, "reinstated": 0}
+        assert recompute_findings() == {"incidents": 1, "created": 0, "updated": 0, "withdrawn": 0, "reinstated": 0}
     assert found() == {("missed", "no_report", False)}
     Finding.objects.all().delete()
     with freeze_time(WRITTEN_DUE + 10 * DAY):
         # Older than the 7-day window: only events (or a wider window) recompute it.
         assert recompute_findings()["incidents"] == 0
-        assert recompute_findings(days=30) == {"incidents": 1, "created": 1, "updated": 0}
+        assert recompute_findings(days=30) == {
+            "incidents": 1,
+            "created": 1,
+            "updated": 0,
+            "withdrawn": 0,
+            "reinstated": 0,
+        }
 
 
 def test_a_missed_horizon_longer_than_the_window_still_gives_its_missed(units, sijing_officer, settings):

@@ -340,3 +340,74 @@ def test_the_page_takes_a_constant_number_of_queries(client, auditor, units, sij
     html = client.get(f"/audit/?{DAY_OF_T0}").content.decode()
     assert html.count('class="mark') == 6 and html.count('class="correction"') == 6
     assert count() == few
+
+
+# --- withdrawn findings ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def withdrawn(world, units, sijing_officer, duty_room, auditor):
+    """``world``, plus 泗泾镇's 漏报 on a signal that the duty room then linked to an incident 泗泾镇 reported on in
+    time: withdrawn, after an auditor had confirmed it."""
+    from reporting.findings_services import finding_review
+    from tests.reporting.test_findings_withdrawn import link, signal_missed_then_linked
+
+    incident, signal, finding = signal_missed_then_linked(units, sijing_officer, duty_room)
+    finding_review(finding=finding, decision="confirmed", reason="线索未报", actor=auditor, now=T0 + DAY)
+    link(signal, incident, T0 + 2 * DAY, duty_room)
+    finding.refresh_from_db()
+    assert finding.withdrawn_at is not None and finding.review == "confirmed"
+    return finding
+
+
+def test_withdrawn_findings_are_left_out_of_the_list_by_default_and_it_says_how_many(client, auditor, withdrawn):
+    _, html = page(client, auditor)
+    assert withdrawn.pk not in shown_findings(html)
+    assert set(shown_findings(html)) == set(
+        Finding.objects.filter(withdrawn_at__isnull=True).values_list("pk", flat=True)
+    )
+    hint = re.search(r'<p class="hint" id="withdrawn-hidden">(.*?)</p>', html, re.S).group(1)
+    assert "另有 1 条督查发现依据已变化, 已被系统撤销, 不计入统计, 未列出" in hint
+    assert "其中 1 条已审核, 审核结论保留, 请复核" in hint
+    # The kind counts are of what the list shows; the downloads too.
+    counts = dict(re.findall(r'<li><a href="\?[^"]+">([^<]+)</a>: <b>(\d+)</b></li>', html))
+    assert counts["漏报"] == "1"  # 车墩镇's; 泗泾镇's withdrawn one is not listed
+    assert csv_ids(client.get(link(html, "findings-csv"))) == shown_findings(html)
+    # The figures leave it out as well: 泗泾镇 has no 漏报.
+    rows = re.findall(r"<tr>\s*(<td>.*?)</tr>", table(html, "rates"), re.S)
+    cells = {re.findall(r"<td>(.*?)</td>", row)[0]: re.findall(r"<td>(.*?)</td>", row)[1:] for row in rows}
+    assert cells["泗泾镇"][8] == "0"
+
+
+def test_the_withdrawn_list_marks_each_one_and_keeps_the_review(client, auditor, withdrawn):
+    _, html = page(client, auditor)
+    href = htmllib.unescape(re.search(r'id="withdrawn-hidden">.*?<a href="\?([^"]+)"', html, re.S).group(1))
+    assert href == "withdrawn=true"
+    _, html = page(client, auditor, href)
+    assert shown_findings(html) == [withdrawn.pk]
+    row = re.search(rf'<tr class="finding finding-missed withdrawn" id="finding-{withdrawn.pk}">(.*?)</tr>', html, re.S)
+    assert row is not None
+    assert '<strong class="tag withdrawn-mark">依据已变化, 系统撤销</strong>' in row.group(1)
+    assert "11-30 09:00; 不计入统计; 审核结论保留, 请复核" in row.group(1)
+    assert "已确认" in row.group(1) and "线索未报" in row.group(1)
+    assert 'id="withdrawn-hidden"' not in html
+    assert csv_ids(client.get(link(html, "findings-csv"))) == [withdrawn.pk]
+    # Both at once: the withdrawn one marked, the others not.
+    _, html = page(client, auditor, "withdrawn=all")
+    assert set(shown_findings(html)) == set(Finding.objects.values_list("pk", flat=True))
+    assert html.count("withdrawn-mark") == 1
+    assert sorted(csv_ids(client.get(link(html, "findings-csv")))) == sorted(shown_findings(html))
+
+
+def test_the_withdrawn_filter_rejects_anything_else(client, auditor, withdrawn):
+    response, html = page(client, auditor, "withdrawn=maybe")
+    assert response.status_code == 400 and "未知的依据状态" in html
+    assert csv_ids(client.get(link(html, "findings-csv"))) == shown_findings(html)
+
+
+def test_the_withdrawn_marker_in_english(client, auditor, withdrawn):
+    _, html = page(client, auditor, english=True)
+    assert "1 more finding is no longer supported by the data" in html
+    assert "1 of them was reviewed: the review stands, please review it again" in html
+    _, html = page(client, auditor, "withdrawn=true", english=True)
+    assert "No longer supported by the data: withdrawn by the system" in html and "依据已变化" not in html
