@@ -656,3 +656,32 @@ def test_a_relay_phoned_in_from_its_filing_form_is_done_on_the_board_and_the_inc
     row = row[: row.index("</tr>")]
     assert row.count("state state-late") == 2 and "state-pending" not in row
     assert f'<tr class="overdue" id="ob-{relay.pk}"' not in html
+
+
+def test_the_relays_filing_form_and_report_say_it_is_the_relay(client, units, duty_room):
+    """A major incident gives the duty room two obligations that both read 区政府总值班室: its own report when it
+    is a responsible unit, and the relay to 区委办 and 区府办 (SPEC rule 13). Their filing forms and reports must
+    tell them apart, as the board and the incident page do."""
+    incident = open_incident(duty_room, units["duty-room"], known_minutes_ago=5, title="某化工厂爆炸", deaths=10)
+    own = incident.obligations.get(kind="report")
+    relay = incident.obligations.get(kind="relay")
+    client.force_login(duty_room)
+    relay_form = client.get(f"/obligations/{relay.pk}/file/").content.decode()
+    own_form = client.get(f"/obligations/{own.pk}/file/").content.decode()
+    head = relay_form[relay_form.index('class="ob-head"') :]
+    assert "转报区委办、区府办" in head[: head.index("</header>")]
+    assert "转报区委办、区府办" not in own_form
+    response = client.post(
+        f"/obligations/{relay.pk}/file/",
+        {
+            "kind": "verbal",
+            "occurred_at": local_input(incident.occurred_at),
+            "location": "某工业区",
+            "account": "爆炸",
+            "deaths": "10",
+            "injuries": "0",
+            "missing": "0",
+        },
+    )
+    assert response.status_code == 302
+    assert "转报区委办、区府办" in client.get(response["Location"]).content.decode()
