@@ -48,3 +48,23 @@ def test_a_call_time_typed_for_a_verbal_report_does_not_block_the_written_one_ch
     page.wait_for_url(f"{live_server.url}/reports/*/")
     verbal = Report.objects.filed().get(obligation__incident=other)
     assert (verbal.kind, verbal.call_received_at, verbal.counted_at) == ("verbal", call, call)
+
+
+def test_a_poll_that_never_answers_shows_the_board_is_stale_and_polling_goes_on(
+    page, live_server, settings, units, duty_room, sijing_officer
+):
+    """A wall screen left on all night: a poll whose connection hangs (a proxy or network that drops the answer
+    without closing) must not freeze the board on old rows with nothing said; it gives up, says the board may be
+    stale, and polls again."""
+    settings.BOARD_POLL_SECONDS = 1
+    open_incident(sijing_officer, units["sijing"], known_minutes_ago=5, title="泗泾镇某厂房火灾")
+    login(page, live_server, "duty", next_path="/board/")
+    hung = []
+    page.route("**/board/data.json", lambda route: hung.append(route))  # never answered
+    offline = page.locator("#board-offline")
+    expect(offline).to_be_visible(timeout=20_000)
+    page.unroute("**/board/data.json")
+    later = open_incident(sijing_officer, units["chedun"], known_minutes_ago=1, title="车墩镇某仓库火灾")
+    expect(page.locator(f"#ob-{later.obligations.get().pk}")).to_be_visible(timeout=20_000)
+    expect(offline).to_be_hidden()
+    assert hung
