@@ -12,7 +12,7 @@ from freezegun import freeze_time
 
 from reporting import report_services, services
 from reporting.models import AuditEvent, Channel, DeadlineState, Incident, Obligation
-from reporting.web.display import local_input
+from reporting.web.display import local_input, local_short
 from tests.web.conftest import WRITTEN, open_incident
 
 pytestmark = pytest.mark.django_db
@@ -685,3 +685,36 @@ def test_the_relays_filing_form_and_report_say_it_is_the_relay(client, units, du
     )
     assert response.status_code == 302
     assert "转报区委办、区府办" in client.get(response["Location"]).content.decode()
+
+
+def test_the_timeline_shows_when_a_phoned_in_report_was_called_in(client, units, sijing_officer, duty_room):
+    """A verbal report phoned in and logged by the duty room counts from the call (SPEC rule 2): logged at 09:40 for
+    a call at 09:28, "on time" against a 09:30 deadline reads wrong unless the timeline says when the call came."""
+    start = timezone.now().replace(second=0, microsecond=0)
+    with freeze_time(start):
+        incident = open_incident(sijing_officer, units["sijing"], known_minutes_ago=28, title="泗泾镇某厂房火灾")
+    obligation = incident.obligations.get()
+    call = start + timedelta(minutes=1)
+    client.force_login(duty_room)
+    with freeze_time(start + timedelta(minutes=12)):
+        response = client.post(
+            f"/obligations/{obligation.pk}/file/",
+            {
+                "kind": "verbal",
+                "occurred_at": local_input(incident.occurred_at),
+                "location": "泗泾镇某路1号",
+                "account": "厂房起火",
+                "deaths": "0",
+                "injuries": "0",
+                "missing": "0",
+                "call_received_at": local_input(call),
+            },
+        )
+        assert response.status_code == 302
+        html = client.get(f"/incidents/{incident.pk}/").content.decode()
+        client.cookies["django_language"] = "en"
+        english = client.get(f"/incidents/{incident.pk}/").content.decode()
+    filed = html[html.index("ev-report_filed") :]
+    filed = filed[: filed.index("</li>")]
+    assert "按时" in filed and f"电话报告, 来电时间 {local_short(call)}" in filed
+    assert f"phoned in, call received {local_short(call)}" in english
