@@ -357,10 +357,13 @@ class IncidentEditForm(IncidentFactsForm):
     )
 
     def changes(self) -> dict:
-        """The keyword arguments of ``services.incident_update``: no grade chosen keeps a grade the duty room raised
-        and lets a computed one follow the figures; ``COMPUTED`` drops a raise (the API's ``"grade": null``)."""
-        data = dict(self.cleaned_data)
-        data["summary"] = data["summary"].strip()
+        """The keyword arguments of ``services.incident_update``: the fields the user changed on the page (each
+        carries the value it was shown with, ``show_hidden_initial``), so that figures a report raised after the page
+        was opened are not put back by saving another field. No grade chosen keeps a grade the duty room raised and
+        lets a computed one follow the figures; ``COMPUTED`` drops a raise (the API's ``"grade": null``)."""
+        data = {k: v for k, v in self.cleaned_data.items() if k == "grade" or k in self.changed_data}
+        if "summary" in data:
+            data["summary"] = data["summary"].strip()
         if data.get("grade") == COMPUTED:
             data["grade"] = None
         elif not data.get("grade"):
@@ -371,6 +374,8 @@ class IncidentEditForm(IncidentFactsForm):
         super().__init__(*args, **kwargs)
         for name in ("deaths", "injuries", "serious_injuries", "missing"):
             self.fields[name].required = True
+        for name, field in self.fields.items():
+            field.show_hidden_initial = name != "grade"
 
 
 class CityReportForm(TextForm):

@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from reporting import report_services
 from reporting.models import Report
 from reporting.web.display import local_input
 from tests.web.conftest import WRITTEN, login, open_incident
@@ -68,3 +69,33 @@ def test_a_poll_that_never_answers_shows_the_board_is_stale_and_polling_goes_on(
     expect(page.locator(f"#ob-{later.obligations.get().pk}")).to_be_visible(timeout=20_000)
     expect(offline).to_be_hidden()
     assert hung
+
+
+def test_editing_the_title_keeps_figures_a_report_raised_meanwhile(page, live_server, units, duty_room, sijing_officer):
+    """The duty officer opens the incident to correct its title; meanwhile the unit files a report with one death.
+    Saving the title must not put back the figures the page showed when it was opened (they went 1 → 0, the grade
+    down with them, and the district leaders were told of a death the record then denied)."""
+    incident = open_incident(sijing_officer, units["sijing"], known_minutes_ago=10, title="泗泾镇某厂房火灾")
+    login(page, live_server, "duty", next_path=f"/incidents/{incident.pk}/")
+    page.click("#edit-incident summary")
+    expect(page.locator("#edit_deaths")).to_have_value("0")
+    report_services.report_create(
+        obligation=incident.obligations.get(),
+        kind="written",
+        actor=sijing_officer,
+        now=timezone.now(),
+        **{**WRITTEN, "occurred_at": incident.occurred_at, "deaths": 1},
+    )
+    page.fill("#edit_title", "泗泾镇某化工厂房火灾")
+    page.click("#edit-incident button[type=submit]")
+    expect(page.locator("#incident-casualties")).to_contain_text("1 /")
+    incident.refresh_from_db()
+    assert (incident.title, incident.deaths, incident.grade) == ("泗泾镇某化工厂房火灾", 1, "IV")
+
+    # A figure the officer does change is changed (and logged, SPEC rule 9).
+    page.click("#edit-incident summary")
+    page.fill("#edit_injuries", "3")
+    page.click("#edit-incident button[type=submit]")
+    expect(page.locator("#incident-casualties")).to_contain_text("1 / 3")
+    incident.refresh_from_db()
+    assert (incident.deaths, incident.injuries) == (1, 3)
