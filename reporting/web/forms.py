@@ -178,14 +178,21 @@ class ReportForm(TextForm):
         return _phone(value, mobile=False) if value else ""
 
     def clean(self):
-        """The service's check of the occurred time, here as well (as ``IncidentForm.clean``): a time in the future
-        shows with the other refusals at once, not in a second round once the officer fixed them. The service
-        checks again."""
+        """The service's checks of the occurred time and the call time, here as well (as ``IncidentForm.clean``): a
+        bad time shows with the other refusals at once, not in a second round once the officer fixed them. The
+        service checks again."""
         data = super().clean()
         occurred = data.get("occurred_at")
         if occurred is not None:
             try:
                 deadlines.check_past("occurred_at", occurred, now=timezone.now())
+            except deadlines.TimeError as exc:
+                add_domain_errors(self, DomainError({exc.field: [exc.message]}))
+        call = data.get("call_received_at")
+        if call is not None and data.get("kind") == ReportKind.VERBAL:
+            # SPEC rule 2, as the service checks it against the filing time: at most 30 minutes back, not ahead.
+            try:
+                deadlines.counted_time(filed_at=timezone.now(), call_received_at=call)
             except deadlines.TimeError as exc:
                 add_domain_errors(self, DomainError({exc.field: [exc.message]}))
         if data.get("references") is not None and data.get("kind") and data["kind"] != ReportKind.FOLLOW_UP:
