@@ -178,14 +178,21 @@ class ReportForm(TextForm):
         return _phone(value, mobile=False) if value else ""
 
     def clean(self):
-        """The service's check of the occurred time, here as well (as ``IncidentForm.clean``): a time in the future
-        shows with the other refusals at once, not in a second round once the officer fixed them. The service
-        checks again."""
+        """The service's checks of the occurred time and the call time, here as well (as ``IncidentForm.clean``): a
+        bad time shows with the other refusals at once, not in a second round once the officer fixed them. The
+        service checks again."""
         data = super().clean()
         occurred = data.get("occurred_at")
         if occurred is not None:
             try:
                 deadlines.check_past("occurred_at", occurred, now=timezone.now())
+            except deadlines.TimeError as exc:
+                add_domain_errors(self, DomainError({exc.field: [exc.message]}))
+        call = data.get("call_received_at")
+        if call is not None and data.get("kind") == ReportKind.VERBAL:
+            # SPEC rule 2, as the service checks it against the filing time: at most 30 minutes back, not ahead.
+            try:
+                deadlines.counted_time(filed_at=timezone.now(), call_received_at=call)
             except deadlines.TimeError as exc:
                 add_domain_errors(self, DomainError({exc.field: [exc.message]}))
         if data.get("references") is not None and data.get("kind") and data["kind"] != ReportKind.FOLLOW_UP:
@@ -357,10 +364,13 @@ class IncidentEditForm(IncidentFactsForm):
     )
 
     def changes(self) -> dict:
-        """The keyword arguments of ``services.incident_update``: no grade chosen keeps a grade the duty room raised
-        and lets a computed one follow the figures; ``COMPUTED`` drops a raise (the API's ``"grade": null``)."""
-        data = dict(self.cleaned_data)
-        data["summary"] = data["summary"].strip()
+        """The keyword arguments of ``services.incident_update``: the fields the user changed on the page (each
+        carries the value it was shown with, ``show_hidden_initial``), so that figures a report raised after the page
+        was opened are not put back by saving another field. No grade chosen keeps a grade the duty room raised and
+        lets a computed one follow the figures; ``COMPUTED`` drops a raise (the API's ``"grade": null``)."""
+        data = {k: v for k, v in self.cleaned_data.items() if k == "grade" or k in self.changed_data}
+        if "summary" in data:
+            data["summary"] = data["summary"].strip()
         if data.get("grade") == COMPUTED:
             data["grade"] = None
         elif not data.get("grade"):
@@ -371,6 +381,8 @@ class IncidentEditForm(IncidentFactsForm):
         super().__init__(*args, **kwargs)
         for name in ("deaths", "injuries", "serious_injuries", "missing"):
             self.fields[name].required = True
+        for name, field in self.fields.items():
+            field.show_hidden_initial = name != "grade"
 
 
 class CityReportForm(TextForm):

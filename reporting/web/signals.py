@@ -31,24 +31,39 @@ PAGE_SIZE = 100
 
 
 class LinkForm(LocalizedErrorsForm):
-    incident = forms.ModelChoiceField(
+    """Link a signal to one of ``choices`` ((id, label) of the linkable incidents, ``link_choices``): read once for
+    the page, as every row's form offers the same incidents (a query per row was a query per waiting signal)."""
+
+    incident = forms.TypedChoiceField(
         label=gettext_lazy("关联到事件"),
-        queryset=Incident.objects.none(),
-        empty_label=gettext_lazy("请选择"),
+        coerce=int,
+        empty_value=None,
         error_messages={
             "required": gettext_lazy("请选择事件"),
             "invalid_choice": gettext_lazy("未知事件"),
         },
     )
 
-    def __init__(self, *args, now, **kwargs):
+    def __init__(self, *args, choices: list[tuple[int, str]], **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["incident"].queryset = linkable_incidents(now)
-        self.fields["incident"].label_from_instance = lambda i: f"{i.number} {i.title}"
+        self.fields["incident"].choices = [("", gettext_lazy("请选择")), *choices]
+
+    def clean_incident(self) -> Incident:
+        incident = Incident.objects.filter(pk=self.cleaned_data["incident"]).first()
+        if incident is None:  # offered when the page was shown, gone since: as unknown
+            raise forms.ValidationError(self.fields["incident"].error_messages["invalid_choice"], code="invalid_choice")
+        return incident
 
 
 def linkable_incidents(now):
     return Incident.objects.filter(created_at__gte=now - timedelta(days=LINKABLE_DAYS)).order_by("-id")
+
+
+def link_choices(now) -> list[tuple[int, str]]:
+    """(id, "number title") of the incidents a signal may be linked to from the page, in one query."""
+    return [
+        (pk, f"{number} {title}") for pk, number, title in linkable_incidents(now).values_list("pk", "number", "title")
+    ]
 
 
 def _rows(now, *, manage: bool, show_all: bool, failed: tuple[int, LinkForm] | None = None) -> list[dict]:
@@ -56,6 +71,7 @@ def _rows(now, *, manage: bool, show_all: bool, failed: tuple[int, LinkForm] | N
     if not show_all:
         qs = qs.filter(incident__isnull=True)
     rows = []
+    choices = link_choices(now) if manage else []
     for signal in qs.order_by("incident_id", "-received_at", "-id")[:PAGE_SIZE]:
         row = {
             "signal": signal,
@@ -64,7 +80,7 @@ def _rows(now, *, manage: bool, show_all: bool, failed: tuple[int, LinkForm] | N
         }
         if manage and signal.incident_id is None:
             bound = failed is not None and failed[0] == signal.pk
-            row["link_form"] = failed[1] if bound else LinkForm(auto_id=f"link{signal.pk}_%s", now=now)
+            row["link_form"] = failed[1] if bound else LinkForm(auto_id=f"link{signal.pk}_%s", choices=choices)
         rows.append(row)
     return rows
 
@@ -102,7 +118,7 @@ def signal_link(request, signal_id: int):
     if signal is None:
         raise Http404("no such signal")
     now = timezone.now()
-    form = LinkForm(request.POST, auto_id=f"link{signal.pk}_%s", now=now)
+    form = LinkForm(request.POST, auto_id=f"link{signal.pk}_%s", choices=link_choices(now))
     if form.is_valid():
         incident = form.cleaned_data["incident"]
         try:

@@ -144,6 +144,9 @@ def _report(d, unit):
     if d.get("sequence"):
         parts[-1] += _(" (第 %(n)s 份)") % {"n": d["sequence"]}
     parts.append(_verdict(d))
+    if d.get("call_received_at"):
+        # SPEC rule 2: a report the duty room logged from a phone call counts from the call, not from this event.
+        parts.append(_("电话报告, 来电时间 %(at)s") % {"at": _time(d["call_received_at"])})
     if d.get("missing"):
         labels = [str(FIELD_LABELS.get(f) or f) for f in d["missing"]] if isinstance(d["missing"], list) else []
         parts.append(_("缺少: %(elements)s") % {"elements": _("、").join(labels) or d["missing"]})

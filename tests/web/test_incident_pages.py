@@ -12,7 +12,7 @@ from freezegun import freeze_time
 
 from reporting import report_services, services
 from reporting.models import AuditEvent, Channel, DeadlineState, Incident, Obligation
-from reporting.web.display import local_input
+from reporting.web.display import local_input, local_short
 from tests.web.conftest import WRITTEN, open_incident
 
 pytestmark = pytest.mark.django_db
@@ -656,3 +656,65 @@ def test_a_relay_phoned_in_from_its_filing_form_is_done_on_the_board_and_the_inc
     row = row[: row.index("</tr>")]
     assert row.count("state state-late") == 2 and "state-pending" not in row
     assert f'<tr class="overdue" id="ob-{relay.pk}"' not in html
+
+
+def test_the_relays_filing_form_and_report_say_it_is_the_relay(client, units, duty_room):
+    """A major incident gives the duty room two obligations that both read 区政府总值班室: its own report when it
+    is a responsible unit, and the relay to 区委办 and 区府办 (SPEC rule 13). Their filing forms and reports must
+    tell them apart, as the board and the incident page do."""
+    incident = open_incident(duty_room, units["duty-room"], known_minutes_ago=5, title="某化工厂爆炸", deaths=10)
+    own = incident.obligations.get(kind="report")
+    relay = incident.obligations.get(kind="relay")
+    client.force_login(duty_room)
+    relay_form = client.get(f"/obligations/{relay.pk}/file/").content.decode()
+    own_form = client.get(f"/obligations/{own.pk}/file/").content.decode()
+    head = relay_form[relay_form.index('class="ob-head"') :]
+    assert "转报区委办、区府办" in head[: head.index("</header>")]
+    assert "转报区委办、区府办" not in own_form
+    response = client.post(
+        f"/obligations/{relay.pk}/file/",
+        {
+            "kind": "verbal",
+            "occurred_at": local_input(incident.occurred_at),
+            "location": "某工业区",
+            "account": "爆炸",
+            "deaths": "10",
+            "injuries": "0",
+            "missing": "0",
+        },
+    )
+    assert response.status_code == 302
+    assert "转报区委办、区府办" in client.get(response["Location"]).content.decode()
+
+
+def test_the_timeline_shows_when_a_phoned_in_report_was_called_in(client, units, sijing_officer, duty_room):
+    """A verbal report phoned in and logged by the duty room counts from the call (SPEC rule 2): logged at 09:40 for
+    a call at 09:28, "on time" against a 09:30 deadline reads wrong unless the timeline says when the call came."""
+    start = timezone.now().replace(second=0, microsecond=0)
+    with freeze_time(start):
+        incident = open_incident(sijing_officer, units["sijing"], known_minutes_ago=28, title="泗泾镇某厂房火灾")
+    obligation = incident.obligations.get()
+    call = start + timedelta(minutes=1)
+    client.force_login(duty_room)
+    with freeze_time(start + timedelta(minutes=12)):
+        response = client.post(
+            f"/obligations/{obligation.pk}/file/",
+            {
+                "kind": "verbal",
+                "occurred_at": local_input(incident.occurred_at),
+                "location": "泗泾镇某路1号",
+                "account": "厂房起火",
+                "deaths": "0",
+                "injuries": "0",
+                "missing": "0",
+                "call_received_at": local_input(call),
+            },
+        )
+        assert response.status_code == 302
+        html = client.get(f"/incidents/{incident.pk}/").content.decode()
+        client.cookies["django_language"] = "en"
+        english = client.get(f"/incidents/{incident.pk}/").content.decode()
+    filed = html[html.index("ev-report_filed") :]
+    filed = filed[: filed.index("</li>")]
+    assert "按时" in filed and f"电话报告, 来电时间 {local_short(call)}" in filed
+    assert f"phoned in, call received {local_short(call)}" in english

@@ -240,6 +240,26 @@ def test_every_refusal_shows_at_once_and_every_value_is_kept(client, sijing_offi
     assert not obligation.reports.exists()
 
 
+@pytest.mark.parametrize(
+    ("case", "minutes", "message"),
+    [("too early", -31, "来电时间最多早于登记时间30分钟"), ("future", 2, "来电时间不能晚于登记时间")],
+)
+def test_a_bad_call_time_shows_with_the_missing_elements_at_once(client, duty_room, obligation, case, minutes, message):
+    """The duty officer logging a phoned verbal report (SPEC rule 2) learns of a bad call time and of the elements
+    still to ask the caller in one round, as for any other bad time; the call time was named alone, and the
+    missing elements only once it was fixed."""
+    client.force_login(duty_room)
+    call = local_input(timezone.now() + timezone.timedelta(minutes=minutes))
+    post = {"kind": "verbal", "occurred_at": local_input(obligation.incident.occurred_at), "location": "泗泾镇某路1号"}
+    response = client.post(f"/obligations/{obligation.pk}/file/", {**post, "call_received_at": call})
+    assert response.status_code == 400
+    errors = {name: " ".join(messages) for name, messages in response.context["form"].errors.items()}
+    assert set(errors) == {"call_received_at", "account", "deaths", "injuries", "missing"}
+    assert message in errors["call_received_at"]
+    assert f'value="{call}"' in response.content.decode()
+    assert not obligation.reports.exists()
+
+
 def test_a_draft_with_a_bad_value_names_only_that_value(client, sijing_officer, obligation):
     client.force_login(sijing_officer)
     post = {"kind": "written", "contact_phone": "12345", "action": "draft"}

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 from freezegun import freeze_time
 
@@ -113,6 +115,25 @@ def test_board_data_lists_open_obligations_and_stale_heartbeat(client, units, du
     SweepHeartbeat.objects.create(name="sweep", beat_at=timezone.now() - timedelta(seconds=10))
     data = client.get("/board/data.json").json()
     assert data["heartbeat"]["stale"] is False and 9 <= data["heartbeat"]["age_seconds"] <= 15
+
+
+def test_board_data_takes_the_same_queries_however_many_clocks_are_open(client, units, duty_room, sijing_officer):
+    """The wall screen polls every few seconds on a busy shift: its rows (incident, unit, relay) are read in one
+    query, never one per row."""
+    open_incident(sijing_officer, units["sijing"], known_minutes_ago=40, title="事件0")
+    client.force_login(duty_room)
+
+    def queries(path: str) -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(path).status_code == 200
+        return len(ctx.captured_queries)
+
+    few = {path: queries(path) for path in ("/board/data.json", "/board/")}
+    for n in range(1, 8):
+        unit = units["sijing"] if n % 2 else units["chedun"]
+        open_incident(duty_room, unit, known_minutes_ago=5 * n, title=f"事件{n}", deaths=10 if n == 3 else 0)
+    assert len(client.get("/board/data.json").json()["rows"]) == 9  # a relay among them (grade II)
+    assert {path: queries(path) for path in few} == few
 
 
 def test_board_page_shows_banner_only_when_stale(client, duty_room):

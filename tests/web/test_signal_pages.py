@@ -4,6 +4,8 @@ signal (prefilled; the signal linked in the same transaction)."""
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from reporting import signal_services
@@ -230,3 +232,23 @@ def test_an_incident_id_beyond_the_database_is_a_400(client, units, duty_room):
     client.force_login(duty_room)
     response = client.post(f"/signals/{signal.pk}/link/", {"incident": str(10**20)})
     assert response.status_code == 400
+
+
+def test_the_inbox_takes_the_same_queries_however_many_signals_wait(client, units, duty_room, sijing_officer):
+    """A busy shift's inbox: each row's link form lists the same incidents, read once for the page, not once per
+    signal (100 signals were 100 more queries)."""
+    open_incident(sijing_officer, units["sijing"], known_minutes_ago=30, title="已有事件")
+    make_signal(units, external_id="N-0")
+    client.force_login(duty_room)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get("/signals/").status_code == 200
+        return len(ctx.captured_queries)
+
+    few = queries()
+    for n in range(1, 12):
+        make_signal(units, external_id=f"N-{n}")
+    html = client.get("/signals/").content.decode()
+    assert html.count(">SJ-") >= 12  # every row offers the incident
+    assert queries() == few

@@ -28,8 +28,19 @@
     document.body.classList.toggle("has-alarm", data.alarm_count > 0);
   }
 
+  // A poll that never answers (a connection dropped without being closed) is given up after this long: the board
+  // then says it may be stale and polls again, instead of waiting on it for minutes with old rows and no word.
+  var patience = Math.max(every * 2, 10000);
+
   function poll() {
-    fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" }, cache: "no-store" })
+    var controller = window.AbortController ? new window.AbortController() : null;
+    var timer = controller ? window.setTimeout(function () { controller.abort(); }, patience) : null;
+    fetch(url, {
+      credentials: "same-origin",
+      headers: { "Accept": "application/json" },
+      cache: "no-store",
+      signal: controller ? controller.signal : undefined
+    })
       .then(function (response) {
         if (response.status === 401 || response.status === 403) { window.location.reload(); return null; }
         if (!response.ok) { throw new Error("HTTP " + response.status); }
@@ -39,7 +50,7 @@
         if (data) { apply(data); offline.hidden = true; }
       })
       .catch(function () { offline.hidden = false; })
-      .then(function () { window.setTimeout(poll, every); });
+      .then(function () { window.clearTimeout(timer); window.setTimeout(poll, every); });
   }
 
   window.setTimeout(poll, every);

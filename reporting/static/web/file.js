@@ -16,8 +16,13 @@
       if (star) { star.hidden = !needed; }
       var input = box.querySelector("input, textarea, select");
       if (input) { input.setAttribute("aria-required", needed ? "true" : "false"); }
-      // Only a verbal report logged by the duty room carries the time the call came in (SPEC rule 2).
-      if (box.dataset.field === "call_received_at") { box.hidden = !checked || checked.value !== "verbal"; }
+      // Only a verbal report logged by the duty room carries the time the call came in (SPEC rule 2). Hidden for
+      // another kind, it is not sent either: a time typed before switching to 书面报 would refuse the report on a
+      // field nobody sees (kept in the box, it comes back on switching to 口头报 again).
+      if (box.dataset.field === "call_received_at") {
+        box.hidden = !checked || checked.value !== "verbal";
+        if (input) { input.disabled = box.hidden; }
+      }
     });
   }
 

@@ -1,0 +1,101 @@
+"""The district general duty room's (区政府总值班室) shift in a real browser (Debian's chromium through Playwright):
+logging phoned-in reports, the relay to 区委办 and 区府办, the live board's poll."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from reporting import report_services
+from reporting.models import Report
+from reporting.web.display import local_input
+from tests.web.conftest import WRITTEN, login, open_incident
+from tests.web.test_officer_browser import fill
+
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("transactional_db")]
+
+
+def test_a_call_time_typed_for_a_verbal_report_does_not_block_the_written_one_chosen_instead(
+    page, live_server, units, duty_room, sijing_officer
+):
+    """The unit calls; the duty officer starts logging a verbal report with the time of the call, then the caller
+    dictates the full written report and the officer switches to 书面报. The call-time field is hidden for a written
+    report: what was typed in it must not be sent (it was, and the report was refused on a field nobody could see)."""
+    incident = open_incident(sijing_officer, units["sijing"], known_minutes_ago=20, title="泗泾镇某厂房火灾")
+    obligation = incident.obligations.get()
+    login(page, live_server, "duty", next_path=f"/obligations/{obligation.pk}/file/")
+    page.check("input[name=kind][value=verbal]")
+    expect(page.locator("#id_call_received_at")).to_be_visible()
+    page.fill("#id_call_received_at", local_input(timezone.now() - timedelta(minutes=3)))
+    page.check("input[name=kind][value=written]")
+    expect(page.locator("#id_call_received_at")).to_be_hidden()
+    fill(page, {name: str(value) for name, value in WRITTEN.items()})
+    page.click("button[name=action][value=file]")
+    page.wait_for_url(f"{live_server.url}/reports/*/")
+    report = Report.objects.filed().get(obligation=obligation)
+    assert (report.kind, report.call_received_at) == ("written", None)
+    assert report.filed_by == duty_room
+
+    # Back to verbal on another unit's form: the field is sent again, and counts (SPEC rule 2).
+    other = open_incident(duty_room, units["police"], known_minutes_ago=20, title="某路口交通事故")
+    page.goto(f"{live_server.url}/obligations/{other.obligations.get().pk}/file/")
+    page.check("input[name=kind][value=written]")
+    page.check("input[name=kind][value=verbal]")
+    call = (timezone.now() - timedelta(minutes=4)).replace(second=0, microsecond=0)
+    page.fill("#id_call_received_at", local_input(call))
+    fill(page, {"location": "某路口", "account": "两车相撞", "deaths": "0", "injuries": "0", "missing": "0"})
+    page.click("button[name=action][value=file]")
+    page.wait_for_url(f"{live_server.url}/reports/*/")
+    verbal = Report.objects.filed().get(obligation__incident=other)
+    assert (verbal.kind, verbal.call_received_at, verbal.counted_at) == ("verbal", call, call)
+
+
+def test_a_poll_that_never_answers_shows_the_board_is_stale_and_polling_goes_on(
+    page, live_server, settings, units, duty_room, sijing_officer
+):
+    """A wall screen left on all night: a poll whose connection hangs (a proxy or network that drops the answer
+    without closing) must not freeze the board on old rows with nothing said; it gives up, says the board may be
+    stale, and polls again."""
+    settings.BOARD_POLL_SECONDS = 1
+    open_incident(sijing_officer, units["sijing"], known_minutes_ago=5, title="泗泾镇某厂房火灾")
+    login(page, live_server, "duty", next_path="/board/")
+    hung = []
+    page.route("**/board/data.json", lambda route: hung.append(route))  # never answered
+    offline = page.locator("#board-offline")
+    expect(offline).to_be_visible(timeout=20_000)
+    page.unroute("**/board/data.json")
+    later = open_incident(sijing_officer, units["chedun"], known_minutes_ago=1, title="车墩镇某仓库火灾")
+    expect(page.locator(f"#ob-{later.obligations.get().pk}")).to_be_visible(timeout=20_000)
+    expect(offline).to_be_hidden()
+    assert hung
+
+
+def test_editing_the_title_keeps_figures_a_report_raised_meanwhile(page, live_server, units, duty_room, sijing_officer):
+    """The duty officer opens the incident to correct its title; meanwhile the unit files a report with one death.
+    Saving the title must not put back the figures the page showed when it was opened (they went 1 → 0, the grade
+    down with them, and the district leaders were told of a death the record then denied)."""
+    incident = open_incident(sijing_officer, units["sijing"], known_minutes_ago=10, title="泗泾镇某厂房火灾")
+    login(page, live_server, "duty", next_path=f"/incidents/{incident.pk}/")
+    page.click("#edit-incident summary")
+    expect(page.locator("#edit_deaths")).to_have_value("0")
+    report_services.report_create(
+        obligation=incident.obligations.get(),
+        kind="written",
+        actor=sijing_officer,
+        now=timezone.now(),
+        **{**WRITTEN, "occurred_at": incident.occurred_at, "deaths": 1},
+    )
+    page.fill("#edit_title", "泗泾镇某化工厂房火灾")
+    page.click("#edit-incident button[type=submit]")
+    expect(page.locator("#incident-casualties")).to_contain_text("1 /")
+    incident.refresh_from_db()
+    assert (incident.title, incident.deaths, incident.grade) == ("泗泾镇某化工厂房火灾", 1, "IV")
+
+    # A figure the officer does change is changed (and logged, SPEC rule 9).
+    page.click("#edit-incident summary")
+    page.fill("#edit_injuries", "3")
+    page.click("#edit-incident button[type=submit]")
+    expect(page.locator("#incident-casualties")).to_contain_text("1 / 3")
+    incident.refresh_from_db()
+    assert (incident.deaths, incident.injuries) == (1, 3)
