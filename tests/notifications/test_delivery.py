@@ -378,7 +378,9 @@ def test_incident_level_event_rows_are_sent(case):
         created_at=NOW,
     )
     assert notification_send(notification_id=n.pk, token="t", now=NOW) == S.SENT
-    assert locmem.outbox[0].body == f"{case['incident'].number} 泗泾镇某厂房火灾：死亡0人，请分管区领导赶赴现场"
+    assert locmem.outbox[0].body == (
+        f"{case['incident'].number} 泗泾镇某厂房火灾（08:55，泗泾镇某路1号，泗泾镇报）：死亡0人，请分管区领导赶赴现场"
+    )
 
 
 def test_redrive_selector_skips_live_claims_and_sent_rows(case):

@@ -84,7 +84,10 @@ def test_a_leaders_failed_sms_goes_to_the_duty_room_on_post_naming_the_leader(un
     result = notifications_send(notification_ids=[f.pk for f in fallbacks], token="t-2", now=later)
     assert set(result.statuses.values()) == {S.SENT}
     bodies = {m.to: m.body for m in locmem.outbox}
-    expected = f"{incident.number} 泗泾镇某厂房火灾：死亡1人，王副区长短信未送达，请电话通知其赶赴现场"
+    expected = (
+        f"{incident.number} 泗泾镇某厂房火灾（08:55，泗泾镇某路1号，泗泾镇报）："
+        "死亡1人，王副区长短信未送达，请电话通知其赶赴现场"
+    )
     assert bodies == {roster["room_officer"].phone: expected, roster["room_leader"].phone: expected}
 
 

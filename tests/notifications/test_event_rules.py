@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from freezegun import freeze_time
 
-from notifications.messages import facts_for, sms_text
+from notifications.messages import email_body, facts_for, sms_text
 from notifications.models import Notification
 from reporting import report_services, services
 from reporting.models import ContactRole
@@ -157,3 +157,16 @@ def test_an_incident_opened_at_grade_ii_tells_the_list_once(units, leaders):
         incident = open_incident(units, deaths=10)
     assert incident.grade == "II"
     assert [e[:2] for e in events(incident) if e[0].startswith("event_grade")] == [("event_grade_II", "区领导丙")] * 2
+
+
+def test_a_leaders_sms_and_email_say_where_when_and_which_units_report(units, leaders):
+    with freeze_time(T0):
+        incident = open_incident(units, deaths=1)
+        services.incident_add_unit(
+            incident=incident, unit=units["chedun"], first_known_at=T0, channel="self", actor=None, now=T0
+        )
+    sms = Notification.objects.get(incident=incident, step="event_deaths", channel="sms")
+    text = sms_text(facts_for(sms), now=T0)
+    assert text.startswith(f"{incident.number} 泗泾镇某厂房火灾（08:55，泗泾镇某路1号，泗泾镇、车墩镇报）：死亡1人")
+    email = Notification.objects.get(incident=incident, step="event_deaths", channel="email")
+    assert "报送单位: 泗泾镇、车墩镇" in email_body(facts_for(email), now=T0)
