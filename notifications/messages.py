@@ -284,6 +284,8 @@ def email_body(facts: Facts, *, now: datetime) -> str:
             lines += ["", f"事件等级: {grade} ({facts.grade})"]
         if facts.unreached:
             lines += [f"发给{facts.unreached}的短信未送达，请电话通知。"]
+        if facts.link:
+            lines += ["", "事件详情 (登录后查看):", facts.link]
     return "\n".join(lines) + "\n"
 
 
@@ -344,7 +346,7 @@ def reporting_units(incident) -> str:
 
 def facts_for(notification, *, link_for=None) -> Facts:
     """The facts of one notification row (with its incident, obligation and unit)."""
-    from reporting.links import filing_link
+    from reporting.links import filing_link, incident_link
 
     incident = notification.incident
     base = {
@@ -363,6 +365,7 @@ def facts_for(notification, *, link_for=None) -> Facts:
         return Facts(
             unit_name=reporting_units(incident),
             occurred_at=incident.occurred_at,
+            link=incident_link(incident.pk),
             unreached=_unreached(notification),
             **base,
         )

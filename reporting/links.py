@@ -1,4 +1,5 @@
-"""Short signed links to an obligation's filing form, carried by every SMS (SPEC "Acknowledgement").
+"""Short signed links to an obligation's filing form, carried by every SMS (SPEC "Acknowledgement"); and the plain
+link to an incident's page that the event rules' messages to district leaders carry.
 
 A token is ``<base62 id>.<base62 unix time>.<8 chars of HMAC-SHA256>``, about 18 characters, so that the whole SMS
 fits one 70-character UCS-2 segment. 48 bits of signature are plenty against online guessing for a link that only
@@ -12,6 +13,7 @@ import time
 
 from django.conf import settings
 from django.core import signing
+from django.urls import reverse
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 _SALT = "reporting.filing-link"
@@ -33,6 +35,12 @@ def filing_token(obligation_id: int, *, at: float | None = None) -> str:
 
 def filing_link(obligation_id: int) -> str:
     return f"{settings.PUBLIC_BASE_URL}/f/{filing_token(obligation_id)}"
+
+
+def incident_link(incident_id: int) -> str:
+    """The incident page, for a district leader's event SMS and email: a leader reads the incident (never files), and
+    the page asks anyone not signed in to sign in first. It needs no signature: it opens nothing by itself."""
+    return settings.PUBLIC_BASE_URL + reverse("web:incident", args=[incident_id])
 
 
 def obligation_from_token(token: str, *, now: float | None = None) -> int | None:

@@ -21,6 +21,7 @@ from notifications.sms.backends import locmem
 from notifications.sms.backends.base import BaseSmsBackend
 from reporting import services
 from reporting.auditlog import chain_verify
+from reporting.links import incident_link
 from reporting.models import AuditEvent, Contact, ContactRole, Obligation, Shift
 from tests.conftest import NOW
 from tests.fixtures import processes
@@ -380,6 +381,7 @@ def test_incident_level_event_rows_are_sent(case):
     assert notification_send(notification_id=n.pk, token="t", now=NOW) == S.SENT
     assert locmem.outbox[0].body == (
         f"{case['incident'].number} 泗泾镇某厂房火灾（08:55，泗泾镇某路1号，泗泾镇报）：死亡0人，请分管区领导赶赴现场"
+        f" {incident_link(case['incident'].pk)}"
     )
 
 

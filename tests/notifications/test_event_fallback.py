@@ -17,6 +17,7 @@ from notifications.delivery import notification_send
 from notifications.models import Notification, NotificationStatus
 from notifications.sms import SmsError
 from notifications.sms.backends import locmem
+from reporting.links import incident_link
 from reporting.models import ContactRole, Finding, FindingKind, Shift
 from tests.notifications.conftest import T0, on_shift, open_incident, person
 
@@ -86,7 +87,7 @@ def test_a_leaders_failed_sms_goes_to_the_duty_room_on_post_naming_the_leader(un
     bodies = {m.to: m.body for m in locmem.outbox}
     expected = (
         f"{incident.number} 泗泾镇某厂房火灾（08:55，泗泾镇某路1号，泗泾镇报）："
-        "死亡1人，王副区长短信未送达，请电话通知其赶赴现场"
+        f"死亡1人，王副区长短信未送达，请电话通知其赶赴现场 {incident_link(incident.pk)}"
     )
     assert bodies == {roster["room_officer"].phone: expected, roster["room_leader"].phone: expected}
 
@@ -108,7 +109,9 @@ def test_an_undelivered_callback_for_a_leader_falls_back_the_same_way(units, ros
     officer_sms = sms_of(incident, "event_grade_IV", roster["room_officer"])
     locmem.outbox.clear()
     assert notification_send(notification_id=officer_sms.pk, token="t-2", now=later) == S.SENT
-    assert locmem.outbox[0].body.endswith("：一般(IV)事件，死亡1人受伤0人；陈副区长短信未送达，请电话通知")
+    assert locmem.outbox[0].body.endswith(
+        f"：一般(IV)事件，死亡1人受伤0人；陈副区长短信未送达，请电话通知 {incident_link(incident.pk)}"
+    )
     # A repeated callback changes nothing.
     callbacks.notification_record_status(provider_id=n.provider_id, provider_status="undelivered", now=later)
     assert Notification.objects.filter(fallback_of=n).count() == 2
@@ -166,7 +169,7 @@ def test_two_leaders_failing_on_one_step_ask_each_duty_room_officer_about_each(u
         bodies = [m.body for m in locmem.outbox if m.to == officer.phone]
         assert len(bodies) == 2
         assert sorted(("陈副区长" in b, "刘副区长" in b) for b in bodies) == [(False, True), (True, False)]
-        assert all(b.endswith("短信未送达，请电话通知其赶赴现场") for b in bodies)
+        assert all(b.endswith(f"短信未送达，请电话通知其赶赴现场 {incident_link(incident.pk)}") for b in bodies)
 
 
 def test_two_unreached_leaders_are_asked_about_exactly_once(units, roster, two_unreached):
