@@ -8,6 +8,10 @@ Each rule fires once per incident and threshold: incident-level rows (obligation
 ``event_grade_<grade>``; a step that already has a row for the incident never fires again, also when figures rise
 later. An incident opened at II tells the list once (``event_grade_II``), not once per lower grade.
 (Grade II and above also opens a relay obligation, done by ``reporting.services``; it is chased like any other.)
+
+A leader the rule names who has no mobile number on record cannot be sent the SMS: the district duty room on post is
+asked at once, by SMS naming the leader (``about``), to phone them, as when a leader's SMS fails
+(``notifications.delivery.notification_fallback``). The leader still gets the email, if they have an address.
 """
 
 from __future__ import annotations
@@ -60,15 +64,13 @@ def incident_event_rules(*, incident: Incident, now: datetime) -> list[int]:
     for step, contacts in rules:
         if _fired(incident, step):
             continue
-        created += notifications_insert(
-            incident_id=incident.pk,
-            obligation_id=None,
-            step=step,
-            repeat=0,
-            contacts=contacts,
-            channels=CHANNELS,
-            scheduled_for=now,
-            now=now,
-        )
+        fields = dict(incident_id=incident.pk, obligation_id=None, step=step, repeat=0, scheduled_for=now, now=now)
+        created += notifications_insert(contacts=contacts, channels=CHANNELS, **fields)
+        for leader in contacts:
+            if not leader.phone:
+                room = roster.duty_room_on_post(at=now, incident=incident, step=step)
+                created += notifications_insert(
+                    contacts=room, channels=(NotificationChannel.SMS,), about=leader, **fields
+                )
     enqueue_on_commit(created)
     return created

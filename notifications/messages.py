@@ -72,6 +72,8 @@ class Facts:
     # An event rule's SMS to a district leader failed and this message goes to the duty room instead: the leader's
     # name, so the duty room phones them.
     unreached: str = ""
+    # ``unreached`` has no mobile number on record (the duty room was asked at once), rather than an SMS that failed.
+    unreached_no_phone: bool = False
 
 
 def short_unit(name: str) -> str:
@@ -117,10 +119,14 @@ def _prefix(facts: Facts) -> str:
     return EXERCISE_PREFIX if facts.exercise else ""
 
 
+def _unreached_why(facts: Facts) -> str:
+    return "无手机号码" if facts.unreached_no_phone else "短信未送达"
+
+
 def _event_tail(facts: Facts, *, spoken: bool = False) -> str:
     """What an event rule's message says after the incident: the deaths, the grade, or whom to phone. ``spoken``
     (a call): no grade code or brackets, the figures apart."""
-    ask = f"{facts.unreached}短信未送达，请电话通知" if facts.unreached else ""
+    ask = f"{facts.unreached}{_unreached_why(facts)}，请电话通知" if facts.unreached else ""
     if facts.step.startswith("event_deaths"):
         return f"死亡{facts.deaths}人，" + (f"{ask}其赶赴现场" if ask else "请分管区领导赶赴现场")
     if facts.step.startswith("event_grade"):
@@ -283,7 +289,12 @@ def email_body(facts: Facts, *, now: datetime) -> str:
             grade = Grade(facts.grade).label if facts.grade in Grade.values else facts.grade
             lines += ["", f"事件等级: {grade} ({facts.grade})"]
         if facts.unreached:
-            lines += [f"发给{facts.unreached}的短信未送达，请电话通知。"]
+            why = (
+                f"{facts.unreached}{_unreached_why(facts)}"
+                if facts.unreached_no_phone
+                else f"发给{facts.unreached}的短信未送达"
+            )
+            lines += [f"{why}，请电话通知。"]
         if facts.link:
             lines += ["", "事件详情 (登录后查看):", facts.link]
     return "\n".join(lines) + "\n"
@@ -367,6 +378,8 @@ def facts_for(notification, *, link_for=None) -> Facts:
             occurred_at=incident.occurred_at,
             link=incident_link(incident.pk),
             unreached=_unreached(notification),
+            # The duty room asked at once (``notifications.events``), not after a failed SMS (``fallback_of``).
+            unreached_no_phone=notification.about_id is not None and notification.fallback_of_id is None,
             **base,
         )
     plan, kind = obligation.escalation_plan, obligation.kind

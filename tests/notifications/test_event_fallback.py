@@ -17,6 +17,7 @@ from notifications.delivery import notification_send
 from notifications.models import Notification, NotificationStatus
 from notifications.sms import SmsError
 from notifications.sms.backends import locmem
+from reporting import services
 from reporting.links import incident_link
 from reporting.models import ContactRole, Finding, FindingKind, Shift
 from tests.notifications.conftest import T0, on_shift, open_incident, person
@@ -293,3 +294,33 @@ def test_migration_0009_names_the_leader_on_the_duty_rooms_older_rows_only(units
     Notification.objects.update(about=None)
     backfill.fill_about(apps, None)
     assert dict(Notification.objects.values_list("pk", "about_id")) == expected
+
+
+@pytest.mark.parametrize("email", ["wang@example.org", ""])
+def test_a_leader_with_no_phone_is_phoned_by_the_duty_room_at_once(units, roster, leaders, email):
+    """A leader kept without a mobile number gets no SMS at all (and, with no email either, nothing): the duty room on
+    post is asked at once, as when the SMS fails, to phone the leader to the scene."""
+    leader = leaders["safety"]
+    leader.phone, leader.email = "", email
+    leader.save()
+    with freeze_time(T0):
+        incident = open_incident(units, deaths=1)
+    told = Notification.objects.filter(incident=incident, step="event_deaths")
+    assert sorted(told.values_list("recipient__name", "channel", "about__name")) == sorted(
+        [
+            ("周总值班长", "sms", "王副区长"),
+            ("钱总值班员", "sms", "王副区长"),
+            *([("王副区长", "email", None)] if email else []),
+        ]
+    )
+    notifications_send(notification_ids=list(told.values_list("pk", flat=True)), token="t-1", now=T0)
+    bodies = {m.to: m.body for m in locmem.outbox}
+    assert bodies[roster["room_officer"].phone].startswith(f"{incident.number} 泗泾镇某厂房火灾（")
+    assert (
+        f"死亡1人，王副区长无手机号码，请电话通知其赶赴现场 {incident_link(incident.pk)}"
+        in bodies[roster["room_leader"].phone]
+    )
+    # Figures rising later fire nothing again: the rule has fired.
+    with freeze_time(T0 + timedelta(minutes=20)):
+        services.incident_update(incident=incident, actor=None, now=T0 + timedelta(minutes=20), deaths=2)
+    assert told.count() == 2 + bool(email)

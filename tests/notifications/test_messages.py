@@ -155,6 +155,9 @@ def test_event_texts_for_the_duty_room_name_the_leader_who_was_not_reached():
     long_title = sms_text(facts(step="event_deaths", incident_title="某" * 80, deaths=1, **event), now=NOW)
     assert long_title.endswith("某某：死亡1人，王副区长短信未送达，请电话通知其赶赴现场")  # fits two segments
     assert "发给王副区长的短信未送达，请电话通知。" in email_body(facts(step="event_deaths", **event), now=NOW)
+    no_phone = facts(step="event_deaths", deaths=1, unreached_no_phone=True, **event)
+    assert sms_text(no_phone, now=NOW).endswith("：死亡1人，王副区长无手机号码，请电话通知其赶赴现场")
+    assert "王副区长无手机号码，请电话通知。" in email_body(no_phone, now=NOW)
 
 
 def test_email_has_the_details():
