@@ -1,6 +1,8 @@
 """Event rules (SPEC "Escalation"): on creation and whenever figures change.
 
-- deaths >= 1 → the district leader(s) whose portfolio covers the incident's domain (to the scene);
+- deaths >= 1 → the district leader(s) whose portfolio covers the incident's domain (to the scene); when none does,
+  the leaders on the notification list, and when there are none, the duty room on post, each told that no leader is
+  in charge of the domain, so a death never reaches no one;
 - grade IV or above → the district leaders on the notification list (``Contact.notify_on_grade``), told again
   each time the grade rises past a threshold they have not heard of (IV, III, II, I): 一般 then 重大 is news.
 
@@ -19,12 +21,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from notifications import roster
+from notifications.messages import EVENT_DEATHS
 from notifications.models import Notification, NotificationChannel
 from notifications.sweep import enqueue_on_commit, notifications_insert
 from reporting import grading
-from reporting.models import Incident
+from reporting.models import ContactRole, Incident
 
-EVENT_DEATHS = "event_deaths"
 EVENT_GRADE_IV = "event_grade_IV"
 #: The notification list hears of each grade from IV up once: ``event_grade_IV`` … ``event_grade_I``.
 GRADE_THRESHOLDS = ("IV", "III", "II", "I")
@@ -54,11 +56,18 @@ def incident_event_rules(*, incident: Incident, now: datetime) -> list[int]:
     """
     created: list[int] = []
     rules = []
-    if incident.deaths >= 1:
+    if incident.deaths >= 1 and not _fired(incident, EVENT_DEATHS):
         # No leader's portfolio covers the domain: a death must still reach a district leader, so those on the
-        # grade notification list are told instead (the leaders page warns of the uncovered domain beforehand).
-        in_charge = roster.district_leaders(domain=incident.domain)
-        rules.append((EVENT_DEATHS, in_charge or roster.district_leaders(notify_on_grade=True)))
+        # grade notification list are told instead (the leaders page warns of the uncovered domain beforehand), and
+        # with no one on the list either, the duty room on post, to find a leader; the text says no one is in charge.
+        rules.append(
+            (
+                EVENT_DEATHS,
+                roster.district_leaders(domain=incident.domain)
+                or roster.district_leaders(notify_on_grade=True)
+                or roster.duty_room_on_post(at=now, incident=incident, step=EVENT_DEATHS),
+            )
+        )
     if incident.grade in GRADE_THRESHOLDS and not _grade_told(incident, incident.grade):
         rules.append((grade_step(incident.grade), roster.district_leaders(notify_on_grade=True)))
     for step, contacts in rules:
@@ -67,7 +76,7 @@ def incident_event_rules(*, incident: Incident, now: datetime) -> list[int]:
         fields = dict(incident_id=incident.pk, obligation_id=None, step=step, repeat=0, scheduled_for=now, now=now)
         created += notifications_insert(contacts=contacts, channels=CHANNELS, **fields)
         for leader in contacts:
-            if not leader.phone:
+            if leader.role == ContactRole.DISTRICT_LEADER and not leader.phone:
                 room = roster.duty_room_on_post(at=now, incident=incident, step=step)
                 created += notifications_insert(
                     contacts=room, channels=(NotificationChannel.SMS,), about=leader, **fields

@@ -37,6 +37,7 @@ EXERCISE_PREFIX = "【演练】"
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
 VERBAL, WRITTEN, RELAY = "verbal", "written", "relay"
+EVENT_DEATHS = "event_deaths"
 DEADLINE_LABELS = {VERBAL: "口头报", WRITTEN: "书面报", RELAY: "转报区委办区府办"}
 
 #: Whom an escalation step brings in (``Facts.escalated_to``): the district duty room on duty, or only the head of
@@ -74,6 +75,9 @@ class Facts:
     unreached: str = ""
     # ``unreached`` has no mobile number on record (the duty room was asked at once), rather than an SMS that failed.
     unreached_no_phone: bool = False
+    # A death in a domain no district leader's portfolio covers: the leaders on the list (or the duty room) are told
+    # to find one, not asked to go as the leader in charge.
+    no_leader_in_charge: bool = False
 
 
 def short_unit(name: str) -> str:
@@ -128,6 +132,10 @@ def _event_tail(facts: Facts, *, spoken: bool = False) -> str:
     (a call): no grade code or brackets, the figures apart."""
     ask = f"{facts.unreached}{_unreached_why(facts)}，请电话通知" if facts.unreached else ""
     if facts.step.startswith("event_deaths"):
+        if facts.no_leader_in_charge:
+            return f"死亡{facts.deaths}人，本领域无分管区领导，" + (
+                f"{ask}其赶赴现场" if ask else "请安排区领导赶赴现场"
+            )
         return f"死亡{facts.deaths}人，" + (f"{ask}其赶赴现场" if ask else "请分管区领导赶赴现场")
     if facts.step.startswith("event_grade"):
         label = Grade(facts.grade).label if facts.grade in Grade.values else facts.grade
@@ -285,6 +293,8 @@ def email_body(facts: Facts, *, now: datetime) -> str:
         lines += [f"发生时间: {local_text(facts.occurred_at)} (北京时间)", f"报送单位: {facts.unit_name or '—'}"]
         if facts.step.startswith("event_deaths"):
             lines += ["", "按规定，死亡1人及以上的事件，分管该领域的区领导须赶赴现场。"]
+            if facts.no_leader_in_charge:
+                lines += ["本领域目前无分管区领导，请安排区领导赶赴现场。"]
         else:
             grade = Grade(facts.grade).label if facts.grade in Grade.values else facts.grade
             lines += ["", f"事件等级: {grade} ({facts.grade})"]
@@ -357,6 +367,7 @@ def reporting_units(incident) -> str:
 
 def facts_for(notification, *, link_for=None) -> Facts:
     """The facts of one notification row (with its incident, obligation and unit)."""
+    from notifications.roster import district_leaders
     from reporting.links import filing_link, incident_link
 
     incident = notification.incident
@@ -380,6 +391,7 @@ def facts_for(notification, *, link_for=None) -> Facts:
             unreached=_unreached(notification),
             # The duty room asked at once (``notifications.events``), not after a failed SMS (``fallback_of``).
             unreached_no_phone=notification.about_id is not None and notification.fallback_of_id is None,
+            no_leader_in_charge=notification.step == EVENT_DEATHS and not district_leaders(domain=incident.domain),
             **base,
         )
     plan, kind = obligation.escalation_plan, obligation.kind

@@ -380,8 +380,8 @@ def test_incident_level_event_rows_are_sent(case):
     )
     assert notification_send(notification_id=n.pk, token="t", now=NOW) == S.SENT
     assert locmem.outbox[0].body == (
-        f"{case['incident'].number} 泗泾镇某厂房火灾（08:55，泗泾镇某路1号，泗泾镇报）：死亡0人，请分管区领导赶赴现场"
-        f" {incident_link(case['incident'].pk)}"
+        f"{case['incident'].number} 泗泾镇某厂房火灾（08:55，泗泾镇某路1号，泗泾镇报）：死亡0人，"
+        f"本领域无分管区领导，请安排区领导赶赴现场 {incident_link(case['incident'].pk)}"  # no leader in this case
     )
 
 

@@ -324,3 +324,31 @@ def test_a_leader_with_no_phone_is_phoned_by_the_duty_room_at_once(units, roster
     with freeze_time(T0 + timedelta(minutes=20)):
         services.incident_update(incident=incident, actor=None, now=T0 + timedelta(minutes=20), deaths=2)
     assert told.count() == 2 + bool(email)
+
+
+def test_a_death_no_leaders_portfolio_covers_says_so_and_with_no_leader_at_all_goes_to_the_duty_room(
+    units, roster, leaders
+):
+    """A death in social security, which no leader's portfolio covers: the leaders on the list are told, and told that
+    no leader is in charge of it (not asked, as leaders in charge, to go); with no leader on the list either, the
+    duty room on post is told, so that a death never reaches no one."""
+    with freeze_time(T0):
+        incident = open_incident(units, deaths=1, domain="social_security")
+    sms = sms_of(incident, "event_deaths", leaders["listed"])
+    notification_send(notification_id=sms.pk, token="t-1", now=T0)
+    assert locmem.outbox[-1].body.split(" ")[-2].endswith("：死亡1人，本领域无分管区领导，请安排区领导赶赴现场")
+
+    leaders["listed"].notify_on_grade = False
+    leaders["listed"].save()
+    with freeze_time(T0):
+        alone = open_incident(units, deaths=1, domain="social_security", title="无人分管")
+    told = Notification.objects.filter(incident=alone, step="event_deaths")
+    assert sorted(told.values_list("recipient__name", "channel")) == [
+        ("周总值班长", "email"),
+        ("周总值班长", "sms"),
+        ("钱总值班员", "email"),
+        ("钱总值班员", "sms"),
+    ]
+    sms = told.filter(channel="sms").first()
+    notification_send(notification_id=sms.pk, token="t-2", now=T0)
+    assert "：死亡1人，本领域无分管区领导，请安排区领导赶赴现场" in locmem.outbox[-1].body
