@@ -68,7 +68,7 @@ def test_sdk_request_is_valid_for_twilios_spec(sms_row, twilio_recorder, prism):
         "StatusCallback": "https://tracker.example.org/webhooks/twilio/status/",
         "ValidityPeriod": "600",
     }
-    assert sms_row.body.startswith(sms_row.incident.number + " 泗泾镇")
+    assert sms_row.body.startswith(sms_row.incident.number) and "泗泾镇" in sms_row.body and len(sms_row.body) <= 70
     assert sms_row.provider_id == PRISM_SID and sms_row.status == S.SENT
     assert "The request passed the validation rules" in prism.log_text()
 
