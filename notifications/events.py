@@ -8,7 +8,9 @@
 
 Each rule fires once per incident and threshold: incident-level rows (obligation NULL) with step ``event_deaths`` /
 ``event_grade_<grade>``; a step that already has a row for the incident never fires again, also when figures rise
-later. An incident opened at II tells the list once (``event_grade_II``), not once per lower grade.
+later. An incident opened at II tells the list once (``event_grade_II``), not once per lower grade. One exception, for
+a death: a leader in charge of the incident's domain who has not been told (the domain was corrected after the rule
+fired) is told then, once; nobody told before is told again.
 (Grade II and above also opens a relay obligation, done by ``reporting.services``; it is chased like any other.)
 
 A leader the rule names who has no mobile number on record cannot be sent the SMS: the district duty room on post is
@@ -37,6 +39,14 @@ def _fired(incident: Incident, step: str) -> bool:
     return Notification.objects.filter(incident=incident, obligation__isnull=True, step=step).exists()
 
 
+def _not_yet_told(incident: Incident, leaders: list) -> list:
+    """Those of ``leaders`` the death rule has not reached for this incident, themselves or through the duty room
+    (``about``: a leader with no mobile number, or whose SMS failed)."""
+    rows = Notification.objects.filter(incident=incident, obligation__isnull=True, step=EVENT_DEATHS)
+    told = {pk for pair in rows.values_list("recipient_id", "about_id") for pk in pair if pk is not None}
+    return [leader for leader in leaders if leader.pk not in told]
+
+
 def grade_step(grade: str) -> str:
     return f"event_grade_{grade}"
 
@@ -56,23 +66,28 @@ def incident_event_rules(*, incident: Incident, now: datetime) -> list[int]:
     """
     created: list[int] = []
     rules = []
-    if incident.deaths >= 1 and not _fired(incident, EVENT_DEATHS):
-        # No leader's portfolio covers the domain: a death must still reach a district leader, so those on the
-        # grade notification list are told instead (the leaders page warns of the uncovered domain beforehand), and
-        # with no one on the list either, the duty room on post, to find a leader; the text says no one is in charge.
-        rules.append(
-            (
-                EVENT_DEATHS,
-                roster.district_leaders(domain=incident.domain)
-                or roster.district_leaders(notify_on_grade=True)
-                or roster.duty_room_on_post(at=now, incident=incident, step=EVENT_DEATHS),
+    if incident.deaths >= 1:
+        in_charge = roster.district_leaders(domain=incident.domain)
+        if not _fired(incident, EVENT_DEATHS):
+            # No leader's portfolio covers the domain: a death must still reach a district leader, so those on the
+            # grade notification list are told instead (the leaders page warns of the uncovered domain beforehand),
+            # and with no one on the list either, the duty room on post, to find a leader; the text says no one is
+            # in charge.
+            rules.append(
+                (
+                    EVENT_DEATHS,
+                    in_charge
+                    or roster.district_leaders(notify_on_grade=True)
+                    or roster.duty_room_on_post(at=now, incident=incident, step=EVENT_DEATHS),
+                )
             )
-        )
+        elif untold := _not_yet_told(incident, in_charge):
+            # Told already, but not these leaders in charge: the domain was corrected since (or they took it over).
+            # The leader in charge of the incident's domain goes to the scene; those told before are not told again.
+            rules.append((EVENT_DEATHS, untold))
     if incident.grade in GRADE_THRESHOLDS and not _grade_told(incident, incident.grade):
         rules.append((grade_step(incident.grade), roster.district_leaders(notify_on_grade=True)))
     for step, contacts in rules:
-        if _fired(incident, step):
-            continue
         fields = dict(incident_id=incident.pk, obligation_id=None, step=step, repeat=0, scheduled_for=now, now=now)
         created += notifications_insert(contacts=contacts, channels=CHANNELS, **fields)
         for leader in contacts:

@@ -186,3 +186,20 @@ def test_a_leaders_sms_and_email_link_to_the_incident_page(units, leaders, setti
         assert sms_text(facts_for(sms), now=T0).endswith(f" {link}")
         email = Notification.objects.get(incident=incident, step=step, channel="email")
         assert f"\n{link}\n" in email_body(facts_for(email), now=T0)
+
+
+def test_a_death_whose_domain_is_corrected_brings_the_leader_in_charge_of_the_new_domain_once(units, leaders):
+    """The duty room corrects the domain of an incident with a death (first filed as public health, in fact
+    production safety): the leader in charge of production safety must go to the scene, and is told once; nobody
+    already told is told again, also when the figures change later."""
+    with freeze_time(T0):
+        incident = open_incident(units, deaths=1, domain="public_health")
+    deaths = lambda: sorted(e[1:3] for e in events(incident) if e[0] == "event_deaths")  # noqa: E731
+    assert deaths() == [("区领导乙", "email"), ("区领导乙", "sms")]
+    for minutes, change in ((10, {"domain": "production_safety"}), (20, {"deaths": 2}), (30, {"injuries": 4})):
+        at = T0 + timedelta(minutes=minutes)
+        with freeze_time(at):
+            incident = services.incident_update(incident=incident, actor=None, now=at, **change)
+        assert deaths() == [("区领导乙", "email"), ("区领导乙", "sms"), ("区领导甲", "email"), ("区领导甲", "sms")]
+    first_told = Notification.objects.filter(incident=incident, step="event_deaths", recipient=leaders["safety"])
+    assert set(first_told.values_list("scheduled_for", flat=True)) == {T0 + timedelta(minutes=10)}
