@@ -64,6 +64,8 @@ def _leaders_page(request, *, form: LeaderForm | None = None, status: int = 200)
         "leaders": [{"person": p, "portfolio": [labels.get(d, d) for d in p.portfolio or []]} for p in leaders],
         "uncovered": uncovered_domains(leaders),
         "no_list": not any(p.active and p.notify_on_grade for p in leaders),
+        # Told of nothing by SMS (notifications.events asks the duty room to phone them instead).
+        "no_phone": [p.name for p in leaders if p.active and not p.phone and (p.portfolio or p.notify_on_grade)],
         "editable": editable,
         "form": form if editable else None,
         "errors": error_summary(form) if form is not None and form.is_bound else [],
