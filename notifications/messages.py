@@ -299,11 +299,7 @@ def email_body(facts: Facts, *, now: datetime) -> str:
             grade = Grade(facts.grade).label if facts.grade in Grade.values else facts.grade
             lines += ["", f"事件等级: {grade} ({facts.grade})"]
         if facts.unreached:
-            why = (
-                f"{facts.unreached}{_unreached_why(facts)}"
-                if facts.unreached_no_phone
-                else f"发给{facts.unreached}的短信未送达"
-            )
+            why = f"{facts.unreached}无手机号码" if facts.unreached_no_phone else f"发给{facts.unreached}的短信未送达"
             lines += [f"{why}，请电话通知。"]
         if facts.link:
             lines += ["", "事件详情 (登录后查看):", facts.link]
