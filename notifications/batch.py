@@ -36,6 +36,7 @@ from notifications.delivery import (
     notification_fallback,
     stale_before,
     step_discharged,
+    voice_refused,
 )
 from notifications.models import Notification, NotificationChannel
 from notifications.models import NotificationStatus as S
@@ -126,7 +127,11 @@ def notifications_send(*, notification_ids: list[int], token: str, now: datetime
         if n is None:
             result.statuses[pk] = "missing"
         elif n.claimable_now:
-            todo.append(n)
+            refused = voice_refused(n, now=now) if n.channel == NotificationChannel.VOICE else None
+            if refused is None:
+                todo.append(n)
+            else:
+                result.statuses[pk] = refused
         else:
             result.statuses[pk] = n.status  # sent, closed, or held by a live worker: nothing to do
     # Parts by rate: SMS (and emails) at the SMS rate, then voice calls at the call rate, so no part holds more

@@ -35,6 +35,17 @@ def chasing_reaches_people(app_configs, **kwargs) -> list[Warning]:
                 id="notifications.W002",
             )
         )
+    elif backend == "twilio" and not settings.TWILIO_FROM_NUMBER:
+        found.append(
+            Warning(
+                "The Twilio backend has a Messaging Service but no caller number: no voice call (语音外呼) can be "
+                "placed. Each voice step of the escalation ladder is recorded failed at once and sent as an SMS "
+                "to the same person instead.",
+                hint="Set TWILIO_FROM_NUMBER to a voice-capable number of the account, or take the voice channel "
+                "out of the escalation policy's steps (admin).",
+                id="notifications.W004",
+            )
+        )
     host = urlsplit(settings.PUBLIC_BASE_URL).hostname or ""
     if host in LOOPBACK_HOSTS or host.endswith(".localhost"):
         found.append(

@@ -64,7 +64,8 @@ another on the process's call thread, each after its call slot and one more look
 database just then). A dead claim taken over asks ``lookup_call`` (any call to that number while the dead claim
 could still call) instead of ``lookup``. The call status webhook maps Twilio's CallStatus (``callbacks``): answered
 by a person → delivered; answered by a machine (AnsweredBy), busy, no-answer, failed, canceled → the fallback, an SMS
-to the same person.
+to the same person. A backend that cannot place calls at all (Twilio with no caller number: ``calls_unavailable``) has
+its voice rows failed at once, never claimed and with no call slot, with that fallback (``voice_refused``).
 
 Times. ``sent_at`` and the ``notification_sent``/``notification_failed`` events carry the moment the provider
 answered that call, not the claim's. A provider status callback that arrives before the id is recorded is kept and
@@ -86,7 +87,7 @@ from django.db.models import F, Q
 
 from notifications import messages, ratelimit, roster
 from notifications.models import Notification, NotificationChannel, NotificationStatus
-from notifications.sms import SmsError, get_backend
+from notifications.sms import SmsError, calls_unavailable, get_backend
 from reporting.auditlog import event_append
 from reporting.models import Contact, DeadlineState, Incident, Shift
 
@@ -185,6 +186,9 @@ def notification_send(*, notification_id: int, token: str, now: datetime) -> str
 
     is_sms = n.channel == NotificationChannel.SMS
     is_voice = n.channel == NotificationChannel.VOICE
+    refused = voice_refused(n, now=now) if is_voice else None
+    if refused is not None:
+        return refused
     if is_sms or is_voice:
         # Before the claim: a slot wasted by a lost claim costs nothing. The wait moves our clock on, so the claim
         # is dated when it is really taken (a long queue must not make a fresh claim look stale). A call waits for
@@ -375,6 +379,29 @@ def _failed_attempt(n: Notification, *, token: str, now: datetime, error: str, p
         if failed:
             notification_audit(n, kind="notification_failed", now=now, error=error[:500])
             notification_fallback(notification=n, now=now)
+    return S.FAILED
+
+
+def voice_refused(n: Notification, *, now: datetime) -> str | None:
+    """A voice row the configured backend cannot place (``calls_unavailable``: Twilio with no caller number) is
+    recorded failed at once, with the reason, never claimed and without waiting for a call slot, and falls back to an
+    SMS to the same person, as an unanswered call does: the status after that. None when the call can be placed, or
+    when its deadline is discharged (the send path closes it as for any row)."""
+    why = calls_unavailable()
+    if not why or step_discharged(n):
+        return None
+    error = f"config: {why}"
+    with transaction.atomic():
+        failed = (
+            Notification.objects.filter(pk=n.pk, status=S.PENDING)
+            .filter(claimable(now))
+            .update(status=S.FAILED, error=error)
+        )
+        if not failed:
+            return Notification.objects.values_list("status", flat=True).get(pk=n.pk)
+        failure_log(n, error, outcome="not placed, falling back to SMS")
+        notification_audit(n, kind="notification_failed", now=now, error=error[:500])
+        notification_fallback(notification=n, now=now)
     return S.FAILED
 
 

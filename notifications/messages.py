@@ -8,6 +8,10 @@ escalated (已升级区总值班室督办), and its email is tagged [升级督�
 shortened step by step (wording, then the unit name); if even the shortest form cannot fit, the full readable text is
 sent in two segments rather than dropping a fact (the escalation is one).
 
+An event rule's SMS (a district leader told of a death or a grade, or the duty room asked to phone one) says what,
+when, where and which units report, then the figures or the ask, in at most two segments (``TWO_SEGMENTS``): a
+leader going to the scene needs the place more than a one-segment text.
+
 A voice call (``voice_text``) says the same facts as spoken Chinese: no link, the incident number as a year and a
 sequence number, 演练 spoken first for exercises, and what to do.
 """
@@ -25,10 +29,15 @@ from reporting.models import Grade, ObligationKind
 
 #: One UCS-2 SMS segment (any Chinese character switches the whole message to UCS-2).
 SEGMENT_CHARS = 70
+#: Two segments of a concatenated UCS-2 SMS (67 characters each: the rest of 70 is the concatenation header). An
+#: event rule's SMS to a district leader may take both: where and when matter more to someone going to the scene
+#: than one segment's cost, and leaders are told rarely.
+TWO_SEGMENTS = 2 * 67
 EXERCISE_PREFIX = "【演练】"
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
 VERBAL, WRITTEN, RELAY = "verbal", "written", "relay"
+EVENT_DEATHS = "event_deaths"
 DEADLINE_LABELS = {VERBAL: "口头报", WRITTEN: "书面报", RELAY: "转报区委办区府办"}
 
 #: Whom an escalation step brings in (``Facts.escalated_to``): the district duty room on duty, or only the head of
@@ -59,10 +68,16 @@ class Facts:
     serious_injuries: int = 0  # of ``injuries``; the grade counts these (SPEC rule 9)
     grade: str = ""
     location: str = ""
+    occurred_at: datetime | None = None
     escalated_to: str = ""  # TO_DUTY_ROOM | TO_UNIT_HEAD for an escalation step; empty otherwise
     # An event rule's SMS to a district leader failed and this message goes to the duty room instead: the leader's
     # name, so the duty room phones them.
     unreached: str = ""
+    # ``unreached`` has no mobile number on record (the duty room was asked at once), rather than an SMS that failed.
+    unreached_no_phone: bool = False
+    # A death in a domain no district leader's portfolio covers: the leaders on the list (or the duty room) are told
+    # to find one, not asked to go as the leader in charge.
+    no_leader_in_charge: bool = False
 
 
 def short_unit(name: str) -> str:
@@ -108,11 +123,19 @@ def _prefix(facts: Facts) -> str:
     return EXERCISE_PREFIX if facts.exercise else ""
 
 
+def _unreached_why(facts: Facts) -> str:
+    return "无手机号码" if facts.unreached_no_phone else "短信未送达"
+
+
 def _event_tail(facts: Facts, *, spoken: bool = False) -> str:
     """What an event rule's message says after the incident: the deaths, the grade, or whom to phone. ``spoken``
     (a call): no grade code or brackets, the figures apart."""
-    ask = f"{facts.unreached}短信未送达，请电话通知" if facts.unreached else ""
+    ask = f"{facts.unreached}{_unreached_why(facts)}，请电话通知" if facts.unreached else ""
     if facts.step.startswith("event_deaths"):
+        if facts.no_leader_in_charge:
+            return f"死亡{facts.deaths}人，本领域无分管区领导，" + (
+                f"{ask}其赶赴现场" if ask else "请安排区领导赶赴现场"
+            )
         return f"死亡{facts.deaths}人，" + (f"{ask}其赶赴现场" if ask else "请分管区领导赶赴现场")
     if facts.step.startswith("event_grade"):
         label = Grade(facts.grade).label if facts.grade in Grade.values else facts.grade
@@ -125,15 +148,38 @@ def _event_tail(facts: Facts, *, spoken: bool = False) -> str:
     return ask or "请关注事件进展"
 
 
-def _event_text(facts: Facts) -> str:
-    """Incident-level event rules (deaths ≥ 1, grade thresholds): no filing link, the title is what gets cut."""
-    tail = "：" + _event_tail(facts)
+def _when(value: datetime | None, now: datetime) -> str:
+    """When an incident occurred, as short as is clear at ``now``: 09:05 the same (local) day, else 11月27日23:50."""
+    if value is None:
+        return ""
+    local = value.astimezone(LOCAL_TZ)
+    if local.date() == now.astimezone(LOCAL_TZ).date():
+        return local.strftime("%H:%M")
+    return f"{local.month}月{local.day}日{local:%H:%M}"
+
+
+def _cut(text: str, excess: int, *, keep: int) -> str:
+    """``text`` shortened by ``excess`` characters (… marks the cut), never below ``keep`` characters."""
+    if excess <= 0 or len(text) <= keep:
+        return text
+    return text[: max(len(text) - excess - 1, keep)] + "…"
+
+
+def _event_text(facts: Facts, now: datetime) -> str:
+    """Incident-level event rules (deaths ≥ 1, grade thresholds): what, when, where, which units report, the
+    figures or the ask, and the link to the incident page, in two segments at most (``TWO_SEGMENTS``): the title is
+    cut first, then the place."""
+    units = f"{facts.unit_name}报" if facts.unit_name else ""
+    tail = "：" + _event_tail(facts) + (f" {facts.link}" if facts.link else "")
     head = f"{_prefix(facts)}{facts.incident_number} "
-    room = SEGMENT_CHARS - len(head) - len(tail)
-    title = facts.incident_title
-    if len(title) > room:
-        title = title[: max(room - 1, 4)] + "…"
-    return f"{head}{title}{tail}"
+
+    def text(title: str, location: str) -> str:
+        context = "，".join(part for part in (_when(facts.occurred_at, now), location, units) if part)
+        return f"{head}{title}" + (f"（{context}）" if context else "") + tail
+
+    title = _cut(facts.incident_title, len(text(facts.incident_title, facts.location)) - TWO_SEGMENTS, keep=8)
+    location = _cut(facts.location, len(text(title, facts.location)) - TWO_SEGMENTS, keep=10)
+    return text(title, location)
 
 
 def _notices(facts: Facts) -> tuple[str, str, str, str] | None:
@@ -145,7 +191,7 @@ def _notices(facts: Facts) -> tuple[str, str, str, str] | None:
 def sms_text(facts: Facts, *, now: datetime) -> str:
     """The SMS body at ``now`` (the moment of composing, just before sending)."""
     if not facts.deadline:
-        return _event_text(facts)
+        return _event_text(facts, now)
     pfx, num, link = _prefix(facts), facts.incident_number, facts.link
     verb = "请立即转报" if facts.deadline == RELAY else ("请按时报送" if facts.reminder else "请立即报送")
     full, compact = _phrase(facts, now, compact=False), _phrase(facts, now, compact=True)
@@ -243,13 +289,20 @@ def email_body(facts: Facts, *, now: datetime) -> str:
             "",
             "回复短信 1、收到 或 OK 可确认已收到催报。",
         ]
-    elif facts.step.startswith("event_deaths"):
-        lines += ["", "按规定，死亡1人及以上的事件，分管该领域的区领导须赶赴现场。"]
     else:
-        grade = Grade(facts.grade).label if facts.grade in Grade.values else facts.grade
-        lines += ["", f"事件等级: {grade} ({facts.grade})"]
-    if not facts.deadline and facts.unreached:
-        lines += [f"发给{facts.unreached}的短信未送达，请电话通知。"]
+        lines += [f"发生时间: {local_text(facts.occurred_at)} (北京时间)", f"报送单位: {facts.unit_name or '—'}"]
+        if facts.step.startswith("event_deaths"):
+            lines += ["", "按规定，死亡1人及以上的事件，分管该领域的区领导须赶赴现场。"]
+            if facts.no_leader_in_charge:
+                lines += ["本领域目前无分管区领导，请安排区领导赶赴现场。"]
+        else:
+            grade = Grade(facts.grade).label if facts.grade in Grade.values else facts.grade
+            lines += ["", f"事件等级: {grade} ({facts.grade})"]
+        if facts.unreached:
+            why = f"{facts.unreached}无手机号码" if facts.unreached_no_phone else f"发给{facts.unreached}的短信未送达"
+            lines += [f"{why}，请电话通知。"]
+        if facts.link:
+            lines += ["", "事件详情 (登录后查看):", facts.link]
     return "\n".join(lines) + "\n"
 
 
@@ -296,9 +349,22 @@ def _unreached(notification) -> str:
     return notification.about.name
 
 
+def reporting_units(incident) -> str:
+    """The units that owe the incident's report (not the duty room's relay), by short name: 泗泾镇、车墩镇, or
+    泗泾镇、车墩镇等 when there are more than two."""
+    names = [
+        short_unit(name)
+        for name in incident.obligations.exclude(kind=ObligationKind.RELAY)
+        .order_by("id")
+        .values_list("unit__name", flat=True)
+    ]
+    return "、".join(names[:2]) + ("等" if len(names) > 2 else "")
+
+
 def facts_for(notification, *, link_for=None) -> Facts:
     """The facts of one notification row (with its incident, obligation and unit)."""
-    from reporting.links import filing_link
+    from notifications.roster import district_leaders
+    from reporting.links import filing_link, incident_link
 
     incident = notification.incident
     base = {
@@ -314,7 +380,16 @@ def facts_for(notification, *, link_for=None) -> Facts:
     }
     obligation = notification.obligation
     if obligation is None:
-        return Facts(unit_name="", unreached=_unreached(notification), **base)
+        return Facts(
+            unit_name=reporting_units(incident),
+            occurred_at=incident.occurred_at,
+            link=incident_link(incident.pk),
+            unreached=_unreached(notification),
+            # The duty room asked at once (``notifications.events``), not after a failed SMS (``fallback_of``).
+            unreached_no_phone=notification.about_id is not None and notification.fallback_of_id is None,
+            no_leader_in_charge=notification.step == EVENT_DEATHS and not district_leaders(domain=incident.domain),
+            **base,
+        )
     plan, kind = obligation.escalation_plan, obligation.kind
     deadline, reminder = step_deadline(step=notification.step, plan=plan, kind=kind)
     due_at = obligation.written_due_at if deadline == WRITTEN else obligation.verbal_due_at

@@ -253,9 +253,11 @@ def notification_rows(
     channels,
     scheduled_for: datetime,
     now: datetime,
+    about: Contact | None = None,
 ) -> list[Notification]:
     """The unsaved pending rows for ``step`` (``repeat``) of an incident or obligation: one per (contact, channel)
-    with an address, ``scheduled_for`` its moment, ``created_at`` now."""
+    with an address, ``scheduled_for`` its moment, ``created_at`` now; ``about``: the person the recipients are asked
+    to reach (an event rule's district leader with no mobile number, ``notifications.events``)."""
     return [
         Notification(
             incident_id=incident_id,
@@ -267,6 +269,7 @@ def notification_rows(
             to=address_of(contact, channel),
             scheduled_for=scheduled_for,
             created_at=now,
+            about=about,
         )
         for contact in contacts
         for channel in channels

@@ -307,6 +307,12 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {
+        # The twilio SDK logs every request at INFO: the URL (a lookup's To= phone number), the headers, the answer's
+        # headers. Phone numbers do not belong in the logs; our own lines (notifications.delivery's failure_log) say
+        # which notification failed and why. TWILIO_LOG_LEVEL=INFO brings the SDK's lines back to debug a deployment.
+        "twilio": {"level": os.environ.get("TWILIO_LOG_LEVEL", "WARNING")},
+    },
 }
 
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):

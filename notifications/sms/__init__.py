@@ -39,5 +39,10 @@ def get_backend(backend: str | None = None, **kwargs):
     return import_string(backend or settings.SMS_BACKEND)(**kwargs)
 
 
+def calls_unavailable() -> str:
+    """Why the configured backend cannot place a voice call ("" if it can), read without building it."""
+    return import_string(settings.SMS_BACKEND).calls_unavailable()
+
+
 def send_sms(*, to: str, body: str, backend: str | None = None) -> SmsResult:
     return get_backend(backend).send(to=to, body=body)

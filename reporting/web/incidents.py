@@ -29,7 +29,7 @@ from reporting.web.access import (
     role_of,
 )
 from reporting.web.board import board_row
-from reporting.web.display import EVENT_LABELS, local_input, local_short
+from reporting.web.display import EVENT_LABELS, local_input, local_short, report_label
 from reporting.web.forms import (
     CityReportForm,
     FirstKnownForm,
@@ -218,9 +218,13 @@ def render_incident(request, incident: Incident, *, failed: dict | None = None, 
             if failed.get("action") == "add_unit"
             else UnitClockForm(auto_id="add_%s", initial={"first_known_at": local_input(now)})
         )
+    # What each filed report says, oldest first: the page is where the readers (district leaders, auditors) read the
+    # reports, having no filing form; drafts are the unit's own and are not shown.
+    filed = reports_visible(request.user).filter(incident=incident).filed().order_by("counted_at", "id")
     context = {
         "incident": incident,
         "rows": rows,
+        "reports": [{"report": r, "label": report_label(r), "filed_at": local_short(r.counted_at)} for r in filed],
         "timeline": timeline,
         "occurred_at": local_short(incident.occurred_at),
         "manage": manage,

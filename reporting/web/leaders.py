@@ -3,7 +3,8 @@
 The event rules (SPEC "Escalation": deaths ≥ 1 → the leader whose portfolio covers the domain; grade IV and above →
 the leaders on the notification list) read these people. The duty room keeps them here; leaders and auditors read
 the list. The page warns of a domain no active leader covers, and of an empty notification list: a death there
-would reach only the leaders on the list (``notifications.events``), a graded event no one.
+would reach only the leaders on the list (``notifications.events``; with the list empty too, only the duty room on
+post), a graded event no one.
 
 Leaders added here are kept with the duty room's contacts; one already in another unit (区府办 in the demo) stays
 there. Every change goes through ``reporting.roster_services`` and is an audit event, as for any person.
@@ -63,6 +64,8 @@ def _leaders_page(request, *, form: LeaderForm | None = None, status: int = 200)
         "leaders": [{"person": p, "portfolio": [labels.get(d, d) for d in p.portfolio or []]} for p in leaders],
         "uncovered": uncovered_domains(leaders),
         "no_list": not any(p.active and p.notify_on_grade for p in leaders),
+        # Told of nothing by SMS (notifications.events asks the duty room to phone them instead).
+        "no_phone": [p.name for p in leaders if p.active and not p.phone and (p.portfolio or p.notify_on_grade)],
         "editable": editable,
         "form": form if editable else None,
         "errors": error_summary(form) if form is not None and form.is_bound else [],

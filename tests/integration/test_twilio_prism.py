@@ -1,6 +1,7 @@
 """The real twilio SDK against Prism serving Twilio's own OpenAPI description: what we send is validated against
 Twilio's spec (invalid → 422, handled as a permanent error), transient answers (5xx, 429) ask for a retry."""
 
+import logging
 from datetime import timedelta
 
 import pytest
@@ -67,7 +68,7 @@ def test_sdk_request_is_valid_for_twilios_spec(sms_row, twilio_recorder, prism):
         "StatusCallback": "https://tracker.example.org/webhooks/twilio/status/",
         "ValidityPeriod": "600",
     }
-    assert sms_row.body.startswith(sms_row.incident.number + " 泗泾镇")
+    assert sms_row.body.startswith(sms_row.incident.number) and "泗泾镇" in sms_row.body and len(sms_row.body) <= 70
     assert sms_row.provider_id == PRISM_SID and sms_row.status == S.SENT
     assert "The request passed the validation rules" in prism.log_text()
 
@@ -140,6 +141,26 @@ def test_invalid_number_is_permanent_and_falls_back(sms_row, twilio_recorder, co
     assert sms_row.status == S.FAILED and sms_row.error == f"{code}: Unable to create record: injected {code}"
     assert Notification.objects.filter(fallback_of=sms_row).count() == 2
     assert [r.status for r in twilio_recorder.messages()] == [400]
+
+
+def test_the_sdk_logs_no_phone_numbers_and_our_failure_log_still_does(sms_row, twilio_recorder, caplog):
+    """The twilio SDK logs each request at INFO (the URL with a lookup's To=, headers, the answer's headers): off
+    under the settings' LOGGING (``TWILIO_LOG_LEVEL``, WARNING), at the root's INFO. Our own failure line stays."""
+    assert logging.getLogger().getEffectiveLevel() == logging.INFO  # the settings' root level: INFO would pass
+    with caplog.at_level(logging.INFO):
+        caplog.set_level(logging.INFO, logger="notifications")
+        backend = SmsBackend()
+        backend.lookup(to="+8617000000001", body="x", since=timezone.now() - timedelta(days=1))
+        twilio_recorder.fail_next(1, 400, 21211)
+        assert notification_send(notification_id=sms_row.pk, token="t1", now=timezone.now()) == S.FAILED
+        fallback = Notification.objects.filter(fallback_of=sms_row, channel="sms").get()
+        assert notification_send(notification_id=fallback.pk, token="t2", now=timezone.now()) == S.SENT
+    assert len(twilio_recorder.requests) == 3  # the lookup and both sends reached the mock
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("twilio")] == []
+    assert "+8617000000001" not in caplog.text and "+8617000000009" not in caplog.text
+    [line] = [r for r in caplog.records if r.name == "notifications.delivery"]
+    assert line.levelno == logging.ERROR and f"notification {sms_row.pk} " in line.getMessage()
+    assert "21211" in line.getMessage()
 
 
 # --- the batch path: the same SDK calls, many at once from the send threads --------------------------------------

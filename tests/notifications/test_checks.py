@@ -26,7 +26,7 @@ def deployed(settings):
 
 def test_a_deployment_with_twilio_and_a_public_address_is_clean(deployed):
     assert ids(deployed) == []
-    assert ids(deployed, TWILIO_FROM_NUMBER="", TWILIO_MESSAGING_SERVICE_SID="MG" + "0" * 32) == []
+    assert ids(deployed, TWILIO_MESSAGING_SERVICE_SID="MG" + "0" * 32) == []  # SMS by the service, calls by the number
     assert ids(deployed, SMS_BACKEND="notifications.sms.backends.file.SmsBackend") == []  # chosen on purpose
 
 
@@ -37,6 +37,14 @@ def test_sms_that_reach_nobody_are_a_warning(deployed, backend):
 
 def test_twilio_without_a_sender_is_a_warning(deployed):
     assert ids(deployed, TWILIO_FROM_NUMBER="", TWILIO_MESSAGING_SERVICE_SID="") == ["notifications.W002"]
+
+
+def test_a_messaging_service_without_a_caller_number_is_a_warning_of_its_own(deployed):
+    """SMS go out through the service; voice calls cannot (a Messaging Service places no calls): they become SMS."""
+    deployed.TWILIO_FROM_NUMBER, deployed.TWILIO_MESSAGING_SERVICE_SID = "", "MG" + "0" * 32
+    [warning] = chasing_reaches_people(None)
+    assert warning.id == "notifications.W004"
+    assert "voice" in warning.msg and "TWILIO_FROM_NUMBER" in warning.hint
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ from notifications.sms.backends import locmem
 from notifications.sms.backends.base import BaseSmsBackend
 from reporting import services
 from reporting.auditlog import chain_verify
+from reporting.links import incident_link
 from reporting.models import AuditEvent, Contact, ContactRole, Obligation, Shift
 from tests.conftest import NOW
 from tests.fixtures import processes
@@ -378,7 +379,10 @@ def test_incident_level_event_rows_are_sent(case):
         created_at=NOW,
     )
     assert notification_send(notification_id=n.pk, token="t", now=NOW) == S.SENT
-    assert locmem.outbox[0].body == f"{case['incident'].number} 泗泾镇某厂房火灾：死亡0人，请分管区领导赶赴现场"
+    assert locmem.outbox[0].body == (
+        f"{case['incident'].number} 泗泾镇某厂房火灾（08:55，泗泾镇某路1号，泗泾镇报）：死亡0人，"
+        f"本领域无分管区领导，请安排区领导赶赴现场 {incident_link(case['incident'].pk)}"  # no leader in this case
+    )
 
 
 def test_redrive_selector_skips_live_claims_and_sent_rows(case):

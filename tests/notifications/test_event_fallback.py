@@ -17,6 +17,8 @@ from notifications.delivery import notification_send
 from notifications.models import Notification, NotificationStatus
 from notifications.sms import SmsError
 from notifications.sms.backends import locmem
+from reporting import services
+from reporting.links import incident_link
 from reporting.models import ContactRole, Finding, FindingKind, Shift
 from tests.notifications.conftest import T0, on_shift, open_incident, person
 
@@ -84,7 +86,10 @@ def test_a_leaders_failed_sms_goes_to_the_duty_room_on_post_naming_the_leader(un
     result = notifications_send(notification_ids=[f.pk for f in fallbacks], token="t-2", now=later)
     assert set(result.statuses.values()) == {S.SENT}
     bodies = {m.to: m.body for m in locmem.outbox}
-    expected = f"{incident.number} 泗泾镇某厂房火灾：死亡1人，王副区长短信未送达，请电话通知其赶赴现场"
+    expected = (
+        f"{incident.number} 泗泾镇某厂房火灾（08:55，泗泾镇某路1号，泗泾镇报）："
+        f"死亡1人，王副区长短信未送达，请电话通知其赶赴现场 {incident_link(incident.pk)}"
+    )
     assert bodies == {roster["room_officer"].phone: expected, roster["room_leader"].phone: expected}
 
 
@@ -105,7 +110,9 @@ def test_an_undelivered_callback_for_a_leader_falls_back_the_same_way(units, ros
     officer_sms = sms_of(incident, "event_grade_IV", roster["room_officer"])
     locmem.outbox.clear()
     assert notification_send(notification_id=officer_sms.pk, token="t-2", now=later) == S.SENT
-    assert locmem.outbox[0].body.endswith("：一般(IV)事件，死亡1人受伤0人；陈副区长短信未送达，请电话通知")
+    assert locmem.outbox[0].body.endswith(
+        f"：一般(IV)事件，死亡1人受伤0人；陈副区长短信未送达，请电话通知 {incident_link(incident.pk)}"
+    )
     # A repeated callback changes nothing.
     callbacks.notification_record_status(provider_id=n.provider_id, provider_status="undelivered", now=later)
     assert Notification.objects.filter(fallback_of=n).count() == 2
@@ -163,7 +170,7 @@ def test_two_leaders_failing_on_one_step_ask_each_duty_room_officer_about_each(u
         bodies = [m.body for m in locmem.outbox if m.to == officer.phone]
         assert len(bodies) == 2
         assert sorted(("陈副区长" in b, "刘副区长" in b) for b in bodies) == [(False, True), (True, False)]
-        assert all(b.endswith("短信未送达，请电话通知其赶赴现场") for b in bodies)
+        assert all(b.endswith(f"短信未送达，请电话通知其赶赴现场 {incident_link(incident.pk)}") for b in bodies)
 
 
 def test_two_unreached_leaders_are_asked_about_exactly_once(units, roster, two_unreached):
@@ -287,3 +294,61 @@ def test_migration_0009_names_the_leader_on_the_duty_rooms_older_rows_only(units
     Notification.objects.update(about=None)
     backfill.fill_about(apps, None)
     assert dict(Notification.objects.values_list("pk", "about_id")) == expected
+
+
+@pytest.mark.parametrize("email", ["wang@example.org", ""])
+def test_a_leader_with_no_phone_is_phoned_by_the_duty_room_at_once(units, roster, leaders, email):
+    """A leader kept without a mobile number gets no SMS at all (and, with no email either, nothing): the duty room on
+    post is asked at once, as when the SMS fails, to phone the leader to the scene."""
+    leader = leaders["safety"]
+    leader.phone, leader.email = "", email
+    leader.save()
+    with freeze_time(T0):
+        incident = open_incident(units, deaths=1)
+    told = Notification.objects.filter(incident=incident, step="event_deaths")
+    assert sorted(told.values_list("recipient__name", "channel", "about__name")) == sorted(
+        [
+            ("周总值班长", "sms", "王副区长"),
+            ("钱总值班员", "sms", "王副区长"),
+            *([("王副区长", "email", None)] if email else []),
+        ]
+    )
+    notifications_send(notification_ids=list(told.values_list("pk", flat=True)), token="t-1", now=T0)
+    bodies = {m.to: m.body for m in locmem.outbox}
+    assert bodies[roster["room_officer"].phone].startswith(f"{incident.number} 泗泾镇某厂房火灾（")
+    assert (
+        f"死亡1人，王副区长无手机号码，请电话通知其赶赴现场 {incident_link(incident.pk)}"
+        in bodies[roster["room_leader"].phone]
+    )
+    # Figures rising later fire nothing again: the rule has fired.
+    with freeze_time(T0 + timedelta(minutes=20)):
+        services.incident_update(incident=incident, actor=None, now=T0 + timedelta(minutes=20), deaths=2)
+    assert told.count() == 2 + bool(email)
+
+
+def test_a_death_no_leaders_portfolio_covers_says_so_and_with_no_leader_at_all_goes_to_the_duty_room(
+    units, roster, leaders
+):
+    """A death in social security, which no leader's portfolio covers: the leaders on the list are told, and told that
+    no leader is in charge of it (not asked, as leaders in charge, to go); with no leader on the list either, the
+    duty room on post is told, so that a death never reaches no one."""
+    with freeze_time(T0):
+        incident = open_incident(units, deaths=1, domain="social_security")
+    sms = sms_of(incident, "event_deaths", leaders["listed"])
+    notification_send(notification_id=sms.pk, token="t-1", now=T0)
+    assert locmem.outbox[-1].body.split(" ")[-2].endswith("：死亡1人，本领域无分管区领导，请安排区领导赶赴现场")
+
+    leaders["listed"].notify_on_grade = False
+    leaders["listed"].save()
+    with freeze_time(T0):
+        alone = open_incident(units, deaths=1, domain="social_security", title="无人分管")
+    told = Notification.objects.filter(incident=alone, step="event_deaths")
+    assert sorted(told.values_list("recipient__name", "channel")) == [
+        ("周总值班长", "email"),
+        ("周总值班长", "sms"),
+        ("钱总值班员", "email"),
+        ("钱总值班员", "sms"),
+    ]
+    sms = told.filter(channel="sms").first()
+    notification_send(notification_id=sms.pk, token="t-2", now=T0)
+    assert "：死亡1人，本领域无分管区领导，请安排区领导赶赴现场" in locmem.outbox[-1].body

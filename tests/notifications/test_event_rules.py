@@ -6,9 +6,10 @@ from datetime import timedelta
 import pytest
 from freezegun import freeze_time
 
-from notifications.messages import facts_for, sms_text
+from notifications.messages import email_body, facts_for, sms_text
 from notifications.models import Notification
 from reporting import report_services, services
+from reporting.links import incident_link
 from reporting.models import ContactRole
 from tests.notifications.conftest import T0, open_incident, person, report_fields
 
@@ -125,12 +126,14 @@ def test_an_incident_first_graded_by_serious_injuries_tells_the_list_how_many(un
         incident = services.incident_update(incident=incident, actor=None, now=later, injuries=60, serious_injuries=50)
     assert incident.grade == "II"
     sms = Notification.objects.get(incident=incident, obligation__isnull=True, step="event_grade_II", channel="sms")
-    assert sms_text(facts_for(sms), now=later).endswith("：重大(II)事件，死亡0人受伤60人(重伤50人)")
+    assert f"：重大(II)事件，死亡0人受伤60人(重伤50人) {incident_link(incident.pk)}" in sms_text(
+        facts_for(sms), now=later
+    )
     # Light injuries alone (no one seriously injured) stay IV: the text says nothing of serious injuries.
     with freeze_time(T0):
         light = open_incident(units, title="轻伤", injuries=60)
     light_sms = Notification.objects.get(incident=light, obligation__isnull=True, step="event_grade_IV", channel="sms")
-    assert sms_text(facts_for(light_sms), now=T0).endswith("：一般(IV)事件，死亡0人受伤60人")
+    assert "：一般(IV)事件，死亡0人受伤60人 " in sms_text(facts_for(light_sms), now=T0)
 
 
 def test_the_list_hears_of_each_higher_grade_once(units, leaders):
@@ -157,3 +160,46 @@ def test_an_incident_opened_at_grade_ii_tells_the_list_once(units, leaders):
         incident = open_incident(units, deaths=10)
     assert incident.grade == "II"
     assert [e[:2] for e in events(incident) if e[0].startswith("event_grade")] == [("event_grade_II", "区领导丙")] * 2
+
+
+def test_a_leaders_sms_and_email_say_where_when_and_which_units_report(units, leaders):
+    with freeze_time(T0):
+        incident = open_incident(units, deaths=1)
+        services.incident_add_unit(
+            incident=incident, unit=units["chedun"], first_known_at=T0, channel="self", actor=None, now=T0
+        )
+    sms = Notification.objects.get(incident=incident, step="event_deaths", channel="sms")
+    text = sms_text(facts_for(sms), now=T0)
+    assert text.startswith(f"{incident.number} 泗泾镇某厂房火灾（08:55，泗泾镇某路1号，泗泾镇、车墩镇报）：死亡1人")
+    email = Notification.objects.get(incident=incident, step="event_deaths", channel="email")
+    assert "报送单位: 泗泾镇、车墩镇" in email_body(facts_for(email), now=T0)
+
+
+def test_a_leaders_sms_and_email_link_to_the_incident_page(units, leaders, settings):
+    """The link a leader is given opens the incident (a leader reads it); never the filing form, which is a unit's."""
+    settings.PUBLIC_BASE_URL = "https://tracker.example.org"
+    with freeze_time(T0):
+        incident = open_incident(units, deaths=1)
+    link = f"https://tracker.example.org/incidents/{incident.pk}/"
+    for step in ("event_deaths", "event_grade_IV"):
+        sms = Notification.objects.get(incident=incident, step=step, channel="sms")
+        assert sms_text(facts_for(sms), now=T0).endswith(f" {link}")
+        email = Notification.objects.get(incident=incident, step=step, channel="email")
+        assert f"\n{link}\n" in email_body(facts_for(email), now=T0)
+
+
+def test_a_death_whose_domain_is_corrected_brings_the_leader_in_charge_of_the_new_domain_once(units, leaders):
+    """The duty room corrects the domain of an incident with a death (first filed as public health, in fact
+    production safety): the leader in charge of production safety must go to the scene, and is told once; nobody
+    already told is told again, also when the figures change later."""
+    with freeze_time(T0):
+        incident = open_incident(units, deaths=1, domain="public_health")
+    deaths = lambda: sorted(e[1:3] for e in events(incident) if e[0] == "event_deaths")  # noqa: E731
+    assert deaths() == [("区领导乙", "email"), ("区领导乙", "sms")]
+    for minutes, change in ((10, {"domain": "production_safety"}), (20, {"deaths": 2}), (30, {"injuries": 4})):
+        at = T0 + timedelta(minutes=minutes)
+        with freeze_time(at):
+            incident = services.incident_update(incident=incident, actor=None, now=at, **change)
+        assert deaths() == [("区领导乙", "email"), ("区领导乙", "sms"), ("区领导甲", "email"), ("区领导甲", "sms")]
+    first_told = Notification.objects.filter(incident=incident, step="event_deaths", recipient=leaders["safety"])
+    assert set(first_told.values_list("scheduled_for", flat=True)) == {T0 + timedelta(minutes=10)}

@@ -7,6 +7,7 @@ import pytest
 
 from notifications.messages import (
     SEGMENT_CHARS,
+    TWO_SEGMENTS,
     Facts,
     email_body,
     email_subject,
@@ -111,7 +112,34 @@ def test_event_rule_texts():
     )
     assert grade == "【演练】SJ-2026-000123 泗泾镇某厂房火灾：一般(IV)事件，死亡1人受伤3人"
     long_title = sms_text(facts(step="event_deaths", deadline="", incident_title="某" * 80, deaths=1), now=NOW)
-    assert len(long_title) <= SEGMENT_CHARS and long_title.endswith("…：死亡1人，请分管区领导赶赴现场")
+    assert len(long_title) <= TWO_SEGMENTS
+    assert long_title.endswith(f"…（泗泾镇报）：死亡1人，请分管区领导赶赴现场 {LINK}")
+
+
+def test_a_leaders_event_sms_says_when_where_and_which_unit():
+    """A district leader told of a death goes to the scene: the SMS says where, when (today: the time alone) and which
+    unit reports, besides what and how many; two segments at most, the title cut first, then the place."""
+    event = dict(deadline="", unit_name="泗泾镇", link="", location="泗泾镇泗砖公路588号", occurred_at=NOW)
+    deaths = sms_text(facts(step="event_deaths", deaths=1, **event), now=NOW + timedelta(minutes=20))
+    assert (
+        deaths
+        == "SJ-2026-000123 泗泾镇某厂房火灾（09:00，泗泾镇泗砖公路588号，泗泾镇报）：死亡1人，请分管区领导赶赴现场"
+    )
+    grade = sms_text(facts(step="event_grade_IV", grade="IV", injuries=3, **event), now=NOW + timedelta(days=1))
+    assert grade == (
+        "SJ-2026-000123 泗泾镇某厂房火灾（11月28日09:00，泗泾镇泗砖公路588号，泗泾镇报）：一般(IV)事件，死亡0人受伤3人"
+    )
+    long = sms_text(
+        facts(step="event_deaths", deaths=1, **{**event, "location": "地" * 80}, incident_title="某" * 80),
+        now=NOW,
+    )
+    assert (
+        len(long) <= TWO_SEGMENTS
+        and "（09:00，地地地地" in long
+        and long.endswith("泗泾镇报）：死亡1人，请分管区领导赶赴现场")
+    )
+    body = email_body(facts(step="event_deaths", deaths=1, **event), now=NOW)
+    assert "发生时间: 2026-11-28 09:00 (北京时间)" in body and "报送单位: 泗泾镇" in body
 
 
 def test_event_texts_for_the_duty_room_name_the_leader_who_was_not_reached():
@@ -125,10 +153,11 @@ def test_event_texts_for_the_duty_room_name_the_leader_who_was_not_reached():
         == "【演练】SJ-2026-000123 泗泾镇某厂房火灾：较大(III)事件，死亡3人受伤0人；王副区长短信未送达，请电话通知"
     )
     long_title = sms_text(facts(step="event_deaths", incident_title="某" * 80, deaths=1, **event), now=NOW)
-    assert len(long_title) <= SEGMENT_CHARS and long_title.endswith(
-        "…：死亡1人，王副区长短信未送达，请电话通知其赶赴现场"
-    )
+    assert long_title.endswith("某某：死亡1人，王副区长短信未送达，请电话通知其赶赴现场")  # fits two segments
     assert "发给王副区长的短信未送达，请电话通知。" in email_body(facts(step="event_deaths", **event), now=NOW)
+    no_phone = facts(step="event_deaths", deaths=1, unreached_no_phone=True, **event)
+    assert sms_text(no_phone, now=NOW).endswith("：死亡1人，王副区长无手机号码，请电话通知其赶赴现场")
+    assert "王副区长无手机号码，请电话通知。" in email_body(no_phone, now=NOW)
 
 
 def test_email_has_the_details():

@@ -296,6 +296,35 @@ def test_call_params(settings):
 
 
 @pytest.mark.integration
+@pytest.mark.parametrize("send", [send_batch, send_one], ids=["batch", "one"])
+def test_with_no_caller_number_a_voice_step_fails_at_once_and_is_texted(
+    case,  # noqa: F811
+    send,
+    rate_spy,
+    twilio_settings,
+    twilio_recorder,
+):
+    """A Messaging Service sends SMS but cannot place calls: with no TWILIO_FROM_NUMBER a voice row is recorded
+    failed at once, saying why, without waiting for a call slot (a deadline's calls at 1 a second would hold every
+    fallback back), and falls back to an SMS to the same person as an unanswered call does."""
+    twilio_settings.TWILIO_FROM_NUMBER = ""
+    twilio_settings.TWILIO_MESSAGING_SERVICE_SID = "MG" + "0" * 32
+    n = row(case, channel="voice")
+    assert send(n, LATE) == S.FAILED
+    n.refresh_from_db()
+    assert n.status == S.FAILED and "TWILIO_FROM_NUMBER" in n.error and "Messaging Service" in n.error
+    assert (n.claimed_by, n.attempts, n.body) == ("", 0, "")  # never claimed: nothing was tried
+    assert rate_spy == [] and twilio_recorder.requests == []  # no call slot, no request
+    assert events_of(n) == ["notification_failed"]
+    [fallback] = Notification.objects.filter(fallback_of=n)
+    assert (fallback.channel, fallback.to) == ("sms", case["officer"].phone)
+    assert send_one(fallback, LATE) == S.SENT
+    [sms] = twilio_recorder.messages()
+    assert sms.status == 201 and sms.form["MessagingServiceSid"] == "MG" + "0" * 32
+    assert sms.form["To"] == case["officer"].phone and "口头报" in sms.form["Body"]
+
+
+@pytest.mark.integration
 def test_twilio_backend_places_a_call_through_prism_and_looks_it_up(twilio_settings, twilio_recorder):
     twilio_settings.PUBLIC_BASE_URL = BASE
     text = "松江区突发事件报送督办。泗泾镇，口头报已超时5分钟。"

@@ -12,13 +12,27 @@ from freezegun import freeze_time
 from reporting import obligation_services, report_services, services, signal_services, stats
 from reporting.errors import MissingElementsError
 from reporting.findings_services import finding_roster_gap_record, findings_recompute
-from reporting.models import AuditEvent, Finding, RefusedReport
+from reporting.models import AuditEvent, Contact, ContactRole, Finding, RefusedReport
 from tests.conftest import NOW
 
 T0 = NOW  # first known: 09:00 Asia/Shanghai; verbal due 09:30, written due 10:00
 VERBAL_DUE = T0 + timedelta(minutes=30)
 WRITTEN_DUE = T0 + timedelta(minutes=60)
 DAY = timedelta(hours=24)
+
+
+@pytest.fixture
+def leader_in_charge(units):
+    """A district leader in charge of production safety, with a mobile number. A death must reach someone
+    (``notifications.events``): with no leader (or none with a number) the duty room on post is asked, and its empty
+    roster is a roster-gap finding of its own."""
+    return Contact.objects.create(
+        unit=units["qfb"],
+        name="区领导甲",
+        role=ContactRole.DISTRICT_LEADER,
+        phone="+8617000000040",
+        portfolio=["production_safety"],
+    )
 
 
 def report_fields(**over):
@@ -363,7 +377,7 @@ def test_vertical_unit_city_report_with_no_district_report_is_held_back(units, d
 # --- 瞒报/谎报 concealed ------------------------------------------------------------------------------------------
 
 
-def test_raised_deaths_after_a_120_signal_showed_more_is_suspected_concealed(units, sijing_officer):
+def test_raised_deaths_after_a_120_signal_showed_more_is_suspected_concealed(units, sijing_officer, leader_in_charge):
     incident = open_incident(units, sijing_officer)
     obligation = incident.obligations.get()
     signal = ingest(units, external_id="C-1", at=T0 + timedelta(minutes=2), source="120", deaths=2, incident=incident)
@@ -378,7 +392,9 @@ def test_raised_deaths_after_a_120_signal_showed_more_is_suspected_concealed(uni
     assert (finding.detail["stated_deaths"], finding.detail["later_deaths"]) == (0, 2)
 
 
-def test_raised_deaths_when_the_signal_came_after_the_earlier_report_is_not_concealed(units, sijing_officer):
+def test_raised_deaths_when_the_signal_came_after_the_earlier_report_is_not_concealed(
+    units, sijing_officer, leader_in_charge
+):
     incident = open_incident(units, sijing_officer)
     obligation = incident.obligations.get()
     file(obligation, "verbal", T0 + timedelta(minutes=10), sijing_officer, deaths=0)
@@ -388,7 +404,9 @@ def test_raised_deaths_when_the_signal_came_after_the_earlier_report_is_not_conc
     assert found() == set()
 
 
-def test_raised_deaths_after_another_units_report_showed_more_is_suspected_concealed(units, sijing_officer, duty_room):
+def test_raised_deaths_after_another_units_report_showed_more_is_suspected_concealed(
+    units, sijing_officer, leader_in_charge, duty_room
+):
     incident = open_incident(units, sijing_officer, extra_units=("emergency",))
     sijing = incident.obligations.get(unit=units["sijing"])
     emergency = incident.obligations.get(unit=units["emergency"])

@@ -718,3 +718,31 @@ def test_the_timeline_shows_when_a_phoned_in_report_was_called_in(client, units,
     filed = filed[: filed.index("</li>")]
     assert "按时" in filed and f"电话报告, 来电时间 {local_short(call)}" in filed
     assert f"phoned in, call received {local_short(call)}" in english
+
+
+def test_a_leader_reads_the_filed_reports_on_the_incident_page(client, units, duty_room, sijing_officer, leader):
+    """A district leader has no filing form (404): the incident page is where the reports are read, what each says
+    (account, casualties, measures, contact), by whom and whether on time; drafts are not shown."""
+    incident = open_incident(duty_room, units["sijing"], known_minutes_ago=10, title="泗泾镇某厂房火灾", deaths=1)
+    obligation = incident.obligations.get()
+    filed = {**WRITTEN, "occurred_at": incident.occurred_at, "account": "三号厂房起火, 明火已扑灭", "deaths": 1}
+    report_services.report_create(
+        obligation=obligation, kind="written", actor=sijing_officer, now=timezone.now(), **filed
+    )
+    report_services.report_create(
+        obligation=obligation,
+        kind="follow_up",
+        actor=sijing_officer,
+        now=timezone.now(),
+        draft=True,
+        **{**filed, "account": "草稿未报送"},
+    )
+    client.force_login(leader)
+    html = client.get(f"/incidents/{incident.pk}/").content.decode()
+    section = html[html.index('id="incident-reports"') :]
+    said = ("书面报", "泗泾镇", "按时", "三号厂房起火, 明火已扑灭", "消防到场处置", "死亡 1", "王某", "+8617000000001")
+    assert [s for s in said if s not in section] == []
+    assert "草稿未报送" not in html and "/file/" not in html
+    client.cookies["django_language"] = "en"
+    html = client.get(f"/incidents/{incident.pk}/").content.decode()
+    assert "Reports already filed" in html and "Measures taken" in html

@@ -135,3 +135,18 @@ def test_the_duty_room_reaches_a_leader_from_their_units_people(client, duty_roo
     client.force_login(duty_room)
     html = client.get("/roster/qfb/people/").content.decode()
     assert f'href="/roster/leaders/{safety_leader.pk}/"' in html
+
+
+def test_the_page_warns_of_a_leader_with_no_mobile_number(client, duty_room, safety_leader):
+    """Such a leader's event SMS cannot be sent: the duty room is asked to phone them (notifications.events); the
+    page says so beforehand, so that the number is added. English too."""
+    client.force_login(duty_room)
+    assert 'id="no-phone"' not in client.get("/roster/leaders/").content.decode()
+    safety_leader.phone = ""
+    safety_leader.save()
+    html = client.get("/roster/leaders/").content.decode()
+    assert 'id="no-phone"' in html and "区领导甲" in html[html.index('id="no-phone"') :].split("</p>")[0]
+    client.cookies["django_language"] = "en"
+    html = client.get("/roster/leaders/").content.decode()
+    banner = html[html.index('id="no-phone"') :].split("</p>")[0]
+    assert "no mobile number" in banner and "区领导甲" in banner

@@ -22,6 +22,12 @@ class BaseSmsBackend:
         """Phone ``to`` and say ``text``; the provider's id of the call."""
         raise NotImplementedError
 
+    @classmethod
+    def calls_unavailable(cls) -> str:
+        """Why this backend cannot place a call with the current settings ("" if it can): a voice row is then
+        failed at once, without a call slot, and falls back to SMS (``notifications.delivery.voice_refused``)."""
+        return ""
+
     def lookup(self, *, to: str, body: str, since: datetime) -> SmsResult | None:
         """A message with this text already handed to the provider for ``to`` since ``since``, if the backend can
         tell (used before re-sending a row whose worker died mid-send). None: not found, or cannot tell."""

@@ -149,10 +149,21 @@ def classify(exc: Exception) -> SmsError:
     return SmsError(f"{type(exc).__name__}: {exc}", permanent=True, code="config")
 
 
+#: Why no call can be placed without a caller number (the row's error and the deploy check's warning).
+NO_CALLER_NUMBER = (
+    "no caller number: TWILIO_FROM_NUMBER is not set, and a Messaging Service (TWILIO_MESSAGING_SERVICE_SID) sends "
+    "SMS only, it cannot place calls"
+)
+
+
 class SmsBackend(BaseSmsBackend):
     def __init__(self, *, client: Client | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.client = client or twilio_client()
+
+    @classmethod
+    def calls_unavailable(cls) -> str:
+        return "" if settings.TWILIO_FROM_NUMBER else NO_CALLER_NUMBER
 
     def send(self, *, to: str, body: str) -> SmsResult:
         try:
@@ -163,7 +174,7 @@ class SmsBackend(BaseSmsBackend):
 
     def call(self, *, to: str, text: str) -> SmsResult:
         if not settings.TWILIO_FROM_NUMBER:
-            raise SmsError("TWILIO_FROM_NUMBER is required to place a call", permanent=True, code="config")
+            raise SmsError(NO_CALLER_NUMBER, permanent=True, code="config")
         try:
             call = self.client.calls.create(**call_params(to=to, text=text))
         except (TwilioException, requests.exceptions.RequestException) as exc:
