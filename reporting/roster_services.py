@@ -47,10 +47,21 @@ def _in_duty_room(unit: Unit, roles: tuple[ContactRole, ...]) -> list[ContactRol
 
 
 def shift_errors(
-    *, unit: Unit, contact: Contact, starts_at: datetime, ends_at: datetime, days: int = 1, every: int = 1
+    *,
+    unit: Unit,
+    contact: Contact,
+    starts_at: datetime,
+    ends_at: datetime,
+    role: str | None = None,
+    days: int = 1,
+    every: int = 1,
 ) -> dict[str, list[str]]:
-    """Why these shifts may not go on the roster, by field; empty when they may (the admin's form shows these)."""
+    """Why these shifts may not go on the roster, by field; empty when they may (the admin's form shows these).
+    ``role``, when given, must be one of the unit's posts (``shift_roles``): a unit head or a district leader "on
+    shift" would count as one of the two on post while no step of the chasing asks for them."""
     errors: dict[str, list[str]] = {}
+    if role is not None and role not in shift_roles(unit):
+        errors["role"] = ["不是该单位值班表的岗位 (not a post on this unit's roster)"]
     if ends_at <= starts_at:
         errors["ends_at"] = ["结束时间必须晚于开始时间 (ends_at must be after starts_at)"]
     elif ends_at - starts_at > MAX_SHIFT:
@@ -101,7 +112,9 @@ def shifts_create(
     """Put ``contact`` on ``unit``'s roster from ``starts_at`` to ``ends_at``: ``days`` shifts of those hours, one
     every ``every`` days (1: daily; 2: every other day, two teams taking turns). All or nothing: a refusal writes
     no shift."""
-    errors = shift_errors(unit=unit, contact=contact, starts_at=starts_at, ends_at=ends_at, days=days, every=every)
+    errors = shift_errors(
+        unit=unit, contact=contact, role=role, starts_at=starts_at, ends_at=ends_at, days=days, every=every
+    )
     if errors:
         raise DomainError(errors)
     shifts = Shift.objects.bulk_create(
@@ -138,7 +151,9 @@ def shift_update(*, shift: Shift, changes: dict, actor, now: datetime) -> Shift:
     before = _detail(shift)
     for field, value in changed.items():
         setattr(shift, field, value)
-    errors = shift_errors(unit=shift.unit, contact=shift.contact, starts_at=shift.starts_at, ends_at=shift.ends_at)
+    errors = shift_errors(
+        unit=shift.unit, contact=shift.contact, role=shift.role, starts_at=shift.starts_at, ends_at=shift.ends_at
+    )
     if errors:
         raise DomainError(errors)
     shift.save(update_fields=list(changed))

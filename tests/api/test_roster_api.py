@@ -76,6 +76,23 @@ def test_a_shift_lasts_at_most_seven_days(api, duty_room, body, length, status):
         assert "7" in response.json()["ends_at"][0] and not Shift.objects.exists()
 
 
+@pytest.mark.parametrize("role", ["unit_head", "district_leader", "duty_room_staff"])
+def test_a_shift_is_for_one_of_the_units_posts(api, duty_room, body, role):
+    """A town's shifts are for its 值班员, 值班长 and 带班领导 (the pages offer only these); a unit head or a district
+    leader "on shift" would count as one of the two on post while the chasing never asks them."""
+    response = api(duty_room).post(f"{V1}/shifts/", {**body, "role": role}, format="json")
+    assert response.status_code == 400 and list(response.json()) == ["role"]
+    assert not Shift.objects.exists() and not AuditEvent.objects.exists()
+
+
+def test_the_duty_rooms_shifts_may_be_for_its_staff(api, duty_room, units, body):
+    staff = Contact.objects.create(unit=units["duty-room"], name="钱某", phone="+8617000000066", role="duty_room_staff")
+    response = api(duty_room).post(
+        f"{V1}/shifts/", {**body, "unit": "duty-room", "contact": staff.pk, "role": "duty_room_staff"}, format="json"
+    )
+    assert response.status_code == 201, response.json()
+
+
 def test_ends_at_equal_to_starts_at_is_refused(api, duty_room, body):
     response = api(duty_room).post(f"{V1}/shifts/", {**body, "ends_at": body["starts_at"]}, format="json")
     assert response.status_code == 400 and "ends_at" in response.json()
