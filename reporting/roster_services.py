@@ -8,6 +8,9 @@ gone or different now.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
 
 from reporting.auditlog import audited, event_append
 from reporting.errors import ConflictError, DomainError
@@ -21,6 +24,9 @@ MAX_SHIFT = timedelta(days=7)
 #: repeat every 3 days; two every other day).
 MAX_REPEAT_DAYS = 31
 MAX_EVERY_DAYS = 7
+#: The roster's calendar ends with the year 2100 (Asia/Shanghai), as the week pages do: a shift after it could be
+#: neither shown nor removed there, and a month of repeats from the year 9999 would run off Python's calendar.
+ROSTER_YEAR_MAX = 2100
 #: The posts a unit's roster is made of (值班员, 值班长, 带班领导): whom the chasing looks for on a shift.
 ROSTER_ROLES = (ContactRole.DUTY_OFFICER, ContactRole.SHIFT_LEADER, ContactRole.LEADER_ON_SHIFT)
 #: What a unit's own staff may make of one of their people (district leaders and their portfolios are the duty
@@ -74,6 +80,14 @@ def shift_errors(
         errors["days"] = [f"班次数须在 1 到 {MAX_REPEAT_DAYS} 之间 (1 to {MAX_REPEAT_DAYS} shifts)"]
     if not 1 <= every <= MAX_EVERY_DAYS:
         errors["every"] = [f"间隔天数须在 1 到 {MAX_EVERY_DAYS} 之间 (every 1 to {MAX_EVERY_DAYS} days)"]
+    calendar_end = datetime(ROSTER_YEAR_MAX + 1, 1, 1, tzinfo=ZoneInfo(settings.TIME_ZONE))
+    too_late = f"班次须在 {ROSTER_YEAR_MAX} 年底前结束 (shifts must end by the end of {ROSTER_YEAR_MAX})"
+    if "ends_at" not in errors and ends_at > calendar_end:
+        errors["ends_at"] = [too_late]
+    elif not errors.keys() & {"ends_at", "days", "every"} and ends_at > calendar_end - timedelta(
+        days=(days - 1) * every
+    ):
+        errors["days"] = [too_late]  # the first shift fits, a repeat does not
     return errors
 
 

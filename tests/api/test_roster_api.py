@@ -93,6 +93,18 @@ def test_the_duty_rooms_shifts_may_be_for_its_staff(api, duty_room, units, body)
     assert response.status_code == 201, response.json()
 
 
+@pytest.mark.parametrize(
+    ("starts_at", "ends_at"),
+    [("9999-12-31T20:00:00+08:00", "9999-12-31T23:00:00Z"), ("2100-12-31T20:00:00+08:00", "2101-01-01T00:01:00+08:00")],
+)
+def test_a_shift_beyond_the_rosters_calendar_is_refused(api, duty_room, body, starts_at, ends_at):
+    response = api(duty_room).post(f"{V1}/shifts/", {**body, "starts_at": starts_at, "ends_at": ends_at}, format="json")
+    assert response.status_code == 400 and "2100" in response.json()["ends_at"][0]
+    assert not Shift.objects.exists()
+    at_the_end = {**body, "starts_at": "2100-12-31T08:30:00+08:00", "ends_at": "2101-01-01T00:00:00+08:00"}
+    assert api(duty_room).post(f"{V1}/shifts/", at_the_end, format="json").status_code == 201
+
+
 def test_ends_at_equal_to_starts_at_is_refused(api, duty_room, body):
     response = api(duty_room).post(f"{V1}/shifts/", {**body, "ends_at": body["starts_at"]}, format="json")
     assert response.status_code == 400 and "ends_at" in response.json()

@@ -105,6 +105,11 @@ def test_unit_staff_add_a_week_of_shifts_in_one_go(client, units, sijing_officer
         ({"starts_at": "2026-11-29T08:30", "ends_at": "2026-12-06T08:31"}, "ends_at", "7 天"),
         ({"starts_at": "明天早上"}, "starts_at", "有效的日期时间"),
         ({"contact": "999999"}, "contact", "本单位"),
+        # A month of shifts from the last days of the calendar ran past the year 9999: a 500, nothing said.
+        ({"starts_at": "9999-12-30T08:30", "ends_at": "9999-12-31T08:30", "days": "31"}, "ends_at", "2100"),
+        # One the week pages (2000 to 2100) could never show, nor remove.
+        ({"starts_at": "2101-01-01T08:30", "ends_at": "2101-01-02T08:30"}, "ends_at", "2100"),
+        ({"starts_at": "2100-12-25T08:30", "ends_at": "2100-12-26T08:30", "days": "7"}, "days", "2100"),
     ],
 )
 @freeze_time(NOW)
