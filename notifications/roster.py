@@ -13,7 +13,7 @@ from datetime import datetime
 
 from reporting import findings_services
 from reporting.coverage import MIN_ON_POST
-from reporting.models import Contact, ContactRole, Shift, Unit, UnitKind
+from reporting.models import Contact, ContactRole, Finding, FindingKind, Shift, Unit, UnitKind
 from reporting.roster_services import ROSTER_ROLES
 
 
@@ -72,9 +72,23 @@ def _record_gap(*, duty: OnDuty, incident, obligation, step: str, repeat: int, f
     }
     if fallback:
         detail["fallback"] = fallback
+    if _gap_recorded(unit=duty.unit, incident=incident, obligation=obligation, step=step, repeat=repeat):
+        return
     findings_services.finding_roster_gap_record(
         unit=duty.unit, at=duty.at, incident=incident, obligation=obligation, detail=detail
     )
+
+
+def _gap_recorded(*, unit: Unit, incident, obligation, step: str, repeat: int) -> bool:
+    """Whether this need (the obligation's or incident's step and repeat) already has its roster gap: a step that
+    reached nobody is tried again at the obligation's next moments (it sent nothing, so it has not fired), and each
+    try finds the same gap. One finding per unit and need, not one per try (the finding's key has the moment)."""
+    if obligation is None and incident is None:
+        return False
+    found = Finding.objects.filter(kind=FindingKind.ROSTER_GAP, unit=unit, detail__step=step, detail__repeat=repeat)
+    if obligation is not None:
+        return found.filter(obligation=obligation).exists()
+    return found.filter(incident=incident, obligation__isnull=True).exists()
 
 
 def _reachable(contacts: Iterable[Contact]) -> bool:

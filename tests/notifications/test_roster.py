@@ -133,3 +133,19 @@ def test_a_unit_with_nobody_on_post_and_no_default_contact_is_chased_through_the
     gap = Finding.objects.get(kind="roster_gap")
     assert gap.unit == units["sijing"] and gap.detail["reason"] == "no_shift"
     assert gap.detail["fallback"] == "duty_room"
+
+
+def test_a_step_that_reached_nobody_records_its_gap_once(units, roster):
+    """Nobody anywhere (no shift, no default contact, not even in the duty room): the step reaches nobody and is
+    tried again at the obligation's next moments, each finding the same gap. One roster gap per unit and need (the
+    obligation's step), not one per attempt."""
+    Shift.objects.all().delete()
+    Contact.objects.filter(is_default=True).update(is_default=False)
+    with freeze_time(T0):
+        obligation = open_incident(units).obligations.get()
+    for minutes in (21, 31, 36, 61, 76):
+        _sweep_at(T0 + timedelta(minutes=minutes, seconds=1))
+    assert not Notification.objects.filter(obligation=obligation, step__in=["verbal_reminder", "verbal_overdue"])
+    gaps = Finding.objects.filter(kind="roster_gap", unit=units["sijing"])
+    steps = sorted((g.detail["step"], g.detail["repeat"]) for g in gaps)
+    assert steps == sorted(set(steps)), steps
