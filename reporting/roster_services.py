@@ -186,6 +186,23 @@ def shift_delete(*, shift: Shift, actor, now: datetime) -> None:
 
 
 @audited
+def shift_end(*, shift: Shift, actor, now: datetime) -> Shift:
+    """Take someone off post now: a shift under way ends at ``now`` (``shift_ended``, with the end it had). Its
+    hours so far stay on the roster: the chasing already counted this person on post then, and the coverage of the
+    past must go on showing what it saw. A shift not under way at ``now`` is refused (``shift_delete`` removes one
+    not yet started)."""
+    shift = Shift.objects.select_for_update().select_related("unit", "contact").get(pk=shift.pk)
+    if not shift.starts_at < now < shift.ends_at:
+        raise ConflictError({"ends_at": ["班次不在进行中 (the shift is not under way)"]})
+    planned = shift.ends_at
+    shift.ends_at = now
+    shift.save(update_fields=["ends_at"])
+    detail = {**_detail(shift), "planned_ends_at": planned}
+    event_append(at=now, kind="shift_ended", actor=actor_name(actor), obj=shift, detail=detail)
+    return shift
+
+
+@audited
 def contact_create(
     *,
     unit: Unit,

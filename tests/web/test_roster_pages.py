@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 from freezegun import freeze_time
 
+from notifications.roster import on_duty
 from reporting import roster_services
 from reporting.models import AuditEvent, Contact, ContactRole, Shift
 from reporting.web.display import LOCAL_TZ, local_input
@@ -173,6 +174,32 @@ def test_removing_a_coming_shift_is_audited_and_an_ended_one_is_history(client, 
     response = client.post(f"/roster/shifts/{ended.pk}/delete/")
     assert response.status_code == 409 and "不能删除" in response.content.decode()
     assert Shift.objects.filter(pk=ended.pk).exists()
+
+
+@freeze_time(NOW)
+def test_taking_someone_off_post_ends_their_shift_now_and_keeps_the_hours_on_post(
+    client, units, sijing_officer, people
+):
+    """A shift under way has been used by the chasing (at 09:00 these two were on post, no gap): taking the person
+    off post ends the shift now instead of erasing it, so the week's coverage still shows what the chasing saw."""
+    handover = NOW.replace(hour=8, minute=30)
+    running = shift(units["sijing"], people["second"], handover)
+    shift(units["sijing"], people["officer"], handover)
+    client.force_login(sijing_officer)
+    response = client.post(f"/roster/shifts/{running.pk}/delete/")
+    assert response.status_code == 302
+    running.refresh_from_db()
+    assert (running.starts_at, running.ends_at) == (handover, NOW)
+    assert not on_duty(unit=units["sijing"], at=NOW - timedelta(hours=1)).gap
+    assert on_duty(unit=units["sijing"], at=NOW).gap
+    gaps = [(g["starts_at"], g["on_post"]) for g in client.get("/roster/sijing/").context["gaps"]]
+    assert gaps[:2] == [("2026-11-28 00:00", 0), ("2026-11-28 10:00", 1)]
+    event = AuditEvent.objects.get(kind="shift_ended")
+    assert event.detail["name"] == "李值班" and event.detail["planned_ends_at"] == "2026-11-29T00:30:00Z"
+    assert not AuditEvent.objects.filter(kind__in=["shift_removed", "shift_added"]).exists()
+    assert "提前结束班次" in client.get("/roster/sijing/").content.decode()  # the change log says what happened
+    # An ended shift is history by now, as any other; one not yet begun is removed.
+    assert client.post(f"/roster/shifts/{running.pk}/delete/").status_code == 409
 
 
 @freeze_time(NOW)
