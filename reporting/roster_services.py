@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db.models import Q
 
 from reporting.auditlog import audited, event_append
 from reporting.errors import ConflictError, DomainError
@@ -61,10 +62,12 @@ def shift_errors(
     role: str | None = None,
     days: int = 1,
     every: int = 1,
+    exclude: int | None = None,
 ) -> dict[str, list[str]]:
     """Why these shifts may not go on the roster, by field; empty when they may (the admin's form shows these).
     ``role``, when given, must be one of the unit's posts (``shift_roles``): a unit head or a district leader "on
-    shift" would count as one of the two on post while no step of the chasing asks for them."""
+    shift" would count as one of the two on post while no step of the chasing asks for them; and the person must
+    not be on that post already then (``exclude``: the shift being changed)."""
     errors: dict[str, list[str]] = {}
     if role is not None and role not in shift_roles(unit):
         errors["role"] = ["不是该单位值班表的岗位 (not a post on this unit's roster)"]
@@ -80,15 +83,32 @@ def shift_errors(
         errors["days"] = [f"班次数须在 1 到 {MAX_REPEAT_DAYS} 之间 (1 to {MAX_REPEAT_DAYS} shifts)"]
     if not 1 <= every <= MAX_EVERY_DAYS:
         errors["every"] = [f"间隔天数须在 1 到 {MAX_EVERY_DAYS} 之间 (every 1 to {MAX_EVERY_DAYS} days)"]
+    if "every" not in errors and days > 1 and ends_at - starts_at > timedelta(days=every):
+        errors["every"] = ["班次长于间隔天数, 重复的班次会重叠 (repeated shifts would overlap)"]
     calendar_end = datetime(ROSTER_YEAR_MAX + 1, 1, 1, tzinfo=ZoneInfo(settings.TIME_ZONE))
     too_late = f"班次须在 {ROSTER_YEAR_MAX} 年底前结束 (shifts must end by the end of {ROSTER_YEAR_MAX})"
     if "ends_at" not in errors and ends_at > calendar_end:
         errors["ends_at"] = [too_late]
-    elif not errors.keys() & {"ends_at", "days", "every"} and ends_at > calendar_end - timedelta(
-        days=(days - 1) * every
-    ):
-        errors["days"] = [too_late]  # the first shift fits, a repeat does not
+    elif not errors.keys() & {"ends_at", "days", "every"}:
+        if ends_at > calendar_end - timedelta(days=(days - 1) * every):
+            errors["days"] = [too_late]  # the first shift fits, a repeat does not
+    if not errors and role is not None:
+        spans = [(starts_at + timedelta(days=n * every), ends_at + timedelta(days=n * every)) for n in range(days)]
+        if _overlapping(unit=unit, contact=contact, role=role, spans=spans, exclude=exclude):
+            errors["starts_at"] = ["此人在这段时间已排在同一岗位 (already on this post at that time)"]
     return errors
+
+
+def _overlapping(
+    *, unit: Unit, contact: Contact, role: str, spans: list[tuple[datetime, datetime]], exclude: int | None
+) -> bool:
+    """Whether ``contact`` already has a shift on ``role`` of ``unit`` overlapping one of these. The same person
+    twice on one post (a form sent twice, a week entered again) stays on post when one of the two is removed, and
+    is still chased; a second post at the same time is another matter (one person, two roles)."""
+    overlap = Q()
+    for starts_at, ends_at in spans:
+        overlap |= Q(starts_at__lt=ends_at, ends_at__gt=starts_at)
+    return Shift.objects.filter(overlap, unit=unit, contact=contact, role=role).exclude(pk=exclude).exists()
 
 
 def contact_move_errors(contact: Contact, *, now: datetime) -> dict[str, list[str]]:
@@ -166,7 +186,12 @@ def shift_update(*, shift: Shift, changes: dict, actor, now: datetime) -> Shift:
     for field, value in changed.items():
         setattr(shift, field, value)
     errors = shift_errors(
-        unit=shift.unit, contact=shift.contact, role=shift.role, starts_at=shift.starts_at, ends_at=shift.ends_at
+        unit=shift.unit,
+        contact=shift.contact,
+        role=shift.role,
+        starts_at=shift.starts_at,
+        ends_at=shift.ends_at,
+        exclude=shift.pk,
     )
     if errors:
         raise DomainError(errors)

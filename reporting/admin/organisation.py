@@ -92,7 +92,7 @@ class ShiftAdminForm(forms.ModelForm):
         if all(v is not None for v in values) and (not self.instance.pk or self.changed_data):
             unit, contact, role, starts_at, ends_at = values
             errors = roster_services.shift_errors(
-                unit=unit, contact=contact, role=role, starts_at=starts_at, ends_at=ends_at
+                unit=unit, contact=contact, role=role, starts_at=starts_at, ends_at=ends_at, exclude=self.instance.pk
             )
             for field, messages_ in errors.items():
                 for message in messages_:

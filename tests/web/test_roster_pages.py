@@ -398,3 +398,23 @@ def test_two_people_with_the_same_name_are_two_on_post(client, units, duty_room,
     client.force_login(duty_room)
     rows = {r["unit"].code: r for r in client.get("/roster/").context["rows"]}
     assert rows["sijing"]["short_now"] is False and rows["sijing"]["on_post"] == ["王某", "王某"]
+
+
+@freeze_time(NOW)
+def test_the_same_week_added_twice_is_refused_and_another_post_is_not(client, units, sijing_officer, people):
+    """The same person twice on one post at once (a form sent twice, a week entered again) would stay on post after
+    one of the two is removed, and still be chased. A second post at the same time (值班长 and 带班领导) is fine."""
+    client.force_login(sijing_officer)
+    start = NOW.replace(hour=8, minute=30) + timedelta(days=1)
+    week = add_body(people["second"], start, days=7, role="shift_leader")
+    assert client.post("/roster/sijing/shifts/", week).status_code == 302
+    again = client.post(
+        "/roster/sijing/shifts/", add_body(people["second"], start + timedelta(days=6), role="shift_leader")
+    )
+    assert again.status_code == 400 and "同一岗位" in " ".join(again.context["form"].errors["starts_at"])
+    assert Shift.objects.count() == 7
+    other_post = client.post("/roster/sijing/shifts/", {**week, "role": "leader_on_shift"})
+    assert other_post.status_code == 302 and Shift.objects.count() == 14
+    # Repeats longer than their interval would overlap one another.
+    overlapping = client.post("/roster/sijing/shifts/", add_body(people["officer"], start, hours=36, days=2))
+    assert overlapping.status_code == 400 and "every" in overlapping.context["form"].errors
