@@ -13,7 +13,7 @@ from datetime import datetime
 
 from reporting import findings_services
 from reporting.coverage import MIN_ON_POST
-from reporting.models import Contact, ContactRole, Shift, Unit, UnitKind
+from reporting.models import Contact, ContactRole, Finding, FindingKind, Shift, Unit, UnitKind
 from reporting.roster_services import ROSTER_ROLES
 
 
@@ -62,20 +62,37 @@ def duty_room_units() -> list[Unit]:
     return list(Unit.objects.filter(kind=UnitKind.DUTY_ROOM, active=True).order_by("id"))
 
 
-def _record_gap(*, duty: OnDuty, incident, obligation, step: str, repeat: int) -> None:
+def _record_gap(*, duty: OnDuty, incident, obligation, step: str, repeat: int, fallback: str = "") -> None:
+    detail = {
+        "step": step,
+        "repeat": repeat,
+        "reason": "no_shift" if not duty.on_post else "fewer_than_two",
+        "on_post": len(duty.on_post),
+        "on_post_contacts": [c.pk for c in duty.on_post],
+    }
+    if fallback:
+        detail["fallback"] = fallback
+    if _gap_recorded(unit=duty.unit, incident=incident, obligation=obligation, step=step, repeat=repeat):
+        return
     findings_services.finding_roster_gap_record(
-        unit=duty.unit,
-        at=duty.at,
-        incident=incident,
-        obligation=obligation,
-        detail={
-            "step": step,
-            "repeat": repeat,
-            "reason": "no_shift" if not duty.on_post else "fewer_than_two",
-            "on_post": len(duty.on_post),
-            "on_post_contacts": [c.pk for c in duty.on_post],
-        },
+        unit=duty.unit, at=duty.at, incident=incident, obligation=obligation, detail=detail
     )
+
+
+def _gap_recorded(*, unit: Unit, incident, obligation, step: str, repeat: int) -> bool:
+    """Whether this need (the obligation's or incident's step and repeat) already has its roster gap: a step that
+    reached nobody is tried again at the obligation's next moments (it sent nothing, so it has not fired), and each
+    try finds the same gap. One finding per unit and need, not one per try (the finding's key has the moment)."""
+    if obligation is None and incident is None:
+        return False
+    found = Finding.objects.filter(kind=FindingKind.ROSTER_GAP, unit=unit, detail__step=step, detail__repeat=repeat)
+    if obligation is not None:
+        return found.filter(obligation=obligation).exists()
+    return found.filter(incident=incident, obligation__isnull=True).exists()
+
+
+def _reachable(contacts: Iterable[Contact]) -> bool:
+    return any(c.phone or c.email for c in contacts)
 
 
 def audience_resolve(
@@ -93,6 +110,9 @@ def audience_resolve(
 
     Roster roles come from the unit's shifts; ``duty_room`` is everyone on post in the district duty room;
     ``unit_head`` is the unit's head. A roster gap adds the unit's (or duty room's) default contacts and is recorded.
+    A gap that leaves nobody of the unit to reach (no one on post for the roles, no default contact with a phone or
+    an email) brings in the duty room on post, as ``duty_room`` would, and the finding says so (``fallback``): the
+    unit's duty staff are needed now, and only the duty room can phone the unit.
     ``duties``: the rosters already read at ``at`` (``on_duty_many``), by unit id; a unit not in it is read and added.
     """
     audience = list(audience)
@@ -108,23 +128,37 @@ def audience_resolve(
         for contact in items:
             contacts.setdefault(contact.pk, contact)
 
-    roles = [a for a in audience if a in ROSTER_ROLES]
-    if roles:
-        duty = duty_of(unit)
-        for role in roles:
-            add(duty.by_role.get(role, []))
-        if duty.gap:
-            add(default_contacts(unit))
-            _record_gap(duty=duty, incident=incident, obligation=obligation, step=step, repeat=repeat)
-    if ContactRole.UNIT_HEAD in audience:
-        add(Contact.objects.filter(unit=unit, role=ContactRole.UNIT_HEAD, active=True).order_by("id"))
-    if "duty_room" in audience:
+    def add_duty_room() -> None:
         for room in duty_room_units():
             duty = duty_of(room)
             add(duty.on_post)
             if duty.gap:
                 add(default_contacts(room))
                 _record_gap(duty=duty, incident=incident, obligation=obligation, step=step, repeat=repeat)
+
+    roles = [a for a in audience if a in ROSTER_ROLES]
+    if roles:
+        duty = duty_of(unit)
+        staff = [c for role in roles for c in duty.by_role.get(role, [])]
+        if duty.gap:
+            staff += default_contacts(unit)
+        add(staff)
+        fallback = duty.gap and not _reachable(staff) and unit.kind != UnitKind.DUTY_ROOM
+        if duty.gap:
+            _record_gap(
+                duty=duty,
+                incident=incident,
+                obligation=obligation,
+                step=step,
+                repeat=repeat,
+                fallback="duty_room" if fallback else "",
+            )
+        if fallback:
+            add_duty_room()
+    if ContactRole.UNIT_HEAD in audience:
+        add(Contact.objects.filter(unit=unit, role=ContactRole.UNIT_HEAD, active=True).order_by("id"))
+    if "duty_room" in audience:
+        add_duty_room()
     return [contacts[pk] for pk in sorted(contacts)]
 
 

@@ -8,6 +8,10 @@ gone or different now.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db.models import Q
 
 from reporting.auditlog import audited, event_append
 from reporting.errors import ConflictError, DomainError
@@ -21,6 +25,9 @@ MAX_SHIFT = timedelta(days=7)
 #: repeat every 3 days; two every other day).
 MAX_REPEAT_DAYS = 31
 MAX_EVERY_DAYS = 7
+#: The roster's calendar ends with the year 2100 (Asia/Shanghai), as the week pages do: a shift after it could be
+#: neither shown nor removed there, and a month of repeats from the year 9999 would run off Python's calendar.
+ROSTER_YEAR_MAX = 2100
 #: The posts a unit's roster is made of (值班员, 值班长, 带班领导): whom the chasing looks for on a shift.
 ROSTER_ROLES = (ContactRole.DUTY_OFFICER, ContactRole.SHIFT_LEADER, ContactRole.LEADER_ON_SHIFT)
 #: What a unit's own staff may make of one of their people (district leaders and their portfolios are the duty
@@ -47,10 +54,23 @@ def _in_duty_room(unit: Unit, roles: tuple[ContactRole, ...]) -> list[ContactRol
 
 
 def shift_errors(
-    *, unit: Unit, contact: Contact, starts_at: datetime, ends_at: datetime, days: int = 1, every: int = 1
+    *,
+    unit: Unit,
+    contact: Contact,
+    starts_at: datetime,
+    ends_at: datetime,
+    role: str | None = None,
+    days: int = 1,
+    every: int = 1,
+    exclude: int | None = None,
 ) -> dict[str, list[str]]:
-    """Why these shifts may not go on the roster, by field; empty when they may (the admin's form shows these)."""
+    """Why these shifts may not go on the roster, by field; empty when they may (the admin's form shows these).
+    ``role``, when given, must be one of the unit's posts (``shift_roles``): a unit head or a district leader "on
+    shift" would count as one of the two on post while no step of the chasing asks for them; and the person must
+    not be on that post already then (``exclude``: the shift being changed)."""
     errors: dict[str, list[str]] = {}
+    if role is not None and role not in shift_roles(unit):
+        errors["role"] = ["不是该单位值班表的岗位 (not a post on this unit's roster)"]
     if ends_at <= starts_at:
         errors["ends_at"] = ["结束时间必须晚于开始时间 (ends_at must be after starts_at)"]
     elif ends_at - starts_at > MAX_SHIFT:
@@ -63,7 +83,32 @@ def shift_errors(
         errors["days"] = [f"班次数须在 1 到 {MAX_REPEAT_DAYS} 之间 (1 to {MAX_REPEAT_DAYS} shifts)"]
     if not 1 <= every <= MAX_EVERY_DAYS:
         errors["every"] = [f"间隔天数须在 1 到 {MAX_EVERY_DAYS} 之间 (every 1 to {MAX_EVERY_DAYS} days)"]
+    if "every" not in errors and days > 1 and ends_at - starts_at > timedelta(days=every):
+        errors["every"] = ["班次长于间隔天数, 重复的班次会重叠 (repeated shifts would overlap)"]
+    calendar_end = datetime(ROSTER_YEAR_MAX + 1, 1, 1, tzinfo=ZoneInfo(settings.TIME_ZONE))
+    too_late = f"班次须在 {ROSTER_YEAR_MAX} 年底前结束 (shifts must end by the end of {ROSTER_YEAR_MAX})"
+    if "ends_at" not in errors and ends_at > calendar_end:
+        errors["ends_at"] = [too_late]
+    elif not errors.keys() & {"ends_at", "days", "every"}:
+        if ends_at > calendar_end - timedelta(days=(days - 1) * every):
+            errors["days"] = [too_late]  # the first shift fits, a repeat does not
+    if not errors and role is not None:
+        spans = [(starts_at + timedelta(days=n * every), ends_at + timedelta(days=n * every)) for n in range(days)]
+        if _overlapping(unit=unit, contact=contact, role=role, spans=spans, exclude=exclude):
+            errors["starts_at"] = ["此人在这段时间已排在同一岗位 (already on this post at that time)"]
     return errors
+
+
+def _overlapping(
+    *, unit: Unit, contact: Contact, role: str, spans: list[tuple[datetime, datetime]], exclude: int | None
+) -> bool:
+    """Whether ``contact`` already has a shift on ``role`` of ``unit`` overlapping one of these. The same person
+    twice on one post (a form sent twice, a week entered again) stays on post when one of the two is removed, and
+    is still chased; a second post at the same time is another matter (one person, two roles)."""
+    overlap = Q()
+    for starts_at, ends_at in spans:
+        overlap |= Q(starts_at__lt=ends_at, ends_at__gt=starts_at)
+    return Shift.objects.filter(overlap, unit=unit, contact=contact, role=role).exclude(pk=exclude).exists()
 
 
 def contact_move_errors(contact: Contact, *, now: datetime) -> dict[str, list[str]]:
@@ -101,7 +146,9 @@ def shifts_create(
     """Put ``contact`` on ``unit``'s roster from ``starts_at`` to ``ends_at``: ``days`` shifts of those hours, one
     every ``every`` days (1: daily; 2: every other day, two teams taking turns). All or nothing: a refusal writes
     no shift."""
-    errors = shift_errors(unit=unit, contact=contact, starts_at=starts_at, ends_at=ends_at, days=days, every=every)
+    errors = shift_errors(
+        unit=unit, contact=contact, role=role, starts_at=starts_at, ends_at=ends_at, days=days, every=every
+    )
     if errors:
         raise DomainError(errors)
     shifts = Shift.objects.bulk_create(
@@ -138,7 +185,14 @@ def shift_update(*, shift: Shift, changes: dict, actor, now: datetime) -> Shift:
     before = _detail(shift)
     for field, value in changed.items():
         setattr(shift, field, value)
-    errors = shift_errors(unit=shift.unit, contact=shift.contact, starts_at=shift.starts_at, ends_at=shift.ends_at)
+    errors = shift_errors(
+        unit=shift.unit,
+        contact=shift.contact,
+        role=shift.role,
+        starts_at=shift.starts_at,
+        ends_at=shift.ends_at,
+        exclude=shift.pk,
+    )
     if errors:
         raise DomainError(errors)
     shift.save(update_fields=list(changed))
@@ -154,6 +208,23 @@ def shift_delete(*, shift: Shift, actor, now: datetime) -> None:
     detail = _detail(shift)
     event_append(at=now, kind="shift_removed", actor=actor_name(actor), obj=shift, detail=detail)
     shift.delete()
+
+
+@audited
+def shift_end(*, shift: Shift, actor, now: datetime) -> Shift:
+    """Take someone off post now: a shift under way ends at ``now`` (``shift_ended``, with the end it had). Its
+    hours so far stay on the roster: the chasing already counted this person on post then, and the coverage of the
+    past must go on showing what it saw. A shift not under way at ``now`` is refused (``shift_delete`` removes one
+    not yet started)."""
+    shift = Shift.objects.select_for_update().select_related("unit", "contact").get(pk=shift.pk)
+    if not shift.starts_at < now < shift.ends_at:
+        raise ConflictError({"ends_at": ["班次不在进行中 (the shift is not under way)"]})
+    planned = shift.ends_at
+    shift.ends_at = now
+    shift.save(update_fields=["ends_at"])
+    detail = {**_detail(shift), "planned_ends_at": planned}
+    event_append(at=now, kind="shift_ended", actor=actor_name(actor), obj=shift, detail=detail)
+    return shift
 
 
 @audited

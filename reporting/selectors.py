@@ -111,6 +111,7 @@ STAFF_TIMELINE = {
     # These carry no incident today; named so that one that starts to carry one is still hidden.
     "shift_added": STAFF_HIDDEN,
     "shift_removed": STAFF_HIDDEN,
+    "shift_ended": STAFF_HIDDEN,
     "contact_added": STAFF_HIDDEN,
     "contact_changed": STAFF_HIDDEN,
     "contact_removed": STAFF_HIDDEN,
@@ -168,7 +169,14 @@ def incident_timeline(*, incident: Incident, user) -> QuerySet[AuditEvent]:
 
 
 #: The audit events of a unit's roster (``reporting.roster_services``).
-ROSTER_EVENT_KINDS = ("shift_added", "shift_removed", "contact_added", "contact_changed", "contact_removed")
+ROSTER_EVENT_KINDS = (
+    "shift_added",
+    "shift_removed",
+    "shift_ended",
+    "contact_added",
+    "contact_changed",
+    "contact_removed",
+)
 
 
 def roster_changes(*, unit: Unit, limit: int = 20) -> QuerySet[AuditEvent]:

@@ -88,10 +88,12 @@ class ShiftAdminForm(forms.ModelForm):
     def clean(self):
         """What ``shifts_create`` and ``shift_update`` refuse, as form errors."""
         cleaned = super().clean()
-        values = [cleaned.get(f) for f in ("unit", "contact", "starts_at", "ends_at")]
+        values = [cleaned.get(f) for f in ("unit", "contact", "role", "starts_at", "ends_at")]
         if all(v is not None for v in values) and (not self.instance.pk or self.changed_data):
-            unit, contact, starts_at, ends_at = values
-            errors = roster_services.shift_errors(unit=unit, contact=contact, starts_at=starts_at, ends_at=ends_at)
+            unit, contact, role, starts_at, ends_at = values
+            errors = roster_services.shift_errors(
+                unit=unit, contact=contact, role=role, starts_at=starts_at, ends_at=ends_at, exclude=self.instance.pk
+            )
             for field, messages_ in errors.items():
                 for message in messages_:
                     self.add_error(field if field in self.fields else None, message)

@@ -38,6 +38,7 @@ EVENT_LABELS = {
     "finding_reinstated": _("督查发现依据恢复, 系统重新计入"),
     "shift_added": _("排班"),
     "shift_removed": _("删除班次"),
+    "shift_ended": _("提前结束班次"),
     "contact_added": _("添加人员"),
     "contact_changed": _("人员信息变更"),
     "contact_removed": _("删除人员"),

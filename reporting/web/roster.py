@@ -6,7 +6,7 @@ falls back to the default contacts and becomes a finding. These pages show the g
 
 Unit staff see and edit their own unit's roster only (another unit's is a 404); the duty room and admins edit any
 unit's; leaders and auditors read. Shifts that have ended are history (the chasing already used them): the pages
-neither add nor remove them.
+neither add nor remove them; one under way is ended now rather than removed, for the same reason.
 """
 
 from __future__ import annotations
@@ -317,7 +317,12 @@ def shift_delete(request, shift_id: int):
     now = timezone.now()
     if shift.ends_at <= now:
         return _unit_page(request, unit, status=409, refused=_("已结束的班次是值班记录, 不能删除。"))
-    roster_services.shift_delete(shift=shift, actor=request.user, now=now)
-    messages.success(request, _("班次已删除。"))
+    if shift.starts_at < now:
+        # Under way: the chasing has counted this person on post so far; ending the shift now keeps that record.
+        roster_services.shift_end(shift=shift, actor=request.user, now=now)
+        messages.success(request, _("班次已提前结束, 此前的在岗记录保留。"))
+    else:
+        roster_services.shift_delete(shift=shift, actor=request.user, now=now)
+        messages.success(request, _("班次已删除。"))
     first = shift.starts_at.astimezone(LOCAL_TZ).date()
     return redirect(f"{reverse('web:roster-unit', args=[unit.code])}?from={first.isoformat()}")

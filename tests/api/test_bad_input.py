@@ -173,7 +173,9 @@ def bodies(world, now):
                 "unit": "sijing",
                 "contact": world["contact"].pk,
                 "role": "duty_officer",
-                "starts_at": shanghai(now + timedelta(days=1)),
+                # The next day's shift, from a minute after the world's one ends (the same person on the same post
+                # at once is refused; this body's seconds are cut).
+                "starts_at": shanghai(now + timedelta(days=1, minutes=1)),
                 "ends_at": shanghai(now + timedelta(days=2)),
             },
         ),
@@ -319,6 +321,7 @@ CASES = [
     ("shift", ("contact",), 99_999_999, 400, "contact"),
     ("shift", ("unit",), "chedun", 400, "contact"),  # the contact is 泗泾镇's
     ("shift", ("role",), "boss", 400, "role"),
+    ("shift", ("starts_at",), "ON_POST_ALREADY", 400, "starts_at"),
     ("user", ("unit",), DROP, 400, "unit"),
     ("user", ("role",), "king", 400, "role"),
     ("user", ("username",), "", 400, "username"),
@@ -344,6 +347,7 @@ def resolve(value, world, now):
             "LONG_AGO": shanghai(now - timedelta(minutes=45)),
             "BEFORE_OCCURRED": shanghai(incident.occurred_at - timedelta(minutes=30)),
             "BEFORE_START": shanghai(now + timedelta(hours=12)),
+            "ON_POST_ALREADY": shanghai(now + timedelta(hours=23)),  # the world's shift runs to now + 24 h
             "INCIDENT": incident.pk,
         }.get(value, value)
         if isinstance(value, str)

@@ -76,6 +76,35 @@ def test_a_shift_lasts_at_most_seven_days(api, duty_room, body, length, status):
         assert "7" in response.json()["ends_at"][0] and not Shift.objects.exists()
 
 
+@pytest.mark.parametrize("role", ["unit_head", "district_leader", "duty_room_staff"])
+def test_a_shift_is_for_one_of_the_units_posts(api, duty_room, body, role):
+    """A town's shifts are for its 值班员, 值班长 and 带班领导 (the pages offer only these); a unit head or a district
+    leader "on shift" would count as one of the two on post while the chasing never asks them."""
+    response = api(duty_room).post(f"{V1}/shifts/", {**body, "role": role}, format="json")
+    assert response.status_code == 400 and list(response.json()) == ["role"]
+    assert not Shift.objects.exists() and not AuditEvent.objects.exists()
+
+
+def test_the_duty_rooms_shifts_may_be_for_its_staff(api, duty_room, units, body):
+    staff = Contact.objects.create(unit=units["duty-room"], name="钱某", phone="+8617000000066", role="duty_room_staff")
+    response = api(duty_room).post(
+        f"{V1}/shifts/", {**body, "unit": "duty-room", "contact": staff.pk, "role": "duty_room_staff"}, format="json"
+    )
+    assert response.status_code == 201, response.json()
+
+
+@pytest.mark.parametrize(
+    ("starts_at", "ends_at"),
+    [("9999-12-31T20:00:00+08:00", "9999-12-31T23:00:00Z"), ("2100-12-31T20:00:00+08:00", "2101-01-01T00:01:00+08:00")],
+)
+def test_a_shift_beyond_the_rosters_calendar_is_refused(api, duty_room, body, starts_at, ends_at):
+    response = api(duty_room).post(f"{V1}/shifts/", {**body, "starts_at": starts_at, "ends_at": ends_at}, format="json")
+    assert response.status_code == 400 and "2100" in response.json()["ends_at"][0]
+    assert not Shift.objects.exists()
+    at_the_end = {**body, "starts_at": "2100-12-31T08:30:00+08:00", "ends_at": "2101-01-01T00:00:00+08:00"}
+    assert api(duty_room).post(f"{V1}/shifts/", at_the_end, format="json").status_code == 201
+
+
 def test_ends_at_equal_to_starts_at_is_refused(api, duty_room, body):
     response = api(duty_room).post(f"{V1}/shifts/", {**body, "ends_at": body["starts_at"]}, format="json")
     assert response.status_code == 400 and "ends_at" in response.json()

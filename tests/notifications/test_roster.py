@@ -2,9 +2,13 @@
 
 from datetime import timedelta
 
+from freezegun import freeze_time
+
 from notifications import roster as duty
-from reporting.models import ContactRole, Finding, Shift
-from tests.notifications.conftest import T0, on_shift, person
+from notifications.models import Notification
+from notifications.sweep import sweep_run
+from reporting.models import Contact, ContactRole, Finding, Shift
+from tests.notifications.conftest import T0, on_shift, open_incident, person
 
 
 def names(contacts):
@@ -103,3 +107,45 @@ def test_rosters_read_together_match_each_read_alone(units, roster, django_asser
     with django_assert_num_queries(0):
         got = duty.audience_resolve(unit=units["sijing"], audience=["duty_officer"], at=T0, duties=read)
     assert names(got) == ["张值班员"]
+
+
+def _sweep_at(when):
+    with freeze_time(when):
+        return sweep_run(now=when)
+
+
+def _rows(obligation, step):
+    return sorted(
+        Notification.objects.filter(obligation=obligation, step=step).values_list("recipient__name", "channel")
+    )
+
+
+def test_a_unit_with_nobody_on_post_and_no_default_contact_is_chased_through_the_duty_room(units, roster):
+    """Nobody of the unit to tell (no shift, no default contact): the duty room on post gets the unit's message, so
+    someone phones the unit, and the finding says so. Before, the reminder and the overdue step reached nobody and
+    the duty room heard of it only at the escalation."""
+    Shift.objects.filter(unit=units["sijing"]).delete()
+    Contact.objects.filter(unit=units["sijing"], is_default=True).update(is_default=False)
+    with freeze_time(T0):
+        obligation = open_incident(units).obligations.get()
+    _sweep_at(T0 + timedelta(minutes=21))
+    assert _rows(obligation, "verbal_reminder") == [("周总值班长", "sms"), ("钱总值班员", "sms")]
+    gap = Finding.objects.get(kind="roster_gap")
+    assert gap.unit == units["sijing"] and gap.detail["reason"] == "no_shift"
+    assert gap.detail["fallback"] == "duty_room"
+
+
+def test_a_step_that_reached_nobody_records_its_gap_once(units, roster):
+    """Nobody anywhere (no shift, no default contact, not even in the duty room): the step reaches nobody and is
+    tried again at the obligation's next moments, each finding the same gap. One roster gap per unit and need (the
+    obligation's step), not one per attempt."""
+    Shift.objects.all().delete()
+    Contact.objects.filter(is_default=True).update(is_default=False)
+    with freeze_time(T0):
+        obligation = open_incident(units).obligations.get()
+    for minutes in (21, 31, 36, 61, 76):
+        _sweep_at(T0 + timedelta(minutes=minutes, seconds=1))
+    assert not Notification.objects.filter(obligation=obligation, step__in=["verbal_reminder", "verbal_overdue"])
+    gaps = Finding.objects.filter(kind="roster_gap", unit=units["sijing"])
+    steps = sorted((g.detail["step"], g.detail["repeat"]) for g in gaps)
+    assert steps == sorted(set(steps)), steps

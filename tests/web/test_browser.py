@@ -345,6 +345,39 @@ def test_unit_officer_fills_the_rosters_gaps_and_the_duty_room_sees_it(
     keep_screenshot(tmp_path, page, "roster-overview.png", full_page=True)
 
 
+def test_a_week_entered_twice_is_refused_and_someone_taken_off_post_keeps_their_hours(
+    page, live_server, units, sijing_officer
+):
+    from reporting.models import Contact, Shift
+
+    second = Contact.objects.create(unit=units["sijing"], name="李值班", phone="+8617000000011", role="shift_leader")
+    now = timezone.now()
+    started = now - timedelta(hours=2)
+    on_post = Shift.objects.create(
+        unit=units["sijing"], contact=second, role="shift_leader", starts_at=started, ends_at=now + timedelta(hours=20)
+    )
+    login(page, live_server, "sijing-officer")
+    page.goto(f"{live_server.url}/roster/sijing/")
+    page.select_option("#id_contact", label="王某 (值班员)")
+    page.select_option("#id_role", "duty_officer")
+    page.fill("#id_days", "7")
+    page.click("#shift-form button[type=submit]")
+    expect(page.locator(".msg")).to_contain_text("已排班 7 个班次")
+    # The same week again (the officer forgot it was in): refused, what was typed kept, nothing added.
+    page.select_option("#id_contact", label="王某 (值班员)")
+    page.select_option("#id_role", "duty_officer")
+    page.fill("#id_days", "7")
+    page.click("#shift-form button[type=submit]")
+    expect(page.locator('.field[data-field="starts_at"] .field-error')).to_contain_text("同一岗位")
+    expect(page.locator("#id_days")).to_have_value("7")
+    assert Shift.objects.filter(contact=sijing_officer.contact).count() == 7
+    # 李值班 goes home: the shift under way ends now; the two hours on post stay on the roster.
+    page.click("button[aria-label^='提前结束 李值班']")
+    expect(page.locator(".msg")).to_contain_text("班次已提前结束")
+    on_post.refresh_from_db()
+    assert on_post.starts_at == started and started < on_post.ends_at <= timezone.now()
+
+
 def test_the_roster_and_people_pages_fit_a_phone(phone_page, live_server, units, sijing_officer, tmp_path):
     from reporting.models import Contact, Shift
 

@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 from freezegun import freeze_time
 
+from notifications.roster import on_duty
 from reporting import roster_services
 from reporting.models import AuditEvent, Contact, ContactRole, Shift
 from reporting.web.display import LOCAL_TZ, local_input
@@ -105,6 +106,11 @@ def test_unit_staff_add_a_week_of_shifts_in_one_go(client, units, sijing_officer
         ({"starts_at": "2026-11-29T08:30", "ends_at": "2026-12-06T08:31"}, "ends_at", "7 天"),
         ({"starts_at": "明天早上"}, "starts_at", "有效的日期时间"),
         ({"contact": "999999"}, "contact", "本单位"),
+        # A month of shifts from the last days of the calendar ran past the year 9999: a 500, nothing said.
+        ({"starts_at": "9999-12-30T08:30", "ends_at": "9999-12-31T08:30", "days": "31"}, "ends_at", "2100"),
+        # One the week pages (2000 to 2100) could never show, nor remove.
+        ({"starts_at": "2101-01-01T08:30", "ends_at": "2101-01-02T08:30"}, "ends_at", "2100"),
+        ({"starts_at": "2100-12-25T08:30", "ends_at": "2100-12-26T08:30", "days": "7"}, "days", "2100"),
     ],
 )
 @freeze_time(NOW)
@@ -168,6 +174,32 @@ def test_removing_a_coming_shift_is_audited_and_an_ended_one_is_history(client, 
     response = client.post(f"/roster/shifts/{ended.pk}/delete/")
     assert response.status_code == 409 and "不能删除" in response.content.decode()
     assert Shift.objects.filter(pk=ended.pk).exists()
+
+
+@freeze_time(NOW)
+def test_taking_someone_off_post_ends_their_shift_now_and_keeps_the_hours_on_post(
+    client, units, sijing_officer, people
+):
+    """A shift under way has been used by the chasing (at 09:00 these two were on post, no gap): taking the person
+    off post ends the shift now instead of erasing it, so the week's coverage still shows what the chasing saw."""
+    handover = NOW.replace(hour=8, minute=30)
+    running = shift(units["sijing"], people["second"], handover)
+    shift(units["sijing"], people["officer"], handover)
+    client.force_login(sijing_officer)
+    response = client.post(f"/roster/shifts/{running.pk}/delete/")
+    assert response.status_code == 302
+    running.refresh_from_db()
+    assert (running.starts_at, running.ends_at) == (handover, NOW)
+    assert not on_duty(unit=units["sijing"], at=NOW - timedelta(hours=1)).gap
+    assert on_duty(unit=units["sijing"], at=NOW).gap
+    gaps = [(g["starts_at"], g["on_post"]) for g in client.get("/roster/sijing/").context["gaps"]]
+    assert gaps[:2] == [("2026-11-28 00:00", 0), ("2026-11-28 10:00", 1)]
+    event = AuditEvent.objects.get(kind="shift_ended")
+    assert event.detail["name"] == "李值班" and event.detail["planned_ends_at"] == "2026-11-29T00:30:00Z"
+    assert not AuditEvent.objects.filter(kind__in=["shift_removed", "shift_added"]).exists()
+    assert "提前结束班次" in client.get("/roster/sijing/").content.decode()  # the change log says what happened
+    # An ended shift is history by now, as any other; one not yet begun is removed.
+    assert client.post(f"/roster/shifts/{running.pk}/delete/").status_code == 409
 
 
 @freeze_time(NOW)
@@ -366,3 +398,23 @@ def test_two_people_with_the_same_name_are_two_on_post(client, units, duty_room,
     client.force_login(duty_room)
     rows = {r["unit"].code: r for r in client.get("/roster/").context["rows"]}
     assert rows["sijing"]["short_now"] is False and rows["sijing"]["on_post"] == ["王某", "王某"]
+
+
+@freeze_time(NOW)
+def test_the_same_week_added_twice_is_refused_and_another_post_is_not(client, units, sijing_officer, people):
+    """The same person twice on one post at once (a form sent twice, a week entered again) would stay on post after
+    one of the two is removed, and still be chased. A second post at the same time (值班长 and 带班领导) is fine."""
+    client.force_login(sijing_officer)
+    start = NOW.replace(hour=8, minute=30) + timedelta(days=1)
+    week = add_body(people["second"], start, days=7, role="shift_leader")
+    assert client.post("/roster/sijing/shifts/", week).status_code == 302
+    again = client.post(
+        "/roster/sijing/shifts/", add_body(people["second"], start + timedelta(days=6), role="shift_leader")
+    )
+    assert again.status_code == 400 and "同一岗位" in " ".join(again.context["form"].errors["starts_at"])
+    assert Shift.objects.count() == 7
+    other_post = client.post("/roster/sijing/shifts/", {**week, "role": "leader_on_shift"})
+    assert other_post.status_code == 302 and Shift.objects.count() == 14
+    # Repeats longer than their interval would overlap one another.
+    overlapping = client.post("/roster/sijing/shifts/", add_body(people["officer"], start, hours=36, days=2))
+    assert overlapping.status_code == 400 and "every" in overlapping.context["form"].errors
