@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
-from django.db.models import BooleanField, ExpressionWrapper
+from django.db.models import BooleanField, ExpressionWrapper, F
 
 from notifications import ratelimit
 from notifications.callbacks import early_statuses_apply
@@ -119,7 +119,10 @@ def notifications_send(*, notification_ids: list[int], token: str, now: datetime
         for n in Notification.objects.select_related("obligation", "obligation__unit")
         .prefetch_related("incident")
         .filter(pk__in=ids)
-        .annotate(claimable_now=ExpressionWrapper(claimable(now), output_field=BooleanField()))
+        .annotate(
+            claimable_now=ExpressionWrapper(claimable(now), output_field=BooleanField()),
+            recipient_unit_id=F("recipient__unit_id"),  # for the text (messages.facts_for), without the contact
+        )
     }
     todo = []
     for pk in ids:

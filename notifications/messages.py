@@ -48,6 +48,9 @@ ESCALATION_NOTICES = {
     TO_DUTY_ROOM: ("已升级区总值班室督办", "已升级总值班室督办", "已升级督办", "升级督办"),
     TO_UNIT_HEAD: ("已升级督办", "已升级督办", "已升级督办", "升级督办"),
 }
+#: What a unit's own step says when it goes to the duty room on post because nobody of the unit can be reached
+#: (``notifications.roster``: a roster gap with no default contact): the duty room is to phone the unit.
+UNSTAFFED_NOTICES = ("该单位无人在岗，请电话督促", "无人在岗，请电话督促", "无人在岗请督促", "无人在岗")
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,8 @@ class Facts:
     # A death in a domain no district leader's portfolio covers: the leaders on the list (or the duty room) are told
     # to find one, not asked to go as the leader in charge.
     no_leader_in_charge: bool = False
+    # A unit's own step (not an escalation) sent to the duty room on post: nobody of the unit could be reached.
+    unit_unstaffed: bool = False
 
 
 def short_unit(name: str) -> str:
@@ -183,6 +188,8 @@ def _event_text(facts: Facts, now: datetime) -> str:
 
 
 def _notices(facts: Facts) -> tuple[str, str, str, str] | None:
+    if facts.unit_unstaffed:
+        return UNSTAFFED_NOTICES
     if facts.reminder:
         return None
     return ESCALATION_NOTICES.get(facts.escalated_to)
@@ -210,6 +217,8 @@ def sms_text(facts: Facts, *, now: datetime) -> str:
             f"{pfx}{num}{short}{compact}，{compact_notice} {link}",
             f"{pfx}{num}{short}{compact}{shortest_notice} {link}",
         ]
+        if facts.unit_unstaffed:
+            candidates = candidates[1:]  # its notice is the duty room's ask (请电话督促), not the unit's 请立即报送
     else:
         candidates = [
             f"{pfx}{num} {unit}：{full}，{verb} {link}",
@@ -262,7 +271,7 @@ def email_subject(facts: Facts, *, now: datetime) -> str:
     if not facts.deadline:
         kind = "死亡事件" if facts.step.startswith("event_deaths") else "事件通报"
         return f"{_prefix(facts)}[{kind}] {facts.incident_number} {facts.incident_title}"
-    tag = "升级督办" if _notices(facts) else "催报"
+    tag = "无人在岗督促" if facts.unit_unstaffed else ("升级督办" if _notices(facts) else "催报")
     return f"{_prefix(facts)}[{tag}] {facts.incident_number} {facts.unit_name} {_phrase(facts, now, compact=False)}"
 
 
@@ -349,6 +358,13 @@ def _unreached(notification) -> str:
     return notification.about.name
 
 
+def _recipient_unit_id(notification) -> int | None:
+    """The recipient's unit (annotated as ``recipient_unit_id`` by the batch's read, so no query per row)."""
+    if hasattr(notification, "recipient_unit_id"):
+        return notification.recipient_unit_id
+    return notification.recipient.unit_id if notification.recipient_id is not None else None
+
+
 def reporting_units(incident) -> str:
     """The units that owe the incident's report (not the duty room's relay), by short name: 泗泾镇、车墩镇, or
     泗泾镇、车墩镇等 when there are more than two."""
@@ -393,11 +409,14 @@ def facts_for(notification, *, link_for=None) -> Facts:
     plan, kind = obligation.escalation_plan, obligation.kind
     deadline, reminder = step_deadline(step=notification.step, plan=plan, kind=kind)
     due_at = obligation.written_due_at if deadline == WRITTEN else obligation.verbal_due_at
+    escalated_to = step_escalation(step=notification.step, plan=plan, kind=kind)
+    recipient_unit = _recipient_unit_id(notification)
     return Facts(
         unit_name=obligation.unit.name,
         deadline=deadline,
         reminder=reminder,
-        escalated_to=step_escalation(step=notification.step, plan=plan, kind=kind),
+        escalated_to=escalated_to,
+        unit_unstaffed=not escalated_to and recipient_unit is not None and recipient_unit != obligation.unit_id,
         due_at=due_at,
         link=(link_for or filing_link)(obligation.pk),
         **base,

@@ -347,3 +347,20 @@ def test_an_escalation_row_is_worded_as_one(db, units, settings):
     assert subject.startswith("[升级督办] ")
     sms, subject = text("verbal_overdue")
     assert "升级" not in sms and subject.startswith("[催报] ")
+
+
+def test_a_units_step_sent_to_the_duty_room_says_nobody_of_the_unit_is_on_post():
+    """Nobody of the unit to reach: its reminder or overdue step goes to the duty room on post (notifications.roster),
+    worded as the duty room's task (phone the unit), not as the unit's (请按时报送), and never as an escalation."""
+    reminder = facts(step="verbal_reminder", reminder=True, unit_unstaffed=True)
+    text = sms_text(reminder, now=DUE - timedelta(minutes=10))
+    assert text == f"SJ-2026-000123 泗泾镇：口头报还剩10分钟，该单位无人在岗，请电话督促 {LINK}"  # nothing fits: whole
+    short_link = "https://sj.example.cn/f/1z.abcABCDEFGH"  # the compact token (reporting.links)
+    text = sms_text(replace(reminder, link=short_link), now=DUE - timedelta(minutes=10))
+    assert text == f"SJ-2026-000123泗泾镇口头报剩10分无人在岗 {short_link}"
+    overdue = facts(unit_unstaffed=True, link=short_link)
+    text = sms_text(overdue, now=DUE + timedelta(minutes=3))
+    assert "口头报" in text and "无人在岗" in text and "升级" not in text and len(text) <= SEGMENT_CHARS
+    assert email_subject(overdue, now=DUE).startswith("[无人在岗督促] SJ-2026-000123 泗泾镇")
+    assert "该单位无人在岗，请电话督促" in email_body(overdue, now=DUE)
+    assert "无人在岗" not in sms_text(facts(), now=DUE) + email_subject(facts(), now=DUE)

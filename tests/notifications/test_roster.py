@@ -5,6 +5,8 @@ from datetime import timedelta
 from freezegun import freeze_time
 
 from notifications import roster as duty
+from notifications.batch import notifications_send
+from notifications.messages import SEGMENT_CHARS
 from notifications.models import Notification
 from notifications.sweep import sweep_run
 from reporting.models import Contact, ContactRole, Finding, Shift
@@ -133,6 +135,14 @@ def test_a_unit_with_nobody_on_post_and_no_default_contact_is_chased_through_the
     gap = Finding.objects.get(kind="roster_gap")
     assert gap.unit == units["sijing"] and gap.detail["reason"] == "no_shift"
     assert gap.detail["fallback"] == "duty_room"
+    # The text says why the duty room has the unit's reminder and what to do; "请按时报送" would be the unit's ask.
+    rows = Notification.objects.filter(obligation=obligation, step="verbal_reminder")
+    later = T0 + timedelta(minutes=21, seconds=1)
+    with freeze_time(later):
+        notifications_send(notification_ids=[n.pk for n in rows], token="batch-1", now=later)
+    for n in rows.all():
+        assert n.status == "sent" and "泗泾镇" in n.body and "无人在岗" in n.body and "督促" in n.body, n.body
+        assert "请按时报送" not in n.body and len(n.body) <= SEGMENT_CHARS
 
 
 def test_a_step_that_reached_nobody_records_its_gap_once(units, roster):
