@@ -426,6 +426,7 @@ def report_detail(request, report_id: int):
     """The success page after filing: on time or late, and by how much (frozen at filing, SPEC rule 4)."""
     report = report_visible(request.user, report_id)
     obligation = Obligation.objects.select_related("incident", "unit").get(pk=report.obligation_id)
+    may_file = can_file(request.user, obligation)
     context = {
         "report": report,
         "report_label": report_label(report),
@@ -441,6 +442,9 @@ def report_detail(request, report_id: int):
         # those the user may read (the API lets the duty room reference another unit's report of the incident).
         "corrects": _linked(reports_visible(request.user).filter(pk=report.references_id).filed()),
         "corrected_by": _linked(reports_visible(request.user).filter(references=report).filed()),
-        "may_correct": report.filed_at is not None and can_file(request.user, obligation),
+        "may_correct": report.filed_at is not None and may_file,
+        # A reader (district leader, auditor) reaches this page from the incident's reports: no filing buttons, which
+        # would lead to a 404.
+        "may_file": may_file,
     }
     return render(request, "web/report.html", context)

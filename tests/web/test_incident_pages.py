@@ -726,7 +726,7 @@ def test_a_leader_reads_the_filed_reports_on_the_incident_page(client, units, du
     incident = open_incident(duty_room, units["sijing"], known_minutes_ago=10, title="泗泾镇某厂房火灾", deaths=1)
     obligation = incident.obligations.get()
     filed = {**WRITTEN, "occurred_at": incident.occurred_at, "account": "三号厂房起火, 明火已扑灭", "deaths": 1}
-    report_services.report_create(
+    written = report_services.report_create(
         obligation=obligation, kind="written", actor=sijing_officer, now=timezone.now(), **filed
     )
     report_services.report_create(
@@ -743,6 +743,12 @@ def test_a_leader_reads_the_filed_reports_on_the_incident_page(client, units, du
     said = ("书面报", "泗泾镇", "按时", "三号厂房起火, 明火已扑灭", "消防到场处置", "死亡 1", "王某", "+8617000000001")
     assert [s for s in said if s not in section] == []
     assert "草稿未报送" not in html and "/file/" not in html
+    # The report's own page reads the same for a leader, without the filing buttons (they would lead to a 404).
+    page = client.get(f"/reports/{written.pk}/").content.decode()
+    assert "泗泾镇" in page and "/file/" not in page and 'id="correct-this"' not in page
+    client.force_login(sijing_officer)
+    assert f"/obligations/{obligation.pk}/file/" in client.get(f"/reports/{written.pk}/").content.decode()
+    client.force_login(leader)
     client.cookies["django_language"] = "en"
     html = client.get(f"/incidents/{incident.pk}/").content.decode()
     assert "Reports already filed" in html and "Measures taken" in html
