@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET
 
 from notifications.models import SweepHeartbeat
 from reporting import selectors
-from reporting.models import DeadlineState, Grade, Obligation, Role, Signal
+from reporting.models import DeadlineState, Grade, Obligation, ObligationKind, Role, Signal
 from reporting.web.access import BOARD_ROLES, role_of
 from reporting.web.display import local_short
 
@@ -107,19 +107,26 @@ def board_row(obligation: Obligation, *, now: datetime) -> dict:
     }
 
 
+def board_order(row: dict) -> tuple:
+    """Most urgent first: alarms (a unit escalated), then the duty room's own relays of major events to 区委办 and
+    区府办 (SPEC rule 13: at top speed, pending or overdue; a 15-minute clock must not sit under a page of minor
+    overdue units), then overdue (longest first), then by next due time. Within each of these a real incident comes
+    before an exercise (演练): a drill runs every clock, but never pushes a real emergency down the board."""
+    tier = 0 if row["alarm"] else 1 if row["kind"] == ObligationKind.RELAY else 2 if row["overdue"] else 3
+    return (
+        tier,
+        row["exercise"],
+        -(row["overdue_minutes"] or 0),
+        row["minutes_left"] if row["minutes_left"] is not None else 10**9,
+        row["id"],
+    )
+
+
 def board_rows(*, now: datetime) -> list[dict]:
-    """Open obligations, most urgent first: alarms, then overdue (longest first), then by next due time."""
+    """Open obligations, most urgent first (``board_order``)."""
     obligations = Obligation.objects.open().select_related("incident", "unit")
     rows = [board_row(o, now=now) for o in obligations]
-    rows.sort(
-        key=lambda r: (
-            not r["alarm"],
-            not r["overdue"],
-            -(r["overdue_minutes"] or 0),
-            r["minutes_left"] if r["minutes_left"] is not None else 10**9,
-            r["id"],
-        )
-    )
+    rows.sort(key=board_order)
     return rows
 
 

@@ -5,22 +5,24 @@ from types import SimpleNamespace
 
 import pytest
 
-from reporting.web.board import alarm_steps, board_row, heartbeat_state
+from reporting.web.board import alarm_steps, board_order, board_row, heartbeat_state
 from reporting.web.filing import kinds_for
 from tests.conftest import NOW
 
 KNOWN = NOW - timedelta(minutes=10)
 
 
-def obligation(*, verbal_state="pending", written_state="pending", plan=None, known=KNOWN):
+def obligation(
+    *, verbal_state="pending", written_state="pending", plan=None, known=KNOWN, pk=3, kind="report", exercise=False
+):
     """A stand-in with just what board_row reads (no database: the rules are pure)."""
-    incident = SimpleNamespace(pk=7, number="SJ-2026-000007", title="火灾", exercise=False, grade="IV")
+    incident = SimpleNamespace(pk=7, number="SJ-2026-000007", title="火灾", exercise=exercise, grade="IV")
     unit = SimpleNamespace(name="泗泾镇", label="泗泾镇", code="sijing")
     return SimpleNamespace(
-        pk=3,
+        pk=pk,
         incident=incident,
         unit=unit,
-        kind="report",
+        kind=kind,
         first_known_at=known,
         verbal_due_at=known + timedelta(minutes=30),
         written_due_at=known + timedelta(minutes=60),
@@ -111,3 +113,33 @@ def test_heartbeat_is_stale_after_two_minutes(age, stale):
 )
 def test_report_kinds_offered(verbal, written, kinds):
     assert kinds_for(obligation(verbal_state=verbal, written_state=written)) == kinds
+
+
+def test_board_order_puts_alarms_then_the_duty_rooms_relays_first_and_real_incidents_before_exercises():
+    """A major event's relay (15 minutes, the duty room's own) is not left under a page of minor overdue units, and
+    a drill never pushes a real emergency down the board; otherwise alarms, overdue (longest first), next due."""
+    at = KNOWN + timedelta(minutes=50)  # verbal due 20 minutes ago, written due in 10
+    rows = {
+        "exercise alarm": obligation(pk=1, exercise=True),
+        "real alarm": obligation(pk=2),
+        "relay, time left": obligation(pk=3, kind="relay", known=at - timedelta(minutes=5)),
+        "overdue 3 min": obligation(pk=4, known=KNOWN + timedelta(minutes=17)),
+        "exercise overdue 4 min": obligation(pk=5, known=KNOWN + timedelta(minutes=16), exercise=True),
+        "overdue 1 min": obligation(pk=6, known=KNOWN + timedelta(minutes=19)),
+        "due in 25 min": obligation(pk=7, known=at - timedelta(minutes=5)),
+        "exercise due in 5 min": obligation(pk=8, known=at - timedelta(minutes=25), exercise=True),
+        "due in 5 min": obligation(pk=9, known=at - timedelta(minutes=25)),
+    }
+    built = {name: board_row(o, now=at) for name, o in rows.items()}
+    ordered = sorted(built, key=lambda name: board_order(built[name]))
+    assert ordered == [
+        "real alarm",
+        "exercise alarm",
+        "relay, time left",
+        "overdue 3 min",
+        "overdue 1 min",
+        "exercise overdue 4 min",
+        "due in 5 min",
+        "due in 25 min",
+        "exercise due in 5 min",
+    ]
