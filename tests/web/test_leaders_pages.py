@@ -36,6 +36,7 @@ def test_the_duty_room_sees_leaders_and_the_domains_no_one_covers(client, duty_r
     assert f'id="leader-{safety_leader.pk}"' in html and "事故灾难" in html
     uncovered = html.split('id="uncovered"', 1)[1].split("</p>", 1)[0]
     assert "自然灾害" in uncovered and "公共卫生事件" in uncovered and "事故灾难" not in uncovered
+    assert "总值班室在岗人员" in uncovered  # whom a death in such a domain reaches when nobody is on the list
     assert 'id="no-list"' in html  # no one on the notification list
     assert 'id="leader-form"' in html
 
