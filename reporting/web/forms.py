@@ -156,7 +156,12 @@ class ReportForm(TextForm):
         widget=forms.TextInput(attrs={"inputmode": "tel"}),
         help_text=_("手机或座机, 如 13812345678、021-57671234"),
     )
-    call_received_at = LocalDateTimeField(label=_("来电时间(总值班室登记口头报)"), required=False)
+    call_received_at = LocalDateTimeField(
+        label=_("来电时间(总值班室登记口头报)"),
+        required=False,
+        # SPEC rule 2, said where the duty officer types it: the bounds, and what counts when it is left empty.
+        help_text=_("最早为 30 分钟前, 不能晚于现在; 不填则以登记时间为准"),
+    )
     # SPEC rule 7: a correction is a new report referencing one of this obligation's filed reports, which stays as
     # it was filed. The choices are only those reports: another unit's, another incident's, a draft or nonsense is
     # refused with one message that confirms nothing about it.

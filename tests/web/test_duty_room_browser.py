@@ -27,9 +27,13 @@ def test_a_call_time_typed_for_a_verbal_report_does_not_block_the_written_one_ch
     login(page, live_server, "duty", next_path=f"/obligations/{obligation.pk}/file/")
     page.check("input[name=kind][value=verbal]")
     expect(page.locator("#id_call_received_at")).to_be_visible()
+    # The bounds of SPEC rule 2 are said where the time is typed, and the field is tied to them for screen readers.
+    expect(page.locator("#id_call_received_at_helptext")).to_contain_text("最早为 30 分钟前")
+    expect(page.locator("#id_call_received_at")).to_have_attribute("aria-describedby", "id_call_received_at_helptext")
     page.fill("#id_call_received_at", local_input(timezone.now() - timedelta(minutes=3)))
     page.check("input[name=kind][value=written]")
     expect(page.locator("#id_call_received_at")).to_be_hidden()
+    expect(page.locator("#id_call_received_at_helptext")).to_be_hidden()
     fill(page, {name: str(value) for name, value in WRITTEN.items()})
     page.click("button[name=action][value=file]")
     page.wait_for_url(f"{live_server.url}/reports/*/")
