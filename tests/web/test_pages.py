@@ -136,6 +136,19 @@ def test_board_data_takes_the_same_queries_however_many_clocks_are_open(client, 
     assert {path: queries(path) for path in few} == few
 
 
+def test_a_relay_row_on_the_board_shows_its_one_clock_once(client, units, duty_room):
+    """The relay to 区委办 and 区府办 has one clock (SPEC rule 13): the board showed its due time and state twice,
+    under 口头报 and 书面报, as if it were two deadlines."""
+    incident = open_incident(duty_room, units["sijing"], known_minutes_ago=5, title="重大事件", deaths=10)
+    relay = incident.obligations.get(kind="relay")
+    client.force_login(duty_room)
+    html = client.get("/board/").content.decode()
+    row = html[html.index(f'id="ob-{relay.pk}"') :]
+    row = row[: row.index("</tr>")]
+    assert row.count('class="due">—</td>') == 1 and row.count('class="state">—</td>') == 1
+    assert row.count("state state-pending") == 1
+
+
 def test_board_page_shows_banner_only_when_stale(client, duty_room):
     client.force_login(duty_room)
     SweepHeartbeat.objects.create(name="sweep", beat_at=timezone.now() - timedelta(minutes=3))
