@@ -7,6 +7,8 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from freezegun import freeze_time
 
@@ -718,6 +720,27 @@ def test_the_timeline_shows_when_a_phoned_in_report_was_called_in(client, units,
     filed = filed[: filed.index("</li>")]
     assert "按时" in filed and f"电话报告, 来电时间 {local_short(call)}" in filed
     assert f"phoned in, call received {local_short(call)}" in english
+
+
+def test_the_incident_page_reads_its_reports_in_the_same_queries_however_many(client, units, duty_room):
+    """Each listed report names its unit: read with the reports, never one query per report."""
+    incident = open_incident(duty_room, units["sijing"], known_minutes_ago=10, title="泗泾镇某厂房火灾")
+    obligation = incident.obligations.get()
+    filed = {**WRITTEN, "occurred_at": incident.occurred_at}
+    client.force_login(duty_room)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(f"/incidents/{incident.pk}/").status_code == 200
+        return len(ctx.captured_queries)
+
+    report_services.report_create(obligation=obligation, kind="written", actor=duty_room, now=timezone.now(), **filed)
+    one = queries()
+    for _ in range(4):
+        report_services.report_create(
+            obligation=obligation, kind="follow_up", actor=duty_room, now=timezone.now(), **filed
+        )
+    assert queries() == one
 
 
 def test_a_leader_reads_the_filed_reports_on_the_incident_page(client, units, duty_room, sijing_officer, leader):
