@@ -60,10 +60,16 @@ def phone_page(browser, live_server):
 
 def login(page, live_server, username: str, *, next_path: str = "/") -> None:
     page.goto(f"{live_server.url}/login/?next={next_path}")
+    sign_in_here(page, username)
+    page.wait_for_load_state()
+
+
+def sign_in_here(page, username: str) -> None:
+    """Sign in as ``username`` (password ``pw-<username>``) on the login page the browser is on, e.g. where a link
+    opened while signed out led."""
     page.fill("#id_username", username)
     page.fill("#id_password", "pw-" + username)
     page.click("button[type=submit].primary")
-    page.wait_for_load_state()
 
 
 def open_incident(actor, unit, *, known_minutes_ago: int, title: str, exercise: bool = False, **extra):

@@ -19,7 +19,7 @@ from reporting import report_services, services, signal_services
 from reporting.links import filing_token
 from reporting.models import Finding, Incident, RefusedReport, Report
 from reporting.web.display import local_input
-from tests.web.conftest import WRITTEN, login, open_incident
+from tests.web.conftest import WRITTEN, login, open_incident, sign_in_here
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("transactional_db")]
 
@@ -92,9 +92,7 @@ def test_filing_through_the_signed_link(phone_page, live_server, units, sijing_o
     obligation = incident.obligations.get()
     page.goto(f"{live_server.url}/f/{filing_token(obligation.pk)}")
     assert "/login/?next=/f/" in page.url
-    page.fill("#id_username", "sijing-officer")
-    page.fill("#id_password", "pw-sijing-officer")
-    page.click("button[type=submit].primary")
+    sign_in_here(page, "sijing-officer")
     page.wait_for_url(f"{live_server.url}/f/**")
     expect(page.locator("h1")).to_contain_text("泗泾镇某厂房火灾")
     expect(page.locator("#id_kind_0")).to_be_checked()  # written first: it also discharges the verbal report

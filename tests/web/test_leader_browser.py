@@ -11,7 +11,7 @@ from notifications.delivery import notification_send
 from notifications.models import Notification
 from reporting.models import Contact, ContactRole, Role
 from tests.conftest import make_user
-from tests.web.conftest import open_incident
+from tests.web.conftest import open_incident, sign_in_here
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("transactional_db")]
 
@@ -44,9 +44,7 @@ def test_the_leaders_sms_of_a_death_leads_to_the_incident_page(
     page = phone_page
     page.goto(link)
     page.wait_for_url(f"{live_server.url}/login/**")
-    page.fill("#id_username", "safety-leader")
-    page.fill("#id_password", "pw-safety-leader")
-    page.click("button[type=submit].primary")
+    sign_in_here(page, "safety-leader")
     page.wait_for_url(link)
     expect(page.locator("h1")).to_contain_text("泗泾镇某厂房火灾")
     # Read-only: nothing to submit on the page but the language switch and signing out.

@@ -6,7 +6,7 @@ from playwright.sync_api import expect
 
 from reporting.links import filing_token
 from reporting.models import Report
-from tests.web.conftest import login, open_incident
+from tests.web.conftest import login, open_incident, sign_in_here
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("transactional_db")]
 
@@ -58,9 +58,7 @@ def test_a_report_typed_while_the_session_ended_comes_back_after_login(phone_pag
     page.click("button[value=file]")
     page.wait_for_url(f"{live_server.url}/login/**")
     expect(page.locator(".messages")).to_contain_text("报告尚未报送")
-    page.fill("#id_username", "sijing-officer")
-    page.fill("#id_password", "pw-sijing-officer")
-    page.click("button[type=submit].primary")
+    sign_in_here(page, "sijing-officer")
     page.wait_for_url(link)
     expect(page.locator(".messages")).to_contain_text("已恢复")
     for name, value in typed.items():
@@ -230,9 +228,7 @@ def test_text_kept_for_a_language_switch_is_not_put_into_another_users_form(
     page.context.clear_cookies(name="sessionid")  # the session ended while the officer was typing
     page.select_option("#lang-select", "en")
     page.wait_for_url(f"{live_server.url}/login/**")
-    page.fill("#id_username", "sijing-colleague")
-    page.fill("#id_password", "pw-sijing-colleague")
-    page.click("button[type=submit].primary")
+    sign_in_here(page, "sijing-colleague")
     page.wait_for_url(link)
     expect(page.locator("button[value=file]")).to_have_text("File report")
     expect(page.locator("#id_account")).to_have_value("")
