@@ -193,7 +193,7 @@ def _unit_page(request, unit: Unit, *, form: ShiftForm | None = None, status: in
     start = datetime.combine(first, time(0), tzinfo=LOCAL_TZ)
     end = start + WEEK
     shifts = list(selectors.roster_shifts(units=[unit], start=start, end=end))
-    gaps = coverage_gaps([(s.starts_at, s.ends_at, s.contact_id) for s in shifts], start=start, end=end)
+    gaps = coverage_gaps(selectors.on_post_spans(shifts), start=start, end=end)
     editable = may_edit(request.user, unit)
     if editable and form is None:
         form = ShiftForm(unit=unit, now=now, initial=_initial(now))
@@ -203,6 +203,8 @@ def _unit_page(request, unit: Unit, *, form: ShiftForm | None = None, status: in
             "starts_at": local_short(s.starts_at),
             "ends_at": local_short(s.ends_at),
             "state": "ended" if s.ends_at <= now else ("on" if s.starts_at <= now else "later"),
+            # Made inactive since it began: on post until then only (the coverage counts it so).
+            "inactive_since": "" if s.contact.active else local_short(s.contact.deactivated_at),
         }
         for s in shifts
     ]
@@ -245,11 +247,12 @@ def roster_home(request):
         by_unit[shift.unit_id].append(shift)
     rows = []
     for unit in units:
-        spans = [(s.starts_at, s.ends_at, s.contact_id) for s in by_unit[unit.pk]]
+        spans = selectors.on_post_spans(by_unit[unit.pk])
         day_gaps = coverage_gaps(spans, start=now, end=now + DAY)
         week_gaps = coverage_gaps(spans, start=now, end=now + WEEK)
         # By person, not by name: two people may share a name and are still two on post.
-        on_post = {s.contact_id: s.contact.name for s in by_unit[unit.pk] if s.starts_at <= now < s.ends_at}
+        names = {s.contact_id: s.contact.name for s in by_unit[unit.pk]}
+        on_post = {who: names[who] for s, e, who in spans if s <= now < e}
         rows.append(
             {
                 "unit": unit,

@@ -237,6 +237,50 @@ def test_an_inactive_person_leaves_a_gap(client, units, duty_room, people):
     assert rows["sijing"]["short_now"] is True and rows["sijing"]["on_post"] == ["王某"]
 
 
+def test_deactivating_someone_keeps_the_hours_they_were_on_post(client, units, sijing_officer, duty_room, people):
+    """Marking a person inactive takes them off post from then on, not before: the week's coverage still shows the
+    hours they were on post (the chasing counted them then), and their shift stays listed, marked inactive."""
+    day = NOW.replace(hour=0)
+    shift(units["sijing"], people["officer"], day, hours=24 * 7)
+    kept = shift(units["sijing"], people["second"], day, hours=24 * 7)
+    stopped = NOW - timedelta(hours=2)  # 08:00
+    with freeze_time(stopped):
+        roster_services.contact_update(
+            contact=people["second"], changes={"active": False}, actor=sijing_officer, now=stopped
+        )
+    people["second"].refresh_from_db()
+    assert people["second"].deactivated_at == stopped
+    event = AuditEvent.objects.get(kind="contact_changed")
+    assert event.detail["changed"] == {"active": [True, False]}
+    assert event.detail["deactivated_at"] == "2026-11-28T00:00:00Z"
+    with freeze_time(NOW):
+        assert on_duty(unit=units["sijing"], at=NOW).gap  # the chasing skips them now
+        client.force_login(sijing_officer)
+        response = client.get("/roster/sijing/")
+        assert [(g["starts_at"], g["ends_at"], g["on_post"]) for g in response.context["gaps"]] == [
+            ("2026-11-28 08:00", "2026-12-05 00:00", 1)
+        ]
+        assert kept.pk in [r["shift"].pk for r in response.context["rows"]]
+        assert "已停用" in response.content.decode()
+        client.force_login(duty_room)
+        rows = {r["unit"].code: r for r in client.get("/roster/").context["rows"]}
+        assert rows["sijing"]["short_now"] is True and rows["sijing"]["on_post"] == ["王某"]
+    # Active again at 12:00: on post from then on; the hours in between stay a gap.
+    back = NOW + timedelta(hours=2)
+    with freeze_time(back):
+        roster_services.contact_update(contact=people["second"], changes={"active": True}, actor=None, now=back)
+        people["second"].refresh_from_db()
+        assert (people["second"].deactivated_at, people["second"].reactivated_at) == (stopped, back)
+        assert AuditEvent.objects.filter(kind="contact_changed").last().detail["reactivated_at"] == (
+            "2026-11-28T04:00:00Z"
+        )
+        client.force_login(sijing_officer)
+        gaps = client.get("/roster/sijing/").context["gaps"]
+        assert [(g["starts_at"], g["ends_at"], g["on_post"]) for g in gaps] == [
+            ("2026-11-28 08:00", "2026-11-28 12:00", 1)
+        ]
+
+
 def test_feeds_have_no_roster(client, feed, units):
     client.force_login(feed)
     assert client.get("/roster/").status_code == 404
