@@ -13,7 +13,22 @@ from datetime import datetime
 from django.db.models import Count, F, Q, QuerySet
 
 from reporting.coverage import MIN_ON_POST, Gap, active_spans, coverage_gaps
-from reporting.models import AuditEvent, Contact, ContactRole, Incident, Obligation, Report, Role, Shift, Signal, Unit
+from reporting.models import (
+    AuditEvent,
+    Contact,
+    ContactRole,
+    Incident,
+    Obligation,
+    Report,
+    Role,
+    Shift,
+    Signal,
+    Unit,
+    UnitKind,
+)
+
+#: Unit kinds that keep no duty roster here (``rostered_units``).
+NOT_ROSTERED_KINDS = (UnitKind.LEADERSHIP_OFFICE,)
 
 
 def _confined(user) -> bool:
@@ -186,16 +201,24 @@ def roster_changes(*, unit: Unit, limit: int = 20) -> QuerySet[AuditEvent]:
     ).order_by("-id")[:limit]
 
 
+def rostered_units() -> QuerySet[Unit]:
+    """The active units that keep a duty roster here: every one but the leadership offices (区委办, 区府办), which
+    receive the duty room's relay (SPEC rule 13) and report nothing, so no step of the chasing asks for their
+    duty staff. Their coverage is nobody's concern here: the board and the coverage overview leave them out."""
+    return Unit.objects.filter(active=True).exclude(kind__in=NOT_ROSTERED_KINDS)
+
+
 def units_short_on_post(*, at: datetime, minimum: int = MIN_ON_POST) -> int:
-    """How many active units have fewer than ``minimum`` distinct active people on a shift covering ``at``
-    (双人在岗 not kept right now), counted as the chasing counts (``notifications.roster.on_duty_many``)."""
+    """How many units keeping a roster (``rostered_units``) have fewer than ``minimum`` distinct active people on a
+    shift covering ``at`` (双人在岗 not kept right now), counted as the chasing counts
+    (``notifications.roster.on_duty_many``)."""
     covered = (
         Shift.objects.filter(starts_at__lte=at, ends_at__gt=at, contact__active=True, unit__active=True)
         .values("unit_id")
         .annotate(people=Count("contact_id", distinct=True))
         .filter(people__gte=minimum)
     )
-    return Unit.objects.filter(active=True).exclude(pk__in=covered.values("unit_id")).count()
+    return rostered_units().exclude(pk__in=covered.values("unit_id")).count()
 
 
 def roster_shifts(*, units: Iterable[Unit], start: datetime, end: datetime) -> QuerySet[Shift]:

@@ -241,7 +241,7 @@ def roster_home(request):
     if role not in BOARD_ROLES:
         raise Http404("no pages for this role")
     now = timezone.now()
-    units = list(Unit.objects.filter(active=True).order_by("id"))
+    units = list(selectors.rostered_units().order_by("id"))
     by_unit: dict[int, list[Shift]] = {u.pk: [] for u in units}
     for shift in selectors.roster_shifts(units=units, start=now, end=now + WEEK):
         by_unit[shift.unit_id].append(shift)
@@ -269,6 +269,8 @@ def roster_home(request):
         "short_now": sum(r["short_now"] for r in rows),
         "min_on_post": MIN_ON_POST,
         "leaders_uncovered": uncovered_domains(),
+        # 区委办, 区府办: relay recipients, no roster here (said on the page, so their absence is not a mistake).
+        "not_rostered": list(Unit.objects.filter(active=True, kind__in=selectors.NOT_ROSTERED_KINDS).order_by("id")),
     }
     return render(request, "web/roster_overview.html", context)
 

@@ -218,7 +218,7 @@ def test_duty_room_sees_every_unit_worst_first_and_edits_any(client, units, duty
     assert rows["chedun"]["short_now"] is True and rows["chedun"]["day_hours"] == 24.0
     assert rows["chedun"]["on_post"] == ["陈某"]
     assert response.context["rows"][-1]["unit"].code == "sijing"
-    assert response.context["short_now"] == len(units) - 1
+    assert response.context["short_now"] == len(units) - 3  # not 泗泾镇, nor 区委办 and 区府办 (no roster here)
     start = NOW + timedelta(days=1)
     response = client.post("/roster/chedun/shifts/", add_body(chedun, start))
     assert response.status_code == 302
@@ -350,17 +350,31 @@ def test_the_board_counts_units_short_on_post_now(client, units, duty_room, peop
     day = NOW.replace(hour=0)
     shift(units["sijing"], people["officer"], day)
     client.force_login(duty_room)
-    # Seven units, nobody has two on post (泗泾镇 has one).
-    assert client.get("/board/data.json").json()["units_short"] == 7
+    # Five units keeping a roster (not 区委办, 区府办), nobody has two on post (泗泾镇 has one).
+    assert client.get("/board/data.json").json()["units_short"] == 5
     shift(units["sijing"], people["second"], day, role=ContactRole.SHIFT_LEADER)
     shift(units["sijing"], people["second"], day)  # one person on two roles is still one
     data = client.get("/board/data.json").json()
-    assert data["units_short"] == 6
+    assert data["units_short"] == 4
     page = client.get("/board/").content.decode()
-    assert 'id="count-short" href="/roster/">6<' in page
+    assert 'id="count-short" href="/roster/">4<' in page
     units["chedun"].active = False
     units["chedun"].save()
-    assert client.get("/board/data.json").json()["units_short"] == 5
+    assert client.get("/board/data.json").json()["units_short"] == 3
+
+
+@freeze_time(NOW)
+def test_the_leadership_offices_keep_no_roster_here_and_are_not_counted_short(client, units, duty_room, people):
+    """区委办 and 区府办 receive the duty room's relay (SPEC rule 13); they are not reporting units and keep no duty
+    roster here, so the board's units short on post and the coverage ranking leave them out, and the page says so."""
+    client.force_login(duty_room)
+    rostered = [code for code in units if code not in ("qwb", "qfb")]
+    assert client.get("/board/data.json").json()["units_short"] == len(rostered)  # nobody has shifts yet
+    response = client.get("/roster/")
+    assert [r["unit"].code for r in response.context["rows"]] == rostered
+    assert response.context["short_now"] == len(rostered)
+    page = response.content.decode()
+    assert 'id="not-rostered"' in page and "区委办公室" in page and "区政府办公室" in page
 
 
 @freeze_time(NOW)
