@@ -13,7 +13,8 @@ when, where and which units report, then the figures or the ask, in at most two 
 leader going to the scene needs the place more than a one-segment text.
 
 A voice call (``voice_text``) says the same facts as spoken Chinese: no link, the incident number as a year and a
-sequence number, 演练 spoken first for exercises, and what to do.
+sequence number, 演练 spoken first for exercises, and what to do; an event call also says when (as one says a time in
+Shanghai, ``spoken_when``), where and which units report, as the event SMS does.
 """
 
 from __future__ import annotations
@@ -250,13 +251,56 @@ def spoken_number(number: str) -> str:
     return f"{match[1]}年第{int(match[2])}号事件"
 
 
+_DIGITS = "零一二三四五六七八九"
+
+#: The parts of the day one names with the time (凌晨 before 6, 早上 before 9, …), by the hour they end.
+_DAY_PARTS = ((6, "凌晨"), (9, "早上"), (12, "上午"), (13, "中午"), (18, "下午"), (24, "晚上"))
+
+
+def _spoken_count(n: int) -> str:
+    """0 to 59 in Chinese numerals as said: 十, 十五, 三十, 四十五 (一十 is not said)."""
+    tens, ones = divmod(n, 10)
+    if tens == 0:
+        return _DIGITS[ones]
+    return ("" if tens == 1 else _DIGITS[tens]) + "十" + (_DIGITS[ones] if ones else "")
+
+
+def spoken_when(value: datetime, *, now: datetime) -> str:
+    """When something happened, in Asia/Shanghai, as one says it on the phone: 今天上午九点零五分, 昨天晚上十一点,
+    11月26日下午两点三十分 (the day as 今天 or 昨天 when it is one, 两 for 2 o'clock, the part of the day said; numerals
+    written out, so text-to-speech never reads 2点 as 二点 or 05 digit by digit)."""
+    local, today = value.astimezone(LOCAL_TZ), now.astimezone(LOCAL_TZ).date()
+    days = (today - local.date()).days
+    day = {0: "今天", 1: "昨天"}.get(days, f"{local.month}月{local.day}日")
+    hour = local.hour
+    part = next(name for until, name in _DAY_PARTS if hour < until)
+    twelve = hour if hour <= 12 else hour - 12
+    clock = "两" if twelve == 2 else _spoken_count(twelve)
+    minute = local.minute
+    minutes = "" if minute == 0 else ("零" if minute < 10 else "") + _spoken_count(minute) + "分"
+    return f"{day}{part}{clock}点{minutes}"
+
+
+def _spoken_context(facts: Facts, now: datetime) -> str:
+    """An event call's when, where and which units report (the SMS's parenthesis, ``_event_text``), spoken."""
+    parts = [
+        f"{spoken_when(facts.occurred_at, now=now)}发生" if facts.occurred_at else "",
+        f"地点{facts.location}" if facts.location else "",
+        f"{facts.unit_name}报送" if facts.unit_name else "",
+    ]
+    return "，".join(part for part in parts if part)
+
+
 def voice_text(facts: Facts, *, now: datetime) -> str:
     """What a voice call says at ``now`` (spoken Chinese: said twice by the call, so it stays short)."""
     head = ("演练。" if facts.exercise else "") + "松江区突发事件报送督办。"
     number, title = spoken_number(facts.incident_number), facts.incident_title
     if not facts.deadline:
-        # An event rule's call (a district leader): the facts of the event, the same as the SMS, without the link.
-        return f"{head}{number}，{title}，{_event_tail(facts, spoken=True)}。"
+        # An event rule's call (a district leader): the facts of the event, the same as the SMS (when, where, which
+        # units report, then the figures or the ask), without the link.
+        context = _spoken_context(facts, now)
+        context = f"{context}。" if context else ""
+        return f"{head}{number}，{title}，{context}{_event_tail(facts, spoken=True)}。"
     notices = _notices(facts)
     state = _phrase(facts, now, compact=False) + (f"，{notices[0]}" if notices else "")
     ask = VOICE_ASKS[RELAY] if facts.deadline == RELAY else VOICE_ASKS["reminder" if facts.reminder else ""]

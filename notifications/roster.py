@@ -62,33 +62,86 @@ def duty_room_units() -> list[Unit]:
     return list(Unit.objects.filter(kind=UnitKind.DUTY_ROOM, active=True).order_by("id"))
 
 
-def _record_gap(*, duty: OnDuty, incident, obligation, step: str, repeat: int, fallback: str = "") -> None:
-    detail = {
-        "step": step,
-        "repeat": repeat,
-        "reason": "no_shift" if not duty.on_post else "fewer_than_two",
-        "on_post": len(duty.on_post),
-        "on_post_contacts": [c.pk for c in duty.on_post],
-    }
-    if fallback:
-        detail["fallback"] = fallback
-    if _gap_recorded(unit=duty.unit, incident=incident, obligation=obligation, step=step, repeat=repeat):
-        return
-    findings_services.finding_roster_gap_record(
-        unit=duty.unit, at=duty.at, incident=incident, obligation=obligation, detail=detail
-    )
+@dataclass
+class GapNeed:
+    """A roster gap met by one step (and repeat) of an obligation or incident, not recorded yet (``gaps_record``)."""
+
+    duty: OnDuty
+    step: str
+    repeat: int
+    fallback: str = ""
 
 
-def _gap_recorded(*, unit: Unit, incident, obligation, step: str, repeat: int) -> bool:
-    """Whether this need (the obligation's or incident's step and repeat) already has its roster gap: a step that
-    reached nobody is tried again at the obligation's next moments (it sent nothing, so it has not fired), and each
-    try finds the same gap. One finding per unit and need, not one per try (the finding's key has the moment)."""
+def _record_gap(
+    *,
+    duty: OnDuty,
+    incident,
+    obligation,
+    step: str,
+    repeat: int,
+    fallback: str = "",
+    gaps: list[GapNeed] | None = None,
+) -> None:
+    need = GapNeed(duty=duty, step=step, repeat=repeat, fallback=fallback)
+    if gaps is not None:
+        gaps.append(need)  # the caller records the moment's needs together
+    else:
+        gaps_record([need], incident=incident, obligation=obligation)
+
+
+def gaps_record(needs: Iterable[GapNeed], *, incident, obligation) -> None:
+    """Record the roster gaps met by the steps of one moment: one finding per unit, however many of the moment's
+    steps needed its duty staff (SPEC: a roster gap is the unit's, when a notification needed its duty staff; the
+    steps due together go out as one message per person, ``sweep.merge_same_moment``). The finding's ``step`` and
+    ``repeat`` are its first need's; the others are listed in ``also``. A need that already has its finding (a step
+    that reached nobody, tried again) adds nothing."""
+    by_unit: dict[int, list[GapNeed]] = {}
+    for need in needs:
+        by_unit.setdefault(need.duty.unit.pk, []).append(need)
+    for unit_needs in by_unit.values():
+        duty = unit_needs[0].duty
+        seen = _gaps_recorded(unit=duty.unit, incident=incident, obligation=obligation)
+        new: list[GapNeed] = []
+        for need in unit_needs:
+            if (need.step, need.repeat) not in seen:
+                seen.add((need.step, need.repeat))
+                new.append(need)
+        if not new:
+            continue
+        first = new[0]
+        detail: dict = {
+            "step": first.step,
+            "repeat": first.repeat,
+            "reason": "no_shift" if not duty.on_post else "fewer_than_two",
+            "on_post": len(duty.on_post),
+            "on_post_contacts": [c.pk for c in duty.on_post],
+        }
+        if fallback := next((n.fallback for n in new if n.fallback), ""):
+            detail["fallback"] = fallback
+        if len(new) > 1:
+            detail["also"] = [{"step": n.step, "repeat": n.repeat} for n in new[1:]]
+        findings_services.finding_roster_gap_record(
+            unit=duty.unit, at=duty.at, incident=incident, obligation=obligation, detail=detail
+        )
+
+
+def _gaps_recorded(*, unit: Unit, incident, obligation) -> set[tuple[str, int]]:
+    """The needs (an obligation's or incident's step and repeat) that already have their roster gap at ``unit``: a
+    step that reached nobody is tried again at the obligation's next moments (it sent nothing, so it has not
+    fired), and each try finds the same gap. One finding per unit and need, not one per try (the finding's key has
+    the moment); a finding holds every need of its moment (``also``)."""
     if obligation is None and incident is None:
-        return False
-    found = Finding.objects.filter(kind=FindingKind.ROSTER_GAP, unit=unit, detail__step=step, detail__repeat=repeat)
+        return set()
+    found = Finding.objects.filter(kind=FindingKind.ROSTER_GAP, unit=unit)
     if obligation is not None:
-        return found.filter(obligation=obligation).exists()
-    return found.filter(incident=incident, obligation__isnull=True).exists()
+        found = found.filter(obligation=obligation)
+    else:
+        found = found.filter(incident=incident, obligation__isnull=True)
+    needs: set[tuple[str, int]] = set()
+    for detail in found.values_list("detail", flat=True):
+        for need in [detail, *detail.get("also", [])]:
+            needs.add((need.get("step", ""), need.get("repeat", 0)))
+    return needs
 
 
 def _reachable(contacts: Iterable[Contact]) -> bool:
@@ -105,6 +158,7 @@ def audience_resolve(
     step: str = "",
     repeat: int = 0,
     duties: dict[int, OnDuty] | None = None,
+    gaps: list[GapNeed] | None = None,
 ) -> list[Contact]:
     """The contacts a step's audience means for ``unit`` at ``at``, each once, ordered by id.
 
@@ -114,6 +168,8 @@ def audience_resolve(
     an email) brings in the duty room on post, as ``duty_room`` would, and the finding says so (``fallback``): the
     unit's duty staff are needed now, and only the duty room can phone the unit.
     ``duties``: the rosters already read at ``at`` (``on_duty_many``), by unit id; a unit not in it is read and added.
+    ``gaps``: the gaps met are added to it for the caller to record with the other steps of the moment
+    (``gaps_record``), instead of being recorded here.
     """
     audience = list(audience)
     contacts: dict[int, Contact] = {}
@@ -134,7 +190,7 @@ def audience_resolve(
             add(duty.on_post)
             if duty.gap:
                 add(default_contacts(room))
-                _record_gap(duty=duty, incident=incident, obligation=obligation, step=step, repeat=repeat)
+                _record_gap(duty=duty, incident=incident, obligation=obligation, step=step, repeat=repeat, gaps=gaps)
 
     roles = [a for a in audience if a in ROSTER_ROLES]
     if roles:
@@ -152,6 +208,7 @@ def audience_resolve(
                 step=step,
                 repeat=repeat,
                 fallback="duty_room" if fallback else "",
+                gaps=gaps,
             )
         if fallback:
             add_duty_room()

@@ -146,6 +146,7 @@ def obligation_rows(
     clock = clock_of(obligation)
     rows_by_deadline: dict[str, list[Notification]] = {}
     carriers: list[Notification] = []  # written rows a verbal one may fold into: not reminders
+    gaps: dict[datetime, list[roster.GapNeed]] = {}  # by moment: the steps of one moment make one need
     for moment in escalation.due_steps(plan, clock, now=now, fired=fired):
         contacts = roster.audience_resolve(
             unit=obligation.unit,
@@ -156,6 +157,7 @@ def obligation_rows(
             step=moment.key,
             repeat=moment.repeat,
             duties=duties,
+            gaps=gaps.setdefault(moment.at, []),
         )
         if moment.is_repeat:
             contacts = _without_acknowledged(contacts, obligation=obligation, plan=plan, deadline=moment.deadline)
@@ -172,6 +174,8 @@ def obligation_rows(
         rows_by_deadline.setdefault(moment.deadline, []).extend(rows)
         if moment.deadline == "written" and not moment.is_reminder:
             carriers += rows
+    for needs in gaps.values():
+        roster.gaps_record(needs, incident=obligation.incident, obligation=obligation)
     obligation.next_action_at = escalation.next_action_at(plan, clock, now=now)
     return merge_same_moment(rows_by_deadline.get("verbal", []), into=carriers) + rows_by_deadline.get("written", [])
 

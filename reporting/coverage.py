@@ -61,6 +61,30 @@ def coverage_gaps(
     return gaps
 
 
+def active_spans(
+    starts_at: datetime,
+    ends_at: datetime,
+    *,
+    active: bool,
+    deactivated_at: datetime | None,
+    reactivated_at: datetime | None,
+) -> list[tuple[datetime, datetime]]:
+    """The parts of a shift ``[starts_at, ends_at)`` its person counts on post, given whether they are active now,
+    when they were last made inactive and when last made active again (``Contact``).
+
+    Active now: all of it, but for ``[deactivated_at, reactivated_at)`` when they were inactive for a while.
+    Inactive now: the part before ``deactivated_at`` (made inactive then: the past stays as the chasing saw it);
+    none when it is unknown (made inactive before it was kept, or never active)."""
+    if not active:
+        if deactivated_at is None:
+            return []
+        return [(starts_at, min(ends_at, deactivated_at))] if min(ends_at, deactivated_at) > starts_at else []
+    parts = [(starts_at, ends_at)]
+    if deactivated_at is not None and reactivated_at is not None and reactivated_at > deactivated_at:
+        parts = [(starts_at, min(ends_at, deactivated_at)), (max(starts_at, reactivated_at), ends_at)]
+    return [(s, e) for s, e in parts if e > s]
+
+
 def domains_without_leader(domains: Iterable[str], leaders: Iterable[tuple[bool, Iterable[str]]]) -> list[str]:
     """The ``domains`` (in their order) no active district leader's portfolio covers; ``leaders`` are
     ``(active, portfolio)`` pairs. A death there has no leader in charge to tell (SPEC "Escalation")."""

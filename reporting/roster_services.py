@@ -15,6 +15,7 @@ from django.db.models import Q
 
 from reporting.auditlog import audited, event_append
 from reporting.errors import ConflictError, DomainError
+from reporting.finding_facts import iso
 from reporting.models import Contact, ContactRole, Shift, Unit, UnitKind
 from reporting.services import actor_name
 
@@ -269,7 +270,8 @@ def contact_update(*, contact: Contact, changes: dict, actor, now: datetime) -> 
     """Change some of ``CONTACT_FIELDS`` (and, through the API, ``unit``); the event records each changed field as
     ``[before, after]`` (a unit by its code). A person moves to another unit only once their shifts have ended
     (``ConflictError``, 409): a shift belongs to its unit's roster. A person made inactive drops off the roster at
-    once: the chasing and the coverage count active people only."""
+    once: the chasing skips them from then on. When is kept (``deactivated_at``; ``reactivated_at`` when made active
+    again) and recorded with the change: the coverage still counts their shifts on post before it."""
     unknown = set(changes) - {*CONTACT_FIELDS, "unit"}
     if unknown:
         raise ValueError(f"not contact fields: {sorted(unknown)}")
@@ -281,14 +283,21 @@ def contact_update(*, contact: Contact, changes: dict, actor, now: datetime) -> 
         raise ConflictError(errors)
     for field, (_before, after) in changed.items():
         setattr(contact, field, after)
-    contact.save(update_fields=list(changed))
+    saved = list(changed)
+    when: dict[str, str | None] = {}
+    if "active" in changed:
+        moment = "reactivated_at" if contact.active else "deactivated_at"
+        setattr(contact, moment, now)
+        saved.append(moment)
+        when[moment] = iso(now)
+    contact.save(update_fields=saved)
     recorded = {f: [getattr(v, "code", v) for v in pair] for f, pair in changed.items()}
     event_append(
         at=now,
         kind="contact_changed",
         actor=actor_name(actor),
         obj=contact,
-        detail={"unit": contact.unit.code, "name": contact.name, "changed": recorded},
+        detail={"unit": contact.unit.code, "name": contact.name, "changed": recorded, **when},
     )
     return contact
 

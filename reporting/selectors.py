@@ -10,10 +10,25 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 
-from reporting.coverage import MIN_ON_POST, Gap, coverage_gaps
-from reporting.models import AuditEvent, Contact, ContactRole, Incident, Obligation, Report, Role, Shift, Signal, Unit
+from reporting.coverage import MIN_ON_POST, Gap, active_spans, coverage_gaps
+from reporting.models import (
+    AuditEvent,
+    Contact,
+    ContactRole,
+    Incident,
+    Obligation,
+    Report,
+    Role,
+    Shift,
+    Signal,
+    Unit,
+    UnitKind,
+)
+
+#: Unit kinds that keep no duty roster here (``rostered_units``).
+NOT_ROSTERED_KINDS = (UnitKind.LEADERSHIP_OFFICE,)
 
 
 def _confined(user) -> bool:
@@ -186,34 +201,60 @@ def roster_changes(*, unit: Unit, limit: int = 20) -> QuerySet[AuditEvent]:
     ).order_by("-id")[:limit]
 
 
+def rostered_units() -> QuerySet[Unit]:
+    """The active units that keep a duty roster here: every one but the leadership offices (区委办, 区府办), which
+    receive the duty room's relay (SPEC rule 13) and report nothing, so no step of the chasing asks for their
+    duty staff. Their coverage is nobody's concern here: the board and the coverage overview leave them out."""
+    return Unit.objects.filter(active=True).exclude(kind__in=NOT_ROSTERED_KINDS)
+
+
 def units_short_on_post(*, at: datetime, minimum: int = MIN_ON_POST) -> int:
-    """How many active units have fewer than ``minimum`` distinct active people on a shift covering ``at``
-    (双人在岗 not kept right now), counted as the chasing counts (``notifications.roster.on_duty_many``)."""
+    """How many units keeping a roster (``rostered_units``) have fewer than ``minimum`` distinct active people on a
+    shift covering ``at`` (双人在岗 not kept right now), counted as the chasing counts
+    (``notifications.roster.on_duty_many``)."""
     covered = (
         Shift.objects.filter(starts_at__lte=at, ends_at__gt=at, contact__active=True, unit__active=True)
         .values("unit_id")
         .annotate(people=Count("contact_id", distinct=True))
         .filter(people__gte=minimum)
     )
-    return Unit.objects.filter(active=True).exclude(pk__in=covered.values("unit_id")).count()
+    return rostered_units().exclude(pk__in=covered.values("unit_id")).count()
 
 
 def roster_shifts(*, units: Iterable[Unit], start: datetime, end: datetime) -> QuerySet[Shift]:
-    """Shifts of ``units`` overlapping ``[start, end)`` whose person is active, as the chasing counts them."""
+    """Shifts of ``units`` overlapping ``[start, end)`` whose person is active, or was when the shift began (made
+    inactive since: the hours before still count, ``on_post_spans``)."""
+    counted = Q(contact__active=True) | Q(contact__deactivated_at__gt=F("starts_at"))
     return (
-        Shift.objects.filter(unit__in=list(units), starts_at__lt=end, ends_at__gt=start, contact__active=True)
+        Shift.objects.filter(counted, unit__in=list(units), starts_at__lt=end, ends_at__gt=start)
         .select_related("contact")
         .order_by("starts_at", "id")
     )
 
 
+def on_post_spans(shifts: Iterable[Shift]) -> list[tuple[datetime, datetime, int]]:
+    """``(starts_at, ends_at, contact id)`` for the parts of ``shifts`` whose person was active then, as the chasing
+    counted them at each moment (``reporting.coverage.active_spans``): for ``coverage_gaps``."""
+    return [
+        (s, e, shift.contact_id)
+        for shift in shifts
+        for s, e in active_spans(
+            shift.starts_at,
+            shift.ends_at,
+            active=shift.contact.active,
+            deactivated_at=shift.contact.deactivated_at,
+            reactivated_at=shift.contact.reactivated_at,
+        )
+    ]
+
+
 def roster_gaps(*, units: Iterable[Unit], start: datetime, end: datetime) -> dict[int, list[Gap]]:
     """Each unit's 双人在岗 gaps in ``[start, end)`` from its roster (``reporting.coverage``), by unit id; one query."""
     units = list(units)
-    spans: dict[int, list] = {u.pk: [] for u in units}
+    by_unit: dict[int, list[Shift]] = {u.pk: [] for u in units}
     for shift in roster_shifts(units=units, start=start, end=end):
-        spans[shift.unit_id].append((shift.starts_at, shift.ends_at, shift.contact_id))
-    return {pk: coverage_gaps(unit_spans, start=start, end=end) for pk, unit_spans in spans.items()}
+        by_unit[shift.unit_id].append(shift)
+    return {pk: coverage_gaps(on_post_spans(shifts), start=start, end=end) for pk, shifts in by_unit.items()}
 
 
 def district_leaders() -> QuerySet[Contact]:

@@ -78,6 +78,17 @@ class ContactSerializer(ModelSerializer):
     email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
     role = serializers.ChoiceField(choices=ContactRole.choices)
     portfolio = domain_list_field(required=False)
+    deactivated_at = AwareDateTimeField(
+        read_only=True,
+        allow_null=True,
+        help_text="停用时间: when the person was last made inactive (set by the server when ``active`` becomes false); "
+        "the roster coverage counts their shifts on post before it. Null if never, or before it was kept.",
+    )
+    reactivated_at = AwareDateTimeField(
+        read_only=True,
+        allow_null=True,
+        help_text="重新启用时间: when the person was last made active again after being made inactive; null if never.",
+    )
 
     class Meta:
         model = Contact
@@ -92,6 +103,8 @@ class ContactSerializer(ModelSerializer):
             "is_default",
             "notify_on_grade",
             "active",
+            "deactivated_at",
+            "reactivated_at",
         ]
 
     def create(self, validated_data):

@@ -48,6 +48,11 @@ class Contact(models.Model):
     # District leaders on the notification list for grade IV and above.
     notify_on_grade = models.BooleanField(_("一般及以上事件通知"), default=False)
     active = models.BooleanField(_("启用"), default=True)
+    # When the person was last made inactive, and last made active again after that (set by
+    # ``roster_services.contact_update``): the coverage counts their shifts on post outside that stretch
+    # (``reporting.coverage.active_spans``). Null for one never made inactive, or made so before these were kept.
+    deactivated_at = models.DateTimeField(_("停用时间"), null=True, blank=True, editable=False)
+    reactivated_at = models.DateTimeField(_("重新启用时间"), null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["id"]

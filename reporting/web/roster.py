@@ -193,7 +193,7 @@ def _unit_page(request, unit: Unit, *, form: ShiftForm | None = None, status: in
     start = datetime.combine(first, time(0), tzinfo=LOCAL_TZ)
     end = start + WEEK
     shifts = list(selectors.roster_shifts(units=[unit], start=start, end=end))
-    gaps = coverage_gaps([(s.starts_at, s.ends_at, s.contact_id) for s in shifts], start=start, end=end)
+    gaps = coverage_gaps(selectors.on_post_spans(shifts), start=start, end=end)
     editable = may_edit(request.user, unit)
     if editable and form is None:
         form = ShiftForm(unit=unit, now=now, initial=_initial(now))
@@ -203,6 +203,8 @@ def _unit_page(request, unit: Unit, *, form: ShiftForm | None = None, status: in
             "starts_at": local_short(s.starts_at),
             "ends_at": local_short(s.ends_at),
             "state": "ended" if s.ends_at <= now else ("on" if s.starts_at <= now else "later"),
+            # Made inactive since it began: on post until then only (the coverage counts it so).
+            "inactive_since": "" if s.contact.active else local_short(s.contact.deactivated_at),
         }
         for s in shifts
     ]
@@ -239,17 +241,18 @@ def roster_home(request):
     if role not in BOARD_ROLES:
         raise Http404("no pages for this role")
     now = timezone.now()
-    units = list(Unit.objects.filter(active=True).order_by("id"))
+    units = list(selectors.rostered_units().order_by("id"))
     by_unit: dict[int, list[Shift]] = {u.pk: [] for u in units}
     for shift in selectors.roster_shifts(units=units, start=now, end=now + WEEK):
         by_unit[shift.unit_id].append(shift)
     rows = []
     for unit in units:
-        spans = [(s.starts_at, s.ends_at, s.contact_id) for s in by_unit[unit.pk]]
+        spans = selectors.on_post_spans(by_unit[unit.pk])
         day_gaps = coverage_gaps(spans, start=now, end=now + DAY)
         week_gaps = coverage_gaps(spans, start=now, end=now + WEEK)
         # By person, not by name: two people may share a name and are still two on post.
-        on_post = {s.contact_id: s.contact.name for s in by_unit[unit.pk] if s.starts_at <= now < s.ends_at}
+        names = {s.contact_id: s.contact.name for s in by_unit[unit.pk]}
+        on_post = {who: names[who] for s, e, who in spans if s <= now < e}
         rows.append(
             {
                 "unit": unit,
@@ -266,6 +269,8 @@ def roster_home(request):
         "short_now": sum(r["short_now"] for r in rows),
         "min_on_post": MIN_ON_POST,
         "leaders_uncovered": uncovered_domains(),
+        # 区委办, 区府办: relay recipients, no roster here (said on the page, so their absence is not a mistake).
+        "not_rostered": list(Unit.objects.filter(active=True, kind__in=selectors.NOT_ROSTERED_KINDS).order_by("id")),
     }
     return render(request, "web/roster_overview.html", context)
 

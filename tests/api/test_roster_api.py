@@ -215,3 +215,21 @@ def test_a_removed_person_shows_in_the_units_roster_change_log(api, client, duty
     client.force_login(duty_room)
     (change,) = client.get("/roster/sijing/").context["changes"]
     assert change["label"] == "删除人员" and change["what"] == "误录 · 值班员" and change["actor"] == "duty"
+
+
+def test_when_a_person_was_made_inactive_is_kept_and_read_only(api, duty_room, sijing_officer):
+    """Making a person inactive records when (``deactivated_at``, read-only): the coverage counts them on post before
+    it. A client cannot set it."""
+    contact = sijing_officer.contact
+    client = api(duty_room)
+    assert client.get(f"{V1}/contacts/{contact.pk}/").json()["deactivated_at"] is None
+    now = timezone.now().replace(microsecond=0)
+    with freeze_time(now):
+        body = {"active": False, "deactivated_at": "2020-01-01T00:00:00+08:00", "reactivated_at": "2020-01-01T00:00Z"}
+        response = client.patch(f"{V1}/contacts/{contact.pk}/", body, format="json")
+    assert response.status_code == 200, response.json()
+    stamp = now.isoformat().replace("+00:00", "Z")
+    assert response.json()["deactivated_at"] == stamp and response.json()["reactivated_at"] is None
+    contact.refresh_from_db()
+    assert contact.deactivated_at == now and contact.reactivated_at is None
+    assert AuditEvent.objects.get(kind="contact_changed").detail["deactivated_at"] == stamp

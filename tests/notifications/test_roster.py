@@ -159,3 +159,30 @@ def test_a_step_that_reached_nobody_records_its_gap_once(units, roster):
     gaps = Finding.objects.filter(kind="roster_gap", unit=units["sijing"])
     steps = sorted((g.detail["step"], g.detail["repeat"]) for g in gaps)
     assert steps == sorted(set(steps)), steps
+
+
+def test_steps_merged_into_one_message_record_one_roster_gap(units, roster):
+    """SPEC: a roster gap is no shift, or fewer than two on post, when a notification needed the unit's duty staff.
+    At written due the verbal step's repeat and the written step fall together and each person gets one message
+    (``merge_same_moment``): one need at one moment, one finding, naming both steps. The verbal deadline's own
+    moment before it is a separate need, with its own finding."""
+    Shift.objects.filter(unit=units["sijing"]).delete()
+    with freeze_time(T0):
+        obligation = open_incident(units).obligations.get()
+    verbal_due, written_due = T0 + timedelta(minutes=30), T0 + timedelta(minutes=60)
+    _sweep_at(verbal_due + timedelta(seconds=1))
+    _sweep_at(written_due + timedelta(seconds=1))
+    merged = Notification.objects.filter(obligation=obligation, scheduled_for=written_due, status="cancelled")
+    assert merged.exists()  # the verbal repeat was folded into the written message
+    gaps = Finding.objects.filter(kind="roster_gap", unit=units["sijing"], obligation=obligation)
+    assert [g.found_at for g in gaps.order_by("found_at")] == [
+        verbal_due + timedelta(seconds=1),
+        written_due + timedelta(seconds=1),
+    ]
+    at_written = gaps.get(found_at=written_due + timedelta(seconds=1))
+    needs = [(at_written.detail["step"], at_written.detail["repeat"])]
+    needs += [(n["step"], n["repeat"]) for n in at_written.detail.get("also", [])]
+    assert sorted(needs) == [("verbal_overdue", 2), ("written_overdue", 0)]
+    # A later tick at the same need records nothing more (one finding per need).
+    _sweep_at(written_due + timedelta(seconds=30))
+    assert gaps.count() == 2

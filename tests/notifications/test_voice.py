@@ -13,7 +13,7 @@ from twilio.request_validator import RequestValidator
 from notifications import batch, callbacks, ratelimit
 from notifications.batch import notifications_send
 from notifications.delivery import notification_send
-from notifications.messages import spoken_number, voice_text
+from notifications.messages import LOCAL_TZ, spoken_number, spoken_when, voice_text
 from notifications.models import EarlyStatusCallback, EscalationPolicy, Notification, NotificationStatus
 from notifications.sms import SmsResult, get_backend
 from notifications.sms.backends import file as file_backend
@@ -93,7 +93,7 @@ def events_of(n: Notification) -> list[str]:
         (
             {"step": "event_grade_IV", "deadline": "", "grade": "IV", "deaths": 1, "injuries": 3, "exercise": True},
             NOW,
-            "演练。松江区突发事件报送督办。2026年第123号事件，泗泾镇某厂房火灾，一般事件，死亡1人，受伤3人。",
+            "演练。松江区突发事件报送督办。2026年第123号事件，泗泾镇某厂房火灾，泗泾镇报送。一般事件，死亡1人，受伤3人。",
         ),
     ],
     ids=["overdue", "reminder", "relay", "escalation", "exercise", "event-deaths", "event-grade"],
@@ -102,6 +102,76 @@ def test_voice_text_is_spoken_chinese_without_a_link(over, now, expected):
     text = voice_text(facts(**over), now=now)
     assert text == expected
     assert "http" not in text and "SJ-" not in text
+
+
+#: An event on a road at 09:00 (Asia/Shanghai), reported by 泗泾镇: what the leader's SMS says besides the figures.
+EVENT = dict(deadline="", unit_name="泗泾镇", link="", location="泗泾镇泗砖公路588号", occurred_at=NOW)
+
+
+@pytest.mark.parametrize(
+    ("over", "now", "expected"),
+    [
+        (
+            {"step": "event_deaths", "deaths": 1},
+            NOW + timedelta(minutes=20),
+            "松江区突发事件报送督办。2026年第123号事件，泗泾镇某厂房火灾，今天上午九点发生，"
+            "地点泗泾镇泗砖公路588号，泗泾镇报送。死亡1人，请分管区领导赶赴现场。",
+        ),
+        (
+            {"step": "event_grade_IV", "grade": "IV", "injuries": 3, "exercise": True},
+            NOW + timedelta(days=1),
+            "演练。松江区突发事件报送督办。2026年第123号事件，泗泾镇某厂房火灾，昨天上午九点发生，"
+            "地点泗泾镇泗砖公路588号，泗泾镇报送。一般事件，死亡0人，受伤3人。",
+        ),
+        (
+            {"step": "event_deaths", "deaths": 2, "occurred_at": NOW + timedelta(hours=6, minutes=5)},
+            NOW + timedelta(days=3),
+            "松江区突发事件报送督办。2026年第123号事件，泗泾镇某厂房火灾，11月28日下午三点零五分发生，"
+            "地点泗泾镇泗砖公路588号，泗泾镇报送。死亡2人，请分管区领导赶赴现场。",
+        ),
+    ],
+    ids=["deaths-today", "grade-yesterday-exercise", "deaths-days-ago"],
+)
+def test_a_leaders_event_call_says_when_where_and_which_units(over, now, expected):
+    """The event SMS to a district leader says when, where and which units report; the call says the same, the time
+    as one says it in Shanghai, 演练 spoken (never 【演练】)."""
+    text = voice_text(facts(**{**EVENT, **over}), now=now)
+    assert text == expected
+    assert "【" not in text and "http" not in text
+
+
+@pytest.mark.parametrize(
+    ("hour", "minute", "spoken"),
+    [
+        (0, 0, "凌晨零点"),
+        (2, 30, "凌晨两点三十分"),
+        (7, 5, "早上七点零五分"),
+        (12, 15, "中午十二点十五分"),
+        (14, 0, "下午两点"),
+        (18, 45, "晚上六点四十五分"),
+        (23, 59, "晚上十一点五十九分"),
+    ],
+)
+def test_a_time_of_day_as_spoken(hour, minute, spoken):
+    local = datetime(2026, 11, 28, hour, minute, tzinfo=LOCAL_TZ)
+    assert spoken_when(local, now=local) == "今天" + spoken
+    assert spoken_when(local.astimezone(UTC), now=local + timedelta(days=1)) == "昨天" + spoken
+
+
+def test_a_leaders_event_call_is_placed_with_the_place_and_time(case):  # noqa: F811
+    """Through the send path: the call placed for an event row says where and when, as the SMS does."""
+    n = Notification.objects.create(
+        incident=case["incident"],
+        step="event_deaths",
+        channel="voice",
+        recipient=case["officer"],
+        to=case["officer"].phone,
+        scheduled_for=NOW,
+        created_at=NOW,
+    )
+    assert send_batch(n, NOW) == S.SENT
+    [call] = locmem.calls
+    assert "今天早上八点五十五分发生，地点泗泾镇某路1号，泗泾镇报送。死亡0人" in call.text, call.text
 
 
 def test_spoken_number():

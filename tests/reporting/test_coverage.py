@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from reporting.coverage import Gap, coverage_gaps
+from reporting.coverage import Gap, active_spans, coverage_gaps
 
 #: 2026-11-28 08:00 Asia/Shanghai: a day's duty usually changes over here.
 T0 = datetime(2026, 11, 28, 0, 0, tzinfo=UTC)
@@ -63,3 +63,26 @@ def test_a_larger_minimum_is_honoured():
 def test_an_empty_period_has_no_gaps():
     assert coverage_gaps([], start=at(5), end=at(5)) == []
     assert coverage_gaps([], start=at(6), end=at(5)) == []
+
+
+@pytest.mark.parametrize(
+    ("active", "deactivated", "reactivated", "expected"),
+    [
+        pytest.param(True, None, None, [(0, 24)], id="always-active"),
+        pytest.param(False, None, None, [], id="inactive-since-unknown-never-counts"),
+        pytest.param(False, 6, None, [(0, 6)], id="counted-until-made-inactive"),
+        pytest.param(False, -1, None, [], id="made-inactive-before-the-shift"),
+        pytest.param(False, 30, None, [(0, 24)], id="made-inactive-after-the-shift"),
+        pytest.param(True, 6, 10, [(0, 6), (10, 24)], id="inactive-for-a-while"),
+        pytest.param(False, 12, 4, [(0, 12)], id="made-inactive-again-counted-until-the-last-time"),
+    ],
+)
+def test_a_shift_counts_while_its_person_was_active(active, deactivated, reactivated, expected):
+    got = active_spans(
+        at(0),
+        at(24),
+        active=active,
+        deactivated_at=None if deactivated is None else at(deactivated),
+        reactivated_at=None if reactivated is None else at(reactivated),
+    )
+    assert got == [(at(s), at(e)) for s, e in expected]

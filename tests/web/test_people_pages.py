@@ -87,6 +87,9 @@ def test_making_someone_inactive_takes_them_off_the_roster_and_records_the_chang
     assert person.active is False and person.phone == "+8613800000888"
     event = AuditEvent.objects.get(kind="contact_changed")
     assert event.detail["changed"] == {"phone": ["+8613800000999", "+8613800000888"], "active": [True, False]}
+    assert person.deactivated_at == event.at  # when, kept: the coverage counts their hours on post before it
+    stamp = timezone.localtime(person.deactivated_at).strftime("%Y-%m-%d %H:%M")
+    assert f"不在用 ({stamp} 起)" in client.get("/roster/sijing/people/").content.decode()
     client.force_login(duty_room)
     rows = {r["unit"].code: r for r in client.get("/roster/").context["rows"]}
     assert rows["sijing"]["on_post"] == []

@@ -218,7 +218,7 @@ def test_duty_room_sees_every_unit_worst_first_and_edits_any(client, units, duty
     assert rows["chedun"]["short_now"] is True and rows["chedun"]["day_hours"] == 24.0
     assert rows["chedun"]["on_post"] == ["陈某"]
     assert response.context["rows"][-1]["unit"].code == "sijing"
-    assert response.context["short_now"] == len(units) - 1
+    assert response.context["short_now"] == len(units) - 3  # not 泗泾镇, nor 区委办 and 区府办 (no roster here)
     start = NOW + timedelta(days=1)
     response = client.post("/roster/chedun/shifts/", add_body(chedun, start))
     assert response.status_code == 302
@@ -235,6 +235,50 @@ def test_an_inactive_person_leaves_a_gap(client, units, duty_room, people):
     client.force_login(duty_room)
     rows = {r["unit"].code: r for r in client.get("/roster/").context["rows"]}
     assert rows["sijing"]["short_now"] is True and rows["sijing"]["on_post"] == ["王某"]
+
+
+def test_deactivating_someone_keeps_the_hours_they_were_on_post(client, units, sijing_officer, duty_room, people):
+    """Marking a person inactive takes them off post from then on, not before: the week's coverage still shows the
+    hours they were on post (the chasing counted them then), and their shift stays listed, marked inactive."""
+    day = NOW.replace(hour=0)
+    shift(units["sijing"], people["officer"], day, hours=24 * 7)
+    kept = shift(units["sijing"], people["second"], day, hours=24 * 7)
+    stopped = NOW - timedelta(hours=2)  # 08:00
+    with freeze_time(stopped):
+        roster_services.contact_update(
+            contact=people["second"], changes={"active": False}, actor=sijing_officer, now=stopped
+        )
+    people["second"].refresh_from_db()
+    assert people["second"].deactivated_at == stopped
+    event = AuditEvent.objects.get(kind="contact_changed")
+    assert event.detail["changed"] == {"active": [True, False]}
+    assert event.detail["deactivated_at"] == "2026-11-28T00:00:00Z"
+    with freeze_time(NOW):
+        assert on_duty(unit=units["sijing"], at=NOW).gap  # the chasing skips them now
+        client.force_login(sijing_officer)
+        response = client.get("/roster/sijing/")
+        assert [(g["starts_at"], g["ends_at"], g["on_post"]) for g in response.context["gaps"]] == [
+            ("2026-11-28 08:00", "2026-12-05 00:00", 1)
+        ]
+        assert kept.pk in [r["shift"].pk for r in response.context["rows"]]
+        assert "已停用" in response.content.decode()
+        client.force_login(duty_room)
+        rows = {r["unit"].code: r for r in client.get("/roster/").context["rows"]}
+        assert rows["sijing"]["short_now"] is True and rows["sijing"]["on_post"] == ["王某"]
+    # Active again at 12:00: on post from then on; the hours in between stay a gap.
+    back = NOW + timedelta(hours=2)
+    with freeze_time(back):
+        roster_services.contact_update(contact=people["second"], changes={"active": True}, actor=None, now=back)
+        people["second"].refresh_from_db()
+        assert (people["second"].deactivated_at, people["second"].reactivated_at) == (stopped, back)
+        assert AuditEvent.objects.filter(kind="contact_changed").last().detail["reactivated_at"] == (
+            "2026-11-28T04:00:00Z"
+        )
+        client.force_login(sijing_officer)
+        gaps = client.get("/roster/sijing/").context["gaps"]
+        assert [(g["starts_at"], g["ends_at"], g["on_post"]) for g in gaps] == [
+            ("2026-11-28 08:00", "2026-11-28 12:00", 1)
+        ]
 
 
 def test_feeds_have_no_roster(client, feed, units):
@@ -306,17 +350,31 @@ def test_the_board_counts_units_short_on_post_now(client, units, duty_room, peop
     day = NOW.replace(hour=0)
     shift(units["sijing"], people["officer"], day)
     client.force_login(duty_room)
-    # Seven units, nobody has two on post (泗泾镇 has one).
-    assert client.get("/board/data.json").json()["units_short"] == 7
+    # Five units keeping a roster (not 区委办, 区府办), nobody has two on post (泗泾镇 has one).
+    assert client.get("/board/data.json").json()["units_short"] == 5
     shift(units["sijing"], people["second"], day, role=ContactRole.SHIFT_LEADER)
     shift(units["sijing"], people["second"], day)  # one person on two roles is still one
     data = client.get("/board/data.json").json()
-    assert data["units_short"] == 6
+    assert data["units_short"] == 4
     page = client.get("/board/").content.decode()
-    assert 'id="count-short" href="/roster/">6<' in page
+    assert 'id="count-short" href="/roster/">4<' in page
     units["chedun"].active = False
     units["chedun"].save()
-    assert client.get("/board/data.json").json()["units_short"] == 5
+    assert client.get("/board/data.json").json()["units_short"] == 3
+
+
+@freeze_time(NOW)
+def test_the_leadership_offices_keep_no_roster_here_and_are_not_counted_short(client, units, duty_room, people):
+    """区委办 and 区府办 receive the duty room's relay (SPEC rule 13); they are not reporting units and keep no duty
+    roster here, so the board's units short on post and the coverage ranking leave them out, and the page says so."""
+    client.force_login(duty_room)
+    rostered = [code for code in units if code not in ("qwb", "qfb")]
+    assert client.get("/board/data.json").json()["units_short"] == len(rostered)  # nobody has shifts yet
+    response = client.get("/roster/")
+    assert [r["unit"].code for r in response.context["rows"]] == rostered
+    assert response.context["short_now"] == len(rostered)
+    page = response.content.decode()
+    assert 'id="not-rostered"' in page and "区委办公室" in page and "区政府办公室" in page
 
 
 @freeze_time(NOW)
