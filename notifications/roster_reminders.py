@@ -39,7 +39,7 @@ def reminders_prepare(*, now: datetime) -> list[int]:
         return []
     day = local_now.date()
     done = set(RosterReminder.objects.filter(day=day).values_list("unit_id", flat=True))
-    units = [u for u in Unit.objects.filter(active=True).order_by("id") if u.pk not in done]
+    units = [u for u in selectors.rostered_units().order_by("id") if u.pk not in done]
     gaps_by_unit = selectors.roster_gaps(units=units, start=now, end=now + AHEAD)
     rows = []
     for unit in units:

@@ -142,6 +142,16 @@ def test_fully_staffed_units_are_not_emailed(smtp, units, staffed):
     assert reminders_run(now=AT_FOUR) == 0 and not RosterReminder.objects.exists()
 
 
+def test_the_leadership_offices_keep_no_roster_and_get_no_reminder(smtp, units, staffed):
+    """区委办/区府办 receive the duty room's relay and report nothing: no step needs their duty staff, so an empty
+    roster there is nobody's gap (``selectors.rostered_units``), while 泗泾镇's gap is still emailed."""
+    Shift.objects.filter(unit__code__in=["qwb", "qfb"]).delete()
+    for code in ("qwb", "qfb"):
+        Contact.objects.create(unit=units[code], name=f"{code}值班", email=f"{code}@example.org", is_default=True)
+    assert reminders_run(now=AT_FOUR) == 1
+    assert list(RosterReminder.objects.values_list("unit__code", flat=True)) == ["sijing"]
+
+
 @pytest.mark.parametrize("value", ["25", "four", "-1"])
 def test_a_bad_reminder_hour_stops_the_boot_with_a_clear_message(value):
     env = {**os.environ, "ROSTER_REMINDER_HOUR": value, "DJANGO_SETTINGS_MODULE": "config.settings.base"}

@@ -14,7 +14,7 @@ from tests.conftest import NOW
 
 pytestmark = pytest.mark.django_db
 
-migration = importlib.import_module("reporting.migrations.0012_contact_deactivated_at")
+migration = importlib.import_module("reporting.migrations.0013_contact_deactivated_at_backfill")
 
 
 def test_the_moments_come_from_the_last_recorded_changes(units):
