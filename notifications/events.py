@@ -66,6 +66,7 @@ def incident_event_rules(*, incident: Incident, now: datetime) -> list[int]:
     """
     created: list[int] = []
     rules = []
+    gaps: list[roster.GapNeed] = []  # the rules fire at one moment: one roster gap for the duty room, however many
     if incident.deaths >= 1:
         in_charge = roster.district_leaders(domain=incident.domain)
         if not _fired(incident, EVENT_DEATHS):
@@ -78,7 +79,7 @@ def incident_event_rules(*, incident: Incident, now: datetime) -> list[int]:
                     EVENT_DEATHS,
                     in_charge
                     or roster.district_leaders(notify_on_grade=True)
-                    or roster.duty_room_on_post(at=now, incident=incident, step=EVENT_DEATHS),
+                    or roster.duty_room_on_post(at=now, incident=incident, step=EVENT_DEATHS, gaps=gaps),
                 )
             )
         elif untold := _not_yet_told(incident, in_charge):
@@ -92,9 +93,10 @@ def incident_event_rules(*, incident: Incident, now: datetime) -> list[int]:
         created += notifications_insert(contacts=contacts, channels=CHANNELS, **fields)
         for leader in contacts:
             if leader.role == ContactRole.DISTRICT_LEADER and not leader.phone:
-                room = roster.duty_room_on_post(at=now, incident=incident, step=step)
+                room = roster.duty_room_on_post(at=now, incident=incident, step=step, gaps=gaps)
                 created += notifications_insert(
                     contacts=room, channels=(NotificationChannel.SMS,), about=leader, **fields
                 )
+    roster.gaps_record(gaps, incident=incident, obligation=None)
     enqueue_on_commit(created)
     return created

@@ -219,17 +219,20 @@ def audience_resolve(
     return [contacts[pk] for pk in sorted(contacts)]
 
 
-def duty_room_on_post(*, at: datetime, incident=None, step: str = "", repeat: int = 0) -> list[Contact]:
+def duty_room_on_post(
+    *, at: datetime, incident=None, step: str = "", repeat: int = 0, gaps: list[GapNeed] | None = None
+) -> list[Contact]:
     """What the ``duty_room`` audience means at ``at``: everyone on post in the district duty room, each once, ordered
-    by id; a roster gap adds the duty room's default contacts and is recorded. District leaders kept with the duty
-    room's people (the leaders page files them there) are never among them."""
+    by id; a roster gap adds the duty room's default contacts and is recorded (or added to ``gaps``, for the caller to
+    record with the other needs of the moment, ``gaps_record``). District leaders kept with the duty room's people
+    (the leaders page files them there) are never among them."""
     contacts: dict[int, Contact] = {}
     for room in duty_room_units():
         duty = on_duty(unit=room, at=at)
         people = list(duty.on_post)
         if duty.gap:
             people += default_contacts(room)
-            _record_gap(duty=duty, incident=incident, obligation=None, step=step, repeat=repeat)
+            _record_gap(duty=duty, incident=incident, obligation=None, step=step, repeat=repeat, gaps=gaps)
         for contact in people:
             if contact.role != ContactRole.DISTRICT_LEADER:
                 contacts.setdefault(contact.pk, contact)

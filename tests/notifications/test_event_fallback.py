@@ -240,6 +240,23 @@ def test_with_nobody_on_post_in_the_duty_room_its_default_contact_is_asked_and_t
     )
 
 
+def test_two_rules_at_one_moment_needing_an_unstaffed_duty_room_record_one_roster_gap(units, roster, leaders):
+    """A death (grade IV too) told to two leaders without a mobile number: both rules ask the duty room at the same
+    moment, which has nobody on post; that is one need of its duty staff, so one roster-gap finding naming both
+    steps (``roster.gaps_record``), as for an obligation's steps due together."""
+    Shift.objects.filter(unit=units["duty-room"]).delete()
+    for leader in (leaders["safety"], leaders["listed"]):
+        leader.phone = ""
+        leader.save()
+    with freeze_time(T0):
+        incident = open_incident(units, deaths=1)
+    asked = Notification.objects.filter(incident=incident, recipient__name="总值班室默认", channel="sms")
+    assert sorted(asked.values_list("step", flat=True)) == ["event_deaths", "event_grade_IV"]
+    (gap,) = Finding.objects.filter(kind=FindingKind.ROSTER_GAP, unit=units["duty-room"])
+    steps = [(gap.detail["step"], gap.detail["repeat"]), *[(n["step"], n["repeat"]) for n in gap.detail["also"]]]
+    assert sorted(steps) == [("event_deaths", 0), ("event_grade_IV", 0)]
+
+
 def test_a_failed_obligation_sms_still_falls_back_within_the_unit(units, roster, leaders):
     """Unchanged for the chasing of a unit: the next person on post in the recipient's unit."""
     with freeze_time(T0):
