@@ -31,15 +31,24 @@
     document.body.classList.toggle("has-alarm", data.alarm_count > 0);
   }
 
+  var offset = null;  // the server's clock minus this screen's, at the last answer that said
+
   // The server's time of this answer (ISO 8601 in Beijing time): shown as the board's update time, and each row's
   // countdown recounted from it as the server counts it (minutes overdue rounded down, minutes left rounded up).
   function tick(response) {
     var now = response.headers.get("X-Board-Now");
     var beat = response.headers.get("X-Board-Heartbeat-Age");
     if (beat !== null) { age.textContent = beat === "" ? "—" : Math.round(parseFloat(beat)); }
-    if (!now) { return; }
-    text("board-now", now.slice(0, 19).replace("T", " "));
-    var at = Date.parse(now);
+    var at;
+    if (now) {
+      text("board-now", now.slice(0, 19).replace("T", " "));
+      at = Date.parse(now);
+      offset = at - Date.now();
+    } else if (offset !== null) {
+      at = Date.now() + offset;  // a proxy dropped the header: this screen's clock, set by the last answer with it
+    } else {
+      return;
+    }
     var clocks = body.querySelectorAll("td[data-clock-at]");
     for (var i = 0; i < clocks.length; i++) {
       var minutes = clocks[i].querySelector(".minutes");
