@@ -30,7 +30,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench import docs_section_write
+from bench import database_ensure, docs_section_write
 
 BENCH_DB = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tracker_bench_board")
 os.environ["DATABASE_URL"] = BENCH_DB
@@ -42,16 +42,6 @@ RESULTS = ROOT / "var" / "bench_board.json"
 SECTION = "## Board: poll payload at 300 open clocks"
 URL = "/board/data.json"
 POLL_SECONDS = 5
-
-
-def ensure_database() -> None:
-    import psycopg
-
-    name = BENCH_DB.rsplit("/", 1)[1]
-    admin = BENCH_DB.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def load(rows: int, now: datetime):
@@ -79,32 +69,21 @@ def load(rows: int, now: datetime):
         for i in range(1, 40)
     ]
     duty, _ = User.objects.get_or_create(username="bench-duty", defaults={"role": Role.DUTY_ROOM})
-    majors = 2
-    for n in range(rows - majors):
-        known = now - timedelta(minutes=(n * 7) % 110, seconds=n % 60)
+    majors = 2  # grade II (10 deaths): the duty room's relay to 区委办 and 区府办 opens too
+    for n in range(rows):
+        major = n >= rows - majors
+        known = now - (timedelta(minutes=3 + n % majors) if major else timedelta(minutes=(n * 7) % 110, seconds=n % 60))
         services.incident_create(
             actor=duty,
             now=now,
-            title=f"松江区某路口第{n}起事件",
+            title=f"某化工企业爆炸{n}" if major else f"松江区某路口第{n}起事件",
             domain="production_safety",
             occurred_at=known - timedelta(minutes=5),
             location="松江区某路1号",
             summary="",
-            exercise=n % 40 == 0,
+            exercise=n % 40 == 0 and not major,
+            deaths=10 if major else 0,
             units=[{"unit": units[n % len(units)], "first_known_at": known, "channel": "self"}],
-        )
-    for n in range(majors):  # grade II: the duty room's relay to 区委办 and 区府办 opens too
-        known = now - timedelta(minutes=3 + n)
-        services.incident_create(
-            actor=duty,
-            now=now,
-            title=f"某化工企业爆炸{n}",
-            domain="production_safety",
-            occurred_at=known - timedelta(minutes=5),
-            location="松江区某工业区",
-            summary="",
-            deaths=10,
-            units=[{"unit": units[n], "first_known_at": known, "channel": "self"}],
         )
     return duty
 
@@ -195,7 +174,7 @@ def main(argv=None) -> int:
     parser.add_argument("--no-write", action="store_true", help="do not write docs/benchmarks.md")
     args = parser.parse_args(argv)
 
-    ensure_database()
+    database_ensure(BENCH_DB)
     import django
 
     django.setup()
