@@ -7,6 +7,17 @@ from typing import NamedTuple
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 
 
+def database_ensure(url: str) -> None:
+    """Create the PostgreSQL database ``url`` names unless it exists (a bench's own database)."""
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    admin = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
 def docs_section_write(title: str, text: str) -> None:
     """Replace the section headed ``title`` in docs/benchmarks.md with ``text`` (which starts with that heading), in
     place; append it the first time. Other sections stay as they are."""

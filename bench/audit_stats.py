@@ -23,7 +23,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench import DOCS, docs_section_write
+from bench import DOCS, database_ensure, docs_section_write
 
 BENCH_DB = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tracker_bench_c")
 os.environ["DATABASE_URL"] = BENCH_DB
@@ -42,13 +42,7 @@ BATCH = 10_000
 
 
 def ensure_database() -> None:
-    import psycopg
-
-    name = BENCH_DB.rsplit("/", 1)[1]
-    admin = BENCH_DB.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
+    database_ensure(BENCH_DB)
 
 
 def load(rng: random.Random) -> dict:

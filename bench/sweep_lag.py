@@ -40,7 +40,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs
 
-from bench import docs_section_write
+from bench import database_ensure, docs_section_write
 
 BENCH_DB = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tracker_bench_a1")
 REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/1")
@@ -61,13 +61,7 @@ WARM = 32
 
 
 def ensure_database() -> None:
-    import psycopg
-
-    name = BENCH_DB.rsplit("/", 1)[1]
-    admin = BENCH_DB.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
+    database_ensure(BENCH_DB)
 
 
 def sql(statement: str, params=None) -> None:

@@ -30,28 +30,42 @@ LINKABLE_DAYS = 7
 PAGE_SIZE = 100
 
 
-class LinkForm(LocalizedErrorsForm):
-    """Link a signal to one of ``choices`` ((id, label) of the linkable incidents, ``link_choices``): read once for
-    the page, as every row's form offers the same incidents (a query per row was a query per waiting signal)."""
+#: The id of the page's one list of linkable incidents, which every row's link field refers to.
+DATALIST_ID = "linkable-incidents"
 
-    incident = forms.TypedChoiceField(
+
+class LinkForm(LocalizedErrorsForm):
+    """Link a signal to an incident opened in the last ``LINKABLE_DAYS`` days, named by its number (or its id).
+
+    The page lists those incidents once, in one ``<datalist>`` (``link_choices``), and each waiting signal's field
+    refers to it: a ``<select>`` per row listed every incident again in every row, so the page grew as rows ×
+    incidents. The list only offers; what is sent is checked here. It works without JavaScript, as before."""
+
+    incident = forms.CharField(
         label=gettext_lazy("关联到事件"),
-        coerce=int,
-        empty_value=None,
-        error_messages={
-            "required": gettext_lazy("请选择事件"),
-            "invalid_choice": gettext_lazy("未知事件"),
-        },
+        max_length=200,
+        error_messages={"required": gettext_lazy("请选择事件")},
+        widget=forms.TextInput(
+            attrs={"list": DATALIST_ID, "autocomplete": "off", "placeholder": gettext_lazy("事件编号或名称")}
+        ),
     )
 
-    def __init__(self, *args, choices: list[tuple[int, str]], **kwargs):
+    def __init__(self, *args, now, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["incident"].choices = [("", gettext_lazy("请选择")), *choices]
+        self.now = now
 
     def clean_incident(self) -> Incident:
-        incident = Incident.objects.filter(pk=self.cleaned_data["incident"]).first()
-        if incident is None:  # offered when the page was shown, gone since: as unknown
-            raise forms.ValidationError(self.fields["incident"].error_messages["invalid_choice"], code="invalid_choice")
+        # As the list shows it ("SJ-2026-000007 title" when pasted whole): the number is the first word. A bare
+        # integer is an incident's id (what the form sent before; a page open across an update still links).
+        words = self.cleaned_data["incident"].split()
+        key = words[0] if words else ""
+        linkable = linkable_incidents(self.now)
+        if key.isdigit():
+            incident = linkable.filter(pk=int(key)).first() if len(key) <= 18 else None
+        else:
+            incident = linkable.filter(number=key).first()
+        if incident is None:  # not one of the list: unknown, too old, or gone since the page was shown
+            raise forms.ValidationError(gettext_lazy("未知事件"), code="invalid_choice")
         return incident
 
 
@@ -59,11 +73,9 @@ def linkable_incidents(now):
     return Incident.objects.filter(created_at__gte=now - timedelta(days=LINKABLE_DAYS)).order_by("-id")
 
 
-def link_choices(now) -> list[tuple[int, str]]:
-    """(id, "number title") of the incidents a signal may be linked to from the page, in one query."""
-    return [
-        (pk, f"{number} {title}") for pk, number, title in linkable_incidents(now).values_list("pk", "number", "title")
-    ]
+def link_choices(now) -> list[tuple[str, str]]:
+    """(number, title) of the incidents a signal may be linked to from the page, in one query."""
+    return list(linkable_incidents(now).values_list("number", "title"))
 
 
 def _rows(now, *, manage: bool, show_all: bool, failed: tuple[int, LinkForm] | None = None) -> list[dict]:
@@ -71,7 +83,6 @@ def _rows(now, *, manage: bool, show_all: bool, failed: tuple[int, LinkForm] | N
     if not show_all:
         qs = qs.filter(incident__isnull=True)
     rows = []
-    choices = link_choices(now) if manage else []
     for signal in qs.order_by("incident_id", "-received_at", "-id")[:PAGE_SIZE]:
         row = {
             "signal": signal,
@@ -80,7 +91,7 @@ def _rows(now, *, manage: bool, show_all: bool, failed: tuple[int, LinkForm] | N
         }
         if manage and signal.incident_id is None:
             bound = failed is not None and failed[0] == signal.pk
-            row["link_form"] = failed[1] if bound else LinkForm(auto_id=f"link{signal.pk}_%s", choices=choices)
+            row["link_form"] = failed[1] if bound else LinkForm(auto_id=f"link{signal.pk}_%s", now=now)
         rows.append(row)
     return rows
 
@@ -92,8 +103,12 @@ def _page(request, *, failed=None, status=200, errors=()):
     now = timezone.now()
     show_all = request.GET.get("show") == "all"
     manage = role in MANAGE_ROLES
+    rows = _rows(now, manage=manage, show_all=show_all, failed=failed)
     context = {
-        "rows": _rows(now, manage=manage, show_all=show_all, failed=failed),
+        "rows": rows,
+        # One list for every row's link field (DATALIST_ID), read only when some row offers linking.
+        "link_choices": link_choices(now) if any("link_form" in row for row in rows) else [],
+        "datalist_id": DATALIST_ID,
         "show_all": show_all,
         "manage": manage,
         "unlinked": Signal.objects.filter(incident__isnull=True).count(),
@@ -118,7 +133,7 @@ def signal_link(request, signal_id: int):
     if signal is None:
         raise Http404("no such signal")
     now = timezone.now()
-    form = LinkForm(request.POST, auto_id=f"link{signal.pk}_%s", choices=link_choices(now))
+    form = LinkForm(request.POST, auto_id=f"link{signal.pk}_%s", now=now)
     if form.is_valid():
         incident = form.cleaned_data["incident"]
         try:

@@ -143,3 +143,14 @@ def test_board_order_puts_alarms_then_the_duty_rooms_relays_first_and_real_incid
         "due in 25 min",
         "exercise due in 5 min",
     ]
+
+
+def test_board_order_keeps_still_as_the_minutes_tick():
+    """Two rows overdue 40 seconds apart: ordered by the whole minutes they swapped places as each minute ticked
+    over (a tie went to the lower id), changing the poll's answer every few seconds at 300 rows. Longest overdue
+    first, to the second, whatever the minutes read."""
+    later = obligation(pk=1, known=KNOWN + timedelta(seconds=50))  # overdue since KNOWN + 30:50
+    earlier = obligation(pk=2, known=KNOWN + timedelta(seconds=10))  # overdue since KNOWN + 30:10
+    for at in (KNOWN + timedelta(minutes=31, seconds=20), KNOWN + timedelta(minutes=31, seconds=55)):
+        rows = sorted((board_row(o, now=at) for o in (later, earlier)), key=board_order)
+        assert [r["id"] for r in rows] == [2, 1], at

@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 from notifications.models import SweepHeartbeat
 from reporting import report_services, services, signal_services
 from reporting.links import filing_token
-from reporting.models import Finding, Incident, RefusedReport, Report
+from reporting.models import Finding, Incident, RefusedReport, Report, Signal
 from reporting.web.display import local_input
 from tests.web.conftest import WRITTEN, login, open_incident, sign_in_here
 
@@ -304,6 +304,42 @@ def test_duty_room_opens_an_incident_from_a_signal(page, live_server, units, dut
     obligation = signal.incident.obligations.get()
     assert (obligation.unit.code, obligation.first_known_channel) == ("sijing", "119")
     assert obligation.first_known_at <= signal.delivered_at
+
+
+def test_duty_room_links_a_signal_from_the_shared_incident_list_without_javascript(
+    browser, live_server, units, duty_room, sijing_officer
+):
+    """The incidents are listed once for the page (one <datalist>); each row's labelled field picks from it. Linking
+    needs no JavaScript, as with the <select> per row before; a number not in the list is refused on the server."""
+    context = browser.new_context(java_script_enabled=False, viewport={"width": 1400, "height": 900})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    incident = open_incident(sijing_officer, units["sijing"], known_minutes_ago=5, title="泗泾镇某仓库火灾")
+    open_incident(sijing_officer, units["chedun"], known_minutes_ago=5, title="车墩镇某路口交通事故")
+    now = timezone.now()
+    signals = [
+        signal_services.signal_ingest(
+            actor=None, now=now, source="110", external_id=f"A-{n}", received_at=now, summary=f"报警{n}"
+        )[0]
+        for n in range(2)
+    ]
+    login(page, live_server, "duty", next_path="/signals/")
+    expect(page.locator("datalist#linkable-incidents option")).to_have_count(2)
+    row = page.locator(f"#signal-{signals[0].pk}")
+    field = row.get_by_label("关联到事件")
+    expect(field).to_have_attribute("list", "linkable-incidents")
+    field.fill("SJ-1999-000001")
+    row.get_by_role("button", name="关联").click()
+    row = page.locator(f"#signal-{signals[0].pk}")
+    expect(row.locator(".field-error")).to_contain_text("未知事件")
+    expect(row.get_by_label("关联到事件")).to_have_value("SJ-1999-000001")
+    row.get_by_label("关联到事件").fill(incident.number)
+    row.get_by_role("button", name="关联").click()
+    expect(page.locator(".msg")).to_contain_text(f"线索已关联到事件 {incident.number}")
+    expect(page.locator(f"#signal-{signals[0].pk}")).to_have_count(0)
+    signals[0].refresh_from_db()
+    assert signals[0].incident == incident and Signal.objects.get(pk=signals[1].pk).incident is None
+    context.close()
 
 
 def test_unit_officer_fills_the_rosters_gaps_and_the_duty_room_sees_it(

@@ -1,7 +1,7 @@
 """The district general duty room's (区政府总值班室) shift in a real browser (Debian's chromium through Playwright):
 logging phoned-in reports, the relay to 区委办 and 区府办, the live board's poll."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -73,6 +73,52 @@ def test_a_poll_that_never_answers_shows_the_board_is_stale_and_polling_goes_on(
     expect(page.locator(f"#ob-{later.obligations.get().pk}")).to_be_visible(timeout=20_000)
     expect(offline).to_be_hidden()
     assert hung
+
+
+def test_the_board_polls_with_its_etag_counts_down_on_a_304_and_shows_a_change_and_a_failure(
+    page, live_server, settings, units, duty_room, sijing_officer
+):
+    """A wall screen polling all day gets 304 with no body while nothing changed; its countdowns still run (from the
+    server's time in each answer's headers), a report filed meanwhile shows on the next poll, and a failed poll says
+    the board may be stale."""
+    settings.BOARD_POLL_SECONDS = 1
+    incident = open_incident(sijing_officer, units["sijing"], known_minutes_ago=10, title="泗泾镇某厂房火灾")
+    obligation = incident.obligations.get()
+    statuses = []
+    page.on("response", lambda r: statuses.append(r.status) if "/board/data.json" in r.url else None)
+    login(page, live_server, "duty", next_path="/board/")
+    row = page.locator(f"#ob-{obligation.pk}")
+    expect(row.locator(".clock")).to_contain_text("剩余 20 分钟")
+    page.wait_for_function("() => document.getElementById('board-now').textContent.length === 19")
+
+    def later(route):  # the server's clock three minutes on: nothing changed but the countdown
+        response = route.fetch()
+        now = datetime.fromisoformat(response.headers["x-board-now"]) + timedelta(minutes=3)
+        headers = {**response.headers, "x-board-now": now.isoformat(timespec="milliseconds")}
+        route.fulfill(response=response, headers=headers)
+
+    page.route("**/board/data.json", later)
+    expect(row.locator(".clock")).to_contain_text("剩余 17 分钟", timeout=10_000)
+    page.unroute("**/board/data.json")
+    assert 304 in statuses and 200 not in statuses  # the page's own rows were current: no poll sent them again
+
+    report_services.report_create(
+        obligation=obligation,
+        kind="verbal",
+        actor=sijing_officer,
+        now=timezone.now(),
+        **{**WRITTEN, "occurred_at": incident.occurred_at},
+    )
+    expect(row.locator(".state-on_time")).to_be_visible(timeout=10_000)
+    assert 200 in statuses
+
+    offline = page.locator("#board-offline")
+    expect(offline).to_be_hidden()
+    page.route("**/board/data.json", lambda route: route.fulfill(status=503, body="down"))
+    expect(offline).to_be_visible(timeout=10_000)
+    page.unroute("**/board/data.json")
+    expect(offline).to_be_hidden(timeout=10_000)
+    expect(row).to_be_visible()
 
 
 def test_editing_the_title_keeps_figures_a_report_raised_meanwhile(page, live_server, units, duty_room, sijing_officer):

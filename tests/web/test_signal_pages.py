@@ -250,5 +250,58 @@ def test_the_inbox_takes_the_same_queries_however_many_signals_wait(client, unit
     for n in range(1, 12):
         make_signal(units, external_id=f"N-{n}")
     html = client.get("/signals/").content.decode()
-    assert html.count(">SJ-") >= 12  # every row offers the incident
+    assert html.count('list="linkable-incidents"') == 12  # every row offers the incident
     assert queries() == few
+
+
+def test_the_inbox_lists_the_incidents_once_however_many_signals_wait(client, units, duty_room, sijing_officer):
+    """Each waiting signal's row carried its own <select> of every incident of the last 7 days: the page grew as
+    rows × incidents (30 signals × 50 incidents, 1,500 options). The incidents are listed once, in one <datalist>
+    each row's labelled field refers to; the page grows as rows + incidents."""
+    open_incident(sijing_officer, units["sijing"], known_minutes_ago=30, title="事件0")
+    make_signal(units, external_id="N-0")
+    client.force_login(duty_room)
+
+    def page() -> tuple[str, int]:
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get("/signals/")
+        assert response.status_code == 200
+        return response.content.decode(), len(ctx.captured_queries)
+
+    small, few = page()
+    incidents = [
+        open_incident(sijing_officer, units["sijing"], known_minutes_ago=30, title=f"事件{n}") for n in range(1, 50)
+    ]
+    signals = [make_signal(units, external_id=f"N-{n}") for n in range(1, 30)]
+    html, many = page()
+    assert many == few
+    assert html.count("<datalist") == 1
+    datalist = html[html.index("<datalist") : html.index("</datalist>")]
+    assert datalist.count("<option") == 50 and html.count("<select") == html.count("<select", 0, html.index("<main"))
+    assert all(html.count(f">{i.title}<") == 1 and html.count(i.number) == 1 for i in incidents)
+    for signal in [*signals, signals[0]]:
+        field = f'id="link{signal.pk}_incident"'
+        assert f'<label for="link{signal.pk}_incident">' in html and html.count(field) == 1
+    # Per signal row the page is the same ~1 KB however many incidents are offered.
+    assert len(html) - len(small) < 29 * 1200 + 49 * 100  # measured: 30 KB; as 30 selects of 50 options, 100 KB
+
+
+def test_a_signal_is_linked_by_the_incident_number_the_list_offers(client, units, duty_room, sijing_officer):
+    """The shared list offers each incident by its number (its title beside it): the number typed or picked is the
+    incident linked, still checked on the server (an unknown number, or one older than 7 days, is refused)."""
+    incident = open_incident(sijing_officer, units["sijing"], known_minutes_ago=3, title="泗泾镇某厂房火灾")
+    signal = make_signal(units, minutes_ago=5)
+    client.force_login(duty_room)
+    html = client.get("/signals/").content.decode()
+    assert f'<option value="{incident.number}">泗泾镇某厂房火灾</option>' in html
+    for wrong in ("SJ-1999-000001", f"{incident.number}9"):
+        response = client.post(f"/signals/{signal.pk}/link/", {"incident": wrong})
+        assert response.status_code == 400
+        assert "未知事件" in response.content.decode() and f'value="{wrong}"' in response.content.decode()
+    Incident.objects.filter(pk=incident.pk).update(created_at=timezone.now() - timedelta(days=8))
+    assert client.post(f"/signals/{signal.pk}/link/", {"incident": incident.number}).status_code == 400
+    Incident.objects.filter(pk=incident.pk).update(created_at=timezone.now())
+    response = client.post(f"/signals/{signal.pk}/link/", {"incident": f" {incident.number} 泗泾镇某厂房火灾"})
+    assert response.status_code == 302
+    signal.refresh_from_db()
+    assert signal.incident == incident

@@ -1,4 +1,7 @@
-/* The live board: polls /board/data.json and swaps the table body and the watchdog banner, no full reload. */
+/* The live board: polls /board/data.json and swaps the table body and the watchdog banner, no full reload.
+   Each poll sends the ETag of the last answer; while nothing changed the server answers 304 with no body. What ticks
+   comes in headers of every answer: the server's time (X-Board-Now), from which each row's minutes left or overdue
+   are counted here (its data-clock-at), and the sweeper's age (X-Board-Heartbeat-Age). */
 (function () {
   "use strict";
   var table = document.getElementById("board");
@@ -15,17 +18,45 @@
     if (el) { el.textContent = value; }
   }
 
+  var etag = table.dataset.etag || null;  // the page's own rows: the first poll need not send them again
+
   function apply(data) {
     body.innerHTML = data.html;
     banner.hidden = !data.heartbeat.stale;
-    age.textContent = data.heartbeat.age_seconds === null ? "—" : Math.round(data.heartbeat.age_seconds);
-    text("count-open", data.rows.length);
+    text("count-open", data.open_count);
     text("count-overdue", data.overdue_count);
     text("count-alarm", data.alarm_count);
     text("count-signals", data.signals_waiting);
     text("count-short", data.units_short);
-    text("board-now", data.now);
     document.body.classList.toggle("has-alarm", data.alarm_count > 0);
+  }
+
+  var offset = null;  // the server's clock minus this screen's, at the last answer that said
+
+  // The server's time of this answer (ISO 8601 in Beijing time): shown as the board's update time, and each row's
+  // countdown recounted from it as the server counts it (minutes overdue rounded down, minutes left rounded up).
+  function tick(response) {
+    var now = response.headers.get("X-Board-Now");
+    var beat = response.headers.get("X-Board-Heartbeat-Age");
+    if (beat !== null) { age.textContent = beat === "" ? "—" : Math.round(parseFloat(beat)); }
+    var at;
+    if (now) {
+      text("board-now", now.slice(0, 19).replace("T", " "));
+      at = Date.parse(now);
+      offset = at - Date.now();
+    } else if (offset !== null) {
+      at = Date.now() + offset;  // a proxy dropped the header: this screen's clock, set by the last answer with it
+    } else {
+      return;
+    }
+    var clocks = body.querySelectorAll("td[data-clock-at]");
+    for (var i = 0; i < clocks.length; i++) {
+      var minutes = clocks[i].querySelector(".minutes");
+      if (!minutes) { continue; }
+      var ms = parseInt(clocks[i].dataset.clockAt, 10);
+      var value = clocks[i].dataset.clock === "late" ? Math.floor((at - ms) / 60000) : Math.ceil((ms - at) / 60000);
+      minutes.textContent = Math.max(0, value);
+    }
   }
 
   // A poll that never answers (a connection dropped without being closed) is given up after this long: the board
@@ -35,19 +66,24 @@
   function poll() {
     var controller = window.AbortController ? new window.AbortController() : null;
     var timer = controller ? window.setTimeout(function () { controller.abort(); }, patience) : null;
+    var headers = { "Accept": "application/json" };
+    if (etag) { headers["If-None-Match"] = etag; }
     fetch(url, {
       credentials: "same-origin",
-      headers: { "Accept": "application/json" },
+      headers: headers,
       cache: "no-store",
       signal: controller ? controller.signal : undefined
     })
       .then(function (response) {
         if (response.status === 401 || response.status === 403) { window.location.reload(); return null; }
+        if (response.status === 304) { tick(response); offline.hidden = true; return null; }
         if (!response.ok) { throw new Error("HTTP " + response.status); }
-        return response.json();
-      })
-      .then(function (data) {
-        if (data) { apply(data); offline.hidden = true; }
+        return response.json().then(function (data) {
+          apply(data);
+          etag = response.headers.get("ETag");
+          tick(response);
+          offline.hidden = true;
+        });
       })
       .catch(function () { offline.hidden = false; })
       .then(function () { window.clearTimeout(timer); window.setTimeout(poll, every); });
