@@ -4,15 +4,20 @@ service as a shift typed on the roster page (one ``shift_added`` audit event eac
 
 import csv
 import io
+import threading
+import time
 import zipfile
 from datetime import datetime, timedelta
 
 import pytest
 from django.core import signing
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connections
+from django.test import Client
 from freezegun import freeze_time
 from openpyxl import Workbook, load_workbook
 
+from reporting import roster_services
 from reporting.exports import XLSX_CONTENT_TYPE
 from reporting.models import AuditEvent, Contact, Shift
 from reporting.web import roster_sheet
@@ -429,3 +434,47 @@ def test_who_may_import(request, client, units, people, persona, unit, status):
 def test_signed_out_is_sent_to_sign_in(client, units):
     assert client.get(IMPORT).status_code == 302
     assert client.post(CONFIRM, {"token": "x"}).status_code == 302
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_preview_confirmed_twice_at_once_is_written_once(units, sijing_officer, monkeypatch):
+    """A double click sends two confirmations at the same moment. Both pass the checks; without the unit's lock
+    both would write (neither sees the other's rows before it commits). The first is slowed down after its first
+    shift so the second surely runs meanwhile: it waits, then finds the shifts there and writes nothing."""
+    start = datetime.now(LOCAL_TZ).replace(minute=0, second=0, microsecond=0) + timedelta(days=2)
+    rows = [
+        [f"{day:%Y-%m-%d %H:%M}", f"{day + timedelta(hours=12):%Y-%m-%d %H:%M}", "值班员", "王某", ""]
+        for day in (start + timedelta(hours=12 * n) for n in range(3))
+    ]
+    client = Client()
+    client.force_login(sijing_officer)
+    token = upload(client, csv_bytes(*rows)).context["token"]
+    create = roster_services.shifts_create
+
+    def slow_create(**kwargs):
+        created = create(**kwargs)
+        time.sleep(0.3)
+        return created
+
+    monkeypatch.setattr(roster_services, "shifts_create", slow_create)
+    barrier = threading.Barrier(2)
+    answers, errors = [], []
+
+    def confirm():
+        try:
+            mine = Client()
+            mine.force_login(sijing_officer)
+            barrier.wait(timeout=10)
+            answers.append(mine.post(CONFIRM, {"token": token}).status_code)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=confirm) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == [] and answers == [302, 302]
+    assert Shift.objects.count() == 3 and AuditEvent.objects.filter(kind="shift_added").count() == 3
