@@ -335,13 +335,13 @@ def _row(unit, number, cells, columns, people) -> tuple[Planned | None, list[Pro
             values[column] = _PARSERS[column](value, unit)
         except forms.ValidationError as exc:
             problems += [Problem(number, column, str(m)) for m in exc.messages]
+    contact = None
     if "name" in values:
         try:
             contact = _person(values["name"], values.get("phone"), people)
         except forms.ValidationError as exc:
-            field = exc.code or "name"
-            problems += [Problem(number, field, str(m)) for m in exc.messages]
-    if problems:
+            problems += [Problem(number, exc.code or "name", str(m)) for m in exc.messages]
+    if problems or contact is None:
         return None, problems
     shift = Planned(number, contact, values["role"], values["starts_at"], values["ends_at"])
     return shift, []
