@@ -1,13 +1,10 @@
-"""值班表 from a spreadsheet: a unit's roster typed into Excel (XLSX, or CSV as Excel saves it) read into shifts, and
-the template to type it into.
+"""值班表 from a spreadsheet: a unit's roster typed into Excel (XLSX, or CSV as Excel saves it) read into shifts.
 
 Reading never writes. Every row is checked with the roster's own rules (``roster_services.shift_errors``, as the
 roster page and the API check one shift) plus what only a file can get wrong (a cell that is no time, a name that
 is nobody, two rows for one person on one post at once); every problem is named by the file's row number (as Excel
-numbers it) and column, in the page's language. A file with any problem is refused whole.
-
-What the officer confirms is what the preview showed: the parsed rows travel signed in the confirm form
-(``token_for``), bound to the unit, the user and the hour, never the file again.
+numbers it) and column, in the page's language. A file with any problem is refused whole. The pages, the
+template and the confirmation are ``reporting.web.roster_import``.
 """
 
 from __future__ import annotations
@@ -21,18 +18,14 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.core import signing
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from openpyxl import Workbook, load_workbook
-from openpyxl.styles import Font
+from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.datavalidation import DataValidation
 
 from reporting import roster_services
-from reporting.exports import column_width, safe_row
-from reporting.models import Contact, ContactRole, Shift, Unit
+from reporting.models import Contact, ContactRole, Unit
 from reporting.web.bilingual import localize
 from reporting.web.display import LOCAL_TZ
 from reporting.web.forms import phone_value
@@ -46,9 +39,6 @@ MAX_UNPACKED = 50 * 1024 * 1024
 HEADER_SCAN = 10
 #: Columns read per row: the template has five; a sheet's far-right formatting is ignored.
 MAX_COLUMNS = 30
-PREVIEW_SALT = "reporting.web.roster_sheet"
-#: A preview confirms within the hour; after that the roster may well have moved on.
-PREVIEW_MAX_AGE = 3600
 
 COLUMNS: dict[str, Any] = {
     "starts_at": gettext_lazy("开始时间"),
@@ -420,104 +410,3 @@ def _person(name: str, phone: str | None, people: dict[str, list[Contact]]) -> C
         message = _("本单位有 %(n)d 人名为“%(name)s”: 请填写手机号以区分")
         raise forms.ValidationError(message % {"n": len(active), "name": name}, code="name")
     return active[0]
-
-
-# Between preview and confirm
-
-
-def token_for(*, unit: Unit, user, shifts: list[Planned]) -> str:
-    rows = [[s.row, s.contact.pk, s.role, int(s.starts_at.timestamp()), int(s.ends_at.timestamp())] for s in shifts]
-    return signing.dumps({"unit": unit.pk, "user": user.pk, "rows": rows}, salt=PREVIEW_SALT, compress=True)
-
-
-def shifts_from_token(token: str, *, unit: Unit, user) -> list[Planned] | None:
-    """The previewed shifts, or None when the token is not one this user got for this unit within the hour (or
-    someone in it has since been deleted)."""
-    try:
-        payload = signing.loads(token, salt=PREVIEW_SALT, max_age=PREVIEW_MAX_AGE)
-    except signing.BadSignature:
-        return None
-    if payload.get("unit") != unit.pk or payload.get("user") != user.pk:
-        return None
-    rows = payload["rows"]
-    people = Contact.objects.filter(unit=unit).in_bulk({row[1] for row in rows})
-    if len(people) != len({row[1] for row in rows}):
-        return None
-
-    def moment(seconds: int) -> datetime:
-        return datetime.fromtimestamp(seconds, tz=LOCAL_TZ)
-
-    return [Planned(row, people[contact], role, moment(s), moment(e)) for row, contact, role, s, e in rows]
-
-
-def already_on_roster(*, unit: Unit, shifts: list[Planned]) -> bool:
-    """Whether every one of these shifts is on the roster as it is (this preview was confirmed already)."""
-    if not shifts:
-        return False
-    existing = set(
-        Shift.objects.filter(
-            unit=unit,
-            contact__in={s.contact.pk for s in shifts},
-            starts_at__gte=min(s.starts_at for s in shifts),
-            ends_at__lte=max(s.ends_at for s in shifts),
-        ).values_list("contact_id", "role", "starts_at", "ends_at")
-    )
-    return all((s.contact.pk, s.role, s.starts_at, s.ends_at) in existing for s in shifts)
-
-
-# The template
-
-
-def template_xlsx(*, unit: Unit, first: datetime) -> bytes:
-    """The template, in the page's language: the roster sheet with its header and one example row from ``first``
-    (to delete: it names nobody),
-    the posts offered as a list in the post column, and the unit's people and posts on a second sheet."""
-    book = Workbook()
-    sheet = book.active
-    sheet.title = _("值班表")
-    headers = [str(label) for label in COLUMNS.values()]
-    sheet.append(headers)
-    posts = [str(r.label) for r in roster_services.shift_roles(unit)]
-    example_person = Contact.objects.filter(unit=unit, active=True).order_by("name", "id").first()
-    sheet.append(
-        safe_row(
-            [
-                first.replace(tzinfo=None),
-                (first + timedelta(days=1)).replace(tzinfo=None),
-                posts[0],
-                _("示例 (导入前删除此行)"),
-                example_person.phone if example_person else "",
-            ]
-        )
-    )
-    for index, header in enumerate(headers, start=1):
-        cell = sheet.cell(row=1, column=index)
-        cell.font = Font(bold=True)
-        sheet.column_dimensions[cell.column_letter].width = max(column_width(header), 18 if index <= 2 else 0)
-    for cell in sheet[2]:
-        cell.font = Font(italic=True, color="808080")
-    for cell in (sheet["A2"], sheet["B2"]):
-        cell.number_format = "yyyy-mm-dd hh:mm"
-    picker = DataValidation(type="list", formula1='"' + ",".join(posts) + '"', allow_blank=True)
-    sheet.add_data_validation(picker)
-    picker.add(f"C2:C{MAX_ROWS + 1}")
-    sheet.freeze_panes = "A2"
-
-    people = book.create_sheet(_("人员与岗位"))
-    people_headers = [str(COLUMNS["name"]), str(COLUMNS["phone"]), _("职务"), _("状态")]
-    people.append(people_headers)
-    for contact in Contact.objects.filter(unit=unit).order_by("-active", "name", "id"):
-        state = _("在用") if contact.active else _("不在用")
-        people.append(safe_row([contact.name, contact.phone, contact.get_role_display(), state]))
-    people.append([])
-    people.append([_("可填岗位")])
-    for post in posts:
-        people.append([post])
-    people.append([])
-    people.append([_("时间为上海时间, 如 2026-12-08 08:00; 同名人员请填写手机号以区分。")])
-    for index, header in enumerate(people_headers, start=1):
-        people.cell(row=1, column=index).font = Font(bold=True)
-        people.column_dimensions[get_column_letter(index)].width = max(column_width(header), 16)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()

@@ -20,7 +20,7 @@ from openpyxl import Workbook, load_workbook
 from reporting import roster_services
 from reporting.exports import XLSX_CONTENT_TYPE
 from reporting.models import AuditEvent, Contact, Shift
-from reporting.web import roster_sheet
+from reporting.web import roster_import, roster_sheet
 from reporting.web.display import LOCAL_TZ
 
 pytestmark = pytest.mark.django_db
@@ -355,7 +355,7 @@ def test_a_preview_confirms_only_for_its_unit_user_and_within_the_hour(
         assert client.post(CONFIRM, {"token": token}).status_code == 400
     assert nothing_written()
     # What is confirmed is what was previewed: the rows travel signed, not the file.
-    payload = signing.loads(token, salt=roster_sheet.PREVIEW_SALT)
+    payload = signing.loads(token, salt=roster_import.PREVIEW_SALT)
     assert [row[0] for row in payload["rows"]] == [2]
 
 
