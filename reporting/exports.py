@@ -58,7 +58,7 @@ def _text_cell(value: Any) -> Any:
     return value
 
 
-def _safe_row(cells: Iterable[Any]) -> list[Any]:
+def safe_row(cells: Iterable[Any]) -> list[Any]:
     return [_text_cell(v) for v in cells]
 
 
@@ -66,7 +66,7 @@ def _headers() -> list[str]:
     return [str(HEADERS[c]) for c in COLUMNS]
 
 
-def _column_width(header: str) -> int:
+def column_width(header: str) -> int:
     # Excel measures widths in Latin characters; a Chinese one takes about two.
     return max(10, len(header) * (1 if header.isascii() else 2) + 2)
 
@@ -82,7 +82,7 @@ def timeliness_csv(rows: Iterable[dict[str, Any]], *, unit_names: dict[str, str]
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(_headers())
     for cells in _cells(rows, unit_names):
-        writer.writerow(_safe_row("" if v is None else v for v in cells))
+        writer.writerow(safe_row("" if v is None else v for v in cells))
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
@@ -103,13 +103,13 @@ def timeliness_xlsx(
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for cells in _cells(rows, unit_names):
-        sheet.append(_safe_row(cells))
+        sheet.append(safe_row(cells))
     for name in ("verbal_on_time_rate", "written_on_time_rate"):
         column = COLUMNS.index(name) + 1
         for (cell,) in sheet.iter_rows(min_row=2, min_col=column, max_col=column):
             cell.number_format = "0.0%"
     for index, header in enumerate(headers, start=1):
-        sheet.column_dimensions[sheet.cell(row=1, column=index).column_letter].width = _column_width(header)
+        sheet.column_dimensions[sheet.cell(row=1, column=index).column_letter].width = column_width(header)
     info = book.create_sheet(gettext("说明"))
     info.append([gettext("统计区间起"), _local(since) if since else gettext("不限")])
     info.append([gettext("统计区间止"), _local(until) if until else gettext("不限")])
@@ -188,7 +188,7 @@ def findings_csv(findings: Iterable) -> bytes:
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([str(label) for _, label in FINDING_HEADERS])
     for finding in findings:
-        writer.writerow(_safe_row(finding_cells(finding)))
+        writer.writerow(safe_row(finding_cells(finding)))
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
@@ -197,7 +197,7 @@ def findings_xlsx(findings: Iterable) -> bytes:
     sheet = book.create_sheet(gettext("督查发现"))
     sheet.append([str(label) for _, label in FINDING_HEADERS])
     for finding in findings:
-        sheet.append(_safe_row(finding_cells(finding)))
+        sheet.append(safe_row(finding_cells(finding)))
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

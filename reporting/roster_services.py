@@ -167,6 +167,20 @@ def shifts_create(
     return shifts
 
 
+@audited
+def shifts_import(*, unit: Unit, shifts: list[dict], actor, now: datetime) -> list[Shift]:
+    """Put many shifts on ``unit``'s roster at once (a roster uploaded from a spreadsheet): each ``{contact, role,
+    starts_at, ends_at}`` through ``shifts_create``, so with its rules and its audit event; all or nothing (the
+    first refusal raises its ``DomainError`` and nothing is written). Imports into one unit run one at a time
+    (the unit's row is locked): the same file sent twice at once waits for the first, then overlaps it and is
+    refused, instead of both passing the overlap check before either is written."""
+    Unit.objects.select_for_update().filter(pk=unit.pk).first()
+    created: list[Shift] = []
+    for shift in shifts:
+        created += shifts_create(unit=unit, **shift, actor=actor, now=now)
+    return created
+
+
 #: What ``shift_update`` may change (the Django admin edits a shift; the API and the pages add and remove them).
 SHIFT_FIELDS = ("unit", "contact", "role", "starts_at", "ends_at")
 

@@ -126,7 +126,7 @@ _PHONE_ERRORS = {
 }
 
 
-def _phone(value: str, *, mobile: bool) -> str:
+def phone_value(value: str, *, mobile: bool) -> str:
     try:
         return phones.phone_e164(value, mobile=mobile)
     except phones.PhoneError as exc:
@@ -180,7 +180,7 @@ class ReportForm(TextForm):
         """A number someone can call back, mobile or landline, stored in E.164; blank stays blank (the rule-8 check
         names it when the kind requires it)."""
         value = self.cleaned_data["contact_phone"].strip()
-        return _phone(value, mobile=False) if value else ""
+        return phone_value(value, mobile=False) if value else ""
 
     def clean(self):
         """The service's checks of the occurred time and the call time, here as well (as ``IncidentForm.clean``): a
@@ -418,4 +418,4 @@ class ContactFieldsForm(TextForm):
 
     def clean_phone(self):
         """A mobile (the SMS chasing goes there), typed as people do, stored in E.164."""
-        return _phone(self.cleaned_data["phone"].strip(), mobile=True)
+        return phone_value(self.cleaned_data["phone"].strip(), mobile=True)

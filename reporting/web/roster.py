@@ -83,7 +83,7 @@ class ShiftForm(LocalizedErrorsForm):
         return ends_at
 
 
-def _initial(now: datetime) -> dict:
+def initial_shift(now: datetime) -> dict:
     """The next 08:30 handover, for 24 hours."""
     local_now = now.astimezone(LOCAL_TZ)
     start = datetime.combine(local_now.date(), HANDOVER, tzinfo=LOCAL_TZ)
@@ -196,7 +196,7 @@ def _unit_page(request, unit: Unit, *, form: ShiftForm | None = None, status: in
     gaps = coverage_gaps(selectors.on_post_spans(shifts), start=start, end=end)
     editable = may_edit(request.user, unit)
     if editable and form is None:
-        form = ShiftForm(unit=unit, now=now, initial=_initial(now))
+        form = ShiftForm(unit=unit, now=now, initial=initial_shift(now))
     rows = [
         {
             "shift": s,

@@ -14,6 +14,7 @@ from reporting.web import (
     pages,
     people,
     roster,
+    roster_import,
     signals,
 )
 from reporting.web.login import LoginForm
@@ -53,6 +54,9 @@ urlpatterns = [
     path("roster/leaders/<int:contact_id>/", leaders.leader_edit, name="leader"),
     path("roster/<slug:code>/", roster.roster_unit, name="roster-unit"),
     path("roster/<slug:code>/shifts/", roster.shift_add, name="shift-add"),
+    path("roster/<slug:code>/import/", roster_import.upload, name="roster-import"),
+    path("roster/<slug:code>/import/template.xlsx", roster_import.template, name="roster-import-template"),
+    path("roster/<slug:code>/import/confirm/", roster_import.confirm, name="roster-import-confirm"),
     path("roster/shifts/<int:shift_id>/delete/", roster.shift_delete, name="shift-delete"),
     path("roster/<slug:code>/people/", people.people, name="people"),
     path("roster/people/<int:contact_id>/", people.person_edit, name="person"),
