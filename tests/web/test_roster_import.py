@@ -183,10 +183,41 @@ def _zip_bomb():
     return out.getvalue()
 
 
+def _entity_bomb(entity: str = "lol9"):
+    """A workbook whose sheet declares entities: "billion laughs" (``lol9`` expands to a billion bytes) or an
+    external one reading a file of the server (``xxe``)."""
+    book = Workbook()
+    book.active.append(["开始时间"])
+    plain = io.BytesIO()
+    book.save(plain)
+    laughs = "".join(f'<!ENTITY lol{i} "{("&lol%s;" % (i - 1 if i > 1 else "")) * 10}">' for i in range(1, 10))
+    dtd = f'<!DOCTYPE w [<!ENTITY lol "lol">{laughs}<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(plain.getvalue())) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename == "xl/worksheets/sheet1.xml":  # openpyxl writes the header inline there
+                body = data.decode().split("?>", 1)[-1].replace("<t>开始时间</t>", f"<t>&{entity};</t>")
+                assert f"&{entity};" in body
+                data = (dtd + body).encode()
+            z.writestr(info, data)
+    return out.getvalue()
+
+
+def test_workbooks_are_parsed_with_defusedxml():
+    """openpyxl guards against entity attacks only with defusedxml installed (its docs); without it the guard is
+    whatever the Python build's expat does."""
+    import openpyxl.xml
+
+    assert openpyxl.xml.DEFUSEDXML is True
+
+
 @pytest.mark.parametrize(
     ("data", "name", "words"),
     [
         (b"", "empty.csv", "文件是空的"),
+        (_entity_bomb("lol9"), "laughs.xlsx", "不是表格文件"),
+        (_entity_bomb("xxe"), "xxe.xlsx", "不是表格文件"),
         (csv_bytes(), "header-only.csv", "没有班次"),
         (csv_bytes(["a", "b"], header=["甲", "乙"]), "no-header.csv", "表头"),
         (csv_bytes(["2026-12-08 08:30", "王某"], header=["开始时间", "姓名"]), "missing.csv", "结束时间、岗位"),
