@@ -142,11 +142,7 @@ def signals(request):
 @login_required
 @sms_throttled
 def signal_link(request, signal_id: int):
-    if role_of(request.user) not in MANAGE_ROLES:
-        raise Http404("no such action")
-    signal = Signal.objects.filter(pk=signal_id).first()
-    if signal is None:
-        raise Http404("no such signal")
+    signal = _managed_signal(request, signal_id)
     now = timezone.now()
     form = LinkForm(request.POST, auto_id=f"link{signal.pk}_%s", choices=link_choices(now))
     if form.is_valid():
@@ -158,6 +154,17 @@ def signal_link(request, signal_id: int):
         messages.success(request, _("线索已关联到事件 %(number)s。") % {"number": incident.number})
         return redirect("web:signals")
     return _page(request, failed=(signal.pk, form), status=400)
+
+
+def _managed_signal(request, signal_id: int) -> Signal:
+    """The signal a duty-room action is about; 404 for other roles (as on the duty room's other actions) and for an
+    unknown id."""
+    if role_of(request.user) not in MANAGE_ROLES:
+        raise Http404("no such action")
+    signal = Signal.objects.filter(pk=signal_id).first()
+    if signal is None:
+        raise Http404("no such signal")
+    return signal
 
 
 def _refused(request, signal: Signal, exc: DomainError):
@@ -173,11 +180,7 @@ def _refused(request, signal: Signal, exc: DomainError):
 def signal_unlink(request, signal_id: int):
     """The duty room undoes a wrong link (with a reason), and may link the signal to the right incident in the same
     step. Shown on the list of every signal (``?show=all``), where linked ones are."""
-    if role_of(request.user) not in MANAGE_ROLES:
-        raise Http404("no such action")
-    signal = Signal.objects.filter(pk=signal_id).first()
-    if signal is None:
-        raise Http404("no such signal")
+    signal = _managed_signal(request, signal_id)
     now = timezone.now()
     form = UnlinkForm(request.POST, auto_id=f"unlink{signal.pk}_%s", choices=link_choices(now))
     if not form.is_valid():

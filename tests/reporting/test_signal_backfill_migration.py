@@ -10,6 +10,7 @@ from freezegun import freeze_time
 
 from reporting import signal_services
 from reporting.models import Obligation
+from tests.reporting.test_findings import ingest
 from tests.reporting.test_services import OCCURRED, open_incident
 from tests.reporting.test_signal_unlink import DELIVERED, LINKED_AT, delivered_signal, link
 
@@ -23,17 +24,15 @@ def test_backfill_finds_the_obligations_a_signals_delivery_opened_and_only_those
     linked = delivered_signal(units)
     link(linked, incident, duty_room)
     by_link = incident.obligations.get(unit=units["sijing"])
-    with freeze_time(LINKED_AT):
-        pushed, _ = signal_services.signal_ingest(
-            actor=None,
-            now=LINKED_AT,
-            source="120",
-            external_id="120-9",
-            received_at=DELIVERED,
-            delivered_to=units["emergency"],
-            delivered_at=DELIVERED,
-            incident=incident,
-        )
+    pushed = ingest(
+        units,
+        external_id="120-9",
+        at=LINKED_AT,
+        unit="emergency",
+        incident=incident,
+        source="120",
+        delivered_at=DELIVERED,
+    )
     by_ingest = incident.obligations.get(unit=units["emergency"])
     # The duty room names the unit itself, with the signal's channel and time: a declaration, not the signal's.
     named_signal = delivered_signal(units, external_id="110-7", unit="chedun")
