@@ -293,9 +293,12 @@ def findings_judged(*, scope: Q, now: datetime) -> list[tuple[int, str]]:
     """The live computed findings in ``scope`` a run at ``now`` may withdraw: roster gaps, exercises and findings
     found after ``now`` are never touched.
 
-    Signals are linked while a run reads (never unlinked by the application), so the order of the two reads matters:
-    an incident's findings are read *before* its facts, the unlinked signals' *after* theirs. A signal linked in
-    between is then at worst a candidate that is not judged, never judged without being considered.
+    Signals are linked while a run reads, so the order of the two reads matters: an incident's findings are read
+    *before* its facts, the unlinked signals' *after* theirs. A signal linked in between is then at worst a candidate
+    that is not judged, never judged without being considered. The duty room may also unlink one
+    (``signal_services.signal_unlink``, rare and by hand): unlinked in between, its 漏报 may be withdrawn by the
+    incident's run, and is reinstated by the next run that judges it (the signals linked to nothing, or the incident
+    it is linked to next).
 
     Returns (id, key) pairs: a full recompute judges every finding, and only the few withdrawn are read in full.
     """

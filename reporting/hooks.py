@@ -16,3 +16,6 @@ incident_changed = Signal()
 report_filed = Signal()
 #: sender=Signal (the model), instance=..., now=...: a signal was linked to an incident (``instance.incident``).
 signal_linked = Signal()
+#: sender=Signal (the model), instance=..., incident=..., now=...: a signal was unlinked from ``incident`` (its
+#: evidence withdrawn).
+signal_unlinked = Signal()

@@ -10,16 +10,27 @@ from datetime import datetime
 from reporting import deadlines, hooks
 from reporting.auditlog import audited, event_append
 from reporting.errors import ConflictError, DomainError
-from reporting.models import DeadlineBreach, DeadlineState, Obligation, ObligationKind
+from reporting.models import DeadlineBreach, DeadlineState, Obligation, ObligationKind, Signal
 from reporting.services import _clock, _delivery_evidence, _domain_error, _rearm, actor_name
 
 
 @audited
 def obligation_correct_first_known(
-    *, obligation: Obligation, first_known_at: datetime, actor, now: datetime, reason: str = ""
+    *,
+    obligation: Obligation,
+    first_known_at: datetime,
+    actor,
+    now: datetime,
+    reason: str = "",
+    channel: str | None = None,
+    opened_by_signal: Signal | None = None,
 ) -> Obligation:
     """Correct the first-known time (SPEC rule 4). Clocks already decided keep their due time and lateness; pending
-    ones move (``deadlines.corrected_due_times``)."""
+    ones move (``deadlines.corrected_due_times``).
+
+    ``first_known_at`` becomes the declared time, so the obligation no longer rests on a signal alone unless
+    ``opened_by_signal`` says which (``signal_services.signal_unlink``, when the time given is that signal's
+    delivery). ``channel``, when given, is how the unit knew at the corrected time."""
     obligation = Obligation.objects.select_for_update(no_key=True).select_related("incident").get(pk=obligation.pk)
     if obligation.kind == ObligationKind.RELAY:
         # SPEC rule 13: the relay's clock runs from the first report received or the grade rise
@@ -51,6 +62,9 @@ def obligation_correct_first_known(
     )
     obligation.first_known_at = known
     obligation.declared_first_known_at = first_known_at
+    obligation.opened_by_signal = opened_by_signal
+    if channel is not None:
+        obligation.first_known_channel = channel
     obligation.verbal_due_at, obligation.written_due_at = due.verbal_due_at, due.written_due_at
     _rearm(obligation)
     obligation.save()

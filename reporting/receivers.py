@@ -83,3 +83,10 @@ def findings_on_signal_linked(sender, instance, now, **kwargs):
     """A signal linked to an incident is judged with it from now on: its 漏报 found while it was linked to nothing
     is withdrawn when the unit did report on the incident in time (and the incident's evidence may change)."""
     _after_commit(instance.incident_id, now)
+
+
+@receiver(hooks.signal_unlinked, dispatch_uid="findings_on_signal_unlinked")
+def findings_on_signal_unlinked(sender, instance, incident, now, **kwargs):
+    """The incident a signal was unlinked from is judged without it: findings that rested on its evidence (a 压报
+    against its delivery time, a 瞒报 against its figures) are withdrawn."""
+    _after_commit(incident.pk, now)

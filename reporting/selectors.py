@@ -118,6 +118,7 @@ STAFF_TIMELINE = {
     "notification_cancelled": STAFF_SEES_OWN_NOTIFICATION,
     "signal_received": STAFF_SEES_OWN_SIGNAL,
     "signal_linked": STAFF_SEES_OWN_SIGNAL,
+    "signal_unlinked": STAFF_SEES_OWN_SIGNAL,
     # An auditor's decision and reason, even on the user's own unit's finding.
     "finding_reviewed": STAFF_HIDDEN,
     # The system's verdict on a finding as the data changes: part of the auditors' record, like a review.

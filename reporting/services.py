@@ -230,6 +230,7 @@ def _obligation_open(
     actor,
     now: datetime,
     kind: str = ObligationKind.REPORT,
+    opened_by_signal: Signal | None = None,
 ) -> Obligation:
     minutes = policy_minutes(grade=incident.grade)
     if kind == ObligationKind.RELAY:
@@ -249,6 +250,7 @@ def _obligation_open(
         first_known_at=known,
         first_known_channel=channel,
         declared_first_known_at=first_known_at,
+        opened_by_signal=opened_by_signal,
         verbal_minutes=verbal_minutes,
         written_minutes=written_minutes,
         verbal_due_at=due.verbal_due_at,
@@ -276,17 +278,21 @@ def _obligation_open(
     return obligation
 
 
-def _delivery_evidence(*, incident: Incident, unit: Unit) -> list[datetime]:
-    """Signal deliveries to ``unit`` about ``incident``: evidence of first knowledge (SPEC rule 5).
+def _delivery_signals(*, incident: Incident, unit: Unit):
+    """The signals linked to ``incident`` and delivered to ``unit``: evidence of first knowledge (SPEC rule 5),
+    earliest first.
 
     A delivery before the incident occurred cannot be knowledge of it (rule 6 keeps first_known_at >= occurred_at),
     so it is not evidence.
     """
-    return list(
-        Signal.objects.filter(
-            incident=incident, delivered_to=unit, delivered_at__isnull=False, delivered_at__gte=incident.occurred_at
-        ).values_list("delivered_at", flat=True)
-    )
+    return Signal.objects.filter(
+        incident=incident, delivered_to=unit, delivered_at__isnull=False, delivered_at__gte=incident.occurred_at
+    ).order_by("delivered_at", "pk")
+
+
+def _delivery_evidence(*, incident: Incident, unit: Unit) -> list[datetime]:
+    """The delivery times of ``_delivery_signals``."""
+    return list(_delivery_signals(incident=incident, unit=unit).values_list("delivered_at", flat=True))
 
 
 @audited

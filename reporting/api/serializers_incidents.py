@@ -33,6 +33,7 @@ from reporting.models import (
     SignalSource,
     Unit,
 )
+from reporting.signal_services import UNLINK_REASON_MAX_LENGTH
 
 # --- output --------------------------------------------------------------------------------------------------
 
@@ -405,3 +406,10 @@ class SignalInput(Serializer):
 
 class SignalLinkInput(Serializer):
     incident = serializers.PrimaryKeyRelatedField(queryset=Incident.objects.all())
+
+
+class SignalUnlinkInput(Serializer):
+    reason = text_field(
+        UNLINK_REASON_MAX_LENGTH,
+        help_text="为何取消关联 (why the link was wrong): kept in the audit trail and shown to auditors.",
+    )

@@ -39,6 +39,7 @@ from reporting.api.serializers_incidents import (
     SignalInput,
     SignalLinkInput,
     SignalSerializer,
+    SignalUnlinkInput,
     TimelineEventSerializer,
 )
 from reporting.api.serializers_notifications import NotificationSerializer
@@ -263,10 +264,12 @@ class SignalViewSet(ReadMixin, ApiViewSet):
         "list": frozenset({UNIT_STAFF, DUTY_ROOM, LEADER, AUDITOR, ADMIN}),
         "retrieve": frozenset({UNIT_STAFF, DUTY_ROOM, LEADER, AUDITOR, ADMIN}),
         "link": DUTY,
+        "unlink": DUTY,
         "incident": DUTY,
     }
-    # Opening an incident from a signal starts clocks (and may tell leaders); a link makes a unit's evidence.
-    throttled_actions = ("incident", "link")
+    # Opening an incident from a signal starts clocks (and may tell leaders); a link makes a unit's evidence, and
+    # unlinking moves clocks back.
+    throttled_actions = ("incident", "link", "unlink")
     # ``create`` is idempotent on (source, external_id) already (API.md); a retried ``incident`` would get a 409.
     idempotent_actions = ("incident",)
 
@@ -293,6 +296,25 @@ class SignalViewSet(ReadMixin, ApiViewSet):
         signal = self.get_object()
         data = _valid(SignalLinkInput, request.data)
         signal = signal_services.signal_link(signal=signal, incident=data["incident"], actor=request.user, now=self.now)
+        return Response(self.get_serializer(signal).data)
+
+    @extend_schema(
+        summary="取消线索与事件的关联 (duty room), 须说明原因; 409 when the signal is not linked",
+        description=(
+            "Undoes a wrong link: the signal waits again (link it to the right incident with `link/`). A first-known "
+            "time that came from its delivery moves to the earliest remaining evidence (recorded as a first-known "
+            "correction; lateness already decided stays, SPEC rule 4); an obligation the link alone opened, with "
+            "nothing filed, is marked not required with the reason (rule 11). Findings that rested on the link are "
+            "withdrawn. See docs/api-beyond-the-contract.md."
+        ),
+        request=SignalUnlinkInput,
+        responses=SignalSerializer,
+    )
+    @action(detail=True, methods=["post"], filterset_class=None)
+    def unlink(self, request, *args, **kwargs):
+        signal = self.get_object()
+        data = _valid(SignalUnlinkInput, request.data)
+        signal = signal_services.signal_unlink(signal=signal, reason=data["reason"], actor=request.user, now=self.now)
         return Response(self.get_serializer(signal).data)
 
     @extend_schema(

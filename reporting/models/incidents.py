@@ -109,6 +109,13 @@ class Obligation(models.Model):
     first_known_channel = models.CharField(_("知悉渠道"), max_length=20, choices=Channel.choices)
     # What the unit itself declared; first_known_at may be earlier when evidence (a signal) says so.
     declared_first_known_at = models.DateTimeField(_("单位申报知悉时间"), null=True, blank=True)
+    # Set when no one declared a time: the obligation was opened by this signal's delivery (SPEC rule 5) and rests on
+    # it alone (``declared_first_known_at`` is then only a copy of its delivery time). Unlinking the signal leaves
+    # such an obligation with no knowledge on record (``signal_services.signal_unlink``); a correction, which
+    # declares a time, clears it.
+    opened_by_signal = models.ForeignKey(
+        "reporting.Signal", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     verbal_minutes = models.PositiveIntegerField(_("口头报时限(分钟)"))
     written_minutes = models.PositiveIntegerField(_("书面报时限(分钟)"))
     verbal_due_at = models.DateTimeField(_("口头报截止"))

@@ -28,6 +28,7 @@ EVENT_LABELS = {
     "report_draft_saved": _("保存草稿"),
     "signal_received": _("收到信息线索"),
     "signal_linked": _("线索关联事件"),
+    "signal_unlinked": _("线索取消关联"),
     "notification_sent": _("通知已发送"),
     "notification_delivered": _("通知已送达"),
     "notification_acknowledged": _("通知已确认收到"),

@@ -182,6 +182,8 @@ def _signal(d, unit, units):
     parts = [f"{_label(SignalSource, d.get('source', ''))} {d.get('external_id', '')}".strip()]
     if d.get("delivered_to"):
         parts.append(_("派送至 %(unit)s") % {"unit": units.get(d["delivered_to"], d["delivered_to"])})
+    if d.get("reason"):
+        parts.append(_quoted(d["reason"]))
     return parts
 
 
@@ -256,7 +258,7 @@ def describe(event: AuditEvent, *, units: Mapping[str, str], corrected: Mapping[
     unit = units.get(code, code) if isinstance(code, str) else ""
     if event.kind.startswith("notification_") and "step" in detail:
         parts = _notification(detail, unit)
-    elif event.kind in ("signal_received", "signal_linked"):
+    elif event.kind in ("signal_received", "signal_linked", "signal_unlinked"):
         parts = _signal(detail, unit, units)
     else:
         parts = PHRASES.get(event.kind, _fallback)(detail, unit)

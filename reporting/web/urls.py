@@ -49,6 +49,7 @@ urlpatterns = [
     path("incidents/<int:incident_id>/edit/", incident_actions.incident_edit, name="incident-edit"),
     path("signals/", signals.signals, name="signals"),
     path("signals/<int:signal_id>/link/", signals.signal_link, name="signal-link"),
+    path("signals/<int:signal_id>/unlink/", signals.signal_unlink, name="signal-unlink"),
     path("roster/", roster.roster_home, name="roster"),
     path("roster/leaders/", leaders.leaders, name="leaders"),
     path("roster/leaders/<int:contact_id>/", leaders.leader_edit, name="leader"),

@@ -71,6 +71,7 @@ MATRIX = [
     ("post", "/signals/", {}, "401 403 403 400 403 403 400 400"),
     ("get", "/signals/{signal}/", None, "401 200 404 200 200 200 403 200"),
     ("post", "/signals/{signal}/link/", {}, "401 403 403 400 403 403 403 400"),
+    ("post", "/signals/{signal}/unlink/", {}, "401 403 403 400 403 403 403 400"),
     ("post", "/signals/{signal}/incident/", {}, "401 403 403 400 403 403 403 400"),
     # notifications: duty room and auditors
     ("get", "/notifications/", None, "401 403 403 200 403 200 403 200"),

@@ -77,7 +77,7 @@ def test_signal_missed_is_withdrawn_when_linked_to_an_incident_reported_in_time_
     # Still on record for the auditors, with its evidence as it was.
     assert finding.detail["rule"] == "signal_not_reported" and list(stats.findings_visible()) == [finding]
 
-    # The application never unlinks a signal; an operator's correction of the link does (a data fix).
+    # Unlinked as a data fix would (``signal_unlink`` also hands the finding back at once: test_signal_unlink).
     Signal.objects.filter(pk=signal.pk).update(incident=None)
     result = recompute(T0 + 3 * DAY)
     finding.refresh_from_db()

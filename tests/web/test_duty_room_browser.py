@@ -8,10 +8,11 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from reporting import report_services
-from reporting.models import Report
+from reporting.models import AuditEvent, Report, Signal
 from reporting.web.display import local_input
 from tests.web.conftest import WRITTEN, login, open_incident
 from tests.web.test_officer_browser import fill
+from tests.web.test_signal_pages import make_signal
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("transactional_db")]
 
@@ -149,3 +150,37 @@ def test_editing_the_title_keeps_figures_a_report_raised_meanwhile(page, live_se
     expect(page.locator("#incident-casualties")).to_contain_text("1 / 3")
     incident.refresh_from_db()
     assert (incident.deaths, incident.injuries) == (1, 3)
+
+
+def test_the_duty_room_unlinks_a_wrongly_linked_signal_and_links_it_to_the_right_incident(
+    page, live_server, units, duty_room, sijing_officer
+):
+    """A 110 signal for 车墩镇's fire was linked to 泗泾镇's incident by mistake: 泗泾镇's clock ran from its delivery.
+    The duty room unlinks it with a reason on the signal list; the clock goes back to 泗泾镇's own declared time and
+    the signal waits again, to be linked to the right incident."""
+    wrong = open_incident(sijing_officer, units["sijing"], known_minutes_ago=3, title="泗泾镇某厂房火灾")
+    right = open_incident(duty_room, units["chedun"], known_minutes_ago=4, title="车墩镇某仓库火灾")
+    signal = make_signal(units, minutes_ago=6, incident=wrong)
+    obligation = wrong.obligations.get()
+    assert obligation.first_known_at == signal.delivered_at
+    login(page, live_server, "duty", next_path="/signals/?show=all")
+    row = page.locator(f"#signal-{signal.pk}")
+    row.locator("summary").click()
+    # The reason is required: submitting without one keeps the link and says so on the row.
+    row.locator("button[type=submit]").click()
+    row = page.locator(f"#signal-{signal.pk}")
+    expect(row.locator(".field-error")).to_be_visible()
+    assert Signal.objects.get(pk=signal.pk).incident_id == wrong.pk
+    row.locator(f"#unlink{signal.pk}_reason").fill("误关联: 该警情是车墩镇仓库火灾")
+    row.locator("button[type=submit]").click()
+    page.wait_for_url(f"{live_server.url}/signals/")
+    expect(page.locator(".messages")).to_contain_text("已取消关联")
+    obligation.refresh_from_db()
+    assert obligation.first_known_at == obligation.declared_first_known_at
+    assert AuditEvent.objects.get(kind="signal_unlinked").detail["reason"] == "误关联: 该警情是车墩镇仓库火灾"
+    # Waiting again: linked to the right incident with the usual form.
+    waiting = page.locator(f"#signal-{signal.pk}")
+    waiting.locator(f"#link{signal.pk}_incident").fill(right.number)
+    waiting.locator("button[type=submit]").click()
+    page.wait_for_url(f"{live_server.url}/signals/")
+    assert Signal.objects.get(pk=signal.pk).incident_id == right.pk

@@ -305,3 +305,96 @@ def test_a_signal_is_linked_by_the_incident_number_the_list_offers(client, units
     assert response.status_code == 302
     signal.refresh_from_db()
     assert signal.incident == incident
+
+
+# --- undoing a wrong link ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def wrongly_linked(units, sijing_officer):
+    """A signal delivered to 泗泾镇 5 minutes ago, linked to an incident sijing declared it knew of 3 minutes ago: the
+    link moved sijing's clock 2 minutes earlier."""
+    incident = open_incident(sijing_officer, units["sijing"], known_minutes_ago=3, title="甲")
+    return make_signal(units, minutes_ago=5, incident=incident)
+
+
+def test_a_linked_signal_offers_the_duty_room_an_unlink_form(client, wrongly_linked, duty_room, leader):
+    client.force_login(duty_room)
+    html = client.get("/signals/?show=all").content.decode()
+    assert f'action="/signals/{wrongly_linked.pk}/unlink/?show=all"' in html
+    assert f'id="unlink{wrongly_linked.pk}_reason"' in html
+    client.cookies["django_language"] = "en"
+    english = client.get("/signals/?show=all").content.decode()
+    assert "Wrong link?" in english and "Reason for unlinking" in english and "取消关联" not in english
+    client.force_login(leader)
+    assert "/unlink/" not in client.get("/signals/?show=all").content.decode()
+
+
+def test_the_duty_room_unlinks_a_signal_with_a_reason(client, wrongly_linked, duty_room):
+    obligation = wrongly_linked.incident.obligations.get()
+    client.force_login(duty_room)
+    response = client.post(f"/signals/{wrongly_linked.pk}/unlink/?show=all", {"reason": "不是这起事件"}, follow=True)
+    assert response.redirect_chain == [("/signals/", 302)]
+    wrongly_linked.refresh_from_db()
+    obligation.refresh_from_db()
+    assert wrongly_linked.incident is None
+    assert obligation.first_known_at == obligation.declared_first_known_at
+    html = response.content.decode()
+    assert "已取消关联" in html and "首次知悉时间已改为" in html
+    # Waiting again, with its link form.
+    assert f'action="/signals/{wrongly_linked.pk}/link/"' in html
+    assert AuditEvent.objects.get(kind="signal_unlinked").detail["reason"] == "不是这起事件"
+
+
+def test_the_duty_room_moves_a_signal_in_one_step(client, units, wrongly_linked, duty_room, sijing_officer):
+    right = open_incident(sijing_officer, units["chedun"], known_minutes_ago=1, title="乙")
+    client.force_login(duty_room)
+    response = client.post(
+        f"/signals/{wrongly_linked.pk}/unlink/?show=all", {"reason": "应为乙", "incident": right.pk}, follow=True
+    )
+    assert response.redirect_chain == [("/signals/", 302)]
+    wrongly_linked.refresh_from_db()
+    assert wrongly_linked.incident == right
+    assert right.number in response.content.decode()
+    kinds = list(AuditEvent.objects.filter(object_type="signal").order_by("id").values_list("kind", flat=True))
+    assert kinds[-2:] == ["signal_unlinked", "signal_linked"]
+
+
+@pytest.mark.parametrize(
+    ("case", "data", "field"),
+    [
+        ("no reason", {}, "reason"),
+        ("blank reason", {"reason": "   "}, "reason"),
+        ("overlong reason", {"reason": "x" * 2001}, "reason"),
+        ("unknown incident", {"reason": "错了", "incident": "999999"}, "incident"),
+        ("not a number", {"reason": "错了", "incident": "x"}, "incident"),
+    ],
+)
+def test_a_bad_unlink_is_refused_on_its_row(client, wrongly_linked, duty_room, case, data, field):
+    client.force_login(duty_room)
+    response = client.post(f"/signals/{wrongly_linked.pk}/unlink/?show=all", data)
+    assert response.status_code == 400, case
+    [row] = [r for r in response.context["rows"] if r["signal"].pk == wrongly_linked.pk]
+    assert field in row["unlink_form"].errors
+    assert f'id="unlink-{wrongly_linked.pk}" open' in response.content.decode()
+    wrongly_linked.refresh_from_db()
+    assert wrongly_linked.incident is not None
+    assert not AuditEvent.objects.filter(kind="signal_unlinked").exists()
+
+
+def test_unlinking_a_signal_that_is_not_linked_is_a_conflict(client, units, duty_room):
+    signal = make_signal(units)
+    client.force_login(duty_room)
+    response = client.post(f"/signals/{signal.pk}/unlink/", {"reason": "错了"})
+    assert response.status_code == 409
+    assert "未关联事件" in response.content.decode()
+
+
+def test_only_the_duty_room_unlinks(client, wrongly_linked, leader, sijing_officer, auditor, duty_room):
+    for persona in (leader, sijing_officer, auditor):
+        client.force_login(persona)
+        assert client.post(f"/signals/{wrongly_linked.pk}/unlink/", {"reason": "错了"}).status_code == 404
+    wrongly_linked.refresh_from_db()
+    assert wrongly_linked.incident is not None
+    client.force_login(duty_room)
+    assert client.post("/signals/999999/unlink/", {"reason": "错了"}).status_code == 404
