@@ -42,7 +42,9 @@ def test_the_worker_emails_a_unit_with_a_gap_once(units, celery_procs, smtp_serv
     wait_until(
         lambda: worker.log_text().count(done) >= 4, timeout=30, message="the second run"
     )  # received, succeeded ×2
-    # Every unit was looked at once: 泗泾镇 emailed, the others (no roster, no email) recorded as not remindable.
-    assert RosterReminder.objects.count() == len(units)
+    # Every unit keeping a roster was looked at once: 泗泾镇 emailed, the others (no roster, no email) recorded as not
+    # remindable; 区委办/区府办 keep no roster here (``selectors.rostered_units``) and are not looked at.
+    assert RosterReminder.objects.count() == len(units) - 2
+    assert not RosterReminder.objects.filter(unit__code__in=["qwb", "qfb"]).exists()
     assert RosterReminder.objects.filter(unit=sj).count() == 1
     assert len([m for m in smtp_server.messages if "head@sijing.example.org" in m["X-Envelope-To"]]) == 1
