@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 
 from notifications.models import SweepHeartbeat
 from reporting.models import Unit, UnitKind
+from reporting.obligation_services import obligation_mark_not_required
 from reporting.web.board import board_rows
 from tests.web.conftest import login, open_incident
 from tests.web.test_browser import keep_screenshot
@@ -191,3 +192,24 @@ def test_alarms_that_alone_fill_the_screen_say_how_many_more_there_are(wall, liv
     assert more.bounding_box()["y"] + more.bounding_box()["height"] <= 1080
     expect(wall.locator(f"#ob-{in_time.obligations.get().pk}")).to_be_hidden()
     expect(wall.locator("#wall-page")).to_have_text("—")
+
+
+def test_a_page_that_no_longer_exists_turns_the_screen_back_to_page_one(wall, live_server, settings, duty_room):
+    """On the last page, half the rows are marked not required: that page is gone at the next poll, and the screen
+    shows page 1 of the fewer pages at once (not an empty page, nor a stale count)."""
+    settings.BOARD_POLL_SECONDS = 1
+    settings.BOARD_WALL_PAGE_SECONDS = 5
+    towns = [Unit.objects.create(code=f"t{i:02d}", name=f"第{i:02d}镇", kind=UnitKind.TOWN) for i in range(25)]
+    open_incident(duty_room, towns, known_minutes_ago=5, title="某路口第1起事件")
+    gone = open_incident(duty_room, towns, known_minutes_ago=3, title="某路口第2起事件")
+    login(wall, live_server, "duty", next_path="/board/?wall=1")
+    pages = int(on_page(wall, 1)["page"].split("/")[1])
+    assert pages >= 3  # 50 rows; half of them fill at most half the pages, plus one
+    on_page(wall, pages, timeout=30_000)
+    for obligation in gone.obligations.all():
+        obligation_mark_not_required(obligation=obligation, reason="误报", actor=duty_room, now=timezone.now())
+    # Before the page's hold (5 s) ran out: the new rows turned the screen to page 1, as the page was gone.
+    expect(wall.locator("#wall-page")).to_have_text(re.compile(r"^1 / \d+$"), timeout=3_000)
+    shown = screen(wall)
+    assert int(shown["page"].split("/")[1]) < pages
+    assert len(shown["shown"]) > 0 and shown["clipped"] == [] and not shown["scrolls"]
