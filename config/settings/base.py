@@ -351,6 +351,8 @@ MIDDLEWARE = [
     for m in MIDDLEWARE
 ]
 BOARD_POLL_SECONDS = float(os.environ.get("BOARD_POLL_SECONDS", "5"))
+# The wall screen (/board/?wall=1) holds each page of rows this long before turning to the next.
+BOARD_WALL_PAGE_SECONDS = float(os.environ.get("BOARD_WALL_PAGE_SECONDS", "15"))
 
 # Chasing (sweep re-drive): a send claim older than this belongs to a dead worker (notifications.delivery), and the
 # sweep re-enqueues pending rows older than NOTIFICATION_REDRIVE_AFTER_SECONDS that no live worker holds.

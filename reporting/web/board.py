@@ -52,6 +52,12 @@ def poll_ms() -> int:
     return int(float(getattr(settings, "BOARD_POLL_SECONDS", 5)) * 1000)
 
 
+def wall_page_ms() -> int:
+    """How long the wall screen (``/board/?wall=1``) holds each page of rows, in milliseconds
+    (``BOARD_WALL_PAGE_SECONDS``, default 15 s; never under 1 s, so a page can be read)."""
+    return max(1000, int(float(getattr(settings, "BOARD_WALL_PAGE_SECONDS", 15)) * 1000))
+
+
 @dataclass(frozen=True)
 class Heartbeat:
     age_seconds: float | None
@@ -117,6 +123,7 @@ def board_row(obligation: Obligation, *, now: datetime) -> dict:
     # recounts the minutes from it at each poll, and the board's order follows it.
     clock_at = min(passed) if passed else min(upcoming) if upcoming else None
     incident = obligation.incident
+    relay = obligation.kind == ObligationKind.RELAY
     return {
         "id": obligation.pk,
         "incident_id": incident.pk,
@@ -140,6 +147,9 @@ def board_row(obligation: Obligation, *, now: datetime) -> dict:
         "minutes_left": minutes_left,
         "clock_ms": round(clock_at.timestamp() * 1000) if clock_at else None,
         "alarm": alarm,
+        # Kept on screen whatever else there is: the wall screen pages the other rows under these (board_order's
+        # first two tiers).
+        "pinned": alarm or relay,
     }
 
 
@@ -152,7 +162,7 @@ def board_order(row: dict) -> tuple:
     Longest overdue and next due are compared to the millisecond (``clock_ms``: the earliest passed or next due
     time), not in whole minutes: rows a few seconds apart swapped places as their minutes ticked over, so the order
     changed every few seconds at 300 rows, and with it the poll's answer. It now changes only with a row's state."""
-    tier = 0 if row["alarm"] else 1 if row["kind"] == ObligationKind.RELAY else 2 if row["overdue"] else 3
+    tier = 0 if row["alarm"] else 1 if row["pinned"] else 2 if row["overdue"] else 3
     return (
         tier,
         row["exercise"],
@@ -202,6 +212,10 @@ def board(request):
         return HttpResponseRedirect(reverse("web:home"))
     context = _context(request, timezone.now())
     context["poll_ms"] = poll_ms()
+    # The wall screen (大屏) nobody scrolls: alarms and relays pinned, the rest paged (board.js), for a screen seen
+    # from across the room. A toggle in the URL, so the screen's browser opens straight on it.
+    context["wall"] = request.GET.get("wall") == "1"
+    context["wall_page_ms"] = wall_page_ms()
     context["etag"] = board_etag(context)  # the first poll, nothing changed meanwhile, is a 304 already
     return render(request, "web/board.html", context)
 

@@ -73,7 +73,8 @@ def sign_in_here(page, username: str) -> None:
 
 
 def open_incident(actor, unit, *, known_minutes_ago: int, title: str, exercise: bool = False, **extra):
-    """An incident with one obligation for ``unit``, first known ``known_minutes_ago`` minutes before now."""
+    """An incident with one obligation for ``unit`` (or for each unit of a list), first known ``known_minutes_ago``
+    minutes before now."""
     now = timezone.now()
     return services.incident_create(
         actor=actor,
@@ -84,7 +85,10 @@ def open_incident(actor, unit, *, known_minutes_ago: int, title: str, exercise: 
         location="松江区某路1号",
         summary="",
         exercise=exercise,
-        units=[{"unit": unit, "first_known_at": now - timedelta(minutes=known_minutes_ago), "channel": "self"}],
+        units=[
+            {"unit": one, "first_known_at": now - timedelta(minutes=known_minutes_ago), "channel": "self"}
+            for one in (unit if isinstance(unit, list) else [unit])
+        ],
         **extra,
     )
 

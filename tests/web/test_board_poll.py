@@ -141,3 +141,21 @@ def test_the_page_carries_its_etag_so_the_first_poll_need_not_send_the_rows_agai
         page = client.get("/board/").content.decode()
         etag = poll(client)["ETag"]
     assert f'data-etag="{etag}"' in page.replace("&quot;", '"')
+
+
+def test_the_wall_screen_is_a_toggle_in_the_url_with_its_hold_from_the_settings(board, settings):
+    """``/board/?wall=1`` is the unattended wall screen (board.js pages it, each page held BOARD_WALL_PAGE_SECONDS);
+    the desk's board links to it and is otherwise unchanged. Each row says whether it is pinned on the wall."""
+    client, incident = board
+    settings.BOARD_WALL_PAGE_SECONDS = 20
+    with freeze_time(NOW):
+        desk = client.get("/board/").content.decode()
+        wall = client.get("/board/?wall=1").content.decode()
+        settings.BOARD_WALL_PAGE_SECONDS = 0  # nonsense: a page is still held a second
+        fastest = client.get("/board/?wall=1").content.decode()
+        rows = poll(client).json()["html"]
+    assert 'class="board-page board-wall"' in wall and 'data-wall-hold-ms="20000"' in wall and 'id="wall-page"' in wall
+    assert 'data-wall-hold-ms="1000"' in fastest
+    assert "board-wall" not in desk and "data-wall-hold-ms" not in desk and 'href="?wall=1"' in desk
+    assert 'id="wall-mode"' not in wall and 'id="new-incident"' not in wall
+    assert f'data-obligation="{incident.obligations.get().pk}"' in rows and 'data-pinned="0"' in rows
