@@ -375,3 +375,18 @@ def test_every_page_passes_axe_as_the_role_that_uses_it(browser, live_server, wo
         for tab in tabs.values():
             tab.context.close()
     assert not failures, f"{len(failures)} page(s) in {language} fail:\n" + "\n".join(failures)
+
+
+def test_the_board_tells_a_screen_reader_when_its_counts_change(page, live_server, settings, units, duty_room):
+    """The board swaps its rows without a reload: a duty officer with a screen reader hears the new counts (a polite
+    live region), once per change, not every poll."""
+    settings.BOARD_POLL_SECONDS = 1
+    open_incident(duty_room, units["sijing"], known_minutes_ago=5, title="泗泾镇某厂房火灾")
+    login(page, live_server, "duty", next_path="/board/")
+    region = page.locator("#board-announce")
+    expect(region).to_have_attribute("aria-live", "polite")
+    expect(region).to_have_text("")  # nothing changed yet: nothing said on load or on a poll that finds the same
+    page.wait_for_timeout(2_500)
+    expect(region).to_have_text("")
+    open_incident(duty_room, units["chedun"], known_minutes_ago=70, title="车墩镇某仓库火灾")
+    expect(region).to_have_text("大屏已更新: 进行中 2 项, 已超时 1 项, 告警 1 项", timeout=10_000)
