@@ -390,3 +390,66 @@ def test_the_board_tells_a_screen_reader_when_its_counts_change(page, live_serve
     expect(region).to_have_text("")
     open_incident(duty_room, units["chedun"], known_minutes_ago=70, title="车墩镇某仓库火灾")
     expect(region).to_have_text("大屏已更新: 进行中 2 项, 已超时 1 项, 告警 1 项", timeout=10_000)
+
+
+#: The focused element's focus ring, as seen: the best contrast of its outline (2px or more) or box-shadow colours
+#: against the background it is drawn on (the nearest ancestor with a colour), WCAG 2.1 1.4.11 (3:1).
+FOCUS_RING = """() => {
+  const el = document.activeElement;
+  const parse = (text) => {
+    const m = /rgba?\\(([^)]+)\\)/.exec(text || "");
+    if (!m) { return null; }
+    const p = m[1].split(/[\\s,\\/]+/).filter(Boolean).map(Number);
+    return { r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1 };
+  };
+  const lum = (c) => [c.r, c.g, c.b].map((v) => v / 255)
+    .map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4))
+    .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+  let bg = null;
+  for (let up = el.parentElement; up && !bg; up = up.parentElement) {
+    const c = parse(getComputedStyle(up).backgroundColor);
+    if (c && c.a > 0) { bg = c; }
+  }
+  bg = bg || { r: 255, g: 255, b: 255, a: 1 };
+  const style = getComputedStyle(el);
+  const rings = (style.boxShadow.match(/rgba?\\([^)]+\\)/g) || []).map(parse);
+  if (style.outlineStyle !== "none" && parseFloat(style.outlineWidth) >= 2) { rings.push(parse(style.outlineColor)); }
+  const best = Math.max(0, ...rings.filter((c) => c && c.a > 0).map((c) => ratio(c, bg)));
+  return { element: el.outerHTML.slice(0, 120), contrast: Math.round(best * 100) / 100 };
+}"""
+
+
+def tab_to(page: Page, selector: str, *, limit: int = 60) -> None:
+    """Press Tab until ``selector`` has the focus, each stop on the way showing a focus ring that can be seen."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        ring = page.evaluate(FOCUS_RING)
+        assert ring["contrast"] >= 3, f"focus ring hard to see ({ring['contrast']}:1) on {ring['element']}"
+        if page.evaluate("(selector) => document.activeElement.matches(selector)", selector):
+            return
+    raise AssertionError(f"{selector} not reached with Tab")
+
+
+def test_an_officer_files_a_verbal_report_with_the_keyboard_only(page, live_server, units, sijing_officer):
+    obligation = open_incident(
+        sijing_officer, units["sijing"], known_minutes_ago=10, title="泗泾镇某厂房火灾"
+    ).obligations.get()
+    login(page, live_server, "sijing-officer", next_path=f"/obligations/{obligation.pk}/file/")
+    page.wait_for_url(f"{live_server.url}/obligations/{obligation.pk}/file/")
+    tab_to(page, "input[name=kind]")
+    for _ in range(4):  # arrows move through the radio group, as a keyboard user would
+        if page.evaluate("() => document.activeElement.value") == "verbal":
+            break
+        page.keyboard.press("ArrowRight")
+    page.keyboard.press("Space")
+    expect(page.locator("input[name=kind][value=verbal]")).to_be_checked()
+    tab_to(page, "#id_account")
+    page.keyboard.type("厂房起火, 明火已扑灭, 一人轻伤")
+    tab_to(page, "button[value=file]")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{live_server.url}/reports/**")
+    expect(page.locator("h1")).to_have_text("报送成功")
+    expect(page.locator("#verdict")).to_contain_text("按时报送")
+    report = Report.objects.filed().get()
+    assert (report.kind, report.account) == ("verbal", "厂房起火, 明火已扑灭, 一人轻伤")
