@@ -51,8 +51,9 @@ AXE_OPTIONS = {
 
 @dataclass(frozen=True)
 class Row:
-    """One page as one role sees it: ``path`` from the world the test built, then ``then`` on the loaded page (choose
-    a report kind, send a form empty to see it redisplayed with its errors)."""
+    """One page as one role sees it (on a wall screen or desk, or on a ``phone``): ``path`` from the world the test
+    built, then ``then`` on the loaded page (choose a report kind, send a form empty to see it redisplayed with its
+    errors)."""
 
     name: str
     label: str
@@ -60,6 +61,7 @@ class Row:
     path: Callable[[dict], str]
     then: Callable[[Page], None] | None = field(default=None)
     status: int = 200
+    phone: bool = False
 
 
 def choose(kind: str) -> Callable[[Page], None]:
@@ -189,9 +191,17 @@ PAGES = [
         "sijing-officer",
         lambda w: f"/f/{filing_token(w['open'].pk)}",
     ),
+    Row(
+        "file-link",
+        "unit officer: filing form from the SMS link, on a phone",
+        "sijing-officer",
+        lambda w: f"/f/{filing_token(w['open'].pk)}",
+        phone=True,
+    ),
     Row("report", "unit officer: a filed report", "sijing-officer", lambda w: f"/reports/{w['filed'].pk}/"),
     Row("audit", "auditor: audit page", "auditor", lambda w: "/audit/"),
     Row("audit", "auditor: audit page, a period refused", "auditor", lambda w: "/audit/?since=2026-13-45", status=400),
+    Row("board", "district leader: board on a phone", "leader", lambda w: "/board/", phone=True),
     Row(
         "incident",
         "district leader: incident page",
@@ -348,19 +358,20 @@ def violations(page: Page, axe: Axe) -> list[str]:
 @pytest.mark.parametrize("language", ["zh-hans", "en"])
 def test_every_page_passes_axe_as_the_role_that_uses_it(browser, live_server, world, language):
     axe = Axe()
-    tabs: dict[str | None, Page] = {}
+    tabs: dict[tuple[str | None, bool], Page] = {}
     failures = []
     try:
         for row in PAGES:
-            if row.persona not in tabs:
-                context = browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 900})
+            if (row.persona, row.phone) not in tabs:
+                screen = {"width": 390, "height": 844} if row.phone else {"width": 1400, "height": 900}
+                context = browser.new_context(locale="zh-CN", viewport=screen, is_mobile=row.phone)
                 context.set_default_timeout(15_000)
                 context.add_cookies([{"name": "django_language", "value": language, "url": live_server.url}])
                 tab = context.new_page()
                 if row.persona is not None:
                     login(tab, live_server, row.persona)
-                tabs[row.persona] = tab
-            page = tabs[row.persona]
+                tabs[row.persona, row.phone] = tab
+            page = tabs[row.persona, row.phone]
             response = page.goto(live_server.url + row.path(world))
             assert response is not None and response.status == row.status, (
                 f"{row.label}: {response and response.status}"
