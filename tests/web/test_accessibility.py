@@ -291,7 +291,8 @@ def world(units, duty_room, sijing_officer, auditor, leader):
 #: Rules of our own, run in the page, for what axe does not check: an error shown for a field is read with it (the
 #: field, or the group of boxes it belongs to, is described by the error and marked invalid); a form-wide error is an
 #: alert instead; every id an aria-describedby or aria-labelledby names is on the page (axe only calls a missing one
-#: "needs review"). Each breach is one readable line.
+#: "needs review"); the language switch names each language in itself, marked with its lang (WCAG 3.1.2: "English"
+#: on a Chinese page is read as English). Each breach is one readable line.
 OWN_RULES = """() => {
   const found = [];
   const name = (el) => el.id ? `#${el.id}` : `${el.tagName.toLowerCase()}[name=${el.getAttribute("name")}]`;
@@ -316,6 +317,10 @@ OWN_RULES = """() => {
     ["aria-describedby", "aria-labelledby"].forEach((attr) => refs(el, attr).forEach((id) => {
       if (!document.getElementById(id)) { found.push(`aria-reference: ${name(el)} ${attr} names no element #${id}`); }
     }));
+  });
+  document.querySelectorAll("form.lang option").forEach((option) => {
+    const lang = option.value === "en" ? "en" : "zh-Hans";
+    if (option.lang !== lang) { found.push(`language-of-parts: "${option.textContent}" is not marked lang="${lang}"`); }
   });
   return found;
 }"""
