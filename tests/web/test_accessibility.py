@@ -113,6 +113,25 @@ def upload_roster(*rows: tuple) -> Callable[[Page], None]:
 
 TOMORROW = (timezone.localdate() + timedelta(days=1)).isoformat()
 
+
+def refuse_not_required(page: Page) -> None:
+    """Mark the first obligation not required, with no reason: the incident page comes back with the error."""
+    row = page.locator("#incident-obligations tbody tr").first
+    row.locator("summary").click()
+    row.locator("form[action$='/not-required/'] button").click()
+    page.wait_for_load_state()
+    expect(page.locator("#incident-obligations .field-error").first).to_be_visible()
+
+
+def refuse_signal_link(page: Page) -> None:
+    """Link the waiting signal to an incident that does not exist: the inbox comes back with the error."""
+    form = page.locator("#signals form[action$='/link/']").first
+    form.locator("input[name=incident]").fill("SJ-1999-000001")
+    form.locator("button").click()
+    page.wait_for_load_state()
+    expect(page.locator("#signals .field-error").first).to_be_visible()
+
+
 #: Every page of the web UI (``reporting.web.urls``) as the role that uses it.
 PAGES = [
     Row("login", "login page, signed out", None, lambda w: "/login/"),
@@ -134,7 +153,15 @@ PAGES = [
         status=400,
     ),
     Row("incident", "duty room: incident page", "duty", lambda w: f"/incidents/{w['filed'].obligation.incident_id}/"),
+    Row(
+        "incident",
+        "duty room: incident page, an action refused",
+        "duty",
+        lambda w: f"/incidents/{w['open'].incident_id}/",
+        refuse_not_required,
+    ),
     Row("signals", "duty room: signals inbox", "duty", lambda w: "/signals/?show=all"),
+    Row("signals", "duty room: signals inbox, a link refused", "duty", lambda w: "/signals/", refuse_signal_link),
     Row("roster", "duty room: roster overview", "duty", lambda w: "/roster/"),
     Row("roster-unit", "duty room: a unit's roster (week view, add form)", "duty", lambda w: "/roster/sijing/"),
     Row(
