@@ -18,12 +18,15 @@ from django.utils import timezone
 from openpyxl import Workbook
 from playwright.sync_api import Page, expect
 
-from reporting import report_services, signal_services
+from reporting import report_services
 from reporting.findings_services import finding_roster_gap_record
 from reporting.links import filing_token
-from reporting.models import Contact, ContactRole, Report, Shift
+from reporting.models import Report
 from reporting.web import urls as web_urls
 from tests.web.conftest import WRITTEN, login, open_incident
+from tests.web.test_leaders_pages import safety_leader  # noqa: F401 (a fixture, asked for by name)
+from tests.web.test_roster_pages import shift
+from tests.web.test_signal_pages import make_signal
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("transactional_db")]
 
@@ -265,7 +268,7 @@ def test_every_page_of_the_url_conf_has_a_row_or_a_reason():
 
 
 @pytest.fixture
-def world(units, duty_room, sijing_officer, auditor, leader):
+def world(request, units, duty_room, sijing_officer, auditor, leader):
     """An open obligation (the filing form), one with a written report filed (the report and incident pages), a
     signal, a shift, a person and a district leader, and a finding for the audit page."""
     now = timezone.now()
@@ -280,39 +283,13 @@ def world(units, duty_room, sijing_officer, auditor, leader):
     filed = report_services.report_create(
         obligation=done, kind="written", actor=sijing_officer, now=now, **WRITTEN, occurred_at=done.incident.occurred_at
     )
-    signal_services.signal_ingest(
-        actor=None,
-        now=now,
-        source="110",
-        external_id="A-778",
-        received_at=now - timedelta(minutes=7),
-        delivered_to=units["sijing"],
-        delivered_at=now - timedelta(minutes=6),
-        domain="production_safety",
-        summary="泗泾镇某厂房冒烟",
-        location="泗泾镇某路1号",
-        deaths=0,
-        injuries=1,
-    )
-    Shift.objects.create(
-        unit=units["sijing"],
-        contact=sijing_officer.contact,
-        role=ContactRole.DUTY_OFFICER,
-        starts_at=now - timedelta(hours=2),
-        ends_at=now + timedelta(hours=22),
-    )
-    district_leader = Contact.objects.create(
-        unit=units["qfb"],
-        name="区领导甲",
-        phone="+8613800000400",
-        role=ContactRole.DISTRICT_LEADER,
-        portfolio=["production_safety"],
-    )
+    make_signal(units)
+    shift(units["sijing"], sijing_officer.contact, now - timedelta(hours=2))
     finding_roster_gap_record(
         unit=units["sijing"], at=now - timedelta(hours=4), obligation=done, detail={"step": "verbal_overdue"}
     )
-    assert isinstance(filed, Report)
-    return {"open": open_, "filed": filed, "person": sijing_officer.contact, "leader": district_leader}
+    leader_contact = request.getfixturevalue("safety_leader")
+    return {"open": open_, "filed": filed, "person": sijing_officer.contact, "leader": leader_contact}
 
 
 #: Rules of our own, run in the page, for what axe does not check: an error shown for a field is read with it (the
