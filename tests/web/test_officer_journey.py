@@ -116,7 +116,7 @@ def test_a_written_report_filed_meanwhile_by_the_duty_room_is_not_filed_again_an
     response = client.post(url, post)
     assert response.status_code == 409
     html = response.content.decode()
-    kind_errors = text(" ".join(re.findall(r'class="field-error">(.*?)</p>', html, re.S)))
+    kind_errors = text(" ".join(re.findall(r'class="field-error"[^>]*>(.*?)</p>', html, re.S)))
     assert f"书面报已由 duty 于 {local_short(filed.filed_at)} 报送" in kind_errors and "续报" in kind_errors
     assert "选择一个有效的选项" not in html
     assert "我这边写的经过</textarea>" in html

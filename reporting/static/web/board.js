@@ -20,6 +20,14 @@
     if (el) { el.textContent = value; }
   }
 
+  // The rows change silently for a screen reader: a polite live region says the new counts, only when they change.
+  var announce = document.getElementById("board-announce");
+  function counts(open, overdue, alarm) {
+    return announce.dataset.says.replace("{open}", open).replace("{overdue}", overdue).replace("{alarm}", alarm);
+  }
+  function shown(id) { return document.getElementById(id).textContent; }
+  var said = counts(shown("count-open"), shown("count-overdue"), shown("count-alarm"));
+
   var etag = table.dataset.etag || null;  // the page's own rows: the first poll need not send them again
 
   // The wall screen's pages: which rows fit under the pinned ones is measured (a page ends on a whole row, whatever
@@ -108,6 +116,8 @@
     text("count-signals", data.signals_waiting);
     text("count-short", data.units_short);
     document.body.classList.toggle("has-alarm", data.alarm_count > 0);
+    var now = counts(data.open_count, data.overdue_count, data.alarm_count);
+    if (now !== said) { announce.textContent = now; said = now; }
     relayout();
   }
 
