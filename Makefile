@@ -94,6 +94,8 @@ bench: venv services tools
 	$(BIN)/python -m bench sweep_lag
 	$(BIN)/python -m bench api_filing
 	$(BIN)/python -m bench audit_stats
+	$(BIN)/python -m bench board --rows 300
+	$(BIN)/python -m bench burst --deadlines 1000 10000 --window 30
 
 clean:
 	rm -rf $(VENV) .prism var staticfiles
