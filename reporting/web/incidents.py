@@ -36,6 +36,7 @@ from reporting.web.forms import (
     IncidentEditForm,
     IncidentForm,
     NotRequiredForm,
+    RestoreForm,
     UnitClockForm,
     add_domain_errors,
     error_summary,
@@ -160,6 +161,12 @@ def render_incident(request, incident: Incident, *, failed: dict | None = None, 
                     failed["form"]
                     if mine and failed["action"] == "not_required"
                     else NotRequiredForm(auto_id=f"nr{obligation.pk}_%s")
+                )
+            if obligation.not_required_at is not None:
+                row["restore_form"] = (
+                    failed["form"]
+                    if mine and failed["action"] == "restore"
+                    else RestoreForm(auto_id=f"rs{obligation.pk}_%s")
                 )
             # A correction is allowed after filing too: it moves pending clocks only (SPEC rule 4). The relay
             # clock runs from the duty room's first report, not from a first-known time.

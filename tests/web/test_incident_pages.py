@@ -299,6 +299,7 @@ def test_unit_staff_and_readers_cannot_act(client, incident, sijing_officer, lea
         add = {"unit": "police", "first_known_at": _earlier(5), "channel": "110"}
         assert client.post(f"/incidents/{incident.pk}/units/", add).status_code == 404
         assert client.post(f"/obligations/{obligation.pk}/not-required/", {"reason": "x"}).status_code == 404
+        assert client.post(f"/obligations/{obligation.pk}/restore/", {"reason": "x"}).status_code == 404
         correction = {"first_known_at": _earlier(8), "reason": "x"}
         assert client.post(f"/obligations/{obligation.pk}/first-known/", correction).status_code == 404
         assert written_counts() == before
@@ -342,6 +343,52 @@ def test_not_required_needs_a_reason_and_a_pending_clock(client, incident, duty_
     assert response.status_code == 409
     obligation.refresh_from_db()
     assert obligation.written_state == DeadlineState.ON_TIME
+
+
+def test_duty_room_restores_an_obligation_marked_by_mistake(client, incident, duty_room, sijing_officer):
+    """撤销无需报送 where the mark shows: the clocks run again on their original due times, the timeline says who
+    undid which mark and why, and the 填报 button is back."""
+    obligation = incident.obligations.get()
+    due = (obligation.verbal_due_at, obligation.written_due_at)
+    client.force_login(duty_room)
+    assert (
+        'action="/obligations/' + str(obligation.pk) + '/restore/"'
+        not in client.get(f"/incidents/{incident.pk}/").content.decode()
+    )  # nothing to undo yet
+    client.post(f"/obligations/{obligation.pk}/not-required/", {"reason": "误派单位"})
+    page = client.get(f"/incidents/{incident.pk}/").content.decode()
+    assert f'action="/obligations/{obligation.pk}/restore/"' in page
+    response = client.post(f"/obligations/{obligation.pk}/restore/", {"reason": "单位派对了"})
+    assert response.status_code == 302
+    obligation.refresh_from_db()
+    assert (obligation.verbal_state, obligation.written_state) == (DeadlineState.PENDING,) * 2
+    assert (obligation.verbal_due_at, obligation.written_due_at) == due
+    page = client.get(response["Location"])
+    html = page.content.decode()
+    assert page.context["rows"][0]["may_file"] is True
+    assert f'action="/obligations/{obligation.pk}/restore/"' not in html
+    [restored] = [e for e in page.context["timeline"] if e["kind"] == "obligation_restored"]
+    assert "撤销无需报送" in restored["label"]
+    assert "单位派对了" in restored["summary"] and "误派单位" in restored["summary"]
+    assert restored["actor"] == duty_room.username
+    client.force_login(sijing_officer)  # the unit sees its own obligation's restore
+    assert "单位派对了" in client.get(f"/incidents/{incident.pk}/").content.decode()
+
+
+def test_restore_needs_a_reason_and_a_mark(client, incident, duty_room):
+    obligation = incident.obligations.get()
+    client.force_login(duty_room)
+    response = client.post(f"/obligations/{obligation.pk}/restore/", {"reason": "单位派对了"})
+    assert response.status_code == 409  # not marked: nothing to undo
+    client.post(f"/obligations/{obligation.pk}/not-required/", {"reason": "误派单位"})
+    for reason in ("", "  ", "长" * 2001):
+        response = client.post(f"/obligations/{obligation.pk}/restore/", {"reason": reason})
+        assert response.status_code == 400
+        assert "reason" in response.context["rows"][0]["restore_form"].errors
+        assert response.context["rows"][0]["actions_open"] is True
+    obligation.refresh_from_db()
+    assert obligation.is_not_required
+    assert not AuditEvent.objects.filter(kind="obligation_restored").exists()
 
 
 def test_duty_room_corrects_a_first_known_time(client, incident, duty_room):
