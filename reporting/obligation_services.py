@@ -11,7 +11,7 @@ from reporting import deadlines, hooks
 from reporting.auditlog import audited, event_append
 from reporting.errors import ConflictError, DomainError
 from reporting.models import DeadlineBreach, DeadlineState, Obligation, ObligationKind, Report, ReportKind, Signal
-from reporting.services import _clock, _delivery_evidence, _domain_error, _rearm, actor_name
+from reporting.services import _clock, _decide_by_report, _delivery_evidence, _domain_error, _rearm, actor_name
 
 #: The reports that decide a clock (``deadlines.apply_filing``); follow-up and final reports change none.
 FILING_KINDS = (ReportKind.VERBAL, ReportKind.WRITTEN)
@@ -149,15 +149,9 @@ def obligation_restore(*, obligation: Obligation, reason: str, actor, now: datet
         obligation.verbal_state = DeadlineState.PENDING
     if obligation.written_state == DeadlineState.NOT_REQUIRED:
         obligation.written_state = DeadlineState.PENDING
-    for report in Report.objects.filed().filter(obligation=obligation, kind__in=FILING_KINDS).order_by("counted_at"):
-        before = _clock(obligation)
-        after = deadlines.apply_filing(before, kind=report.kind, counted_at=report.counted_at)
-        obligation.verbal_state, obligation.verbal_filed_at = after.verbal_state, after.verbal_filed_at
-        obligation.written_state, obligation.written_filed_at = after.written_state, after.written_filed_at
-        if before.verbal_state == DeadlineState.PENDING and after.verbal_state != DeadlineState.PENDING:
-            obligation.verbal_report = report
-        if before.written_state == DeadlineState.PENDING and after.written_state != DeadlineState.PENDING:
-            obligation.written_report = report
+    filed = Report.objects.filed().filter(obligation=obligation, kind__in=FILING_KINDS)
+    for report in filed.order_by("counted_at", "id"):
+        _decide_by_report(obligation, report, report.counted_at)
     obligation.not_required_reason = ""
     obligation.not_required_by = None
     obligation.not_required_at = None
