@@ -53,6 +53,13 @@ def not_required_marks(
         )
         .order_by("-not_required_at", "-id")
     )
+    return _first_known_in(qs, since=since, until=until, unit=unit)
+
+
+def _first_known_in(
+    qs: QuerySet[Obligation], *, since: datetime | None, until: datetime | None, unit: Unit | None
+) -> QuerySet[Obligation]:
+    """The obligations of ``qs`` first known in the period, of ``unit`` when given."""
     if unit is not None:
         qs = qs.filter(unit=unit)
     if since is not None:
@@ -166,13 +173,9 @@ def obligation_restores(
     the period (of ``unit`` when given), newest first; exercises left out. Two queries.
 
     A restore moves no first-known time, so the period is that of the obligation as it is now, in SQL."""
-    obligations = Obligation.objects.filter(incident__exercise=False)
-    if unit is not None:
-        obligations = obligations.filter(unit=unit)
-    if since is not None:
-        obligations = obligations.filter(first_known_at__gte=since)
-    if until is not None:
-        obligations = obligations.filter(first_known_at__lt=until)
+    obligations = _first_known_in(
+        Obligation.objects.filter(incident__exercise=False), since=since, until=until, unit=unit
+    )
     # ``object_id`` is text: compare it with the obligation ids as text.
     ids = obligations.annotate(text_id=Cast("pk", CharField())).values("text_id")
     events = list(

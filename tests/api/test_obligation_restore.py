@@ -3,33 +3,19 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 from django.utils import timezone
 
-from reporting import obligation_services, services
+from reporting import obligation_services
 from reporting.models import AuditEvent
 from tests.api.conftest import V1
 
 
 @pytest.fixture
-def marked(units, duty_room):
+def marked(chedun_incident, duty_room):
     """A 车墩镇 obligation added by mistake and marked not required."""
-    now = timezone.now()
-    incident = services.incident_create(
-        actor=duty_room,
-        now=now,
-        title="车墩镇某仓库火灾",
-        domain="production_safety",
-        occurred_at=now - timedelta(minutes=20),
-        location="车墩镇某路2号",
-        summary="",
-        units=[{"unit": units["chedun"], "first_known_at": now - timedelta(minutes=10), "channel": "self"}],
-    )
-    obligation = incident.obligations.get()
     return obligation_services.obligation_mark_not_required(
-        obligation=obligation, reason="误派单位", actor=duty_room, now=now
+        obligation=chedun_incident.obligations.get(), reason="误派单位", actor=duty_room, now=timezone.now()
     )
 
 
