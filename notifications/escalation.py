@@ -21,7 +21,7 @@ Timing contract (SPEC "Escalation" and rule 2, the inclusive deadline):
   longer a candidate for ``next_action_at``.
 - Repeats: repeat ``n`` (1..``repeat_max``) of a step is at ``time + n * repeat_every``; it goes to the step's
   audience on ``repeat_channels``. After an outage only the latest due repeat is sent (catch-up sends one message,
-  not four).
+  not four); a step not sent yet is sent alone, without its due repeats (``due_steps``).
 """
 
 from __future__ import annotations
@@ -171,6 +171,9 @@ def due_steps(
     """The moments to send at ``now``: reached, still live, and not already ``fired`` ((key, repeat) pairs).
 
     Of several due repeats of one step only the latest is returned, and none at or below a repeat already fired.
+    A step whose own message is due and not yet fired supersedes its due repeats: a clock that becomes overdue
+    long after its due time (a not-required mark undone, an obligation opened late) gets the step's message once,
+    not the message and a repeat in the same breath; the next repeat follows at its normal time.
     """
     fired = set(fired)
     result: dict[tuple[str, bool], PlannedStep] = {}
@@ -186,6 +189,9 @@ def due_steps(
         slot = (moment.key, moment.is_repeat)
         if slot not in result or moment.repeat > result[slot].repeat:
             result[slot] = moment
+    for key, is_repeat in list(result):
+        if is_repeat and (key, False) in result:
+            del result[(key, True)]
     return sorted(result.values(), key=lambda m: (m.at, m.key, m.repeat))
 
 

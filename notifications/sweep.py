@@ -214,12 +214,14 @@ def _without_acknowledged(contacts: list[Contact], *, obligation: Obligation, pl
     )
     if deadline == "verbal":
         # A verbal message folded into a written one (``merge_same_moment``) was acknowledged with the message that
-        # carried it: the person replied to the one SMS they got at that moment.
+        # carried it: the person replied to the one SMS they got at that moment, written in the same tick (the same
+        # ``created_at``; not always the same ``scheduled_for``: a catch-up folds the verbal step's own message,
+        # planned at the verbal due, into the written one).
         carrier_acked = Notification.objects.filter(
             obligation=obligation,
             recipient_id=OuterRef("recipient_id"),
             channel=OuterRef("channel"),
-            scheduled_for=OuterRef("scheduled_for"),
+            created_at=OuterRef("created_at"),
             status=NotificationStatus.ACKNOWLEDGED,
         ).exclude(step__in=keys)
         acked |= set(

@@ -7,6 +7,8 @@ time, ``[since, until)``, either bound open.
 
 - A not-required mark is listed in the period of its obligation's first-known time: exactly the obligations that
   period's figures leave out.
+- A restore (a mark undone, 撤销无需报送) is listed like a mark, in the period of its obligation's first-known time,
+  with the mark it undid: the mark's own fields are cleared by the restore, so this is where auditors see both.
 - A correction is listed in the period of the first-known time before it *and* in that of the time after it: it can
   move an obligation out of one period's figures into another's, and the auditors of both must see it.
 """
@@ -25,6 +27,8 @@ from reporting.models import AuditEvent, Incident, Obligation, Unit
 
 #: The audit event ``reporting.obligation_services.obligation_correct_first_known`` appends.
 CORRECTION_EVENT = "first_known_corrected"
+#: The audit event ``reporting.obligation_services.obligation_restore`` appends (撤销无需报送).
+RESTORE_EVENT = "obligation_restored"
 
 
 def _in_period(at: datetime, since: datetime | None, until: datetime | None) -> bool:
@@ -49,6 +53,13 @@ def not_required_marks(
         )
         .order_by("-not_required_at", "-id")
     )
+    return _first_known_in(qs, since=since, until=until, unit=unit)
+
+
+def _first_known_in(
+    qs: QuerySet[Obligation], *, since: datetime | None, until: datetime | None, unit: Unit | None
+) -> QuerySet[Obligation]:
+    """The obligations of ``qs`` first known in the period, of ``unit`` when given."""
     if unit is not None:
         qs = qs.filter(unit=unit)
     if since is not None:
@@ -138,3 +149,60 @@ def first_known_corrections(
             )
         )
     return corrections
+
+
+@dataclass(frozen=True)
+class Restore:
+    """One not-required mark undone (撤销无需报送), as the audit event recorded it: the restore and the mark."""
+
+    event_id: int
+    at: datetime
+    actor: str
+    reason: str
+    incident: Incident
+    obligation: Obligation
+    mark_reason: str
+    marked_by: str
+    marked_at: datetime | None
+
+
+def obligation_restores(
+    *, since: datetime | None = None, until: datetime | None = None, unit: Unit | None = None
+) -> list[Restore]:
+    """Not-required marks undone (audit events ``obligation_restored``) of obligations whose first-known time is in
+    the period (of ``unit`` when given), newest first; exercises left out. Two queries.
+
+    A restore moves no first-known time, so the period is that of the obligation as it is now, in SQL."""
+    obligations = _first_known_in(
+        Obligation.objects.filter(incident__exercise=False), since=since, until=until, unit=unit
+    )
+    # ``object_id`` is text: compare it with the obligation ids as text.
+    ids = obligations.annotate(text_id=Cast("pk", CharField())).values("text_id")
+    events = list(
+        AuditEvent.objects.filter(
+            kind=RESTORE_EVENT, object_type="obligation", incident__isnull=False, object_id__in=ids
+        )
+        .select_related("incident")
+        .order_by("-at", "-id")
+    )
+    found = Obligation.objects.select_related("unit").in_bulk([int(e.object_id) for e in events])
+    restores = []
+    for event in events:
+        detail = event.detail if isinstance(event.detail, dict) else {}
+        obligation = found.get(int(event.object_id))
+        if obligation is None:
+            continue
+        restores.append(
+            Restore(
+                event_id=event.pk,
+                at=event.at,
+                actor=event.actor,
+                reason=str(detail.get("reason") or ""),
+                incident=event.incident,
+                obligation=obligation,
+                mark_reason=str(detail.get("mark_reason") or ""),
+                marked_by=str(detail.get("marked_by") or ""),
+                marked_at=_time(detail, "marked_at"),
+            )
+        )
+    return restores

@@ -10,8 +10,11 @@ from datetime import datetime
 from reporting import deadlines, hooks
 from reporting.auditlog import audited, event_append
 from reporting.errors import ConflictError, DomainError
-from reporting.models import DeadlineBreach, DeadlineState, Obligation, ObligationKind, Signal
-from reporting.services import _clock, _delivery_evidence, _domain_error, _rearm, actor_name
+from reporting.models import DeadlineBreach, DeadlineState, Obligation, ObligationKind, Report, ReportKind, Signal
+from reporting.services import _clock, _decide_by_report, _delivery_evidence, _domain_error, _rearm, actor_name
+
+#: The reports that decide a clock (``deadlines.apply_filing``); follow-up and final reports change none.
+FILING_KINDS = (ReportKind.VERBAL, ReportKind.WRITTEN)
 
 
 @audited
@@ -115,6 +118,58 @@ def obligation_mark_not_required(*, obligation: Obligation, reason: str, actor, 
         incident=obligation.incident,
         obj=obligation,
         detail={"unit": obligation.unit.code, "reason": obligation.not_required_reason},
+    )
+    hooks.obligation_changed.send(sender=Obligation, obligation=obligation, now=now)
+    return obligation
+
+
+@audited
+def obligation_restore(*, obligation: Obligation, reason: str, actor, now: datetime) -> Obligation:
+    """Undo a not-required mark made by mistake (撤销无需报送): the clocks the mark stopped are pending again with
+    their original due times, never moved, so a due time passed meanwhile is overdue at once and the chasing resumes
+    (``next_action_at`` re-armed; ``notifications.escalation.due_steps`` sends the current step, not every step
+    missed). A verbal or written report filed while marked counts as of its counted time, as if filed on the live
+    clock (``deadlines.apply_filing``). The mark itself stays in the audit log: the ``obligation_restored`` event
+    carries its reason, who made it and when, which the auditors' 更正与无需报送 section lists."""
+    if not reason or not reason.strip():
+        raise DomainError({"reason": ["必须说明原因 (a reason is required)"]})
+    obligation = (
+        Obligation.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("incident", "unit", "not_required_by")
+        .get(pk=obligation.pk)
+    )
+    if obligation.not_required_at is None:
+        raise ConflictError("该义务未被标记为无需报送 (this obligation is not marked not required)")
+    mark = {
+        "mark_reason": obligation.not_required_reason,
+        "marked_by": obligation.not_required_by.username if obligation.not_required_by_id else "",
+        "marked_at": obligation.not_required_at,
+    }
+    if obligation.verbal_state == DeadlineState.NOT_REQUIRED:
+        obligation.verbal_state = DeadlineState.PENDING
+    if obligation.written_state == DeadlineState.NOT_REQUIRED:
+        obligation.written_state = DeadlineState.PENDING
+    filed = Report.objects.filed().filter(obligation=obligation, kind__in=FILING_KINDS)
+    for report in filed.order_by("counted_at", "id"):
+        _decide_by_report(obligation, report, report.counted_at)
+    obligation.not_required_reason = ""
+    obligation.not_required_by = None
+    obligation.not_required_at = None
+    _rearm(obligation)
+    obligation.save()
+    event_append(
+        at=now,
+        kind="obligation_restored",
+        actor=actor_name(actor),
+        incident=obligation.incident,
+        obj=obligation,
+        detail={
+            "unit": obligation.unit.code,
+            "reason": reason.strip(),
+            **mark,
+            "verbal_state": obligation.verbal_state,
+            "written_state": obligation.written_state,
+        },
     )
     hooks.obligation_changed.send(sender=Obligation, obligation=obligation, now=now)
     return obligation

@@ -15,12 +15,12 @@ from django.db.models import Max
 from reporting import deadlines, elements, hooks
 from reporting.auditlog import audited, event_append
 from reporting.errors import ConflictError, DomainError, MissingElementsError
-from reporting.models import DeadlineState, Incident, Obligation, RefusedReport, Report, ReportKind, Role
+from reporting.models import Incident, Obligation, RefusedReport, Report, ReportKind, Role
 from reporting.services import (
     FIGURES,
     _check_figures,
     _check_serious_injuries,
-    _clock,
+    _decide_by_report,
     _domain_error,
     _rearm,
     actor_name,
@@ -244,15 +244,8 @@ def _file(*, report: Report, actor, now: datetime) -> Report:
             on_time=report.on_time,
             delay_seconds=report.delay_seconds,
         )
-    before = _clock(obligation)
-    after = deadlines.apply_filing(before, kind=report.kind, counted_at=counted)
-    if after != before:
-        obligation.verbal_state, obligation.verbal_filed_at = after.verbal_state, after.verbal_filed_at
-        obligation.written_state, obligation.written_filed_at = after.written_state, after.written_filed_at
-        if before.verbal_state == DeadlineState.PENDING and after.verbal_state != DeadlineState.PENDING:
-            obligation.verbal_report = report
-        if before.written_state == DeadlineState.PENDING and after.written_state != DeadlineState.PENDING:
-            obligation.written_report = report
+    decided = _decide_by_report(obligation, report, counted)
+    if decided:
         _rearm(obligation)
         obligation.save(
             update_fields=[
@@ -287,7 +280,7 @@ def _file(*, report: Report, actor, now: datetime) -> Report:
     )
     _apply_report_figures(report=report, incident=obligation.incident, actor=actor, now=now)
     hooks.report_filed.send(sender=Report, report=report, now=now)
-    if after != before:
+    if decided:
         hooks.obligation_changed.send(sender=Obligation, obligation=obligation, now=now)
     return report
 

@@ -104,6 +104,7 @@ STAFF_TIMELINE = {
     "incident_changed": STAFF_SEES_INCIDENT,
     "obligation_created": STAFF_SEES_OWN_OBLIGATION,
     "obligation_not_required": STAFF_SEES_OWN_OBLIGATION,
+    "obligation_restored": STAFF_SEES_OWN_OBLIGATION,
     "first_known_corrected": STAFF_SEES_OWN_OBLIGATION,
     "first_known_evidence": STAFF_SEES_OWN_OBLIGATION,
     "city_report_recorded": STAFF_SEES_OWN_OBLIGATION,

@@ -121,6 +121,22 @@ def _rearm(obligation: Obligation) -> None:
         obligation.next_action_at = nxt
 
 
+def _decide_by_report(obligation: Obligation, report, counted_at: datetime) -> bool:
+    """Apply a filed verbal or written report to the obligation's clocks (``deadlines.apply_filing``), linking it
+    as the report that decided each clock it discharges. Unsaved; True when a clock changed."""
+    before = _clock(obligation)
+    after = deadlines.apply_filing(before, kind=report.kind, counted_at=counted_at)
+    if after == before:
+        return False
+    obligation.verbal_state, obligation.verbal_filed_at = after.verbal_state, after.verbal_filed_at
+    obligation.written_state, obligation.written_filed_at = after.written_state, after.written_filed_at
+    if before.verbal_state == deadlines.PENDING and after.verbal_state != deadlines.PENDING:
+        obligation.verbal_report = report
+    if before.written_state == deadlines.PENDING and after.written_state != deadlines.PENDING:
+        obligation.written_report = report
+    return True
+
+
 def _clock(obligation: Obligation) -> deadlines.ClockState:
     return deadlines.ClockState(
         verbal_due_at=obligation.verbal_due_at,

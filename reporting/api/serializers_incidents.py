@@ -234,6 +234,10 @@ class NotRequiredInput(Serializer):
     reason = text_field(2000)
 
 
+class RestoreInput(NotRequiredInput):
+    """撤销无需报送: why the mark was a mistake (kept in the audit log with the mark's own reason)."""
+
+
 class CityReportInput(Serializer):
     reported_at = AwareDateTimeField()
 

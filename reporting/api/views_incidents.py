@@ -36,6 +36,7 @@ from reporting.api.serializers_incidents import (
     ObligationSerializer,
     ReportCreateInput,
     ReportSerializer,
+    RestoreInput,
     SignalInput,
     SignalLinkInput,
     SignalSerializer,
@@ -154,6 +155,7 @@ class ObligationViewSet(ReadMixin, ApiViewSet):
         "list": READERS,
         "retrieve": READERS,
         "not_required": DUTY,
+        "restore": DUTY,
         "first_known": DUTY,
         "city_report": OPERATORS,
     }
@@ -173,6 +175,27 @@ class ObligationViewSet(ReadMixin, ApiViewSet):
         data = _valid(NotRequiredInput, request.data)
         return self._out(
             obligation_services.obligation_mark_not_required(
+                obligation=obligation, reason=data["reason"], actor=request.user, now=self.now
+            )
+        )
+
+    @extend_schema(
+        summary="撤销无需报送 (duty room), 须说明原因",
+        description=(
+            "Undo a not-required mark made by mistake: the clocks it stopped are pending again with their original "
+            "due times (overdue at once if a due time has passed; the chasing resumes from the current step). A "
+            "report filed while marked counts as of its counted time. 409 when the obligation is not marked not "
+            "required; 400 for a missing, blank or overlong reason."
+        ),
+        request=RestoreInput,
+        responses=ObligationSerializer,
+    )
+    @action(detail=True, methods=["post"], url_path="restore", filterset_class=None)
+    def restore(self, request, *args, **kwargs):
+        obligation = self.get_object()
+        data = _valid(RestoreInput, request.data)
+        return self._out(
+            obligation_services.obligation_restore(
                 obligation=obligation, reason=data["reason"], actor=request.user, now=self.now
             )
         )

@@ -294,6 +294,7 @@ def _audit_context(request) -> dict:
             }
         ),
         "marks": [_mark_row(o) for o in audit_selectors.not_required_marks(since=since, until=until, unit=unit)],
+        "restores": [_restore_row(r) for r in audit_selectors.obligation_restores(since=since, until=until, unit=unit)],
         "corrections": [
             _correction_row(c) for c in audit_selectors.first_known_corrections(since=since, until=until, unit=unit)
         ],
@@ -315,6 +316,21 @@ def _mark_row(obligation) -> dict:
         "first_known_at": local_short(obligation.first_known_at),
         "verbal_due_at": local_short(obligation.verbal_due_at),
         "after_verbal_due": obligation.marked_after_verbal_due,
+    }
+
+
+def _restore_row(restore: audit_selectors.Restore) -> dict:
+    return {
+        "restore": restore,
+        "incident": restore.incident,
+        "unit": restore.obligation.unit.label,
+        "first_known_at": local_short(restore.obligation.first_known_at),
+        "marked_at": local_short(restore.marked_at),
+        "marked_by": restore.marked_by,
+        "mark_reason": restore.mark_reason,
+        "at": local_short(restore.at),
+        "actor": restore.actor,
+        "reason": restore.reason,
     }
 
 

@@ -19,6 +19,7 @@ EVENT_LABELS = {
     "incident_changed": _("事件信息变更"),
     "obligation_created": _("责任单位开始计时"),
     "obligation_not_required": _("标记无需报送"),
+    "obligation_restored": _("撤销无需报送"),
     "first_known_corrected": _("更正首次知悉时间"),
     "first_known_evidence": _("知悉证据使计时提前"),
     "city_report_recorded": _("登记向市级报告时间"),

@@ -343,6 +343,12 @@ class NotRequiredForm(TextForm):
     reason = _text(_("原因"), 2000)
 
 
+class RestoreForm(TextForm):
+    """撤销无需报送: why the mark was a mistake; the stopped clocks are pending again with their original due times."""
+
+    reason = _text(_("撤销原因"), 2000)
+
+
 class FirstKnownForm(TextForm):
     """SPEC rule 4: correcting a first-known time; decided clocks keep their lateness, pending ones move."""
 

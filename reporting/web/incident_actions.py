@@ -1,6 +1,6 @@
 """The duty room's actions on an incident page (API: duty room), each a POST back to the page: add a responsible
-unit, mark an obligation not required, correct a first-known time, edit the incident's facts; and a vertical unit's
-city-level report time (its own staff or the duty room).
+unit, mark an obligation not required (and undo a mark made by mistake), correct a first-known time, edit the
+incident's facts; and a vertical unit's city-level report time (its own staff or the duty room).
 
 Every write goes through the domain services with the server's clock. A refused input shows the page again with the
 form in place, each message next to its field (400, 409 for a conflict), and writes nothing.
@@ -25,6 +25,7 @@ from reporting.web.forms import (
     FirstKnownForm,
     IncidentEditForm,
     NotRequiredForm,
+    RestoreForm,
     UnitClockForm,
     add_domain_errors,
 )
@@ -103,6 +104,22 @@ def obligation_not_required(request, obligation_id: int):
     return _act(
         request, obligation.incident, form, "not_required", write, obligation=obligation, done=_("已标记无需报送。")
     )
+
+
+@require_POST
+@login_required
+def obligation_restore(request, obligation_id: int):
+    """撤销无需报送: undo a mark made by mistake; the clocks it stopped run again on their original due times."""
+    obligation = _managed_obligation(request.user, obligation_id)
+    form = RestoreForm(request.POST, auto_id=f"rs{obligation.pk}_%s")
+
+    def write(data):
+        obligation_services.obligation_restore(
+            obligation=obligation, reason=data["reason"], actor=request.user, now=timezone.now()
+        )
+
+    done = _("已撤销无需报送, 计时恢复。")
+    return _act(request, obligation.incident, form, "restore", write, obligation=obligation, done=done)
 
 
 @require_POST

@@ -36,6 +36,7 @@ from reporting.web.forms import (
     IncidentEditForm,
     IncidentForm,
     NotRequiredForm,
+    RestoreForm,
     UnitClockForm,
     add_domain_errors,
     error_summary,
@@ -161,6 +162,12 @@ def render_incident(request, incident: Incident, *, failed: dict | None = None, 
                     if mine and failed["action"] == "not_required"
                     else NotRequiredForm(auto_id=f"nr{obligation.pk}_%s")
                 )
+            if obligation.not_required_at is not None:
+                row["restore_form"] = (
+                    failed["form"]
+                    if mine and failed["action"] == "restore"
+                    else RestoreForm(auto_id=f"rs{obligation.pk}_%s")
+                )
             # A correction is allowed after filing too: it moves pending clocks only (SPEC rule 4). The relay
             # clock runs from the duty room's first report, not from a first-known time.
             if obligation.kind == ObligationKind.REPORT:
@@ -221,9 +228,21 @@ def render_incident(request, incident: Incident, *, failed: dict | None = None, 
     # What each filed report says, oldest first: the page is where the readers (district leaders, auditors) read the
     # reports, having no filing form; drafts are the unit's own and are not shown.
     filed = reports_visible(request.user).filter(incident=incident).filed().order_by("counted_at", "id")
+    # The signals linked to the incident, its first-known evidence (SPEC rule 5): unit staff see those delivered to
+    # their unit, as /signals/ shows them. One query, the unit read with each signal.
+    linked = selectors.signal_list(user=request.user).filter(incident=incident).order_by("received_at", "id")
     context = {
         "incident": incident,
         "rows": rows,
+        "signals": [
+            {
+                "signal": s,
+                "received_at": local_short(s.received_at),
+                "delivered_at": local_short(s.delivered_at),
+                "unit": s.delivered_to.label if s.delivered_to_id else "",
+            }
+            for s in linked
+        ],
         "reports": [{"report": r, "label": report_label(r), "filed_at": local_short(r.counted_at)} for r in filed],
         "timeline": timeline,
         "occurred_at": local_short(incident.occurred_at),

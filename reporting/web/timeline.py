@@ -158,6 +158,15 @@ def _not_required(d, unit):
     return [unit, _("原因: %(reason)s") % {"reason": _quoted(d.get("reason", ""))}]
 
 
+def _restored(d, unit):
+    """obligation_restored: the restore's reason, then the mark it undid (its reason, who and when)."""
+    parts = [unit, _("原因: %(reason)s") % {"reason": _quoted(d.get("reason", ""))}]
+    mark = _("撤销的标记: %(reason)s") % {"reason": _quoted(d.get("mark_reason", ""))}
+    if d.get("marked_by") or d.get("marked_at"):
+        mark += _(" (%(by)s 于 %(at)s 标记)") % {"by": d.get("marked_by") or "—", "at": _time(d.get("marked_at"))}
+    return [*parts, mark]
+
+
 def _first_known(d, unit):
     before = (d.get("before") or {}).get("first_known_at") if isinstance(d.get("before"), dict) else d.get("before")
     after = (d.get("after") or {}).get("first_known_at") if isinstance(d.get("after"), dict) else d.get("after")
@@ -230,6 +239,7 @@ PHRASES: dict[str, Callable[[Mapping[str, Any], str], list[str]]] = {
     "incident_changed": _incident_changed,
     "obligation_created": _obligation_created,
     "obligation_not_required": _not_required,
+    "obligation_restored": _restored,
     "first_known_corrected": _first_known,
     "first_known_evidence": _first_known,
     "city_report_recorded": _city_report,

@@ -40,6 +40,7 @@ urlpatterns = [
     path(
         "obligations/<int:obligation_id>/not-required/", incident_actions.obligation_not_required, name="not-required"
     ),
+    path("obligations/<int:obligation_id>/restore/", incident_actions.obligation_restore, name="restore"),
     path("obligations/<int:obligation_id>/first-known/", incident_actions.obligation_first_known, name="first-known"),
     path("obligations/<int:obligation_id>/city-report/", incident_actions.obligation_city_report, name="city-report"),
     path("incidents/", incident_list.incident_list, name="incidents"),

@@ -55,6 +55,24 @@ def written_body(**over):
 
 
 @pytest.fixture
+def chedun_incident(units, duty_room):
+    """An incident of 车墩镇 alone, opened by the duty room, first known 10 minutes ago."""
+    from django.utils import timezone
+
+    now = timezone.now()
+    return services.incident_create(
+        actor=duty_room,
+        now=now,
+        title="车墩镇某仓库火灾",
+        domain="production_safety",
+        occurred_at=now - timedelta(minutes=20),
+        location="车墩镇某路2号",
+        summary="",
+        units=[{"unit": units["chedun"], "first_known_at": now - timedelta(minutes=10), "channel": "self"}],
+    )
+
+
+@pytest.fixture
 def world(units, sijing_officer, duty_room):
     """An incident of 泗泾镇 with a filed written report, a complete draft, a contact, a spare contact, a shift,
     a signal delivered to 泗泾镇 and a notification: one of each kind of object the API exposes."""

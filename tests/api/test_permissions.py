@@ -56,6 +56,7 @@ MATRIX = [
     ("get", "/obligations/", None, "401 200 200 200 200 200 403 200"),
     ("get", "/obligations/{obligation}/", None, "401 200 404 200 200 200 403 200"),
     ("post", "/obligations/{obligation}/not-required/", {}, "401 403 403 400 403 403 403 400"),
+    ("post", "/obligations/{obligation}/restore/", {}, "401 403 403 400 403 403 403 400"),
     ("post", "/obligations/{obligation}/city-report/", {}, "401 400 404 400 403 403 403 400"),
     ("post", "/obligations/{obligation}/first-known/", {}, "401 403 403 400 403 403 403 400"),
     # reports: append-only, so PUT/PATCH/DELETE are 405 for everyone who is authenticated

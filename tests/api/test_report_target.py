@@ -10,24 +10,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from reporting import services
 from reporting.models import Report
 from tests.api.conftest import V1, written_body
-
-
-@pytest.fixture
-def chedun_incident(units, duty_room):
-    now = timezone.now()
-    return services.incident_create(
-        actor=duty_room,
-        now=now,
-        title="车墩镇某仓库火灾",
-        domain="production_safety",
-        occurred_at=now - timedelta(minutes=20),
-        location="车墩镇某路2号",
-        summary="",
-        units=[{"unit": units["chedun"], "first_known_at": now - timedelta(minutes=10), "channel": "self"}],
-    )
 
 
 def post(client, incident_id, unit, **over):

@@ -156,7 +156,7 @@ def test_acknowledging_a_written_message_stops_the_verbal_repeats_folded_into_it
     officer = Notification.objects.filter(obligation=obligation, recipient=roster["officer"], channel="sms")
     officer.exclude(step="written_overdue").exclude(status="cancelled").update(status="failed")  # none acknowledged
     officer.filter(step="written_overdue").update(status="acknowledged")
-    assert officer.filter(step="verbal_overdue", repeat=2, status="cancelled").exists()  # folded at written due
+    assert officer.filter(step="verbal_overdue", repeat=0, status="cancelled").exists()  # folded at written due
 
     sweep_at(WRITTEN_DUE + timedelta(minutes=15, seconds=1))
     sweep_at(WRITTEN_DUE + timedelta(minutes=30, seconds=1))
@@ -212,6 +212,68 @@ def test_not_required_stops_the_sweep(units, roster, duty_room):
     assert obligation.next_action_at is None
     assert sweep_at(T0 + timedelta(hours=2)) == 0
     assert not Notification.objects.exists()
+
+
+def mark_and_restore(obligation, duty_room, *, marked, restored):
+    with freeze_time(marked):
+        obligation_services.obligation_mark_not_required(
+            obligation=obligation, reason="误派单位", actor=duty_room, now=marked
+        )
+    with freeze_time(restored):
+        obligation_services.obligation_restore(obligation=obligation, reason="派对了", actor=duty_room, now=restored)
+    obligation.refresh_from_db()
+
+
+def sms_per_person(obligation, **filters):
+    rows = Notification.objects.filter(obligation=obligation, channel="sms", **filters).exclude(status="cancelled")
+    counts = {}
+    for name in rows.values_list("recipient__name", flat=True):
+        counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def test_restored_before_the_verbal_due_is_chased_at_its_normal_steps(units, roster, duty_room):
+    with freeze_time(T0):
+        obligation = open_incident(units).obligations.get()
+    mark_and_restore(obligation, duty_room, marked=T0 + timedelta(minutes=5), restored=T0 + timedelta(minutes=15))
+    assert obligation.next_action_at == VERBAL_DUE - timedelta(minutes=10)
+    assert sweep_at(T0 + timedelta(minutes=19)) == 0
+    sweep_at(VERBAL_DUE - timedelta(minutes=10))
+    assert steps(obligation) == [("verbal_reminder", 0)]
+    sweep_at(VERBAL_DUE + timedelta(seconds=1))
+    assert steps(obligation) == [("verbal_overdue", 0), ("verbal_reminder", 0)]
+    assert DeadlineBreach.objects.get(obligation=obligation).due_at == VERBAL_DUE
+
+
+def test_restored_after_the_written_due_is_overdue_and_chased_from_now_not_in_a_burst(units, roster, duty_room):
+    """Restored 40 minutes after the written due: both deadlines are overdue at once (breaches dated to the due
+    times) and the chasing resumes at the current step. The overdue message and the escalation go now, once per
+    person and channel; the repeats that fell due while marked (verbal 1-3, written 1-2) are not sent in the same
+    breath, and the next one follows at its normal time."""
+    with freeze_time(T0):
+        obligation = open_incident(units).obligations.get()
+    restored = WRITTEN_DUE + timedelta(minutes=40)
+    mark_and_restore(obligation, duty_room, marked=T0 + timedelta(minutes=5), restored=restored)
+    assert obligation.next_action_at == restored  # due now: the sweep looks at once
+    assert sweep_at(restored + timedelta(seconds=1)) == 1
+    assert {(b.deadline, b.due_at) for b in DeadlineBreach.objects.filter(obligation=obligation)} == {
+        ("verbal", VERBAL_DUE),
+        ("written", WRITTEN_DUE),
+    }
+    assert set(sms_per_person(obligation).values()) == {1}  # one SMS per person, not a burst
+    assert sms_per_person(obligation, step="written_overdue") == {"张值班员": 1, "李值班长": 1, "赵带班": 1}
+    assert set(sms_per_person(obligation, step="written_escalate")) == {"孙镇长", "钱总值班员", "周总值班长"}
+    assert not Notification.objects.filter(obligation=obligation, repeat__gt=0).exclude(status="cancelled")
+    obligation.refresh_from_db()
+    assert obligation.next_action_at == WRITTEN_DUE + timedelta(minutes=45) + timedelta(microseconds=1)
+    assert sweep_at(WRITTEN_DUE + timedelta(minutes=44)) == 0
+    sweep_at(WRITTEN_DUE + timedelta(minutes=45, seconds=1))
+    assert sms_per_person(obligation, repeat__gt=0) == {"张值班员": 1, "李值班长": 1, "赵带班": 1}
+    assert set(
+        Notification.objects.filter(obligation=obligation, repeat__gt=0)
+        .exclude(status="cancelled")
+        .values_list("step", "repeat")
+    ) == {("written_overdue", 3)}
 
 
 def test_redrive_reenqueues_stale_pending_rows_once_per_interval(units, roster, django_capture_on_commit_callbacks):

@@ -175,3 +175,53 @@ def test_corrections_take_a_constant_number_of_queries(units, sijing_officer, du
     many = count(**PERIOD), count(unit=units["sijing"], **PERIOD)
     assert [rows for rows, _ in few] == [1, 1] and [rows for rows, _ in many] == [6, 6]
     assert [queries for _, queries in many] == [queries for _, queries in few] == [2, 2]
+
+
+def restore(obligation, at, actor, reason="单位派对了"):
+    with freeze_time(at):
+        return obligation_services.obligation_restore(obligation=obligation, reason=reason, actor=actor, now=at)
+
+
+def test_restores_list_the_mark_undone_by_period_and_unit_never_an_exercise(marks, units, duty_room):
+    """A restore clears the mark's own fields (the obligation counts again), so the mark leaves the list of marks
+    and shows with its restore: who undid it, when and why, and who had marked it, when and why."""
+    restore(marks["early"], T0 + timedelta(minutes=8), duty_room)
+    restore(marks["late"], T0 + timedelta(minutes=50), duty_room, reason="确属本单位")
+    restore(marks["exercise"], T0 + timedelta(minutes=8), duty_room)
+    restore(marks["earlier"], T0 + timedelta(minutes=8), duty_room)
+    assert [o.pk for o in audit_selectors.not_required_marks(**PERIOD)] == [marks["at_due"].pk]
+    listed = audit_selectors.obligation_restores(**PERIOD)
+    assert [r.obligation.pk for r in listed] == [marks["late"].pk, marks["early"].pk]
+    late = listed[0]
+    assert (late.actor, late.reason, late.at) == (duty_room.username, "确属本单位", T0 + timedelta(minutes=50))
+    assert (late.marked_by, late.mark_reason, late.marked_at) == (
+        duty_room.username,
+        "已由区应急局统一报送",
+        T0 + timedelta(minutes=45),
+    )
+    assert [r.obligation.pk for r in audit_selectors.obligation_restores(unit=units["chedun"], **PERIOD)] == [
+        marks["late"].pk
+    ]
+    earlier = {"since": T0 - timedelta(days=3), "until": T0 - timedelta(days=1)}
+    assert [r.obligation.pk for r in audit_selectors.obligation_restores(**earlier)] == [marks["earlier"].pk]
+
+
+def test_restores_take_a_constant_number_of_queries(units, sijing_officer, duty_room):
+    def count(**filters):
+        with CaptureQueriesContext(connection) as ctx:
+            listed = audit_selectors.obligation_restores(**filters)
+            rows = [(r.obligation.unit.label, r.incident.number) for r in listed]
+        return len(rows), len(ctx.captured_queries)
+
+    def marked_and_restored():
+        obligation = open_incident(units, sijing_officer).obligations.get()
+        mark(obligation, T0 + timedelta(minutes=5), duty_room)
+        restore(obligation, T0 + timedelta(minutes=6), duty_room)
+
+    marked_and_restored()
+    few = count(**PERIOD), count(unit=units["sijing"], **PERIOD)
+    for _ in range(4):
+        marked_and_restored()
+    many = count(**PERIOD), count(unit=units["sijing"], **PERIOD)
+    assert [rows for rows, _ in few] == [1, 1] and [rows for rows, _ in many] == [5, 5]
+    assert [queries for _, queries in many] == [queries for _, queries in few] == [2, 2]

@@ -462,6 +462,26 @@ def test_marking_not_required_after_a_late_verbal_report_does_not_erase_it(units
     assert [f.kind for f in stats.findings_visible()] == ["late"]
 
 
+def test_a_late_report_after_a_restore_is_late_and_the_obligation_counts_again(units, sijing_officer, duty_room):
+    """The mark undone (撤销无需报送): the obligation is judged as if never marked. Its report, filed after the
+    written due, is 迟报 on both deadlines; the figures count it again; the exercise flag is untouched."""
+    obligation = open_incident(units, sijing_officer).obligations.get()
+    with freeze_time(T0 + timedelta(minutes=5)), after_commit():
+        obligation_services.obligation_mark_not_required(
+            obligation=obligation, reason="误加单位", actor=duty_room, now=T0 + timedelta(minutes=5)
+        )
+    restored = WRITTEN_DUE + timedelta(minutes=20)
+    with freeze_time(restored), after_commit():
+        obligation_services.obligation_restore(obligation=obligation, reason="派对了", actor=duty_room, now=restored)
+    file(obligation, "written", restored + timedelta(minutes=10), sijing_officer)
+    recompute(WRITTEN_DUE + 3 * DAY)
+    assert found() == {("late", "verbal", False), ("late", "written", False)}
+    [row] = [r for r in stats.timeliness_rows() if r["unit"] == "sijing"]
+    assert (row["obligations"], row["late"]) == (1, 1)
+    obligation.refresh_from_db()
+    assert obligation.incident.exercise is False
+
+
 def test_marking_not_required_after_the_missed_horizon_keeps_the_missed_finding(units, sijing_officer, duty_room):
     obligation = open_incident(units, sijing_officer).obligations.get()
     recompute(WRITTEN_DUE + DAY + timedelta(minutes=1))

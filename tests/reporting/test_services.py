@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.db import transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from freezegun import freeze_time
 
 from reporting import obligation_services, report_services, services, signal_services
@@ -950,6 +951,76 @@ def test_mark_not_required_keeps_the_reason(units, sijing_officer, duty_room):
     assert (obligation.not_required_reason, obligation.not_required_by) == ("误加单位", duty_room)
     assert obligation.next_action_at is None
     assert events("obligation_not_required")[0].detail["reason"] == "误加单位"
+
+
+def mark_at(at, obligation, actor, reason="误加单位"):
+    return obligation_services.obligation_mark_not_required(obligation=obligation, reason=reason, actor=actor, now=at)
+
+
+def test_restore_makes_the_stopped_clocks_pending_with_their_original_due_times(units, sijing_officer, duty_room):
+    obligation = open_incident(sijing_officer, units["sijing"]).obligations.get()
+    mark_at(KNOWN + timedelta(minutes=5), obligation, duty_room)
+    restored = obligation_services.obligation_restore(
+        obligation=obligation, reason=" 单位标错了 ", actor=duty_room, now=KNOWN + timedelta(minutes=8)
+    )
+    obligation.refresh_from_db()
+    assert (obligation.verbal_state, obligation.written_state) == ("pending", "pending")
+    assert (obligation.verbal_due_at, obligation.written_due_at) == (VERBAL_DUE, WRITTEN_DUE)
+    assert (obligation.not_required_reason, obligation.not_required_by, obligation.not_required_at) == ("", None, None)
+    assert restored.next_action_at is not None and obligation.next_action_at <= VERBAL_DUE
+    [event] = events("obligation_restored")
+    assert event.actor == duty_room.username
+    assert event.detail["reason"] == "单位标错了"
+    assert event.detail["mark_reason"] == "误加单位"
+    assert event.detail["marked_by"] == duty_room.username
+    assert parse_datetime(event.detail["marked_at"]) == KNOWN + timedelta(minutes=5)
+
+
+def test_restore_keeps_a_clock_decided_before_the_mark(units, sijing_officer, duty_room):
+    obligation = open_incident(sijing_officer, units["sijing"]).obligations.get()
+    file_at(VERBAL_DUE + timedelta(minutes=3), obligation, "verbal", sijing_officer)
+    obligation.refresh_from_db()
+    mark_at(VERBAL_DUE + timedelta(minutes=5), obligation, duty_room)
+    obligation_services.obligation_restore(
+        obligation=obligation, reason="标错", actor=duty_room, now=VERBAL_DUE + timedelta(minutes=6)
+    )
+    obligation.refresh_from_db()
+    assert (obligation.verbal_state, obligation.written_state) == ("late", "pending")
+
+
+def test_restore_counts_a_report_filed_while_marked(units, sijing_officer, duty_room):
+    """A unit that reported anyway while marked is not chased for it after the restore: the report discharges the
+    clock as of its counted time (late if it was late)."""
+    obligation = open_incident(sijing_officer, units["sijing"]).obligations.get()
+    mark_at(KNOWN + timedelta(minutes=5), obligation, duty_room)
+    report = file_at(VERBAL_DUE + timedelta(minutes=2), obligation, "verbal", sijing_officer)
+    obligation.refresh_from_db()
+    assert obligation.verbal_state == "not_required"
+    obligation_services.obligation_restore(
+        obligation=obligation, reason="标错", actor=duty_room, now=VERBAL_DUE + timedelta(minutes=6)
+    )
+    obligation.refresh_from_db()
+    assert (obligation.verbal_state, obligation.written_state) == ("late", "pending")
+    assert obligation.verbal_report == report
+    assert obligation.verbal_filed_at == report.counted_at
+
+
+@pytest.mark.parametrize("reason", ["", "   ", None])
+def test_restore_needs_a_reason(units, sijing_officer, duty_room, reason):
+    obligation = open_incident(sijing_officer, units["sijing"]).obligations.get()
+    mark_at(KNOWN, obligation, duty_room)
+    with pytest.raises(DomainError) as exc:
+        obligation_services.obligation_restore(obligation=obligation, reason=reason, actor=duty_room, now=KNOWN)
+    assert "reason" in exc.value.errors
+    obligation.refresh_from_db()
+    assert obligation.is_not_required
+
+
+def test_restore_of_an_obligation_not_marked_is_a_conflict(units, sijing_officer, duty_room):
+    obligation = open_incident(sijing_officer, units["sijing"]).obligations.get()
+    with pytest.raises(ConflictError):
+        obligation_services.obligation_restore(obligation=obligation, reason="标错", actor=duty_room, now=KNOWN)
+    assert not events("obligation_restored")
 
 
 def test_vertical_unit_records_its_city_report(units, sijing_officer, duty_room):

@@ -18,7 +18,7 @@ from django.utils import timezone
 from openpyxl import Workbook
 from playwright.sync_api import Page, expect
 
-from reporting import report_services
+from reporting import obligation_services, report_services
 from reporting.findings_services import finding_roster_gap_record
 from reporting.links import filing_token
 from reporting.models import Report
@@ -126,6 +126,15 @@ def refuse_not_required(page: Page) -> None:
     expect(page.locator("#incident-obligations .field-error").first).to_be_visible()
 
 
+def refuse_restore(page: Page) -> None:
+    """Undo the not-required mark with no reason: the incident page comes back with the error."""
+    form = page.locator("#incident-obligations form[action$='/restore/']").first
+    form.locator("xpath=ancestor::details").locator("summary").click()
+    form.locator("button").click()
+    page.wait_for_load_state()
+    expect(page.locator("#incident-obligations .field-error").first).to_be_visible()
+
+
 def refuse_signal_link(page: Page) -> None:
     """Link the waiting signal to an incident that does not exist: the inbox comes back with the error."""
     form = page.locator("#signals form[action$='/link/']").first
@@ -171,6 +180,13 @@ PAGES = [
         "duty",
         lambda w: f"/incidents/{w['open'].incident_id}/",
         refuse_not_required,
+    ),
+    Row(
+        "incident",
+        "duty room: incident page, undoing a not-required mark refused",
+        "duty",
+        lambda w: f"/incidents/{w['marked'].incident_id}/",
+        refuse_restore,
     ),
     Row("signals", "duty room: signals inbox", "duty", lambda w: "/signals/?show=all"),
     Row("signals", "duty room: signals inbox, a link refused", "duty", lambda w: "/signals/", refuse_signal_link),
@@ -262,6 +278,7 @@ NOT_PAGES = {
     "logout": "POST only, redirects to the login page",
     "board-data": "the board's JSON poll",
     "not-required": "POST only; a refusal redisplays the incident page",
+    "restore": "POST only; a refusal redisplays the incident page (a row above)",
     "first-known": "POST only; a refusal redisplays the incident page",
     "city-report": "POST only; a refusal redisplays the incident page",
     "incident-add-unit": "POST only; a refusal redisplays the incident page",
@@ -300,6 +317,8 @@ def world(request, units, duty_room, sijing_officer, auditor, leader):
     filed = report_services.report_create(
         obligation=done, kind="written", actor=sijing_officer, now=now, **WRITTEN, occurred_at=done.incident.occurred_at
     )
+    marked = open_incident(duty_room, units["sijing"], known_minutes_ago=5, title="泗泾镇误报").obligations.get()
+    obligation_services.obligation_mark_not_required(obligation=marked, reason="误派单位", actor=duty_room, now=now)
     make_signal(units)
     make_signal(units, external_id="110-linked", incident=done.incident)  # linked: its row offers the unlink form
     shift(units["sijing"], sijing_officer.contact, now - timedelta(hours=2))
@@ -307,7 +326,13 @@ def world(request, units, duty_room, sijing_officer, auditor, leader):
         unit=units["sijing"], at=now - timedelta(hours=4), obligation=done, detail={"step": "verbal_overdue"}
     )
     leader_contact = request.getfixturevalue("safety_leader")
-    return {"open": open_, "filed": filed, "person": sijing_officer.contact, "leader": leader_contact}
+    return {
+        "open": open_,
+        "filed": filed,
+        "marked": marked,
+        "person": sijing_officer.contact,
+        "leader": leader_contact,
+    }
 
 
 #: Rules of our own, run in the page, for what axe does not check: an error shown for a field is read with it (the

@@ -231,6 +231,31 @@ def test_not_required_marks_with_who_why_and_the_overdue_flag(client, auditor, w
     assert marks.index(f"mark-{marked.pk}") < marks.index(f"mark-{mistaken.pk}")  # most recently marked first
 
 
+def test_a_restored_mark_shows_with_its_restore_and_the_finding_after_it(client, auditor, world, units, duty_room):
+    """撤销无需报送: the mark and its undoing side by side (who, when, why for each); the obligation left the list of
+    marks and counts again, so its 漏报 after the restore is listed for the auditor to confirm or dismiss."""
+    obligation = world["mistaken"]
+    with freeze_time(T0 + timedelta(minutes=50)):
+        obligation_services.obligation_restore(
+            obligation=obligation, reason="确属车墩镇", actor=duty_room, now=T0 + timedelta(minutes=50)
+        )
+    recompute(WRITTEN_DUE + DAY + timedelta(minutes=1))
+    _, html = page(client, auditor, DAY_OF_T0)
+    assert f'id="mark-{obligation.pk}"' not in table(html, "not-required")
+    assert headers(html, "restores") == [
+        "事件", "单位", "首次知悉时间", "标记时间", "标记人", "标记原因", "撤销时间", "撤销人", "撤销原因"
+    ]  # fmt: skip
+    rows = re.findall(r'<tr class="restore"[^>]*>(.*?)</tr>', table(html, "restores"), re.S)
+    assert len(rows) == 1
+    cells = re.findall(r"<td>(.*?)</td>", rows[0], re.S)
+    assert f'href="/incidents/{obligation.incident_id}/"' in cells[0]
+    assert cells[1:] == [
+        "车墩镇", "2026-11-28 09:00", "2026-11-28 09:05", "duty", "已由区应急局统一报送",
+        "2026-11-28 09:50", "duty", "确属车墩镇",
+    ]  # fmt: skip
+    assert Finding.objects.filter(obligation=obligation, kind="missed").exists()
+
+
 def test_first_known_corrections_before_after_who_when_why(client, auditor, world):
     _, html = page(client, auditor, DAY_OF_T0)
     assert headers(html, "corrections") == ["事件", "单位", "更正前", "更正后", "更正人", "更正时间", "原因"]

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from reporting import report_services
+from reporting import obligation_services, report_services
 from reporting.models import AuditEvent, Report, Signal
 from reporting.web.display import local_input
 from tests.web.conftest import WRITTEN, login, open_incident
@@ -184,3 +184,40 @@ def test_the_duty_room_unlinks_a_wrongly_linked_signal_and_links_it_to_the_right
     waiting.locator("button[type=submit]").click()
     page.wait_for_url(f"{live_server.url}/signals/")
     assert Signal.objects.get(pk=signal.pk).incident_id == right.pk
+
+
+def test_the_duty_room_undoes_a_not_required_mark_made_on_the_wrong_unit(
+    page, live_server, units, duty_room, sijing_officer
+):
+    """The duty room marked 泗泾镇 not required instead of another unit, 70 minutes after it knew: both deadlines
+    have passed meanwhile. On the incident page, where the mark shows, it undoes the mark with a reason: the clocks
+    run again on their original due times, overdue at once, and the sweep is due to chase the unit now."""
+    incident = open_incident(sijing_officer, units["sijing"], known_minutes_ago=70, title="泗泾镇某厂房火灾")
+    obligation = incident.obligations.get()
+    due = (obligation.verbal_due_at, obligation.written_due_at)
+    obligation_services.obligation_mark_not_required(
+        obligation=obligation, reason="误标: 应为车墩镇", actor=duty_room, now=timezone.now()
+    )
+    login(page, live_server, "duty", next_path=f"/incidents/{incident.pk}/")
+    row = page.locator(f"#ob-{obligation.pk}")
+    expect(row).to_contain_text("误标: 应为车墩镇")
+    row.locator("summary").click()
+    restore = row.locator(f"form[action$='/obligations/{obligation.pk}/restore/']")
+    # The reason is required: without one the mark stays and the form says so, open where it was.
+    restore.locator("button[type=submit]").click()
+    row = page.locator(f"#ob-{obligation.pk}")
+    expect(row.locator(".field-error")).to_be_visible()
+    obligation.refresh_from_db()
+    assert obligation.is_not_required
+    row.locator(f"#rs{obligation.pk}_reason").fill("标错单位, 泗泾镇确属责任单位")
+    row.locator(f"form[action$='/obligations/{obligation.pk}/restore/'] button[type=submit]").click()
+    expect(page.locator(".msg")).to_contain_text("已撤销无需报送")
+    row = page.locator(f"#ob-{obligation.pk}")
+    expect(row).to_have_class("overdue")
+    expect(row).not_to_contain_text("误标: 应为车墩镇")
+    expect(row.locator(f"a[href='/obligations/{obligation.pk}/file/']")).to_be_visible()
+    expect(page.locator("#timeline")).to_contain_text("标错单位, 泗泾镇确属责任单位")
+    obligation.refresh_from_db()
+    assert (obligation.verbal_state, obligation.written_state) == ("pending", "pending")
+    assert (obligation.verbal_due_at, obligation.written_due_at) == due
+    assert obligation.next_action_at is not None and obligation.next_action_at <= timezone.now()

@@ -299,6 +299,7 @@ def test_unit_staff_and_readers_cannot_act(client, incident, sijing_officer, lea
         add = {"unit": "police", "first_known_at": _earlier(5), "channel": "110"}
         assert client.post(f"/incidents/{incident.pk}/units/", add).status_code == 404
         assert client.post(f"/obligations/{obligation.pk}/not-required/", {"reason": "x"}).status_code == 404
+        assert client.post(f"/obligations/{obligation.pk}/restore/", {"reason": "x"}).status_code == 404
         correction = {"first_known_at": _earlier(8), "reason": "x"}
         assert client.post(f"/obligations/{obligation.pk}/first-known/", correction).status_code == 404
         assert written_counts() == before
@@ -342,6 +343,52 @@ def test_not_required_needs_a_reason_and_a_pending_clock(client, incident, duty_
     assert response.status_code == 409
     obligation.refresh_from_db()
     assert obligation.written_state == DeadlineState.ON_TIME
+
+
+def test_duty_room_restores_an_obligation_marked_by_mistake(client, incident, duty_room, sijing_officer):
+    """撤销无需报送 where the mark shows: the clocks run again on their original due times, the timeline says who
+    undid which mark and why, and the 填报 button is back."""
+    obligation = incident.obligations.get()
+    due = (obligation.verbal_due_at, obligation.written_due_at)
+    client.force_login(duty_room)
+    assert (
+        'action="/obligations/' + str(obligation.pk) + '/restore/"'
+        not in client.get(f"/incidents/{incident.pk}/").content.decode()
+    )  # nothing to undo yet
+    client.post(f"/obligations/{obligation.pk}/not-required/", {"reason": "误派单位"})
+    page = client.get(f"/incidents/{incident.pk}/").content.decode()
+    assert f'action="/obligations/{obligation.pk}/restore/"' in page
+    response = client.post(f"/obligations/{obligation.pk}/restore/", {"reason": "单位派对了"})
+    assert response.status_code == 302
+    obligation.refresh_from_db()
+    assert (obligation.verbal_state, obligation.written_state) == (DeadlineState.PENDING,) * 2
+    assert (obligation.verbal_due_at, obligation.written_due_at) == due
+    page = client.get(response["Location"])
+    html = page.content.decode()
+    assert page.context["rows"][0]["may_file"] is True
+    assert f'action="/obligations/{obligation.pk}/restore/"' not in html
+    [restored] = [e for e in page.context["timeline"] if e["kind"] == "obligation_restored"]
+    assert "撤销无需报送" in restored["label"]
+    assert "单位派对了" in restored["summary"] and "误派单位" in restored["summary"]
+    assert restored["actor"] == duty_room.username
+    client.force_login(sijing_officer)  # the unit sees its own obligation's restore
+    assert "单位派对了" in client.get(f"/incidents/{incident.pk}/").content.decode()
+
+
+def test_restore_needs_a_reason_and_a_mark(client, incident, duty_room):
+    obligation = incident.obligations.get()
+    client.force_login(duty_room)
+    response = client.post(f"/obligations/{obligation.pk}/restore/", {"reason": "单位派对了"})
+    assert response.status_code == 409  # not marked: nothing to undo
+    client.post(f"/obligations/{obligation.pk}/not-required/", {"reason": "误派单位"})
+    for reason in ("", "  ", "长" * 2001):
+        response = client.post(f"/obligations/{obligation.pk}/restore/", {"reason": reason})
+        assert response.status_code == 400
+        assert "reason" in response.context["rows"][0]["restore_form"].errors
+        assert response.context["rows"][0]["actions_open"] is True
+    obligation.refresh_from_db()
+    assert obligation.is_not_required
+    assert not AuditEvent.objects.filter(kind="obligation_restored").exists()
 
 
 def test_duty_room_corrects_a_first_known_time(client, incident, duty_room):
@@ -774,3 +821,108 @@ def test_a_leader_reads_the_filed_reports_on_the_incident_page(client, units, du
     client.cookies["django_language"] = "en"
     html = client.get(f"/incidents/{incident.pk}/").content.decode()
     assert "Reports already filed" in html and "Measures taken" in html
+
+
+@pytest.fixture
+def signalled(units, duty_room):
+    """An incident of 泗泾镇 and 车墩镇 with three linked signals: a 110 call delivered to 泗泾镇, a 12345 call
+    delivered to 车墩镇 and a city notice delivered to nobody; and a 119 call linked to another incident."""
+    from tests.web.test_signal_pages import make_signal
+
+    incident = open_incident(
+        duty_room, [units["sijing"], units["chedun"]], known_minutes_ago=30, title="泗泾镇某厂房火灾"
+    )
+    other = open_incident(duty_room, units["sijing"], known_minutes_ago=30, title="别的事件")
+    signals = {
+        "p110": make_signal(units, source="110", external_id="J-110-1", minutes_ago=40, incident=incident),
+        "hotline": make_signal(
+            units,
+            source="12345",
+            external_id="R-12345-9",
+            minutes_ago=35,
+            incident=incident,
+            delivered_to=units["chedun"],
+        ),
+        "city": make_signal(
+            units,
+            source="city",
+            external_id="SJ-TB-3",
+            minutes_ago=20,
+            incident=incident,
+            delivered_to=None,
+            delivered_at=None,
+        ),
+        "elsewhere": make_signal(units, source="119", external_id="F-119-7", minutes_ago=25, incident=other),
+    }
+    return incident, signals
+
+
+def signal_rows(html: str) -> dict[str, str]:
+    """The incident page's linked signals, by external id: the row's HTML."""
+    import re
+
+    section = html[html.index('id="incident-signals"') :]
+    section = section[: section.index("</section>")]
+    return {
+        external_id: row
+        for row in re.findall(r"<tr[^>]*>.*?</tr>", section, re.S)
+        for external_id in re.findall(r'data-external-id="([^"]+)"', row)
+    }
+
+
+def test_the_incident_page_lists_its_linked_signals_to_the_readers(client, signalled, duty_room, leader, auditor):
+    """The first-known evidence on the incident page: source, external id, received and delivered times (Asia/
+    Shanghai) and the unit it went to; the duty room gets a link to the signal's row on the signals page."""
+    incident, signals = signalled
+    for persona in (duty_room, leader, auditor):
+        client.force_login(persona)
+        rows = signal_rows(client.get(f"/incidents/{incident.pk}/").content.decode())
+        assert list(rows) == ["J-110-1", "R-12345-9", "SJ-TB-3"]  # received first, first; never another incident's
+        p110 = signals["p110"]
+        assert "110" in rows["J-110-1"] and "泗泾镇" in rows["J-110-1"]
+        assert local_short(p110.received_at) in rows["J-110-1"] and local_short(p110.delivered_at) in rows["J-110-1"]
+        assert "12345热线" in rows["R-12345-9"] and "车墩镇" in rows["R-12345-9"]
+        assert "市级通报" in rows["SJ-TB-3"]
+        link = f'href="/signals/?show=all#signal-{p110.pk}"'
+        assert (link in rows["J-110-1"]) is (persona == duty_room)
+
+
+def test_unit_staff_see_only_the_signals_delivered_to_their_unit(client, signalled, sijing_officer, outsider):
+    incident, _ = signalled
+    client.force_login(sijing_officer)
+    rows = signal_rows(client.get(f"/incidents/{incident.pk}/").content.decode())
+    assert list(rows) == ["J-110-1"] and "/signals/" not in rows["J-110-1"]
+    client.force_login(outsider)  # 车墩镇's officer
+    assert list(signal_rows(client.get(f"/incidents/{incident.pk}/").content.decode())) == ["R-12345-9"]
+
+
+def test_an_incident_without_signals_says_so(client, incident, duty_room):
+    client.force_login(duty_room)
+    html = client.get(f"/incidents/{incident.pk}/").content.decode()
+    assert signal_rows(html) == {} and "没有关联的信息线索" in html
+
+
+def test_the_incident_page_reads_its_signals_in_the_same_queries_however_many(client, units, duty_room):
+    from tests.web.test_signal_pages import make_signal
+
+    incident = open_incident(duty_room, units["sijing"], known_minutes_ago=30, title="泗泾镇某厂房火灾")
+    client.force_login(duty_room)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(f"/incidents/{incident.pk}/").status_code == 200
+        return len(ctx.captured_queries)
+
+    make_signal(units, external_id="Q-0", incident=incident)
+    one = queries()
+    for n in range(1, 5):
+        make_signal(units, external_id=f"Q-{n}", incident=incident, delivered_to=units["chedun" if n % 2 else "sijing"])
+    assert queries() == one
+
+
+def test_the_linked_signals_in_english(client, signalled, duty_room):
+    incident, _ = signalled
+    client.force_login(duty_room)
+    client.cookies["django_language"] = "en"
+    html = client.get(f"/incidents/{incident.pk}/").content.decode()
+    assert "Linked signals" in html and "unlinked on its row of the signals page" in html
