@@ -41,6 +41,10 @@ DAY = timedelta(days=1)
 HANDOVER = time(8, 30)
 
 
+#: The roster adds no history: a shift must not have ended yet (the page's form and the spreadsheet import).
+ENDED_SHIFT = gettext_lazy("只能安排尚未结束的班次")
+
+
 class ShiftForm(LocalizedErrorsForm):
     contact = forms.ModelChoiceField(
         label=gettext_lazy("人员"),
@@ -79,7 +83,7 @@ class ShiftForm(LocalizedErrorsForm):
     def clean_ends_at(self):
         ends_at = self.cleaned_data["ends_at"]
         if ends_at <= self.now:
-            raise forms.ValidationError(_("只能安排尚未结束的班次"))
+            raise forms.ValidationError(ENDED_SHIFT)
         return ends_at
 
 

@@ -29,6 +29,7 @@ from reporting.models import Contact, ContactRole, Unit
 from reporting.web.bilingual import localize
 from reporting.web.display import LOCAL_TZ
 from reporting.web.forms import phone_value
+from reporting.web.roster import ENDED_SHIFT
 
 #: A month of three posts for a busy unit is about 100 rows; 2,000 is a year of two posts, far more than anyone
 #: types, and still a request that checks and writes in seconds.
@@ -169,7 +170,7 @@ def check(*, unit: Unit, shifts: list[Planned], now: datetime) -> list[Problem]:
             unit=unit, contact=shift.contact, role=shift.role, starts_at=shift.starts_at, ends_at=shift.ends_at
         )
         if "ends_at" not in errors and shift.ends_at <= now:
-            errors["ends_at"] = [_("只能安排尚未结束的班次")]
+            errors["ends_at"] = [str(ENDED_SHIFT)]
         for field, messages in errors.items():
             problems += [Problem(shift.row, FIELD_COLUMN.get(field), localize(m)) for m in messages]
     return problems + _clashes(shifts)
